@@ -1,0 +1,13 @@
+// Picks the durable log: NATS JetStream when HERALD_NATS_URL is set, else the embedded log.
+import type { EdgeConfig } from "../config.js";
+import type { EdgeMetrics } from "../metrics.js";
+import type { Backend } from "./backend.js";
+
+export async function createBackend(config: EdgeConfig, metrics: EdgeMetrics): Promise<Backend> {
+  if (config.natsUrl) {
+    const { JetStreamBackend } = await import("./jetstream/jetstream-backend.js");
+    return new JetStreamBackend(config, metrics);
+  }
+  const { EmbeddedBackend } = await import("./embedded/embedded-backend.js");
+  return new EmbeddedBackend(config, metrics);
+}
