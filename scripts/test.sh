@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/test-tools.sh
+npm run --silent build:client
 npm run --silent lint
 npx ava "$@"
