@@ -1,0 +1,33 @@
+// The edge's authenticator: JWTs (HS256 secret, RS256/ES256 public key, JWKS URL), API keys and
+// anonymous access, as configured by HERALD_* variables (edge/config.ts). See docs/security.md.
+import type { EdgeConfig } from "../config.js";
+import { createApiKeyVerifier } from "./api-keys.js";
+import type { Authenticator, Grants } from "./grants.js";
+import { verifyJwt } from "./jwt.js";
+import { createTokenKeys, type JwksOptions } from "./keys.js";
+
+export { AuthError, type Authenticator, type Grants } from "./grants.js";
+export type { JwksOptions } from "./keys.js";
+
+const ANONYMOUS: Grants = Object.freeze({ subject: "anonymous", subscribe: Object.freeze([">"]), publish: Object.freeze([]), expiresAt: null });
+
+type AuthConfig = Pick<
+  EdgeConfig,
+  "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "apiKeys" | "allowAnonymous"
+>;
+
+/**
+ * Builds the authenticator. Throws ConfigError when a configured key or URL can never work; a key
+ * server that is down is not an error here (tokens are refused with a clear reason until it is up).
+ */
+export async function createAuthenticator(config: AuthConfig, options: JwksOptions = {}): Promise<Authenticator> {
+  const keys = createTokenKeys(config, options);
+  const verifyApiKey = createApiKeyVerifier(config.apiKeys ?? []);
+  return {
+    verifyToken: (token) => verifyJwt(token, keys, config),
+    verifyApiKey,
+    anonymous: () => (config.allowAnonymous ? ANONYMOUS : null),
+    // Nothing to release: the key set holds no timers or sockets between fetches.
+    close: () => undefined,
+  };
+}
