@@ -50,15 +50,13 @@ function describe(error: unknown): string {
   if (error instanceof errors.JWKSMultipleMatchingKeys) return "several keys of the key set (JWKS) match the token; it needs a kid";
   if (error instanceof errors.JWKSTimeout) return "the key set (JWKS) server did not answer in time";
   if (error instanceof errors.JWKSInvalid) return "the key set (JWKS) server returned an invalid key set";
-  if (error instanceof errors.JOSEError && /fetch|response|status/i.test(error.message)) {
-    return "the key set (JWKS) could not be fetched";
+  if (error instanceof errors.JOSEError && /JSON Web Key Set HTTP response/.test(error.message)) {
+    return "the key set (JWKS) server answered with an error or not with JSON";
   }
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSENotSupported) {
     return "token is malformed";
   }
-  if (error instanceof errors.JOSEError) return "token is invalid";
-  // Anything else is fetch failing to reach the key server (connection refused, DNS, TLS).
-  return "the key set (JWKS) could not be fetched";
+  return "token is invalid";
 }
 
 const unauthenticated = (message: string) => new AuthError("unauthenticated", message);

@@ -4,7 +4,7 @@
 // with the public key as HMAC secret is checked against the HMAC secret only (or refused outright
 // when there is none).
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { createRemoteJWKSet, type FlattenedJWSInput, type JWSHeaderParameters } from "jose";
+import { createRemoteJWKSet, errors, type FlattenedJWSInput, type JWSHeaderParameters } from "jose";
 import { ConfigError, type EdgeConfig } from "../config.js";
 import { AuthError } from "./grants.js";
 
@@ -50,10 +50,16 @@ export function createTokenKeys(config: KeyConfig, options: JwksOptions = {}): T
       if (header.alg === "HS256" && secret) return secret;
       // A token naming a kid is meant for the key set; without a kid, the single configured key.
       if (publicKey && header.alg === publicKey.alg && (!jwks || header.kid === undefined)) return publicKey.key;
-      if (jwks) return jwks(header, token);
+      if (jwks) return jwks(header, token).catch(unreachableKeySet);
       throw new AuthError("unauthenticated", `token is invalid: no configured key accepts algorithm ${String(header.alg)}`);
     },
   };
+}
+
+/** jose reports its own failures as JOSEError; anything else is fetch not reaching the key server. */
+function unreachableKeySet(error: unknown): never {
+  if (error instanceof errors.JOSEError) throw error;
+  throw new AuthError("unauthenticated", "the key set (JWKS) server could not be reached");
 }
 
 function parsePublicKey(pem: string): { key: KeyObject; alg: TokenAlgorithm } {
