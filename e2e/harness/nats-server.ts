@@ -1,0 +1,235 @@
+// Real nats-server processes for tests: one node, or a 3-node JetStream cluster on loopback. Each
+// server gets free 127.0.0.1 ports and its own temporary store directory; every process is killed
+// by its pid when the test ends (t.teardown, also on failure) and, as a last resort, when the test
+// worker exits.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+
+/** The part of ava's ExecutionContext the harness needs. */
+export interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+
+export function natsServerBinary(): string {
+  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
+  const path = found.stdout.trim();
+  if (found.status !== 0 || path === "") {
+    throw new Error("nats-server not found: run `bash scripts/test-tools.sh` as root, or `apt-get install -y nats-server`");
+  }
+  return path;
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released; the server claims it right after). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Last resort for a worker that dies before teardown runs: no server outlives its test process.
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+export interface NatsNode {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  /** The current process's pid (changes on restart). */
+  readonly pid: number;
+  /** Stops the process (default SIGTERM; SIGKILL for a crash) and waits until it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same ports with the same store, and waits until it accepts clients. */
+  restart(): Promise<void>;
+}
+
+interface NodeSpec {
+  name: string;
+  port: number;
+  dir: string;
+  storeDir: string;
+  config: string;
+}
+
+class NatsProcess implements NatsNode {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private output = "";
+
+  constructor(private readonly spec: NodeSpec) {
+    writeFileSync(join(spec.dir, `${spec.name}.conf`), spec.config);
+  }
+
+  get name() { return this.spec.name; }
+  get port() { return this.spec.port; }
+  get url() { return `nats://127.0.0.1:${this.spec.port}`; }
+  get storeDir() { return this.spec.storeDir; }
+  get pid() { return this.child?.pid ?? 0; }
+
+  launch(): void {
+    if (this.child) throw new Error(`nats-server ${this.name} is already running`);
+    const child = spawn(natsServerBinary(), ["-c", join(this.spec.dir, `${this.spec.name}.conf`)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.output = "";
+    const keep = (chunk: Buffer) => { this.output = (this.output + chunk.toString()).slice(-4000); };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    running.add(child);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", () => {
+      running.delete(child);
+      if (this.child === child) this.child = undefined;
+      resolve();
+    }));
+  }
+
+  /** Waits until a client can connect (and, for JetStream, the account API answers). */
+  async waitReady(jetstream: boolean): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let last = "";
+    while (Date.now() < deadline) {
+      if (!this.child) throw new Error(`nats-server ${this.name} exited while starting:\n${this.output}`);
+      try {
+        const nc = await connect({ servers: this.url, reconnect: false, timeout: 1000 });
+        try {
+          if (jetstream) await (await jetstreamManager(nc, { timeout: 1000 })).getAccountInfo();
+          return;
+        } finally {
+          await nc.close();
+        }
+      } catch (err) {
+        last = String(err);
+        await delay(100);
+      }
+    }
+    throw new Error(`nats-server ${this.name} not ready after ${READY_TIMEOUT_MS}ms (${last}):\n${this.output}`);
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill(signal);
+    const forced = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(forced);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.launch();
+    await this.waitReady(this.spec.config.includes("jetstream"));
+  }
+}
+
+function delay(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface NatsServer extends NatsNode {}
+
+/** One nats-server on a free loopback port, with JetStream (file store in a temp dir) unless told otherwise. */
+export async function startNats(t: Teardown, opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
+  const jetstream = opts.jetstream ?? true;
+  const dir = mkdtempSync(join(tmpdir(), "herald-nats-"));
+  const port = await freePort();
+  const storeDir = join(dir, "store");
+  const config = [
+    `server_name: n1`,
+    `listen: 127.0.0.1:${port}`,
+    jetstream ? `jetstream { store_dir: ${JSON.stringify(storeDir)} }` : "",
+  ].join("\n");
+  const node = new NatsProcess({ name: "n1", port, dir, storeDir, config });
+  t.teardown(async () => {
+    await node.stop("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+  node.launch();
+  await node.waitReady(jetstream);
+  return node;
+}
+
+export interface NatsCluster {
+  /** Client URLs of every node. */
+  readonly urls: string[];
+  readonly nodes: NatsNode[];
+  /** The node that currently leads the stream's RAFT group. */
+  leaderOf(stream: string): Promise<NatsNode>;
+  stop(): Promise<void>;
+}
+
+/** A JetStream cluster of `size` nodes on loopback (one cluster name, full-mesh routes, a store per node). */
+export async function startNatsCluster(t: Teardown, size = 3): Promise<NatsCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "herald-nats-cluster-"));
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
+  const nodes = ports.map((port, i) => {
+    const name = `n${i + 1}`;
+    const storeDir = join(dir, name);
+    const config = [
+      `server_name: ${name}`,
+      `listen: 127.0.0.1:${port}`,
+      `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+      `cluster {`,
+      `  name: herald-test`,
+      `  listen: 127.0.0.1:${routePorts[i]}`,
+      `  routes: [${routes.filter((_, j) => j !== i).map((r) => JSON.stringify(r)).join(", ")}]`,
+      `}`,
+    ].join("\n");
+    return new NatsProcess({ name, port, dir, storeDir, config });
+  });
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+  };
+  t.teardown(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const node of nodes) node.launch();
+  // Each node answers the JetStream account API only once the cluster has a meta leader.
+  await Promise.all(nodes.map((n) => n.waitReady(true)));
+  const urls = nodes.map((n) => n.url);
+  return {
+    urls,
+    nodes,
+    stop,
+    async leaderOf(stream) {
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      let last = "";
+      while (Date.now() < deadline) {
+        const live = nodes.filter((n) => n.pid !== 0).map((n) => n.url);
+        try {
+          const nc = await connect({ servers: live, reconnect: false, timeout: 1000 });
+          try {
+            const info = await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(stream);
+            const leader = nodes.find((n) => n.name === info.cluster?.leader);
+            if (leader) return leader;
+            last = `no leader yet (${JSON.stringify(info.cluster)})`;
+          } finally {
+            await nc.close();
+          }
+        } catch (err) {
+          last = String(err);
+        }
+        await delay(200);
+      }
+      throw new Error(`stream ${stream} has no leader after ${READY_TIMEOUT_MS}ms: ${last}`);
+    },
+  };
+}
