@@ -141,7 +141,7 @@ function delay(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export interface NatsServer extends NatsNode {}
+export type NatsServer = NatsNode;
 
 /** One nats-server on a free loopback port, with JetStream (file store in a temp dir) unless told otherwise. */
 export async function startNats(t: Teardown, opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
