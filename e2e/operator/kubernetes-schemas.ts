@@ -1,0 +1,38 @@
+// Validates Kubernetes objects against the Kubernetes API schemas (kubernetes-models), and
+// NotificationServices against the generated CRD's own OpenAPI schema: what a real API server checks.
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import { parse } from "yaml";
+
+const CRD_PATH = new URL("../../crds/notificationservices.herald.dev.yaml", import.meta.url);
+
+interface Validatable {
+  validate(): void;
+}
+type ModelClass = new (data: unknown) => Validatable;
+
+/** Throws with the schema's message when `manifest` is not a valid object of its kind. */
+export async function validateManifest(manifest: { apiVersion?: unknown; kind?: unknown }): Promise<void> {
+  const { apiVersion, kind } = manifest;
+  if (typeof apiVersion !== "string" || typeof kind !== "string") throw new Error(`manifest without apiVersion/kind: ${JSON.stringify(manifest).slice(0, 200)}`);
+  if (apiVersion.startsWith("herald.dev/")) return validateNotificationService(manifest);
+  const modulePath = `kubernetes-models/${apiVersion}/${kind}`;
+  const module = (await import(modulePath)) as Record<string, ModelClass>;
+  const Model = module[kind];
+  if (!Model) throw new Error(`no Kubernetes schema for ${apiVersion} ${kind}`);
+  new Model(manifest).validate();
+}
+
+let crdValidator: ((value: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null } | undefined;
+
+export function crdSchema(): Record<string, unknown> {
+  const crd = parse(readFileSync(CRD_PATH, "utf8")) as { spec: { versions: { schema: { openAPIV3Schema: Record<string, unknown> } }[] } };
+  return crd.spec.versions[0]!.schema.openAPIV3Schema;
+}
+
+export function validateNotificationService(resource: unknown): void {
+  crdValidator ??= new Ajv({ allErrors: true, strict: false }).compile(crdSchema());
+  if (!crdValidator(resource)) {
+    throw new Error((crdValidator.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; "));
+  }
+}
