@@ -11,9 +11,9 @@ export type { JwksOptions } from "./keys.js";
 
 const ANONYMOUS: Grants = Object.freeze({ subject: "anonymous", subscribe: Object.freeze([">"]), publish: Object.freeze([]), expiresAt: null });
 
-type AuthConfig = Pick<
-  EdgeConfig,
-  "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "apiKeys" | "allowAnonymous"
+/** The part of EdgeConfig the authenticator reads; unset fields mean "not configured". */
+export type AuthConfig = Partial<
+  Pick<EdgeConfig, "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "apiKeys" | "allowAnonymous">
 >;
 
 /**

@@ -2,7 +2,7 @@
 // kid, rotated without a restart, and a key server that fails gives a clear refusal, not a crash.
 import test, { type ExecutionContext } from "ava";
 import { AuthError, createAuthenticator, type Authenticator, type JwksOptions } from "./index.js";
-import { claims, HMAC_SECRET, hmacKey, keyPair, sign, startJwksServer, type JwksServer } from "./test/keys.js";
+import { claims, HMAC_SECRET, hmacKey, keyPair, sign, startJwksServer } from "./test/keys.js";
 
 const rsa = await keyPair("RS256", "rsa-1");
 const ec = await keyPair("ES256", "ec-1");

@@ -10,7 +10,7 @@ import type { TokenKeys } from "./keys.js";
 /** Longer tokens are refused before any parsing: no legitimate token comes near it. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
-type ClaimConfig = Pick<EdgeConfig, "jwtIssuer" | "jwtAudience">;
+type ClaimConfig = Partial<Pick<EdgeConfig, "jwtIssuer" | "jwtAudience">>;
 
 export async function verifyJwt(token: string, keys: TokenKeys, config: ClaimConfig): Promise<Grants> {
   if (keys.algorithms.length === 0) throw unauthenticated("no token verification key is configured");

@@ -30,7 +30,7 @@ export interface TokenKeys {
   resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey>;
 }
 
-type KeyConfig = Pick<EdgeConfig, "jwtSecret" | "jwtPublicKey" | "jwksUrl">;
+type KeyConfig = Partial<Pick<EdgeConfig, "jwtSecret" | "jwtPublicKey" | "jwksUrl">>;
 
 /** Builds the key sources; throws ConfigError on a key or URL that can never work. */
 export function createTokenKeys(config: KeyConfig, options: JwksOptions = {}): TokenKeys {
