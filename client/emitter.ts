@@ -1,0 +1,44 @@
+// A tiny typed event emitter that runs in browsers and Node alike (no node:events in the bundle).
+// A listener that throws must not break the client's state machine, so errors are reported to
+// `onListenerError` instead of propagating into the code that emitted the event.
+
+export type Listener<T> = (value: T) => void;
+
+export class Emitter<Events extends object> {
+  readonly #listeners = new Map<keyof Events, Set<Listener<never>>>();
+
+  constructor(private readonly onListenerError: (error: unknown) => void = reportUncaught) {}
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => this.off(event, listener);
+  }
+
+  off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): void {
+    this.#listeners.get(event)?.delete(listener as Listener<never>);
+  }
+
+  emit<K extends keyof Events>(event: K, value: Events[K]): void {
+    for (const listener of [...(this.#listeners.get(event) ?? [])]) {
+      try {
+        (listener as Listener<Events[K]>)(value);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
+  }
+
+  listenerCount(event: keyof Events): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+}
+
+/** Surfaces an error without unwinding the caller, like an uncaught exception in an event handler. */
+export function reportUncaught(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}

@@ -1,0 +1,40 @@
+// The WebSocket surface the client uses: the browser's global WebSocket and Node's `ws` both have
+// it, so the core never imports a Node module (the Node entry injects `ws`).
+import { WS_PATH } from "../protocol/index.js";
+
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+export const OPEN = 1;
+
+/**
+ * The herald.v1 endpoint for `url`: http(s) becomes ws(s), a bare origin gets /v1/ws, and in a
+ * browser a relative URL is taken relative to the page.
+ */
+export function websocketUrl(url: string): string {
+  const parsed = new URL(url, globalThis.location?.href);
+  if (parsed.protocol === "http:") parsed.protocol = "ws:";
+  else if (parsed.protocol === "https:") parsed.protocol = "wss:";
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new TypeError(`herald: url must be ws://, wss://, http:// or https://, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.pathname === "/" || parsed.pathname === "") parsed.pathname = WS_PATH;
+  return parsed.toString();
+}
+
+export function defaultWebSocket(): WebSocketConstructor {
+  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (!global) {
+    throw new TypeError("herald: no global WebSocket here; in Node import the client from client/node.ts or pass { WebSocket } (the `ws` package)");
+  }
+  return global;
+}
