@@ -5,13 +5,17 @@ import { MAX_TOPIC_BYTES } from "./topic.js";
 import { ERROR_CODES } from "./codes.js";
 
 /** A request id chosen by the client and echoed in the reply. */
-export const RequestId = Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0 })]);
+// Integers are bounded to the safe range: beyond it, n + 1 === n and positions stop being exact.
+export const RequestId = Type.Union([
+  Type.String({ minLength: 1, maxLength: 64 }),
+  Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+]);
 export type RequestId = Static<typeof RequestId>;
 
 // The shape check only bounds the length; topicProblem() gives the precise, human reason.
 export const Topic = Type.String({ minLength: 1, maxLength: MAX_TOPIC_BYTES });
 export const Epoch = Type.String({ minLength: 1, maxLength: 128 });
-export const Seq = Type.Integer({ minimum: 0 });
+export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 /** Any JSON value. */
 export const Data = Type.Unknown();
 export const MsgId = Type.String({ minLength: 1, maxLength: 128 });

@@ -3,3 +3,4 @@ export * from "./codes.js";
 export * from "./topic.js";
 export * from "./frames.js";
 export * from "./edge-frames.js";
+export * from "./json-depth.js";

@@ -1,8 +1,9 @@
 // Turns one client WebSocket text frame into a typed ClientFrame, or says precisely what is wrong.
 // Used by the edge; compiled validators (TypeCompiler) keep the per-frame cost low.
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
-import { CLIENT_FRAMES, type ClientFrame, type ClientOp, type RequestId, type TSchema } from "./frames.js";
+import { CLIENT_FRAMES, RequestId, type ClientFrame, type ClientOp, type TSchema } from "./frames.js";
 import { topicProblem } from "./topic.js";
+import { MAX_DATA_DEPTH, nestsDeeperThan } from "./json-depth.js";
 import type { ErrorCode } from "./codes.js";
 
 export type ParsedClientFrame =
@@ -40,18 +41,21 @@ export function parseClientFrame(text: string): ParsedClientFrame {
     const detail = describeError(path, first?.message ?? "invalid");
     return { ok: false, fatal: false, code: "invalid_frame", message: `${op} frame: ${unknownFieldHint(record, op as ClientOp) ?? detail}`, id };
   }
-  if ("topic" in record) {
+  if (op === "pub" && nestsDeeperThan(record.data, MAX_DATA_DEPTH)) {
+    return { ok: false, fatal: false, code: "invalid_frame", message: `pub frame: field 'data' nests deeper than ${MAX_DATA_DEPTH} levels`, id };
+  }
+  if (Object.hasOwn(record, "topic")) {
     const problem = topicProblem(record.topic);
     if (problem) return { ok: false, fatal: false, code: "invalid_topic", message: problem, id };
   }
   return { ok: true, frame: value as ClientFrame };
 }
 
+const requestIdCheck = TypeCompiler.Compile(RequestId);
+
 /** Echo the client's id in the error only when it is itself valid, so replies stay well-formed. */
 function echoableId(id: unknown): RequestId | undefined {
-  if (typeof id === "string" && id.length > 0 && id.length <= 64) return id;
-  if (typeof id === "number" && Number.isInteger(id) && id >= 0) return id;
-  return undefined;
+  return requestIdCheck.Check(id) ? id : undefined;
 }
 
 function unknownFieldHint(record: Record<string, unknown>, op: ClientOp): string | undefined {
