@@ -1,0 +1,333 @@
+// The embedded backend: an in-process log with exactly the semantics of the JetStream stream it
+// stands in for (DESIGN.md "Embedded backend"): one global, strictly increasing seq; `prev` per
+// topic; an epoch per log history; retention by messages per topic, age and total bytes (always
+// oldest first, so a topic's retained messages are a suffix of its history); msgId dedupe within
+// the duplicate window. Memory is bounded by those limits.
+import { createHash, randomBytes } from "node:crypto";
+import { topicProblem } from "../../../protocol/topic.js";
+import type { EdgeConfig } from "../../config.js";
+import type { EdgeMetrics } from "../../metrics.js";
+import { SeqQueue } from "../../hub/seq-queue.js";
+import {
+  BackendUnavailableError,
+  type Backend,
+  type BackendStatus,
+  type LiveFeed,
+  type LiveHandlers,
+  type PublishInput,
+  type PublishOutcome,
+  type ReadFrom,
+  type ReadResult,
+  type StoredMessage,
+} from "../backend.js";
+
+type RetentionConfig = Pick<
+  EdgeConfig,
+  "stream" | "maxMsgsPerTopic" | "maxAgeSeconds" | "maxBytes" | "duplicateWindowSeconds"
+>;
+
+/** One live feed: the last seq it delivered, so each message reaches it once, chained on prev. */
+interface Listener {
+  readonly handlers: LiveHandlers;
+  last: number;
+}
+
+/** One topic's retained messages (a suffix of its history) and its live listeners. */
+interface TopicLog {
+  readonly topic: string;
+  readonly messages: SeqQueue<StoredMessage>;
+  /** Seq of the topic's last message, also when retention removed it. */
+  head: number;
+  readonly listeners: Set<Listener>;
+}
+
+/** Entry of the global, seq-ordered queue used to remove the oldest messages by age and bytes. */
+interface GlobalEntry {
+  readonly seq: number;
+  readonly log: TopicLog;
+  readonly ts: number;
+}
+
+interface DedupeEntry {
+  readonly seq: number;
+  readonly msgId: string;
+  readonly at: number;
+}
+
+/** Longest pause between two sweeps of aged messages (they are also removed on every access). */
+const MAX_SWEEP_INTERVAL_MS = 10_000;
+
+export class EmbeddedBackend implements Backend {
+  readonly kind = "embedded" as const;
+
+  private readonly retention: RetentionConfig;
+  private currentEpoch: string;
+  private lastSeq = 0;
+  private lastTs = 0;
+  private totalBytes = 0;
+  private readonly topics = new Map<string, TopicLog>();
+  private readonly global = new SeqQueue<GlobalEntry>();
+  /** Entries of `global` whose message was already removed by the per-topic limit. */
+  private deadInGlobal = 0;
+  private readonly dedupeBySeq = new SeqQueue<DedupeEntry>();
+  private readonly dedupe = new Map<string, DedupeEntry>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(config: RetentionConfig, private readonly metrics?: EdgeMetrics) {
+    this.retention = config;
+    this.currentEpoch = this.newEpoch();
+  }
+
+  async start(): Promise<void> {
+    if (this.closed) throw new BackendUnavailableError("the embedded log is closed");
+    this.metrics?.backendUp.set(1);
+    if (this.sweepTimer) return;
+    const interval = Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(100, (this.retention.maxAgeSeconds * 1000) / 4));
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), interval);
+    // The sweep only bounds memory; it must not keep the process alive.
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const log of this.topics.values()) log.listeners.clear();
+    this.topics.clear();
+    this.global.clear();
+    this.dedupe.clear();
+    this.dedupeBySeq.clear();
+    this.totalBytes = 0;
+    this.metrics?.backendUp.set(0);
+  }
+
+  status(): BackendStatus {
+    return this.closed
+      ? { state: "closed", detail: "the embedded log is closed" }
+      : { state: "ready", detail: "embedded in-memory log" };
+  }
+
+  onStatus(): () => void {
+    // The embedded log is ready from construction until close; there is nothing to report.
+    return () => {};
+  }
+
+  epoch(): string {
+    return this.currentEpoch;
+  }
+
+  async publish(input: PublishInput): Promise<PublishOutcome> {
+    this.ensureOpen();
+    const problem = topicProblem(input.topic);
+    if (problem) throw new Error(problem);
+    const now = Date.now();
+    this.sweep(now);
+    if (input.msgId !== undefined) {
+      const earlier = this.dedupe.get(input.msgId);
+      if (earlier) return { seq: earlier.seq, dup: true };
+    }
+    // Timestamps never go backwards, so the global queue is ordered by age as well as by seq.
+    const ts = Math.max(now, this.lastTs);
+    this.lastTs = ts;
+    const log = this.topicLog(input.topic, true);
+    const message: StoredMessage = Object.freeze({
+      topic: input.topic,
+      seq: ++this.lastSeq,
+      prev: log.head,
+      ts,
+      data: input.data,
+    });
+    log.head = message.seq;
+    log.messages.push(message);
+    this.global.push({ seq: message.seq, log, ts });
+    this.totalBytes += messageBytes(message);
+    if (input.msgId !== undefined) {
+      const entry = { seq: message.seq, msgId: input.msgId, at: now };
+      this.dedupe.set(input.msgId, entry);
+      this.dedupeBySeq.push(entry);
+    }
+    this.enforceLimits(log);
+    this.announce(log, message);
+    return { seq: message.seq, dup: false };
+  }
+
+  async read(topic: string, from: ReadFrom, limit: number): Promise<ReadResult> {
+    this.ensureOpen();
+    this.sweep(Date.now());
+    const log = this.topics.get(topic);
+    const head = log?.head ?? 0;
+    const messages = log?.messages ?? new SeqQueue<StoredMessage>();
+    const count = Math.max(0, Math.floor(limit));
+    if ("last" in from) {
+      const start = Math.max(0, messages.length - Math.max(0, Math.floor(from.last)));
+      return { epoch: this.currentEpoch, messages: messages.slice(start, start + count), head, recovered: true };
+    }
+    const { start, recovered } = locateAfter(messages, head, from.after);
+    return { epoch: this.currentEpoch, messages: messages.slice(start, start + count), head, recovered };
+  }
+
+  async live(topic: string, handlers: LiveHandlers): Promise<LiveFeed> {
+    this.ensureOpen();
+    const problem = topicProblem(topic);
+    if (problem) throw new Error(problem);
+    const log = this.topicLog(topic, true);
+    const listener: Listener = { handlers, last: log.head };
+    log.listeners.add(listener);
+    const feed: LiveFeed = {
+      head: log.head,
+      epoch: this.currentEpoch,
+      close: () => {
+        log.listeners.delete(listener);
+        this.forgetIfIdle(log);
+      },
+    };
+    return feed;
+  }
+
+  /**
+   * Drops the whole history and starts a new one with a new epoch: the embedded equivalent of
+   * deleting and re-creating the JetStream stream. Every live feed gets `reset` to head 0.
+   */
+  recreate(): void {
+    this.ensureOpen();
+    const listeners = [...this.topics.values()].flatMap((log) => [...log.listeners].map((l) => ({ l, topic: log.topic })));
+    this.topics.clear();
+    this.global.clear();
+    this.deadInGlobal = 0;
+    this.dedupe.clear();
+    this.dedupeBySeq.clear();
+    this.totalBytes = 0;
+    this.currentEpoch = this.newEpoch();
+    const epoch = this.currentEpoch;
+    for (const { l, topic } of listeners) {
+      this.topicLog(topic, true).listeners.add(l);
+      l.last = 0;
+    }
+    // Queued like messages, so the reset reaches each feed after everything announced before it.
+    queueMicrotask(() => {
+      for (const { l } of listeners) safely(() => l.handlers.reset({ epoch, head: 0 }));
+    });
+  }
+
+  private newEpoch(): string {
+    return createHash("sha256")
+      .update(`${Date.now()}:${randomBytes(16).toString("hex")}:${this.retention.stream}`)
+      .digest("base64url")
+      .slice(0, 22);
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new BackendUnavailableError("the embedded log is closed");
+  }
+
+  private topicLog(topic: string, create: true): TopicLog;
+  private topicLog(topic: string, create: boolean): TopicLog | undefined {
+    let log = this.topics.get(topic);
+    if (!log && create) {
+      log = { topic, messages: new SeqQueue(), head: 0, listeners: new Set() };
+      this.topics.set(topic, log);
+    }
+    return log;
+  }
+
+  /** A topic with no retained message and no feed is forgotten, so memory follows retention. */
+  private forgetIfIdle(log: TopicLog): void {
+    if (log.messages.length === 0 && log.listeners.size === 0 && this.topics.get(log.topic) === log) {
+      this.topics.delete(log.topic);
+    }
+  }
+
+  /** Delivers a new message to the topic's feeds after the current task, in publish order. */
+  private announce(log: TopicLog, message: StoredMessage): void {
+    if (log.listeners.size === 0) return;
+    const epoch = this.currentEpoch;
+    queueMicrotask(() => {
+      if (epoch !== this.currentEpoch) return;
+      for (const listener of log.listeners) {
+        // A feed opened after this message was stored already counts it in its head.
+        if (message.prev !== listener.last) continue;
+        listener.last = message.seq;
+        safely(() => listener.handlers.message(message));
+      }
+    });
+  }
+
+  private enforceLimits(log: TopicLog): void {
+    while (log.messages.length > this.retention.maxMsgsPerTopic) this.dropOldestOf(log);
+    while (this.totalBytes > this.retention.maxBytes && this.dropGloballyOldest()) {
+      // keep dropping the oldest message of the whole log
+    }
+    if (this.deadInGlobal > COMPACT_DEAD && this.deadInGlobal * 2 > this.global.length) {
+      this.global.retain((entry) => isRetained(entry, this.topics));
+      this.deadInGlobal = 0;
+    }
+  }
+
+  /** Removes messages older than maxAge and dedupe entries older than the duplicate window. */
+  private sweep(now: number): void {
+    const oldestKept = now - this.retention.maxAgeSeconds * 1000;
+    while ((this.global.first?.ts ?? Infinity) < oldestKept) this.dropGloballyOldest();
+    const dedupeFrom = now - this.retention.duplicateWindowSeconds * 1000;
+    while ((this.dedupeBySeq.first?.at ?? Infinity) < dedupeFrom) {
+      const entry = this.dedupeBySeq.shift()!;
+      if (this.dedupe.get(entry.msgId) === entry) this.dedupe.delete(entry.msgId);
+    }
+  }
+
+  /** Drops the oldest message of the whole log; false when the log is empty. */
+  private dropGloballyOldest(): boolean {
+    const entry = this.global.shift();
+    if (!entry) return false;
+    if (isRetained(entry, this.topics)) {
+      this.dropOldestOf(entry.log);
+    }
+    // Either way the popped entry no longer counts: a live one was just turned dead and removed.
+    this.deadInGlobal--;
+    return true;
+  }
+
+  private dropOldestOf(log: TopicLog): void {
+    const message = log.messages.shift();
+    if (!message) return;
+    this.totalBytes -= messageBytes(message);
+    this.deadInGlobal++;
+    this.forgetIfIdle(log);
+  }
+}
+
+const COMPACT_DEAD = 1024;
+
+/** Whether the global queue's entry still refers to a retained message. */
+function isRetained(entry: GlobalEntry, topics: Map<string, TopicLog>): boolean {
+  const first = entry.log.messages.first;
+  return topics.get(entry.log.topic) === entry.log && first !== undefined && entry.seq >= first.seq;
+}
+
+/** Bytes a message counts against maxBytes (as in JetStream: subject plus payload). */
+function messageBytes(message: StoredMessage): number {
+  return Buffer.byteLength(message.topic) + Buffer.byteLength(message.data);
+}
+
+/**
+ * Where a read `after` a position starts, and whether that position is recoverable: it is when it
+ * is the head, the prev of the oldest retained message, or a retained message's seq. Anything else
+ * (older than retention, beyond the head, not a seq of this topic) starts at the oldest retained.
+ */
+function locateAfter(messages: SeqQueue<StoredMessage>, head: number, after: number): { start: number; recovered: boolean } {
+  if (after === head) return { start: messages.length, recovered: true };
+  const first = messages.first;
+  if (!first || after > head || after < first.prev) return { start: 0, recovered: false };
+  if (after === first.prev) return { start: 0, recovered: true };
+  const index = messages.indexOf(after);
+  return index < 0 ? { start: 0, recovered: false } : { start: index + 1, recovered: true };
+}
+
+/** Runs a feed's handler; a throwing feed must not stop delivery to the others. */
+function safely(run: () => void): void {
+  try {
+    run();
+  } catch {
+    // The handler's owner is responsible for its own errors; the log carries on.
+  }
+}

@@ -1,0 +1,126 @@
+// The hub: per-topic fan-out inside one edge, backend-agnostic (DESIGN.md "Data path", "Resume").
+// A topic's live feed is held only while it has local subscribers; each message is encoded once and
+// the same string goes to every subscriber; resumes are served from the topic's ring buffer when it
+// covers them, else from the backend with one shared read per position (single-flight).
+import type { From, RequestId } from "../../protocol/frames.js";
+import type { EdgeMetrics } from "../metrics.js";
+import { BackendUnavailableError, type Backend, type ReadResult } from "../backend/backend.js";
+import { TopicChannel } from "./topic-channel.js";
+import { TopicSubscription, type HubSubscription, type Subscriber } from "./subscription.js";
+
+export type { HubSubscription, Subscriber } from "./subscription.js";
+
+export interface HubOptions {
+  /** Recent messages kept per subscribed topic for resumes (HERALD_CACHE_PER_TOPIC). */
+  cachePerTopic: number;
+  /** Largest page of one backend read (HERALD_HISTORY_LIMIT). */
+  historyLimit: number;
+}
+
+export class Hub {
+  private readonly channels = new Map<string, { channel: TopicChannel; interest: number }>();
+  private closed = false;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly metrics: EdgeMetrics,
+    private readonly options: HubOptions,
+  ) {}
+
+  /**
+   * Sends (via subscriber.send, in this order) the `subok` frame, then the replayed messages, then
+   * live ones. `from` undefined = live only; {epoch, seq} = resume after seq; {last:K} = the last K
+   * retained messages, then live. `id` is echoed in subok. Resolves once subok was sent (a long
+   * replay continues in the background). Rejects with BackendUnavailableError when the log is
+   * unreachable; nothing was sent then.
+   */
+  async subscribe(topic: string, subscriber: Subscriber, from: From | undefined, id?: RequestId): Promise<HubSubscription> {
+    if (this.closed) throw new BackendUnavailableError("the edge is shutting down");
+    const entry = this.acquire(topic);
+    const { channel } = entry;
+    const subscription: TopicSubscription = new TopicSubscription(
+      topic,
+      subscriber,
+      id,
+      Math.max(this.options.cachePerTopic, this.options.historyLimit),
+      (closing) => {
+        channel.subscribers.delete(closing);
+        this.metrics.subscriptions.dec();
+        this.release(topic, entry);
+      },
+      (gapped) => channel.repair(gapped),
+    );
+    try {
+      await channel.ready;
+      if (channel.isClosed) throw new BackendUnavailableError("the edge is shutting down");
+      await channel.start(subscription, from);
+      if (channel.isClosed) throw new BackendUnavailableError("the edge is shutting down");
+    } catch (error) {
+      channel.subscribers.delete(subscription);
+      subscription.closed = true;
+      this.release(topic, entry);
+      throw asUnavailable(error);
+    }
+    this.metrics.subscriptions.inc();
+    return subscription;
+  }
+
+  /**
+   * History for the HTTP API. Served from the ring when it holds a full page after `after` (a short
+   * page must mean "nothing more yet", and the live feed may lag the log), else from the backend.
+   */
+  async history(topic: string, after: number, limit: number): Promise<ReadResult> {
+    const channel = this.channels.get(topic)?.channel;
+    const fromRing = channel?.ringAfter(after);
+    if (channel && Array.isArray(fromRing) && fromRing.length >= limit) {
+      this.metrics.ringHits.inc();
+      return { epoch: channel.epoch, head: channel.head, recovered: true, messages: fromRing.slice(0, limit).map((m) => m.message) };
+    }
+    this.metrics.backendReads.inc({ kind: "history" });
+    try {
+      return await this.backend.read(topic, { after }, limit);
+    } catch (error) {
+      throw asUnavailable(error);
+    }
+  }
+
+  /** Closes every feed; subscriptions stop receiving. */
+  close(): void {
+    this.closed = true;
+    for (const { channel } of this.channels.values()) {
+      this.metrics.subscriptions.dec(channel.subscribers.size);
+      channel.close();
+    }
+    this.metrics.topics.dec(this.channels.size);
+    this.channels.clear();
+  }
+
+  /** The topic's channel, opening its live feed for the first local subscriber. */
+  private acquire(topic: string): { channel: TopicChannel; interest: number } {
+    let entry = this.channels.get(topic);
+    if (!entry) {
+      entry = { channel: new TopicChannel(topic, this.backend, this.metrics, this.options), interest: 0 };
+      // A failed open is reported to the waiting subscribes; it must not be an unhandled rejection.
+      entry.channel.ready.catch(() => {});
+      this.channels.set(topic, entry);
+      this.metrics.topics.inc();
+    }
+    entry.interest++;
+    return entry;
+  }
+
+  /** Drops one unit of interest; the last one closes the topic's feed. */
+  private release(topic: string, entry: { channel: TopicChannel; interest: number }): void {
+    entry.interest--;
+    if (entry.interest > 0 || this.channels.get(topic) !== entry) return;
+    this.channels.delete(topic);
+    this.metrics.topics.dec();
+    entry.channel.close();
+  }
+}
+
+function asUnavailable(error: unknown): BackendUnavailableError {
+  if (error instanceof BackendUnavailableError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new BackendUnavailableError(`the message log is unreachable: ${message}`);
+}

@@ -1,0 +1,108 @@
+// One local subscriber of a topic, seen from the hub: a cursor (`pos`, the last seq it was sent)
+// that makes delivery exact whatever the source (ring, backend pages, live feed): a message is sent
+// only when its `prev` equals the cursor. While the subscription is catching up (replaying from the
+// ring or the backend), live messages are kept in a bounded hand-over buffer and spliced on `prev`.
+import { encodeEdgeFrame } from "../../protocol/edge-frames.js";
+import type { RequestId } from "../../protocol/frames.js";
+import type { CachedMessage } from "./cached-message.js";
+import { SeqQueue } from "./seq-queue.js";
+
+export interface Subscriber {
+  /** Queue one already-encoded edge frame (text, one JSON object) for this subscriber's socket. */
+  send(frame: string): void;
+}
+
+export interface HubSubscription {
+  readonly topic: string;
+  close(): void;
+}
+
+export class TopicSubscription implements HubSubscription {
+  /** The seq of the last message sent (or the position delivery continues from). */
+  pos = 0;
+  /** Live messages held while catching up; undefined once the subscription is live. */
+  buffer: SeqQueue<CachedMessage> | undefined = new SeqQueue();
+  closed = false;
+
+  constructor(
+    readonly topic: string,
+    private readonly subscriber: Subscriber,
+    private readonly id: RequestId | undefined,
+    private readonly bufferLimit: number,
+    /** Called once, by close(): detaches the subscription from its topic. */
+    private readonly onClose: (subscription: TopicSubscription) => void,
+    /** Called when a live message does not follow the cursor: the topic must repair this subscription. */
+    private readonly onGap: (subscription: TopicSubscription) => void,
+  ) {}
+
+  get catchingUp(): boolean {
+    return this.buffer !== undefined;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.buffer = undefined;
+    this.onClose(this);
+  }
+
+  /** Sends `subok`: delivery continues after `seq`. */
+  sendSubOk(epoch: string, seq: number, recovered: boolean): void {
+    this.pos = seq;
+    this.send(encodeEdgeFrame({ op: "subok", ...(this.id === undefined ? {} : { id: this.id }), topic: this.topic, epoch, seq, recovered }));
+  }
+
+  /** Sends the messages that continue the cursor's chain; returns how many were sent. */
+  sendMessages(messages: readonly CachedMessage[]): number {
+    let sent = 0;
+    for (const message of messages) {
+      if (message.seq <= this.pos) continue;
+      if (message.prev !== this.pos) break;
+      this.pos = message.seq;
+      this.send(message.frame);
+      sent++;
+    }
+    return sent;
+  }
+
+  /** Ends catching up: `messages` (the rest of the replay) are sent and live delivery starts. */
+  goLive(messages: readonly CachedMessage[]): number {
+    this.buffer = undefined;
+    return this.sendMessages(messages);
+  }
+
+  /** Restarts catching up from the current cursor, holding live messages from `first` on. */
+  startCatchingUp(first?: CachedMessage): void {
+    this.buffer = new SeqQueue();
+    if (first) this.buffer.push(first);
+  }
+
+  /** A live message of the topic; returns 1 when it was sent to the socket, else 0. */
+  offer(message: CachedMessage): number {
+    if (this.closed) return 0;
+    if (this.buffer) {
+      // The buffer must stay one consecutive run ending at the topic's head.
+      if (this.buffer.last && this.buffer.last.seq !== message.prev) this.buffer.clear();
+      this.buffer.push(message);
+      if (this.buffer.length > this.bufferLimit) this.buffer.shift();
+      return 0;
+    }
+    if (message.seq <= this.pos) return 0;
+    if (message.prev !== this.pos) {
+      this.startCatchingUp(message);
+      this.onGap(this);
+      return 0;
+    }
+    this.pos = message.seq;
+    this.send(message.frame);
+    return 1;
+  }
+
+  private send(frame: string): void {
+    try {
+      this.subscriber.send(frame);
+    } catch {
+      // A failing socket is its session's business; the other subscribers must still be served.
+    }
+  }
+}

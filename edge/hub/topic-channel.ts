@@ -1,0 +1,341 @@
+// Everything the hub holds for one topic with local subscribers: the live feed, the ring buffer of
+// recent messages (each encoded once), the subscribers, and the replay logic that starts each
+// subscription at the right place and hands it over to live delivery with no gap and no duplicate.
+import type { FromLast, FromPosition } from "../../protocol/frames.js";
+import type { EdgeMetrics } from "../metrics.js";
+import type { Backend, LiveFeed, ReadFrom, ReadResult, StoredMessage } from "../backend/backend.js";
+import { cacheMessage, messagesAfter, type CachedMessage } from "./cached-message.js";
+import { SeqQueue } from "./seq-queue.js";
+import { SingleFlight } from "./single-flight.js";
+import type { TopicSubscription } from "./subscription.js";
+
+export interface ChannelOptions {
+  readonly cachePerTopic: number;
+  readonly historyLimit: number;
+}
+
+/** A backend page with its messages already encoded, shared by every subscription that asked for it. */
+interface CachedPage {
+  readonly epoch: string;
+  readonly head: number;
+  readonly recovered: boolean;
+  readonly messages: CachedMessage[];
+}
+
+type ReadKind = "resume" | "backfill";
+
+/** Longest wait between retries of a failed replay page (the subscription already got its subok). */
+const MAX_RETRY_MS = 5_000;
+
+export class TopicChannel {
+  epoch = "";
+  /** The seq of the last live message (the feed's head before any arrived). */
+  head = 0;
+  /** Bumped on every reset: replays started before it are void. */
+  private generation = 0;
+  private closed = false;
+  private feed: LiveFeed | undefined;
+  /** Feed events that arrived before backend.live() resolved, replayed in order once it has. */
+  private early: (() => void)[] | undefined = [];
+  readonly ready: Promise<void>;
+
+  /** The last `cachePerTopic` live messages: a consecutive run ending at `head`. */
+  private readonly ring = new SeqQueue<CachedMessage>();
+  /** The ring holds every message the backend retains up to `head` (so it answers any last:K). */
+  private ringHoldsAll = false;
+  private backfill: Promise<void> | undefined;
+  private backfilled = false;
+  private readonly reads = new SingleFlight<CachedPage>();
+
+  readonly subscribers = new Set<TopicSubscription>();
+
+  constructor(
+    readonly topic: string,
+    private readonly backend: Backend,
+    private readonly metrics: EdgeMetrics,
+    private readonly options: ChannelOptions,
+  ) {
+    this.ready = this.open();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.generation++;
+    this.feed?.close();
+    this.feed = undefined;
+    this.ring.clear();
+    this.reads.clear();
+    for (const subscription of this.subscribers) subscription.closed = true;
+    this.subscribers.clear();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async open(): Promise<void> {
+    const feed = await this.backend.live(this.topic, {
+      message: (message) => this.onFeedEvent(() => this.onMessage(message)),
+      reset: (info) => this.onFeedEvent(() => this.onReset(info.epoch, info.head)),
+    });
+    if (this.closed) {
+      feed.close();
+      return;
+    }
+    this.feed = feed;
+    this.epoch = feed.epoch;
+    this.head = feed.head;
+    this.ringHoldsAll = feed.head === 0;
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const event of early) event();
+  }
+
+  private onFeedEvent(event: () => void): void {
+    if (this.closed) return;
+    if (this.early) this.early.push(event);
+    else event();
+  }
+
+  private onMessage(message: StoredMessage): void {
+    if (message.seq <= this.head) return;
+    if (message.prev !== this.head) {
+      // The feed broke its chain: what the ring holds no longer leads to this message.
+      this.ring.clear();
+      this.ringHoldsAll = false;
+    }
+    const cached = cacheMessage(message);
+    this.head = message.seq;
+    if (this.options.cachePerTopic > 0) {
+      this.ring.push(cached);
+      if (this.ring.length > this.options.cachePerTopic) {
+        this.ring.shift();
+        this.ringHoldsAll = false;
+      }
+    } else {
+      this.ringHoldsAll = false;
+    }
+    let sent = 0;
+    for (const subscription of this.subscribers) sent += subscription.offer(cached);
+    if (sent > 0) this.metrics.deliveries.inc(sent);
+  }
+
+  /** The log was re-created or the chain cannot continue: every subscriber restarts at the new head. */
+  private onReset(epoch: string, head: number): void {
+    this.generation++;
+    this.epoch = epoch;
+    this.head = head;
+    this.ring.clear();
+    this.ringHoldsAll = head === 0;
+    this.reads.clear();
+    this.backfill = undefined;
+    this.backfilled = false;
+    for (const subscription of this.subscribers) this.restartAtHead(subscription);
+  }
+
+  // ---- starting a subscription ----
+
+  /** Adds the subscription and sends its subok (and the first part of its replay). */
+  async start(subscription: TopicSubscription, from: FromPosition | FromLast | undefined): Promise<void> {
+    this.subscribers.add(subscription);
+    if (from === undefined) {
+      subscription.sendSubOk(this.epoch, this.head, true);
+      subscription.goLive([]);
+    } else if ("last" in from) {
+      await this.startLast(subscription, from.last);
+    } else {
+      await this.startResume(subscription, from);
+    }
+  }
+
+  private async startResume(subscription: TopicSubscription, from: FromPosition): Promise<void> {
+    if (from.epoch !== this.epoch) return this.restartAtHead(subscription);
+    const generation = this.generation;
+    let fromRing = this.ringAfter(from.seq);
+    if (fromRing === "unknown" && this.canBackfill()) {
+      await this.ensureBackfill();
+      if (this.voided(subscription, generation)) return;
+      fromRing = this.ringAfter(from.seq);
+    }
+    if (fromRing === "invalid") return this.restartAtHead(subscription);
+    if (fromRing !== "unknown") {
+      this.metrics.ringHits.inc();
+      subscription.sendSubOk(this.epoch, from.seq, true);
+      this.countDeliveries(subscription.goLive(fromRing));
+      return;
+    }
+    this.metrics.ringMisses.inc();
+    const page = await this.read({ after: from.seq }, this.options.historyLimit, "resume");
+    if (this.voided(subscription, generation)) return;
+    if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
+    subscription.sendSubOk(this.epoch, from.seq, true);
+    this.continueReplay(subscription, page, generation);
+  }
+
+  private async startLast(subscription: TopicSubscription, last: number): Promise<void> {
+    const generation = this.generation;
+    let fromRing = this.ringLast(last);
+    if (fromRing === undefined && this.canBackfill()) {
+      await this.ensureBackfill();
+      if (this.voided(subscription, generation)) return;
+      fromRing = this.ringLast(last);
+    }
+    if (fromRing !== undefined) {
+      this.metrics.ringHits.inc();
+      subscription.sendSubOk(this.epoch, fromRing[0]?.prev ?? this.head, true);
+      this.countDeliveries(subscription.goLive(fromRing));
+      return;
+    }
+    this.metrics.ringMisses.inc();
+    const page = await this.read({ last }, this.options.historyLimit, "resume");
+    if (this.voided(subscription, generation)) return;
+    if (page.epoch !== this.epoch) return this.restartAtHead(subscription);
+    subscription.sendSubOk(this.epoch, page.messages[0]?.prev ?? page.head, true);
+    this.continueReplay(subscription, page, generation);
+  }
+
+  /** subok with `recovered: false` at the current head, then live delivery. */
+  private restartAtHead(subscription: TopicSubscription): void {
+    subscription.sendSubOk(this.epoch, this.head, false);
+    subscription.goLive([]);
+  }
+
+  /** True when the subscription no longer needs this replay (closed, or restarted by a reset). */
+  private voided(subscription: TopicSubscription, generation: number): boolean {
+    return subscription.closed || generation !== this.generation || !subscription.catchingUp;
+  }
+
+  // ---- catching up ----
+
+  /** Sends a page after the subscription's cursor, then keeps catching up in the background. */
+  private continueReplay(subscription: TopicSubscription, page: CachedPage, generation: number): void {
+    this.countDeliveries(subscription.sendMessages(page.messages));
+    void this.catchUp(subscription, generation);
+  }
+
+  /** Called by a live subscription that saw a message not following its cursor. */
+  repair(subscription: TopicSubscription): void {
+    void this.catchUp(subscription, this.generation);
+  }
+
+  /**
+   * Reads pages after the cursor until the ring or the subscription's hand-over buffer continues
+   * it, then splices and goes live. A slow read only delays this subscription.
+   */
+  private async catchUp(subscription: TopicSubscription, generation: number): Promise<void> {
+    let retryMs = 100;
+    while (!this.voided(subscription, generation)) {
+      const before = subscription.pos;
+      const spliced = this.splice(subscription);
+      if (spliced !== "unknown") {
+        if (spliced === "invalid") this.restartAtHead(subscription);
+        return;
+      }
+      let page: CachedPage;
+      try {
+        page = await this.read({ after: before }, this.options.historyLimit, "resume");
+      } catch {
+        // The subscription already has its subok: wait for the log to come back rather than skip.
+        await sleep(retryMs);
+        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+        continue;
+      }
+      retryMs = 100;
+      if (this.voided(subscription, generation)) return;
+      if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
+      this.countDeliveries(subscription.sendMessages(page.messages));
+      // A page that does not advance the cursor means the log cannot lead to the live feed.
+      if (subscription.pos === before && this.splice(subscription) === "unknown") return this.restartAtHead(subscription);
+    }
+  }
+
+  /** Hands a catching-up subscription over to live delivery when the ring or its buffer allow. */
+  private splice(subscription: TopicSubscription): "spliced" | "unknown" | "invalid" {
+    // At or beyond the head (the feed may lag the log): live delivery skips what it already has.
+    if (subscription.pos >= this.head) {
+      subscription.goLive([]);
+      return "spliced";
+    }
+    for (const run of [this.ring, subscription.buffer]) {
+      if (!run) continue;
+      const rest = messagesAfter(run, subscription.pos);
+      if (rest === "unknown") continue;
+      if (rest === "invalid") return "invalid";
+      this.countDeliveries(subscription.goLive(rest));
+      return "spliced";
+    }
+    return "unknown";
+  }
+
+  // ---- ring ----
+
+  /** The ring's answer for a resume after `after` (the head itself is always answerable). */
+  ringAfter(after: number): CachedMessage[] | "unknown" | "invalid" {
+    if (this.feed === undefined) return "unknown";
+    if (after === this.head) return [];
+    return messagesAfter(this.ring, after);
+  }
+
+  /** The last K messages from the ring, or undefined when the ring may not hold them all. */
+  private ringLast(last: number): CachedMessage[] | undefined {
+    if (this.ring.length >= last) return this.ring.slice(this.ring.length - last);
+    return this.ringHoldsAll ? this.ring.slice(0) : undefined;
+  }
+
+  private canBackfill(): boolean {
+    return this.options.cachePerTopic > 0 && !this.backfilled && !this.ringHoldsAll && this.ring.length < this.options.cachePerTopic;
+  }
+
+  /** Fills the ring with the topic's latest retained messages, once, shared by every waiting resume. */
+  private ensureBackfill(): Promise<void> {
+    this.backfill ??= this.fillRing().catch(() => {
+      // The waiting resumes fall back to their own reads, which report the failure to their callers.
+      this.backfill = undefined;
+    });
+    return this.backfill;
+  }
+
+  private async fillRing(): Promise<void> {
+    const generation = this.generation;
+    const wanted = Math.min(this.options.cachePerTopic, this.options.historyLimit);
+    const page = await this.read({ last: wanted }, wanted, "backfill");
+    if (generation !== this.generation || this.closed || page.epoch !== this.epoch) return;
+    this.backfilled = true;
+    const boundary = this.ring.first?.prev ?? this.head;
+    if (boundary === 0) {
+      this.ringHoldsAll = true;
+      return;
+    }
+    const readAll = page.messages.length < wanted;
+    const index = page.messages.findIndex((message) => message.seq === boundary);
+    if (index < 0) {
+      // Nothing retained at or before the ring's start: the ring already holds all there is.
+      if (readAll && (page.messages[0]?.seq ?? Infinity) > boundary) this.ringHoldsAll = true;
+      return;
+    }
+    const room = this.options.cachePerTopic - this.ring.length;
+    const older = page.messages.slice(Math.max(0, index + 1 - room), index + 1);
+    this.ring.prepend(older);
+    this.ringHoldsAll = (readAll && older.length === index + 1) || this.ring.first?.prev === 0;
+  }
+
+  // ---- backend reads ----
+
+  /** One read per (position, limit) at a time, its messages encoded once for every waiter. */
+  private read(from: ReadFrom, limit: number, kind: ReadKind): Promise<CachedPage> {
+    const key = "last" in from ? `last:${from.last}:${limit}` : `after:${from.after}:${limit}`;
+    return this.reads.run(key, async () => {
+      this.metrics.backendReads.inc({ kind });
+      const result: ReadResult = await this.backend.read(this.topic, from, limit);
+      return { epoch: result.epoch, head: result.head, recovered: result.recovered, messages: result.messages.map(cacheMessage) };
+    });
+  }
+
+  private countDeliveries(sent: number): void {
+    if (sent > 0) this.metrics.deliveries.inc(sent);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
