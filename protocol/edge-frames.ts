@@ -28,7 +28,7 @@ export function decodeEdgeFrames(text: string): EdgeFrame[] {
   const frames: EdgeFrame[] = [];
   for (const line of text.split(BATCH_SEPARATOR)) {
     if (line.length === 0) continue;
-    const value: unknown = JSON.parse(line);
+    const value = parseLine(line);
     const op = (value as { op?: unknown } | null)?.op;
     if (typeof op !== "string" || !Object.hasOwn(EDGE_FRAMES, op)) {
       throw new Error(`herald: unknown edge frame op ${JSON.stringify(op)}`);
@@ -41,4 +41,12 @@ export function decodeEdgeFrames(text: string): EdgeFrame[] {
     frames.push(value as EdgeFrame);
   }
   return frames;
+}
+
+function parseLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`herald: edge frame is not valid JSON: ${JSON.stringify(line.slice(0, 64))}`);
+  }
 }
