@@ -47,6 +47,7 @@ export const EDGE_VARIABLES = {
   jwtAudience: { env: "HERALD_JWT_AUDIENCE", kind: "string", doc: "Required `aud` claim, when set." },
   apiKeys: { env: "HERALD_API_KEYS", kind: "list", secret: true, doc: "API keys for servers that publish and read history, comma-separated." },
   allowAnonymous: { env: "HERALD_ALLOW_ANONYMOUS", kind: "boolean", doc: "Allow connections without a token (subscribe to anything, no publish). Default: true with the embedded backend, false with NATS." },
+  anonymousPublish: { env: "HERALD_ANONYMOUS_PUBLISH", kind: "boolean", doc: "Let anonymous connections also publish to any topic (the demo page's form). Default: true with the embedded backend, false with NATS." },
   allowedOrigins: { env: "HERALD_ALLOWED_ORIGINS", kind: "list", doc: "Origins allowed to open WebSockets from a browser, comma-separated. Unset: any origin." },
   maxFrameBytes: { env: "HERALD_MAX_FRAME_BYTES", kind: "integer", default: String(64 * KiB), min: 256, max: 16 * MiB, doc: "Largest client frame and largest published message." },
   maxSubscriptions: { env: "HERALD_MAX_SUBSCRIPTIONS", kind: "integer", default: "200", min: 1, max: 100_000, doc: "Subscriptions per connection." },
@@ -137,5 +138,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length > 0) throw new ConfigError(problems);
   // Anonymous access is a dev convenience: on by default only for the embedded backend.
   result.allowAnonymous ??= result.natsUrl === undefined;
+  result.anonymousPublish ??= result.natsUrl === undefined;
   return result;
 }

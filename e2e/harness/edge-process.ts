@@ -1,0 +1,99 @@
+// A real edge process (`node --import tsx edge/main.ts`) on a free port of 127.0.0.1, with HERALD_*
+// overrides. It is always killed by its pid when the test ends, whatever happened.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import type { ExecutionContext } from "ava";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+
+export interface EdgeProcess {
+  readonly pid: number;
+  readonly port: number;
+  readonly url: string;
+  readonly wsUrl: string;
+  /** Resolves with the exit code (null when ended by a signal). */
+  readonly exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+  /** What the process wrote so far. */
+  stdout(): string;
+  stderr(): string;
+}
+
+export interface SpawnOptions {
+  /** Wait for GET /readyz to answer 200 (default true). */
+  readonly waitReady?: boolean;
+  /** Extra node flags, e.g. --expose-gc. */
+  readonly nodeArgs?: string[];
+  /** Extra modules loaded before the edge (--import), e.g. test probes. */
+  readonly imports?: string[];
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export async function spawnEdge(t: ExecutionContext, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<EdgeProcess> {
+  const port = env.HERALD_PORT ? Number(env.HERALD_PORT) : await freePort();
+  // Start from a clean HERALD_* slate so the developer's shell cannot change what a test means.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HERALD_")));
+  const args = [...(options.nodeArgs ?? []), "--import", "tsx", ...(options.imports ?? []).flatMap((m) => ["--import", m]), "edge/main.ts"];
+  const child = spawn(process.execPath, args, {
+    cwd: REPO,
+    env: { ...inherited, HERALD_HOST: "127.0.0.1", HERALD_LOG_LEVEL: "warn", ...env, HERALD_PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => {
+      exitCode = code;
+      resolve(code);
+    });
+  });
+  const pid = child.pid!;
+  t.teardown(async () => {
+    if (exitCode !== undefined) return;
+    process.kill(pid, "SIGKILL");
+    await exited;
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  const edge: EdgeProcess = {
+    pid,
+    port,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      if (exitCode === undefined) process.kill(pid, signal);
+    },
+    stdout: () => out,
+    stderr: () => err,
+  };
+  if (options.waitReady === false) return edge;
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`edge exited with ${exitCode} before it was ready:\n${err}${out}`);
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.status === 200) return edge;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`edge not ready within ${READY_TIMEOUT_MS} ms:\n${err}${out}`);
+}

@@ -1,0 +1,102 @@
+// The HTTP API of DESIGN.md: POST /v1/publish (one message or a batch) and
+// GET /v1/topics/:topic/messages (history from the durable log, via the hub).
+import type { FastifyInstance } from "fastify";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { matchesAny, PublishBody, PublishItem, topicProblem, type PublishResult } from "../../protocol/index.js";
+import type { Authenticator } from "../auth/grants.js";
+import type { EdgeConfig } from "../config.js";
+import type { Hub } from "../hub/hub.js";
+import type { Publisher } from "../publisher.js";
+import { RequestError } from "../request-error.js";
+import { requestGrants } from "./request-auth.js";
+
+const itemCheck = TypeCompiler.Compile(PublishItem);
+const MAX_BATCH = (PublishBody.anyOf[1] as { maxItems: number }).maxItems;
+
+export interface ApiDeps {
+  readonly config: EdgeConfig;
+  readonly hub: Hub;
+  readonly publisher: Publisher;
+  readonly authenticator: Authenticator;
+}
+
+export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { config, hub, publisher, authenticator } = deps;
+
+  app.post("/v1/publish", async (request, reply) => {
+    const body = request.body;
+    const batch = Array.isArray(body);
+    const items = batch ? (body as unknown[]) : [body];
+    if (batch && (items.length === 0 || items.length > MAX_BATCH)) {
+      throw new RequestError("bad_request", `a batch holds 1 to ${MAX_BATCH} messages, got ${items.length}`);
+    }
+    const grants = await requestGrants(request, authenticator);
+    // Check everything before storing anything, so a bad batch stores nothing.
+    const messages = items.map((item, index) => {
+      const where = batch ? `message ${index}: ` : "";
+      const problem = publishItemProblem(item);
+      if (problem) throw new RequestError(problem.code, where + problem.message);
+      const valid = item as PublishItem;
+      try {
+        publisher.checkAllowed(grants, valid.topic);
+        return publisher.encode(valid);
+      } catch (error) {
+        if (error instanceof RequestError) throw new RequestError(error.code, where + error.message);
+        throw error;
+      }
+    });
+    const results: PublishResult[] = [];
+    for (const message of messages) {
+      const { seq, dup } = await publisher.store(message, "http");
+      results.push({ seq, dup });
+    }
+    return reply.send(batch ? results : results[0]);
+  });
+
+  app.get<{ Params: { topic: string }; Querystring: Record<string, string | string[] | undefined> }>(
+    "/v1/topics/:topic/messages",
+    async (request, reply) => {
+      const { topic } = request.params;
+      const problem = topicProblem(topic);
+      if (problem) throw new RequestError("invalid_topic", problem);
+      const after = queryInteger(request.query, "after", 0, 0, Number.MAX_SAFE_INTEGER);
+      const limit = queryInteger(request.query, "limit", config.historyLimit, 1, config.historyLimit);
+      const unknown = Object.keys(request.query).find((key) => key !== "after" && key !== "limit");
+      if (unknown !== undefined) throw new RequestError("bad_request", `unknown query parameter '${unknown}'; use after and limit`);
+      const grants = await requestGrants(request, authenticator);
+      if (!matchesAny(grants.subscribe, topic)) throw new RequestError("forbidden", `not allowed to read "${topic}"`);
+      const result = await hub.history(topic, after, limit);
+      // Stored data is JSON text already: splice it in rather than parse and re-serialize.
+      const messages = result.messages.map((m) => `{"seq":${m.seq},"prev":${m.prev},"data":${m.data},"ts":${m.ts}}`);
+      const json = `{"topic":${JSON.stringify(topic)},"epoch":${JSON.stringify(result.epoch)},"recovered":${result.recovered},"messages":[${messages.join(",")}]}`;
+      return reply.type("application/json").send(json);
+    },
+  );
+}
+
+function publishItemProblem(item: unknown): RequestError | undefined {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) {
+    return new RequestError("bad_request", 'expected {"topic", "data", "msgId"?} (or an array of them)');
+  }
+  const record = item as Record<string, unknown>;
+  const extra = Object.keys(record).find((key) => key !== "topic" && key !== "data" && key !== "msgId");
+  if (extra !== undefined) return new RequestError("bad_request", `unknown field '${extra.slice(0, 32)}'`);
+  if (!("topic" in record)) return new RequestError("bad_request", "missing field 'topic'");
+  if (!("data" in record)) return new RequestError("bad_request", "missing field 'data'");
+  const topic = topicProblem(record.topic);
+  if (topic) return new RequestError("invalid_topic", topic);
+  if (!itemCheck.Check(item)) {
+    const first = itemCheck.Errors(item).First();
+    return new RequestError("bad_request", `field '${first?.path.slice(1) ?? ""}': ${first?.message.toLowerCase() ?? "invalid"}`);
+  }
+  return undefined;
+}
+
+function queryInteger(query: Record<string, string | string[] | undefined>, name: string, fallback: number, min: number, max: number): number {
+  const raw = query[name];
+  if (raw === undefined) return fallback;
+  if (typeof raw !== "string" || !/^\d+$/.test(raw)) throw new RequestError("bad_request", `${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new RequestError("bad_request", `${name} must be between ${min} and ${max}, got ${raw}`);
+  return value;
+}

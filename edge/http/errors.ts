@@ -1,0 +1,44 @@
+// Every HTTP error leaves as {"error":{"code","message"}} with the status ERROR_STATUS names,
+// including fastify's own (bad JSON, wrong content type, body too large) and unknown routes.
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { ERROR_STATUS, type ErrorCode } from "../../protocol/index.js";
+import type { Logger } from "../log.js";
+import { RequestError, toRequestError } from "../request-error.js";
+
+export function sendError(reply: FastifyReply, error: RequestError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
+  return reply
+    .status(ERROR_STATUS[error.code])
+    .type("application/json")
+    .send(JSON.stringify({ error: { code: error.code, message: error.message } }));
+}
+
+/** fastify's own errors (they carry a 4xx statusCode) in herald's words. */
+function fromFastify(error: { statusCode?: number; code?: string; message: string }, bodyLimit: number): RequestError | undefined {
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new RequestError("payload_too_large", `request body is over the limit of ${bodyLimit} bytes`);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new RequestError("bad_request", "Content-Type must be application/json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new RequestError("bad_request", "request body is empty; send a JSON document");
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return new RequestError("bad_request", "request body is not valid JSON");
+  }
+  if (error instanceof SyntaxError) return new RequestError("bad_request", `request body is not valid JSON: ${error.message}`);
+  const status = error.statusCode;
+  if (status === undefined || status < 400 || status >= 500) return undefined;
+  const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? "bad_request";
+  return new RequestError(code, error.message);
+}
+
+export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
+  app.setErrorHandler((error, request, reply) => {
+    const refused = fromFastify(error as Parameters<typeof fromFastify>[0], bodyLimit) ?? toRequestError(error);
+    if (refused.code === "internal") log.log("error", "http_error", { method: request.method, url: request.routeOptions.url, error: String(error) });
+    return sendError(reply, refused);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new RequestError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)),
+  );
+}

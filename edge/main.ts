@@ -1,0 +1,43 @@
+// The edge process: configuration from the environment, one edge, JSON logs, and a graceful drain
+// on SIGTERM/SIGINT (exit 0 once every connection was handed off).
+import { ConfigError, loadConfig, type EdgeConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { startEdge } from "./server.js";
+
+let config: EdgeConfig;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  // One line per bad value, nothing else: the operator or person starting us reads these.
+  for (const problem of error.problems) process.stderr.write(`herald: ${problem}\n`);
+  process.exit(1);
+}
+
+const log = createLogger(config.logLevel);
+process.on("uncaughtException", (error) => {
+  log.log("fatal", "uncaught_exception", { error: error.stack ?? String(error) });
+  process.exit(1);
+});
+
+try {
+  const edge = await startEdge(config, { log });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.log("info", "signal", { signal });
+    edge.drain().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.log("error", "drain_failed", { error: String(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+} catch (error) {
+  log.log("fatal", "start_failed", { error: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+}

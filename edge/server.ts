@@ -1,0 +1,174 @@
+// One edge: fastify (HTTP API, probes, demo) and ws (herald.v1) on one port, over the hub and the
+// durable log. startEdge is used by main.ts and, in-process, by tests.
+import { createServer, type Server } from "node:http";
+import Fastify from "fastify";
+import { WebSocketServer } from "ws";
+import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
+import { createAuthenticator } from "./auth/index.js";
+import type { Authenticator } from "./auth/grants.js";
+import { createBackend } from "./backend/index.js";
+import type { EdgeConfig } from "./config.js";
+import { closeInWaves, delay } from "./drain.js";
+import { registerApiRoutes } from "./http/api-routes.js";
+import { registerDemoRoutes } from "./http/demo-routes.js";
+import { installErrorHandling } from "./http/errors.js";
+import { registerProbeRoutes } from "./http/probe-routes.js";
+import { Hub } from "./hub/hub.js";
+import { silentLogger, type Logger } from "./log.js";
+import { EdgeMetrics } from "./metrics.js";
+import { Publisher } from "./publisher.js";
+import { FlushScheduler } from "./session/send-queue.js";
+import { Session } from "./session/session.js";
+import { Sessions } from "./session/sessions.js";
+import { guardPendingConnections } from "./ws/pending-connections.js";
+import { createUpgradeHandler } from "./ws/upgrade.js";
+
+export interface RunningEdge {
+  readonly port: number;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** ws://127.0.0.1:<port>/v1/ws */
+  readonly wsUrl: string;
+  readonly metrics: EdgeMetrics;
+  ready(): boolean;
+  /** Unready at once, then reconnect frames and 1001 closes in waves over drainSeconds, then close. */
+  drain(): Promise<void>;
+  /** Stops at once: closes every connection with 1001, the backend and the port. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+}
+
+/** Largest request header block; bigger requests (and upgrades) get 431. */
+const MAX_HEADER_BYTES = 16 * 1024;
+/** How long closing connections get to finish their close handshake before they are cut. */
+const CLOSE_GRACE_MS = 2000;
+
+export async function startEdge(config: EdgeConfig, options: StartOptions = {}): Promise<RunningEdge> {
+  const log = options.log ?? silentLogger;
+  const metrics = new EdgeMetrics();
+  const authenticator = withAnonymousPublish(await createAuthenticator(config), config.anonymousPublish === true);
+  const backend = await createBackend(config, metrics);
+  await backend.start();
+  const hub = new Hub(backend, metrics, { cachePerTopic: config.cachePerTopic, historyLimit: config.historyLimit });
+  const publisher = new Publisher(backend, metrics, config.maxFrameBytes);
+  const sessions = new Sessions(metrics, config.heartbeatMs);
+  const limits: Limits = {
+    maxFrameBytes: config.maxFrameBytes,
+    maxSubscriptions: config.maxSubscriptions,
+    sendBufferBytes: config.sendBufferBytes,
+    framesPerSecond: config.framesPerSecond,
+    publishesPerSecond: config.publishesPerSecond,
+  };
+  const sessionContext = { config, hub, authenticator, publisher, metrics, log, scheduler: new FlushScheduler(), limits };
+  let draining = false;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Above the limit, so that an oversized frame reaches the session and gets close code 4009
+    // (ws itself would answer 1009); frames beyond twice the limit are cut off by ws.
+    maxPayload: 2 * config.maxFrameBytes,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+
+  const bodyLimit = Math.max(16 * config.maxFrameBytes, 1024 * 1024);
+  let httpServer: Server | undefined;
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    forceCloseConnections: true,
+    serverFactory: (handler) => {
+      httpServer = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.upgradeTimeoutMs, headersTimeout: config.upgradeTimeoutMs }, handler);
+      return httpServer;
+    },
+  });
+  installErrorHandling(app, log, bodyLimit);
+  registerProbeRoutes(app, {
+    metrics,
+    notReadyReason: () => {
+      if (draining) return "draining";
+      const status = backend.status();
+      return status.state === "ready" ? undefined : `backend ${status.state}: ${status.detail}`;
+    },
+  });
+  registerApiRoutes(app, { config, hub, publisher, authenticator });
+  registerDemoRoutes(app);
+
+  const server = httpServer!;
+  guardPendingConnections(server, config.maxPendingUpgrades, config.upgradeTimeoutMs);
+  server.on(
+    "upgrade",
+    createUpgradeHandler({
+      config,
+      wss,
+      authenticator,
+      connectionCount: () => sessions.size,
+      draining: () => draining,
+      onConnection: (ws, auth) => {
+        const session = new Session(ws, sessionContext, auth, (ended) => sessions.remove(ended));
+        sessions.add(session);
+        log.log("debug", "session_open", { session: session.id });
+      },
+    }),
+  );
+
+  await app.listen({ port: config.port, host: config.host });
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.port;
+  log.log("info", "edge_started", { port, host: config.host, backend: backend.kind, anonymous: config.allowAnonymous === true });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      draining = true;
+      sessions.stop();
+      await closeInWaves(sessions.list(), 0);
+      // Give closing sockets a moment to finish their handshake, then cut what remains.
+      const deadline = Date.now() + CLOSE_GRACE_MS;
+      while (wss.clients.size > 0 && Date.now() < deadline) await delay(20);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await app.close();
+      hub.close();
+      await backend.close();
+      authenticator.close();
+      log.log("info", "edge_closed", { port });
+    })());
+
+  let drainRun: Promise<void> | undefined;
+  const drain = () =>
+    (drainRun ??= (async () => {
+      draining = true;
+      log.log("info", "drain_started", { connections: sessions.size, drainSeconds: config.drainSeconds, delayMs: config.drainDelayMs });
+      await delay(config.drainDelayMs);
+      await closeInWaves(sessions.list(), config.drainSeconds * 1000);
+      await close();
+    })());
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    metrics,
+    ready: () => !draining && backend.status().state === "ready",
+    drain,
+    close,
+  };
+}
+
+/** The anonymous grants plus publishing to any topic, when HERALD_ANONYMOUS_PUBLISH allows it. */
+function withAnonymousPublish(authenticator: Authenticator, allowed: boolean): Authenticator {
+  if (!allowed) return authenticator;
+  return {
+    verifyToken: (token) => authenticator.verifyToken(token),
+    verifyApiKey: (key) => authenticator.verifyApiKey(key),
+    anonymous: () => {
+      const grants = authenticator.anonymous();
+      return grants && { ...grants, publish: [">"] };
+    },
+    close: () => authenticator.close(),
+  };
+}

@@ -1,0 +1,69 @@
+// The bounded send path of one connection (DESIGN.md "Slow consumers" and "Batching").
+// Frames are queued as the shared, already-encoded strings the hub hands out (no per-subscriber
+// JSON work). Everything pending for a socket leaves as ONE WebSocket text frame joined by "\n",
+// flushed once per event-loop turn for all dirty connections together. What is queued plus what
+// the socket still buffers is bounded by sendBufferBytes; beyond it the queue reports overflow and
+// the owner closes the connection with 4008, so memory stays bounded whatever the client does.
+import type { WebSocket } from "ws";
+import { BATCH_SEPARATOR } from "../../protocol/index.js";
+
+/** Flushes every connection that queued something during this turn of the event loop, in one go. */
+export class FlushScheduler {
+  private readonly dirty = new Set<SendQueue>();
+  private scheduled = false;
+
+  mark(queue: SendQueue): void {
+    this.dirty.add(queue);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const queues = [...this.dirty];
+      this.dirty.clear();
+      for (const q of queues) q.flush();
+    });
+  }
+}
+
+export class SendQueue {
+  private frames: string[] = [];
+  // String length, not UTF-8 bytes: measuring bytes would cost a scan per subscriber per message;
+  // length tracks the memory the queued strings hold, which is what the bound protects.
+  private queuedChars = 0;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly limitBytes: number,
+    private readonly scheduler: FlushScheduler,
+  ) {}
+
+  /** Queues one encoded frame. Returns false, and drops everything queued, when over the bound. */
+  push(frame: string): boolean {
+    if (this.closed) return true;
+    if (this.queuedChars + frame.length + this.ws.bufferedAmount > this.limitBytes) {
+      this.discard();
+      return false;
+    }
+    this.frames.push(frame);
+    this.queuedChars += frame.length;
+    if (this.frames.length === 1) this.scheduler.mark(this);
+    return true;
+  }
+
+  /** Writes what is pending as one text frame. */
+  flush(): void {
+    if (this.closed || this.frames.length === 0) return;
+    const text = this.frames.length === 1 ? this.frames[0]! : this.frames.join(BATCH_SEPARATOR);
+    this.frames = [];
+    this.queuedChars = 0;
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+  }
+
+  /** Drops what is queued and accepts nothing more (the connection is going away). */
+  discard(): void {
+    this.closed = true;
+    this.frames = [];
+    this.queuedChars = 0;
+  }
+}

@@ -1,0 +1,378 @@
+// One WebSocket connection speaking herald.v1: its grants, its subscriptions, its limits and the
+// dispatch of client frames (DESIGN.md "Wire protocol"). The bounded send path lives in
+// send-queue.ts; the hub does replay and live delivery, the publisher durable writes.
+import { randomUUID } from "node:crypto";
+import type { WebSocket, RawData } from "ws";
+import {
+  CloseCode,
+  encodeEdgeFrame,
+  matchesAny,
+  type AuthFrame,
+  type ClientFrame,
+  type EdgeFrame,
+  type ErrorCode,
+  type Limits,
+  type PubFrame,
+  type RequestId,
+  type SubFrame,
+  type UnsubFrame,
+} from "../../protocol/index.js";
+import { parseClientFrame } from "../../protocol/parse-client-frame.js";
+import type { Authenticator, Grants } from "../auth/grants.js";
+import type { EdgeConfig } from "../config.js";
+import type { Hub, HubSubscription } from "../hub/hub.js";
+import type { Logger } from "../log.js";
+import type { EdgeMetrics } from "../metrics.js";
+import type { Publisher } from "../publisher.js";
+import { toRequestError } from "../request-error.js";
+import { SendQueue, type FlushScheduler } from "./send-queue.js";
+import { TokenBucket } from "./token-bucket.js";
+
+/** What every session of one edge shares. */
+export interface SessionContext {
+  readonly config: EdgeConfig;
+  readonly hub: Hub;
+  readonly authenticator: Authenticator;
+  readonly publisher: Publisher;
+  readonly metrics: EdgeMetrics;
+  readonly log: Logger;
+  readonly scheduler: FlushScheduler;
+  readonly limits: Limits;
+}
+
+/** How the upgrade request authenticated: a verified `?token=`, a refused one, or none. */
+export type UpgradeAuth = { kind: "token"; grants: Grants } | { kind: "refused"; message: string } | { kind: "none" };
+
+interface SubscriptionEntry {
+  /** false once the subscription ended: late frames from the hub are dropped. */
+  active: boolean;
+  /** The id of the `sub` request, echoed in the err frame if a token refresh ends it. */
+  readonly id: RequestId | undefined;
+  hubSubscription?: HubSubscription;
+}
+
+/** Frames that may arrive while the first auth frame is being verified; more is abuse. */
+const MAX_HELD_FRAMES = 64;
+/** setTimeout cannot wait longer than this; longer expiries re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** WebSocket close reasons are limited to 123 bytes. */
+const MAX_REASON_BYTES = 123;
+
+export class Session {
+  readonly id = randomUUID();
+  /** Cleared by the heartbeat before each ping, set by any sign of life. */
+  alive = true;
+  private grants: Grants | null = null;
+  private grantedBy: "token" | "anonymous" | null = null;
+  /** Frames received while the first auth frame is verified; dispatched in order afterwards. */
+  private held: string[] | null = null;
+  private readonly subscriptions = new Map<string, SubscriptionEntry>();
+  private readonly queue: SendQueue;
+  private readonly frameBucket: TokenBucket;
+  private readonly publishBucket: TokenBucket;
+  private authTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: SessionContext,
+    upgradeAuth: UpgradeAuth,
+    private readonly onEnd: (session: Session) => void,
+  ) {
+    const { config } = ctx;
+    this.queue = new SendQueue(ws, config.sendBufferBytes, ctx.scheduler);
+    this.frameBucket = new TokenBucket(config.framesPerSecond, 2 * config.framesPerSecond);
+    this.publishBucket = new TokenBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
+
+    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on("pong", () => (this.alive = true));
+    ws.on("close", () => this.end());
+    // ws closes the socket itself on protocol errors (bad UTF-8, oversized frames); just log.
+    ws.on("error", (error) => ctx.log.log("debug", "ws_error", { session: this.id, error: error.message }));
+
+    this.sendFrame({ op: "welcome", session: this.id, heartbeatMs: config.heartbeatMs, limits: ctx.limits });
+    if (upgradeAuth.kind === "refused") {
+      this.close(CloseCode.Unauthenticated, upgradeAuth.message);
+      return;
+    }
+    if (upgradeAuth.kind === "token") {
+      this.applyGrants(upgradeAuth.grants, "token");
+      return;
+    }
+    const anonymous = ctx.authenticator.anonymous();
+    if (anonymous) {
+      this.applyGrants(anonymous, "anonymous");
+      return;
+    }
+    this.authTimer = setTimeout(() => {
+      if (this.grants === null) this.close(CloseCode.Unauthenticated, `no auth frame within ${config.authTimeoutMs} ms`);
+    }, config.authTimeoutMs);
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  /** Queues an encoded edge frame; a client over its send buffer is closed with 4008. */
+  enqueue(frame: string): void {
+    if (this.ended) return;
+    if (!this.queue.push(frame)) {
+      this.close(CloseCode.SlowConsumer, `send buffer of ${this.ctx.config.sendBufferBytes} bytes exceeded; reconnect and resume`);
+    }
+  }
+
+  /** Sends what is pending, then closes with `code`. */
+  close(code: CloseCode, reason: string): void {
+    if (this.ended) return;
+    this.queue.flush();
+    this.ctx.metrics.closes.inc({ code: String(code) });
+    this.ctx.log.log("debug", "session_close", { session: this.id, code, reason });
+    this.ws.close(code, truncateReason(reason));
+    this.end();
+  }
+
+  /** Drops the connection without a close handshake (a peer that stopped answering pings). */
+  terminate(): void {
+    if (this.ended) return;
+    this.ctx.metrics.closes.inc({ code: "1006" });
+    this.ws.terminate();
+    this.end();
+  }
+
+  ping(): void {
+    if (!this.ended) this.ws.ping();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    this.queue.discard();
+    const entries = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    for (const entry of entries) entry.active = false;
+    // Closing hub subscriptions may happen while the hub is fanning a message out to us (a 4008
+    // raised from enqueue); doing it after the current synchronous run keeps the hub's loop intact.
+    queueMicrotask(() => {
+      for (const entry of entries) entry.hubSubscription?.close();
+    });
+    this.onEnd(this);
+  }
+
+  private sendFrame(frame: EdgeFrame): void {
+    this.enqueue(encodeEdgeFrame(frame));
+  }
+
+  private sendError(id: RequestId | undefined, code: ErrorCode, message: string): void {
+    this.ctx.metrics.rejectedFrames.inc({ code });
+    this.sendFrame(id === undefined ? { op: "err", code, message } : { op: "err", id, code, message });
+  }
+
+  private ack(id: RequestId | undefined, extra: { seq?: number; dup?: boolean } = {}): void {
+    // An ack needs an id to be matched to its request; a request without one expects no reply.
+    if (id !== undefined) this.sendFrame({ op: "ack", id, ...extra });
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.ended) return;
+    this.alive = true;
+    const { config } = this.ctx;
+    if (!this.frameBucket.take()) {
+      this.close(CloseCode.LimitExceeded, `more than ${config.framesPerSecond} frames per second`);
+      return;
+    }
+    if (isBinary) {
+      this.close(CloseCode.Malformed, "binary frames are not accepted; send JSON text frames");
+      return;
+    }
+    const bytes = rawLength(data);
+    if (bytes > config.maxFrameBytes) {
+      this.close(CloseCode.LimitExceeded, `frame of ${bytes} bytes is over the limit of ${config.maxFrameBytes} bytes`);
+      return;
+    }
+    const text = rawText(data);
+    if (this.held) {
+      if (this.held.length >= MAX_HELD_FRAMES) {
+        this.close(CloseCode.LimitExceeded, `more than ${MAX_HELD_FRAMES} frames sent before the auth frame was answered`);
+        return;
+      }
+      this.held.push(text);
+      return;
+    }
+    this.dispatch(text);
+  }
+
+  private dispatch(text: string): void {
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      if (parsed.fatal) {
+        this.ctx.metrics.rejectedFrames.inc({ code: parsed.code });
+        this.close(CloseCode.Malformed, parsed.message);
+      } else {
+        this.sendError(parsed.id, parsed.code, parsed.message);
+      }
+      return;
+    }
+    const frame: ClientFrame = parsed.frame;
+    if (this.grants === null && frame.op !== "auth") {
+      this.close(CloseCode.Unauthenticated, "authenticate first: the first frame must be an auth frame");
+      return;
+    }
+    switch (frame.op) {
+      case "auth":
+        void this.onAuth(frame);
+        return;
+      case "sub":
+        void this.onSub(frame);
+        return;
+      case "unsub":
+        this.onUnsub(frame);
+        return;
+      case "pub":
+        void this.onPub(frame);
+        return;
+      case "ping":
+        this.ack(frame.id);
+        return;
+    }
+  }
+
+  private async onAuth(frame: AuthFrame): Promise<void> {
+    const first = this.grants === null;
+    if (first) this.held = [];
+    let grants: Grants;
+    try {
+      grants = await this.ctx.authenticator.verifyToken(frame.token);
+    } catch (error) {
+      if (this.ended) return;
+      const refused = toRequestError(error);
+      if (first) this.close(CloseCode.Unauthenticated, refused.message);
+      else this.sendError(frame.id, refused.code, refused.message);
+      return;
+    }
+    if (this.ended) return;
+    if (this.grantedBy === "token" && grants.subject !== this.grants?.subject) {
+      this.close(CloseCode.Forbidden, "a refreshed token must be for the same subject as the connection's token");
+      return;
+    }
+    this.applyGrants(grants, "token");
+    this.ack(frame.id);
+    if (first) {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const text of held) {
+        if (this.ended) return;
+        this.dispatch(text);
+      }
+    }
+  }
+
+  /** Takes new grants: arms the expiry timer and ends subscriptions they no longer allow. */
+  private applyGrants(grants: Grants, by: "token" | "anonymous"): void {
+    this.grants = grants;
+    this.grantedBy = by;
+    clearTimeout(this.authTimer);
+    this.armExpiry(grants.expiresAt);
+    for (const [topic, entry] of [...this.subscriptions]) {
+      if (matchesAny(grants.subscribe, topic)) continue;
+      this.endSubscription(topic, entry);
+      this.sendError(entry.id, "forbidden", `subscription to "${topic}" ended: the refreshed token does not allow it`);
+    }
+  }
+
+  private armExpiry(expiresAt: number | null): void {
+    clearTimeout(this.expiryTimer);
+    if (expiresAt === null) return;
+    const delay = expiresAt - Date.now();
+    if (delay <= 0) {
+      this.close(CloseCode.Unauthenticated, "token expired");
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(expiresAt), Math.min(delay, MAX_TIMER_MS));
+  }
+
+  private async onSub(frame: SubFrame): Promise<void> {
+    const { topic, id } = frame;
+    if (!matchesAny(this.grants!.subscribe, topic)) {
+      this.sendError(id, "forbidden", `not allowed to subscribe to "${topic}"`);
+      return;
+    }
+    if (this.subscriptions.has(topic)) {
+      this.sendError(id, "already_subscribed", `already subscribed to "${topic}"`);
+      return;
+    }
+    const max = this.ctx.config.maxSubscriptions;
+    if (this.subscriptions.size >= max) {
+      this.close(CloseCode.LimitExceeded, `more than ${max} subscriptions on one connection`);
+      return;
+    }
+    const entry: SubscriptionEntry = { active: true, id };
+    this.subscriptions.set(topic, entry);
+    let subscription: HubSubscription;
+    try {
+      subscription = await this.ctx.hub.subscribe(topic, { send: (text) => entry.active && this.enqueue(text) }, frame.from, id);
+    } catch (error) {
+      if (!entry.active) return;
+      this.endSubscription(topic, entry);
+      const refused = toRequestError(error);
+      if (refused.code === "internal") this.ctx.log.log("error", "subscribe_failed", { session: this.id, topic, error: String(error) });
+      this.sendError(id, refused.code, refused.message);
+      return;
+    }
+    if (entry.active) entry.hubSubscription = subscription;
+    else subscription.close();
+  }
+
+  private onUnsub(frame: UnsubFrame): void {
+    const entry = this.subscriptions.get(frame.topic);
+    if (!entry) {
+      this.sendError(frame.id, "not_subscribed", `not subscribed to "${frame.topic}"`);
+      return;
+    }
+    this.endSubscription(frame.topic, entry);
+    this.ack(frame.id);
+  }
+
+  private endSubscription(topic: string, entry: SubscriptionEntry): void {
+    entry.active = false;
+    entry.hubSubscription?.close();
+    this.subscriptions.delete(topic);
+  }
+
+  private async onPub(frame: PubFrame): Promise<void> {
+    const { publisher } = this.ctx;
+    try {
+      publisher.checkAllowed(this.grants!, frame.topic);
+      if (!this.publishBucket.take()) {
+        this.sendError(frame.id, "rate_limited", `more than ${this.ctx.config.publishesPerSecond} publishes per second; slow down`);
+        return;
+      }
+      const outcome = await publisher.store(publisher.encode(frame), "ws");
+      this.ack(frame.id, { seq: outcome.seq, dup: outcome.dup });
+    } catch (error) {
+      const refused = toRequestError(error);
+      if (refused.code === "internal") this.ctx.log.log("error", "publish_failed", { session: this.id, topic: frame.topic, error: String(error) });
+      this.sendError(frame.id, refused.code, refused.message);
+    }
+  }
+}
+
+function rawLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
+}
+
+function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_REASON_BYTES) return reason;
+  let cut = reason.slice(0, MAX_REASON_BYTES);
+  while (Buffer.byteLength(cut) > MAX_REASON_BYTES - 3) cut = cut.slice(0, -1);
+  return `${cut}...`;
+}

@@ -1,0 +1,73 @@
+// The WebSocket upgrade of GET /v1/ws: guards (path, draining, origin, connection limit,
+// subprotocol herald.v1), the optional ?token= check, then the ws handshake. Refusals are plain
+// HTTP responses with the same JSON error body as the HTTP API.
+import { STATUS_CODES, type IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { WebSocket, WebSocketServer } from "ws";
+import { ERROR_STATUS, SUBPROTOCOL, WS_PATH, type ErrorCode } from "../../protocol/index.js";
+import type { Authenticator } from "../auth/grants.js";
+import type { EdgeConfig } from "../config.js";
+import { toRequestError } from "../request-error.js";
+import type { UpgradeAuth } from "../session/session.js";
+import { settlePending } from "./pending-connections.js";
+
+export interface UpgradeDeps {
+  readonly config: EdgeConfig;
+  readonly wss: WebSocketServer;
+  readonly authenticator: Authenticator;
+  readonly connectionCount: () => number;
+  readonly draining: () => boolean;
+  readonly onConnection: (ws: WebSocket, auth: UpgradeAuth) => void;
+}
+
+export function createUpgradeHandler(deps: UpgradeDeps) {
+  const { config } = deps;
+  const allowedOrigins = config.allowedOrigins ? new Set(config.allowedOrigins) : undefined;
+
+  return async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    // A reset during the handshake must not become an uncaught error.
+    socket.on("error", () => socket.destroy());
+    const url = new URL(request.url ?? "/", "http://edge.invalid");
+    if (url.pathname !== WS_PATH) return refuse(socket, "not_found", `no WebSocket endpoint at ${url.pathname}; use ${WS_PATH}`);
+    if (deps.draining()) return refuse(socket, "unavailable", "this edge is draining; connect to another one");
+    const origin = request.headers.origin;
+    if (allowedOrigins && origin !== undefined && !allowedOrigins.has(origin)) {
+      return refuse(socket, "forbidden", `origin ${origin} is not allowed`);
+    }
+    if (deps.connectionCount() >= config.maxConnections) {
+      return refuse(socket, "unavailable", `this edge is at its limit of ${config.maxConnections} connections; try another one`);
+    }
+    const offered = (request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) {
+      return refuse(socket, "bad_request", `the WebSocket subprotocol ${SUBPROTOCOL} is required (Sec-WebSocket-Protocol)`);
+    }
+    const auth = await authenticateUpgrade(deps.authenticator, url.searchParams.get("token"));
+    if (socket.destroyed) return;
+    deps.wss.handleUpgrade(request, socket, head, (ws) => {
+      settlePending(socket);
+      deps.onConnection(ws, auth);
+    });
+  };
+}
+
+async function authenticateUpgrade(authenticator: Authenticator, token: string | null): Promise<UpgradeAuth> {
+  if (token === null) return { kind: "none" };
+  try {
+    return { kind: "token", grants: await authenticator.verifyToken(token) };
+  } catch (error) {
+    // Refused tokens still get the upgrade, then close 4001 with the reason: a browser can read a
+    // close code, but never the status of a failed handshake.
+    return { kind: "refused", message: toRequestError(error).message };
+  }
+}
+
+function refuse(socket: Duplex, code: ErrorCode, message: string): void {
+  const status = ERROR_STATUS[code];
+  const body = JSON.stringify({ error: { code, message } });
+  const retry = status === 503 ? "Retry-After: 1\r\n" : "";
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `${retry}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  settlePending(socket);
+}
