@@ -1,0 +1,220 @@
+// The SDK against real edges (embedded backend, in this process) through a WebSocket-aware proxy
+// that can drop a chosen frame, inject an edge frame, or cut the network.
+import test, { type ExecutionContext } from "ava";
+import { startTestEdge } from "../e2e/harness/test-edge.js";
+import { startWsProxy, type WsProxy } from "../e2e/harness/ws-proxy.js";
+import type { RunningEdge } from "../edge/server.js";
+import { HeraldClient, memoryPositions, type ClientState, type HeraldMessage, type ResyncInfo } from "./node.js";
+import { publishHttp, range, signToken, storedMessages, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
+
+interface Setup {
+  edge: RunningEdge;
+  proxy: WsProxy;
+}
+
+async function setup(t: ExecutionContext): Promise<Setup> {
+  const edge = await startTestEdge(t, TEST_EDGE_ENV);
+  const proxy = await startWsProxy(t, { port: edge.port });
+  return { edge, proxy };
+}
+
+function newClient(t: ExecutionContext, options: ConstructorParameters<typeof HeraldClient>[0]): { client: HeraldClient; states: ClientState[] } {
+  const client = new HeraldClient(options);
+  const states: ClientState[] = [client.state];
+  client.on("state", (state) => states.push(state));
+  t.teardown(() => client.close());
+  return { client, states };
+}
+
+/** Subscribes and records the `n` field of every delivered message's data. */
+function received(client: HeraldClient, topic: string, from?: Parameters<HeraldClient["subscribe"]>[1]) {
+  const values: number[] = [];
+  const messages: HeraldMessage<{ n: number }>[] = [];
+  const sub = client.subscribe<{ n: number }>(topic, from ?? {}, (message) => {
+    messages.push(message);
+    values.push(message.data.n);
+  });
+  return { sub, values, messages };
+}
+
+async function publishRange(edge: RunningEdge, topic: string, numbers: number[]): Promise<void> {
+  for (const n of numbers) await publishHttp(edge.url, topic, { n });
+}
+
+test("delivers every message once and in order across a network cut, resuming from its position", async (t) => {
+  const { edge, proxy } = await setup(t);
+  const { client, states } = newClient(t, { url: proxy.wsUrl });
+  const { sub, values } = received(client, "cut.stream");
+  await waitFor("first subscription confirmed", () => sub.position !== undefined);
+
+  await publishRange(edge, "cut.stream", range(20));
+  await waitFor("20 messages", () => values.length === 20);
+  proxy.cutAll();
+  // Published while the client is away: they must come from the edge's log on resume.
+  await publishRange(edge, "cut.stream", range(20, 21));
+  await waitFor("40 messages after the resume", () => values.length >= 40);
+  await publishRange(edge, "cut.stream", range(10, 41));
+  await waitFor("50 messages", () => values.length >= 50);
+
+  t.deepEqual(values, range(50));
+  t.true(proxy.connectionsAccepted() >= 2);
+  t.deepEqual(states.slice(0, 4), ["connecting", "open", "reconnecting", "open"]);
+  const stored = await storedMessages(edge.url, "cut.stream");
+  t.deepEqual(sub.position?.seq, stored.at(-1)?.seq);
+});
+
+test("a msg frame dropped on the wire is healed by re-subscription: nothing missing, nothing out of order", async (t) => {
+  const { edge, proxy } = await setup(t);
+  const { client } = newClient(t, { url: proxy.wsUrl });
+  const { sub, values, messages } = received(client, "gap.stream");
+  await waitFor("subscription confirmed", () => sub.position !== undefined);
+
+  const dropped = proxy.dropEdgeFrame((frame) => frame.op === "msg" && (frame.data as { n: number }).n === 5);
+  await publishRange(edge, "gap.stream", range(10));
+  const frame = await dropped;
+  t.is(frame.op, "msg");
+  await waitFor("10 messages", () => values.length >= 10);
+  t.deepEqual(values, range(10));
+  // The healed run is a proven chain: each prev is the seq delivered before it.
+  for (let i = 1; i < messages.length; i++) t.is(messages[i]!.prev, messages[i - 1]!.seq);
+  t.is(proxy.connectionsAccepted(), 1, "healed on the same connection, by re-subscribing");
+});
+
+test("honours a reconnect frame: moves to a new connection and loses nothing", async (t) => {
+  const { edge, proxy } = await setup(t);
+  const { client, states } = newClient(t, { url: proxy.wsUrl });
+  const { sub, values } = received(client, "moving.stream");
+  await waitFor("subscription confirmed", () => sub.position !== undefined);
+  await publishRange(edge, "moving.stream", range(5));
+  await waitFor("5 messages", () => values.length === 5);
+
+  proxy.injectEdgeFrame({ op: "reconnect", afterMs: 200 });
+  await publishRange(edge, "moving.stream", range(5, 6));
+  await waitFor("a second connection", () => proxy.connectionsAccepted() === 2 && client.state === "open");
+  await publishRange(edge, "moving.stream", range(5, 11));
+  await waitFor("15 messages", () => values.length >= 15);
+  t.deepEqual(values, range(15));
+  t.deepEqual(states, ["connecting", "open", "reconnecting", "open"]);
+});
+
+test("publish with a msgId whose ack is lost with the connection is retried and stored once", async (t) => {
+  const { edge, proxy } = await setup(t);
+  const { client } = newClient(t, { url: proxy.wsUrl, token: () => signToken({ lifetimeSeconds: 600 }) });
+  await waitFor("open", () => client.state === "open");
+
+  const lostAck = proxy.dropEdgeFrame((frame) => frame.op === "ack" && frame.seq !== undefined);
+  const published = client.publish("orders.eu", { n: 1 }, { msgId: "order-1" });
+  await lostAck;
+  proxy.cutAll();
+  const result = await published;
+  t.true(result.dup, "the retry was recognised as the message already stored");
+  t.is(proxy.connectionsAccepted(), 2);
+
+  // Without a msgId the client makes one, so the same holds.
+  const lostAgain = proxy.dropEdgeFrame((frame) => frame.op === "ack" && frame.seq !== undefined);
+  const second = client.publish("orders.eu", { n: 2 });
+  await lostAgain;
+  proxy.cutAll();
+  t.true((await second).dup);
+
+  const stored = await storedMessages(edge.url, "orders.eu");
+  t.deepEqual(stored.map((m) => m.data), [{ n: 1 }, { n: 2 }]);
+  t.deepEqual(stored.map((m) => m.seq), [result.seq, (await second).seq]);
+});
+
+test("publish refused by the edge rejects with its error code", async (t) => {
+  const { proxy } = await setup(t);
+  const { client } = newClient(t, { url: proxy.wsUrl, token: () => signToken({ lifetimeSeconds: 600, pub: ["allowed.>"] }) });
+  await t.throwsAsync(client.publish("denied.topic", { n: 1 }), { name: "HeraldError", message: /publish to denied\.topic refused: / });
+  const error = await client.publish("denied.topic", 1).catch((e: unknown) => e);
+  t.is((error as { code?: string }).code, "forbidden");
+  t.is((await client.publish("allowed.topic", 1)).dup, false);
+});
+
+test("refreshes its token before exp on the open connection: no reconnect, nothing lost", async (t) => {
+  const { edge, proxy } = await setup(t);
+  let issued = 0;
+  const { client, states } = newClient(t, {
+    url: proxy.wsUrl,
+    token: () => {
+      issued++;
+      return signToken({ lifetimeSeconds: 4 });
+    },
+  });
+  const { sub, values } = received(client, "refresh.stream");
+  await waitFor("subscription confirmed", () => sub.position !== undefined);
+
+  // Three refreshes means the connection outlived its first tokens twice over.
+  let n = 0;
+  while (issued < 4) {
+    await publishRange(edge, "refresh.stream", [++n]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await waitFor(`${n} messages`, () => values.length >= n);
+  t.deepEqual(values, range(n));
+  t.is(proxy.connectionsAccepted(), 1);
+  t.deepEqual(states, ["connecting", "open"]);
+});
+
+test("after a 4001 it reconnects only once the token function gives a new token", async (t) => {
+  const { proxy } = await setup(t);
+  const expired = await signToken({ lifetimeSeconds: -10 });
+  let calls = 0;
+  const errors: string[] = [];
+  const { client } = newClient(t, {
+    url: proxy.wsUrl,
+    backoff: { initialMs: 50, maxMs: 200 },
+    token: async () => (++calls <= 3 ? expired : signToken({ lifetimeSeconds: 600 })),
+  });
+  client.on("error", (error) => errors.push((error as { code?: string }).code ?? error.message));
+  await waitFor("open with a valid token", () => client.state === "open");
+  t.true(calls >= 4);
+  t.true(errors.includes("unauthenticated"));
+  // The edge saw the expired token once: the same refused token is never offered again.
+  t.is(proxy.connectionsAccepted(), 2);
+});
+
+test("a fixed token refused by the edge closes the client instead of retrying forever", async (t) => {
+  const { proxy } = await setup(t);
+  const { client, states } = newClient(t, { url: proxy.wsUrl, token: await signToken({ lifetimeSeconds: -10 }) });
+  await waitFor("closed", () => client.state === "closed");
+  t.deepEqual(states, ["connecting", "closed"]);
+  await t.throwsAsync(client.publish("a.b", 1), { message: /closed/ });
+  t.is(proxy.connectionsAccepted(), 1);
+});
+
+test("a position the edge cannot honour gives a resync event, then delivery continues", async (t) => {
+  const { edge, proxy } = await setup(t);
+  await publishRange(edge, "resync.stream", range(3));
+  const storage = memoryPositions([["resync.stream", { epoch: "an-epoch-long-gone", seq: 7 }]]);
+  const { client } = newClient(t, { url: proxy.wsUrl, storage });
+  const resyncs: ResyncInfo[] = [];
+  const { sub, values } = received(client, "resync.stream");
+  sub.on("resync", (info) => resyncs.push(info));
+  await waitFor("resync", () => resyncs.length === 1);
+  t.deepEqual(resyncs[0]!.lost, { epoch: "an-epoch-long-gone", seq: 7 });
+  t.not(resyncs[0]!.position.epoch, "an-epoch-long-gone");
+  t.deepEqual(storage.entries.get("resync.stream"), resyncs[0]!.position);
+
+  await publishRange(edge, "resync.stream", [4, 5]);
+  await waitFor("2 messages", () => values.length >= 2);
+  t.deepEqual(values, [4, 5]);
+  t.is(storage.entries.get("resync.stream")?.seq, sub.position?.seq);
+});
+
+test("from { last: K } replays the last K messages, then live; a stored position wins on the next start", async (t) => {
+  const { edge, proxy } = await setup(t);
+  await publishRange(edge, "last.stream", range(10));
+  const storage = memoryPositions();
+  const first = newClient(t, { url: proxy.wsUrl, storage });
+  const one = received(first.client, "last.stream", { from: { last: 3 } });
+  await waitFor("3 replayed", () => one.values.length === 3);
+  t.deepEqual(one.values, [8, 9, 10]);
+  first.client.close();
+
+  await publishRange(edge, "last.stream", [11, 12]);
+  const second = newClient(t, { url: proxy.wsUrl, storage });
+  const two = received(second.client, "last.stream", { from: { last: 3 } });
+  await waitFor("resumed", () => two.values.length === 2);
+  t.deepEqual(two.values, [11, 12]);
+});
