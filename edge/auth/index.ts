@@ -9,11 +9,12 @@ import { createTokenKeys, type JwksOptions } from "./keys.js";
 export { AuthError, type Authenticator, type Grants } from "./grants.js";
 export type { JwksOptions } from "./keys.js";
 
-const ANONYMOUS: Grants = Object.freeze({ subject: "anonymous", subscribe: Object.freeze([">"]), publish: Object.freeze([]), expiresAt: null });
+const anonymousGrants = (publish: boolean): Grants =>
+  Object.freeze({ subject: "anonymous", subscribe: Object.freeze([">"]), publish: Object.freeze(publish ? [">"] : []), expiresAt: null });
 
 /** The part of EdgeConfig the authenticator reads; unset fields mean "not configured". */
 export type AuthConfig = Partial<
-  Pick<EdgeConfig, "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "apiKeys" | "allowAnonymous">
+  Pick<EdgeConfig, "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "apiKeys" | "allowAnonymous" | "anonymousPublish">
 >;
 
 /**
@@ -23,10 +24,11 @@ export type AuthConfig = Partial<
 export async function createAuthenticator(config: AuthConfig, options: JwksOptions = {}): Promise<Authenticator> {
   const keys = createTokenKeys(config, options);
   const verifyApiKey = createApiKeyVerifier(config.apiKeys ?? []);
+  const anonymous = config.allowAnonymous ? anonymousGrants(config.anonymousPublish === true) : null;
   return {
     verifyToken: (token) => verifyJwt(token, keys, config),
     verifyApiKey,
-    anonymous: () => (config.allowAnonymous ? ANONYMOUS : null),
+    anonymous: () => anonymous,
     // Nothing to release: the key set holds no timers or sockets between fetches.
     close: () => undefined,
   };

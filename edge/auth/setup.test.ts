@@ -27,6 +27,12 @@ test("anonymous access: subscribe to anything, publish nothing, only when allowe
   t.is((await createAuthenticator({})).anonymous(), null);
 });
 
+test("anonymous publishing (the demo page) only with HERALD_ANONYMOUS_PUBLISH and anonymous access", async (t) => {
+  const demo = await createAuthenticator({ allowAnonymous: true, anonymousPublish: true });
+  t.deepEqual(demo.anonymous(), { subject: "anonymous", subscribe: [">"], publish: [">"], expiresAt: null });
+  t.is((await createAuthenticator({ allowAnonymous: false, anonymousPublish: true })).anonymous(), null);
+});
+
 async function configProblem(config: Parameters<typeof createAuthenticator>[0]): Promise<string[] | undefined> {
   try {
     await createAuthenticator(config);
