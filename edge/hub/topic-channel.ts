@@ -269,10 +269,13 @@ export class TopicChannel {
 
   // ---- ring ----
 
-  /** The ring's answer for a resume after `after` (the head itself is always answerable). */
+  /**
+   * The ring's answer for a resume after `after`. The head itself needs no message, except head 0:
+   * only the backend knows whether a topic without a head lost messages to retention.
+   */
   ringAfter(after: number): CachedMessage[] | "unknown" | "invalid" {
     if (this.feed === undefined) return "unknown";
-    if (after === this.head) return [];
+    if (after === this.head && after > 0) return [];
     return messagesAfter(this.ring, after);
   }
 

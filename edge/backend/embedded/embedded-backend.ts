@@ -30,6 +30,7 @@ type RetentionConfig = Pick<
 interface Listener {
   readonly handlers: LiveHandlers;
   last: number;
+  closed: boolean;
 }
 
 /** One topic's retained messages (a suffix of its history) and its live listeners. */
@@ -71,6 +72,13 @@ export class EmbeddedBackend implements Backend {
   private deadInGlobal = 0;
   private readonly dedupeBySeq = new SeqQueue<DedupeEntry>();
   private readonly dedupe = new Map<string, DedupeEntry>();
+  /**
+   * Heads of topics whose messages all left retention, so their prev chain and `recovered` stay
+   * exact; the oldest are dropped beyond MAX_FORGOTTEN_HEADS (memory stays bounded), after which
+   * an unknown topic can no longer prove that nothing after 0 was removed.
+   */
+  private readonly forgottenHeads = new Map<string, number>();
+  private forgottenHeadsDropped = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -98,6 +106,7 @@ export class EmbeddedBackend implements Backend {
     this.global.clear();
     this.dedupe.clear();
     this.dedupeBySeq.clear();
+    this.forgottenHeads.clear();
     this.totalBytes = 0;
     this.metrics?.backendUp.set(0);
   }
@@ -156,7 +165,7 @@ export class EmbeddedBackend implements Backend {
     this.ensureOpen();
     this.sweep(Date.now());
     const log = this.topics.get(topic);
-    const head = log?.head ?? 0;
+    const head = log?.head ?? this.forgottenHeads.get(topic) ?? 0;
     const messages = log?.messages ?? new SeqQueue<StoredMessage>();
     const count = Math.max(0, Math.floor(limit));
     if ("last" in from) {
@@ -164,6 +173,10 @@ export class EmbeddedBackend implements Backend {
       return { epoch: this.currentEpoch, messages: messages.slice(start, start + count), head, recovered: true };
     }
     const { start, recovered } = locateAfter(messages, head, from.after);
+    if (recovered && head === 0 && this.forgottenHeadsDropped) {
+      // This topic may have had messages whose head was forgotten: nothing proves none was lost.
+      return { epoch: this.currentEpoch, messages: [], head, recovered: false };
+    }
     return { epoch: this.currentEpoch, messages: messages.slice(start, start + count), head, recovered };
   }
 
@@ -172,17 +185,20 @@ export class EmbeddedBackend implements Backend {
     const problem = topicProblem(topic);
     if (problem) throw new Error(problem);
     const log = this.topicLog(topic, true);
-    const listener: Listener = { handlers, last: log.head };
+    const listener: Listener = { handlers, last: log.head, closed: false };
     log.listeners.add(listener);
-    const feed: LiveFeed = {
+    return {
       head: log.head,
       epoch: this.currentEpoch,
       close: () => {
-        log.listeners.delete(listener);
-        this.forgetIfIdle(log);
+        listener.closed = true;
+        // Looked up again: recreate() moves feeds to the new history's topic logs.
+        const current = this.topics.get(topic);
+        if (!current) return;
+        current.listeners.delete(listener);
+        this.forgetIfIdle(current);
       },
     };
-    return feed;
   }
 
   /**
@@ -197,7 +213,11 @@ export class EmbeddedBackend implements Backend {
     this.deadInGlobal = 0;
     this.dedupe.clear();
     this.dedupeBySeq.clear();
+    this.forgottenHeads.clear();
+    this.forgottenHeadsDropped = false;
     this.totalBytes = 0;
+    // A new stream numbers its messages from 1 again: only the epoch tells the histories apart.
+    this.lastSeq = 0;
     this.currentEpoch = this.newEpoch();
     const epoch = this.currentEpoch;
     for (const { l, topic } of listeners) {
@@ -206,7 +226,9 @@ export class EmbeddedBackend implements Backend {
     }
     // Queued like messages, so the reset reaches each feed after everything announced before it.
     queueMicrotask(() => {
-      for (const { l } of listeners) safely(() => l.handlers.reset({ epoch, head: 0 }));
+      for (const { l } of listeners) {
+        if (!l.closed && epoch === this.currentEpoch) safely(() => l.handlers.reset({ epoch, head: 0 }));
+      }
     });
   }
 
@@ -225,7 +247,8 @@ export class EmbeddedBackend implements Backend {
   private topicLog(topic: string, create: boolean): TopicLog | undefined {
     let log = this.topics.get(topic);
     if (!log && create) {
-      log = { topic, messages: new SeqQueue(), head: 0, listeners: new Set() };
+      log = { topic, messages: new SeqQueue(), head: this.forgottenHeads.get(topic) ?? 0, listeners: new Set() };
+      this.forgottenHeads.delete(topic);
       this.topics.set(topic, log);
     }
     return log;
@@ -235,6 +258,16 @@ export class EmbeddedBackend implements Backend {
   private forgetIfIdle(log: TopicLog): void {
     if (log.messages.length === 0 && log.listeners.size === 0 && this.topics.get(log.topic) === log) {
       this.topics.delete(log.topic);
+      if (log.head > 0) this.rememberHead(log.topic, log.head);
+    }
+  }
+
+  private rememberHead(topic: string, head: number): void {
+    this.forgottenHeads.set(topic, head);
+    if (this.forgottenHeads.size > MAX_FORGOTTEN_HEADS) {
+      const oldest = this.forgottenHeads.keys().next().value!;
+      this.forgottenHeads.delete(oldest);
+      this.forgottenHeadsDropped = true;
     }
   }
 
@@ -246,7 +279,7 @@ export class EmbeddedBackend implements Backend {
       if (epoch !== this.currentEpoch) return;
       for (const listener of log.listeners) {
         // A feed opened after this message was stored already counts it in its head.
-        if (message.prev !== listener.last) continue;
+        if (listener.closed || message.prev !== listener.last) continue;
         listener.last = message.seq;
         safely(() => listener.handlers.message(message));
       }
@@ -297,6 +330,7 @@ export class EmbeddedBackend implements Backend {
 }
 
 const COMPACT_DEAD = 1024;
+const MAX_FORGOTTEN_HEADS = 65_536;
 
 /** Whether the global queue's entry still refers to a retained message. */
 function isRetained(entry: GlobalEntry, topics: Map<string, TopicLog>): boolean {
