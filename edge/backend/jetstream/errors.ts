@@ -1,0 +1,20 @@
+// Which NATS failures mean "the durable log cannot be reached right now" (the edge answers 503 and
+// the caller retries) as opposed to a definite refusal by JetStream (a bug or a misconfiguration).
+import { JetStreamApiError } from "@nats-io/jetstream";
+import { BackendUnavailableError } from "../backend.js";
+
+/** A JetStream API error with a definite answer (not a 503 "no leader / no responders"). */
+export function isDefiniteApiError(err: unknown): err is JetStreamApiError {
+  return err instanceof JetStreamApiError && err.status !== 503;
+}
+
+/**
+ * Turns a failed NATS request into BackendUnavailableError, unless JetStream definitely refused it.
+ * A timeout is ambiguous for a publish (it may have been stored): the message says to retry with
+ * the same msgId, which the duplicate window turns into the original seq.
+ */
+export function unavailable(err: unknown, what: string): Error {
+  if (err instanceof BackendUnavailableError || isDefiniteApiError(err)) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new BackendUnavailableError(`JetStream unavailable: ${what} failed (${reason})`);
+}

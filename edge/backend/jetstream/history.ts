@@ -1,0 +1,60 @@
+// Backend.read over JetStream: history of one topic with a sound `recovered` flag.
+import type { ReadFrom, ReadResult, StoredMessage } from "../backend.js";
+import type { ReadMessage } from "./codec.js";
+import type { StreamReader } from "./reader.js";
+
+export async function readHistory(
+  reader: StreamReader,
+  epoch: string,
+  topic: string,
+  from: ReadFrom,
+  limit: number,
+): Promise<ReadResult> {
+  const count = Math.max(0, Math.floor(limit));
+  const newest = await reader.last(topic);
+  const head = newest?.seq ?? 0;
+  if ("last" in from) {
+    const messages = await lastMessages(reader, topic, newest, Math.max(0, Math.floor(from.last)));
+    return { epoch, head, recovered: true, messages: messages.slice(0, count) };
+  }
+  const after = from.after;
+  if (after === head || count === 0) return { epoch, head, recovered: after <= head, messages: [] };
+  // A position beyond the head is not one of this topic's: serve from the oldest retained message.
+  const start = after > head ? 0 : after;
+  const found = await reader.after(topic, start, count);
+  const first = found[0];
+  // Sound: recovered only when the first retained message after `after` provably follows it (its
+  // Herald-Prev is `after`, or older when retention removed `after` itself and nothing since).
+  const recovered = after < head && (first !== undefined && first.prev !== undefined && first.prev <= after);
+  return { epoch, head, recovered, messages: chain(found, recovered ? after : (first?.prev ?? 0)) };
+}
+
+/**
+ * The last `k` messages, walking back from the head along each message's Herald-Prev (one direct
+ * get each). Stops early where retention already removed the older ones.
+ */
+async function lastMessages(reader: StreamReader, topic: string, newest: ReadMessage | undefined, k: number): Promise<StoredMessage[]> {
+  const reversed: ReadMessage[] = [];
+  let current = newest;
+  while (current && reversed.length < k) {
+    reversed.push(current);
+    if (!current.prev) break;
+    current = await reader.at(topic, current.prev);
+  }
+  const messages = reversed.reverse();
+  return chain(messages, messages[0]?.prev ?? 0);
+}
+
+/**
+ * The messages of a run are consecutive in their topic (each was found as the next retained one
+ * after the one before, and retention only removes a topic's oldest): each prev is the seq before
+ * it; the first one's prev is given.
+ */
+function chain(messages: ReadMessage[], firstPrev: number): StoredMessage[] {
+  let prev = firstPrev;
+  return messages.map((message) => {
+    const stored = { ...message, prev };
+    prev = message.seq;
+    return stored;
+  });
+}

@@ -1,0 +1,215 @@
+// One topic's live feed on one edge: a core-NATS subscription to `<prefix>.live.<topic>` (held only
+// while the edge has local subscribers) whose messages are checked against the prev chain before
+// they are handed on. A message whose prev is newer than the last seq delivered reveals a gap: the
+// missing messages are fetched from JetStream and delivered first. After a NATS outage the backend
+// asks every feed to catch up (fetch whatever was stored meanwhile) before anything newer goes out.
+import type { Subscription } from "@nats-io/nats-core";
+import type { EdgeMetrics } from "../../metrics.js";
+import type { LiveFeed, LiveHandlers, StoredMessage } from "../backend.js";
+import type { ReadMessage } from "./codec.js";
+import type { StreamReader } from "./reader.js";
+
+/** Messages fetched per JetStream read while repairing a gap. */
+const REPAIR_BATCH = 100;
+/** Live messages queued behind a running repair; beyond it they are dropped and re-read instead. */
+const MAX_QUEUED = 10_000;
+/** Pause before retrying a read that failed because JetStream was unreachable. */
+const RETRY_MS = 500;
+
+export interface FeedContext {
+  readonly reader: StreamReader;
+  readonly metrics: EdgeMetrics;
+  epoch(): string;
+  /** Subscribes to the topic's live subject; resolves once the server has registered it. */
+  subscribe(topic: string, onMessage: (message: StoredMessage | undefined) => void): Promise<Subscription>;
+  /** A live message older than the chain arrived: the stream may have been re-created. */
+  suspectEpochChange(): void;
+  /** The feed delivered up to this seq (the publisher's belief of the head follows it). */
+  noteHead(topic: string, seq: number): void;
+  closed(feed: TopicFeed): void;
+}
+
+type Item = { kind: "live"; message: StoredMessage } | { kind: "catch-up" } | { kind: "restart" };
+
+export class TopicFeed implements LiveFeed {
+  private last = 0;
+  private queue: Item[] = [];
+  private draining = false;
+  private isClosed = false;
+  private subscription: Subscription | undefined;
+  /** Bumped by restart(): work begun under an older generation must not deliver. */
+  private generation = 0;
+
+  private constructor(
+    readonly topic: string,
+    private readonly handlers: LiveHandlers,
+    private readonly ctx: FeedContext,
+    readonly head: number,
+    readonly epoch: string,
+  ) {}
+
+  /**
+   * Subscribes first, then learns the head: every message stored after the head lookup arrives
+   * live, every one before it is counted in `head`, so the chain is checked from the first message.
+   */
+  static async open(topic: string, handlers: LiveHandlers, ctx: FeedContext): Promise<TopicFeed> {
+    const early: StoredMessage[] = [];
+    let feed: TopicFeed | undefined;
+    const subscription = await ctx.subscribe(topic, (message) => {
+      if (!message) return;
+      if (feed) feed.enqueue({ kind: "live", message });
+      else early.push(message);
+    });
+    try {
+      ctx.metrics.backendReads.inc({ kind: "head" });
+      const head = (await ctx.reader.last(topic))?.seq ?? 0;
+      feed = new TopicFeed(topic, handlers, ctx, head, ctx.epoch());
+    } catch (err) {
+      subscription.unsubscribe();
+      throw err;
+    }
+    feed.subscription = subscription;
+    feed.last = feed.head;
+    ctx.noteHead(topic, feed.head);
+    for (const message of early) feed.enqueue({ kind: "live", message });
+    return feed;
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.queue = [];
+    this.subscription?.unsubscribe();
+    this.ctx.closed(this);
+  }
+
+  /** NATS is back (or a read failed earlier): fetch what was stored meanwhile, then go on. */
+  catchUp(): void {
+    this.enqueue({ kind: "catch-up" });
+  }
+
+  /** The stream was re-created: drop everything queued and restart from the new stream's start. */
+  restart(): void {
+    this.generation++;
+    this.queue = [];
+    this.enqueue({ kind: "restart" });
+  }
+
+  private enqueue(item: Item): void {
+    if (this.isClosed) return;
+    if (item.kind === "live" && this.queue.length >= MAX_QUEUED) {
+      // Far behind: stop queueing copies and read the backlog from JetStream instead.
+      this.queue = [{ kind: "catch-up" }];
+    } else {
+      this.queue.push(item);
+    }
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && !this.isClosed) {
+        const item = this.queue[0]!;
+        const generation = this.generation;
+        try {
+          await this.process(item, generation);
+        } catch {
+          // JetStream unreachable (or electing a leader): keep the item and try again shortly;
+          // nothing newer is delivered before it.
+          setTimeout(() => void this.drain(), RETRY_MS).unref();
+          return;
+        }
+        if (this.queue[0] === item) this.queue.shift();
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async process(item: Item, generation: number): Promise<void> {
+    switch (item.kind) {
+      case "restart":
+        // A new stream: its history starts at 0, so deliver all of it that is still retained.
+        this.last = 0;
+        safely(() => this.handlers.reset({ epoch: this.ctx.epoch(), head: 0 }));
+        return this.repair(Number.POSITIVE_INFINITY, generation);
+      case "catch-up":
+        return this.repair(Number.POSITIVE_INFINITY, generation);
+      case "live": {
+        const message = item.message;
+        if (message.seq <= this.last) {
+          // Normally the live copy of a message a repair already delivered; a seq far below the
+          // chain can also mean a re-created stream, which the backend checks (rate-limited).
+          if (message.prev < this.last && message.seq < this.last) this.ctx.suspectEpochChange();
+          return;
+        }
+        if (message.prev > this.last) {
+          await this.repair(message.seq, generation);
+          if (generation !== this.generation || message.seq <= this.last) return;
+        }
+        // prev < last only when retention removed the topic's newest messages before this one was
+        // stored: nothing exists between `last` and it, so the chain continues from `last`.
+        this.deliver({ ...message, prev: this.last }, generation);
+        return;
+      }
+    }
+  }
+
+  /** Delivers the topic's stored messages after `last` and before `before`, checking the chain. */
+  private async repair(before: number, generation: number): Promise<void> {
+    let counted = false;
+    while (generation === this.generation && !this.isClosed) {
+      this.ctx.metrics.backendReads.inc({ kind: "repair" });
+      const batch = await this.ctx.reader.after(this.topic, this.last, REPAIR_BATCH);
+      for (const message of batch) {
+        if (message.seq >= before || generation !== this.generation) return;
+        if (!counted) {
+          this.ctx.metrics.gapRepairs.inc();
+          counted = true;
+        }
+        if (!follows(message, this.last)) {
+          // Retention removed messages of the gap: the chain cannot continue.
+          return this.resetToHead(generation);
+        }
+        this.deliver({ ...message, prev: this.last }, generation);
+      }
+      if (batch.length < REPAIR_BATCH) return;
+    }
+  }
+
+  private async resetToHead(generation: number): Promise<void> {
+    this.ctx.metrics.backendReads.inc({ kind: "head" });
+    const head = (await this.ctx.reader.last(this.topic))?.seq ?? 0;
+    if (generation !== this.generation || this.isClosed) return;
+    this.last = head;
+    this.ctx.noteHead(this.topic, head);
+    safely(() => this.handlers.reset({ epoch: this.ctx.epoch(), head }));
+  }
+
+  private deliver(message: StoredMessage, generation: number): void {
+    if (generation !== this.generation || this.isClosed) return;
+    this.last = message.seq;
+    this.ctx.noteHead(this.topic, message.seq);
+    safely(() => this.handlers.message(message));
+  }
+}
+
+/**
+ * Whether a stored message directly follows `last` in its topic. Its Herald-Prev (see
+ * publisher.ts) is the topic's previous seq when it was stored: greater than `last` means messages
+ * in between are gone. A message without the header was not published by Herald; it is the next
+ * one retained after `last`, which is all that can be known.
+ */
+export function follows(message: ReadMessage, last: number): boolean {
+  return message.prev === undefined || message.prev <= last;
+}
+
+function safely(run: () => void): void {
+  try {
+    run();
+  } catch {
+    // A throwing handler belongs to the hub; the feed carries on.
+  }
+}

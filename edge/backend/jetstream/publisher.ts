@@ -1,0 +1,99 @@
+// Publishing so that every stored message knows its `prev`.
+//
+// Why: RePublish adds `Nats-Last-Sequence` only to the live copy; the STORED message does not know
+// the previous seq of its topic, and per-topic seqs are not contiguous. A read "after N" (resume,
+// gap repair) then cannot tell whether the first retained message follows N directly or whether
+// retention removed messages in between — `recovered` would be a guess.
+//
+// How: each publish carries `Herald-Prev: H` and `Nats-Expected-Last-Subject-Sequence: H`, where H
+// is this edge's belief of the topic's head (its last ack, else a direct get). JetStream stores the
+// message only if H really is the subject's last seq, so the stored header is the true prev, and
+// the republished copy (RePublish copies headers) agrees with `Nats-Last-Sequence`. When another
+// edge published in between, JetStream answers "wrong last sequence: N" (error 10071, N = the
+// actual last seq); we retry with H = N. Publishes of one topic from one edge are serialized so
+// they do not race each other into retries.
+//
+// Dedupe: on nats-server 2.9.10 the Nats-Msg-Id check runs before the expected-last-sequence
+// check, so a retried msgId returns {duplicate: true, seq: original} whatever H was (tested).
+import { headers } from "@nats-io/nats-core";
+import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
+import type { EdgeMetrics } from "../../metrics.js";
+import { BackendUnavailableError, type PublishInput, type PublishOutcome } from "../backend.js";
+import { PREV_HEADER, TS_HEADER } from "./codec.js";
+import { isDefiniteApiError, unavailable } from "./errors.js";
+import { storedSubject } from "./stream-config.js";
+
+/** Topics whose head this edge remembers; beyond it the oldest are forgotten (a direct get relearns). */
+const MAX_REMEMBERED_HEADS = 100_000;
+/** A topic published to by many edges at once may need a few retries; beyond this, give up clearly. */
+const MAX_ATTEMPTS = 20;
+const PUBLISH_TIMEOUT_MS = 5000;
+
+export class Publisher {
+  private readonly heads = new Map<string, number>();
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly js: () => JetStreamClient,
+    private readonly prefix: string,
+    private readonly lookupHead: (topic: string) => Promise<number>,
+    private readonly metrics: EdgeMetrics,
+  ) {}
+
+  /** Something else (the live feed, a read) saw the topic's head. */
+  noteHead(topic: string, seq: number): void {
+    if ((this.heads.get(topic) ?? -1) >= seq) return;
+    this.heads.delete(topic);
+    this.heads.set(topic, seq);
+    if (this.heads.size > MAX_REMEMBERED_HEADS) this.heads.delete(this.heads.keys().next().value!);
+  }
+
+  /** Forget every head (the stream was re-created). */
+  forgetHeads(): void {
+    this.heads.clear();
+  }
+
+  publish(input: PublishInput): Promise<PublishOutcome> {
+    const previous = this.tails.get(input.topic) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.publishNow(input));
+    this.tails.set(input.topic, run);
+    const forget = () => {
+      if (this.tails.get(input.topic) === run) this.tails.delete(input.topic);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  private async publishNow(input: PublishInput): Promise<PublishOutcome> {
+    const started = process.hrtime.bigint();
+    const subject = storedSubject(this.prefix, input.topic);
+    const body = new TextEncoder().encode(input.data);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const head = this.heads.get(input.topic) ?? (await this.lookupHead(input.topic));
+      const h = headers();
+      h.set(PREV_HEADER, String(head));
+      h.set(TS_HEADER, String(Date.now()));
+      try {
+        const ack = await this.js().publish(subject, body, {
+          headers: h,
+          msgID: input.msgId,
+          expect: { lastSubjectSequence: head },
+          timeout: PUBLISH_TIMEOUT_MS,
+        });
+        this.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        if (ack.duplicate) return { seq: ack.seq, dup: true };
+        this.noteHead(input.topic, ack.seq);
+        return { seq: ack.seq, dup: false };
+      } catch (err) {
+        if (isDefiniteApiError(err) && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+          const actual = /wrong last sequence: (\d+)/.exec(err.message);
+          this.heads.delete(input.topic);
+          if (actual) this.noteHead(input.topic, Number(actual[1]));
+          continue;
+        }
+        throw unavailable(err, `publishing to ${input.topic}`);
+      }
+    }
+    throw new BackendUnavailableError(`JetStream busy: ${input.topic} changed under ${MAX_ATTEMPTS} publish attempts in a row`);
+  }
+}

@@ -1,0 +1,55 @@
+// Shared pieces of the JetStream backend tests: a backend on a real nats-server, and a recorder of
+// live-feed events that tests wait on (polling with a deadline, never sleeping).
+import { loadConfig } from "../../config.js";
+import { EdgeMetrics } from "../../metrics.js";
+import type { LiveHandlers, StoredMessage } from "../backend.js";
+import { JetStreamBackend } from "./jetstream-backend.js";
+
+export interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+export async function startBackend(
+  t: Teardown,
+  url: string,
+  env: Record<string, string> = {},
+): Promise<{ backend: JetStreamBackend; metrics: EdgeMetrics }> {
+  const metrics = new EdgeMetrics();
+  const backend = new JetStreamBackend(loadConfig({ HERALD_NATS_URL: url, ...env }), metrics);
+  t.teardown(() => backend.close());
+  await backend.start();
+  return { backend, metrics };
+}
+
+export type FeedEvent = { message: StoredMessage } | { reset: { epoch: string; head: number } };
+
+export class Recorder implements LiveHandlers {
+  readonly events: FeedEvent[] = [];
+  message(message: StoredMessage): void {
+    this.events.push({ message });
+  }
+  reset(info: { epoch: string; head: number }): void {
+    this.events.push({ reset: info });
+  }
+  messages(): StoredMessage[] {
+    return this.events.flatMap((e) => ("message" in e ? [e.message] : []));
+  }
+}
+
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The problem with a run of messages' prev chain starting after `start`, or undefined. */
+export function chainProblem(messages: readonly StoredMessage[], start: number): string | undefined {
+  let last = start;
+  for (const m of messages) {
+    if (m.prev !== last) return `message ${m.seq} has prev ${m.prev}, expected ${last}`;
+    last = m.seq;
+  }
+  return undefined;
+}
