@@ -1,0 +1,381 @@
+// A FAKE Kubernetes API server for tests (no real one can run on these machines). It keeps the
+// REST semantics the operator and real kubectl rely on: discovery, get/list/watch (410 Gone for
+// compacted versions), create/replace/merge-patch/delete, 409 conflicts, status and scale
+// subresources, generation bumps, finalizers, owner-reference garbage collection, and custom
+// resources defaulted and validated against their CRD's own OpenAPI schema. Test-only.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { Ajv, type ValidateFunction } from "ajv";
+import { ApiError, Store, type KubeObject, type WatchEvent } from "./store.js";
+
+interface ResourceType {
+  group: string; // "" for the core group
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+  /** Spec changes bump metadata.generation. */
+  generation: boolean;
+  status: boolean;
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
+  shortNames?: string[];
+  validate?: ValidateFunction;
+}
+
+const BUILT_IN: ResourceType[] = [
+  { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false, generation: false, status: true },
+  { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true, generation: false, status: false },
+  { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true, generation: false, status: false },
+  { group: "", version: "v1", plural: "services", kind: "Service", namespaced: true, generation: false, status: true },
+  { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true, generation: false, status: false },
+  { group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true, generation: false, status: true },
+  {
+    group: "apps", version: "v1", plural: "deployments", kind: "Deployment", namespaced: true, generation: true, status: true,
+    scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas" },
+  },
+  { group: "policy", version: "v1", plural: "poddisruptionbudgets", kind: "PodDisruptionBudget", namespaced: true, generation: true, status: true },
+  { group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler", namespaced: true, generation: false, status: true },
+  { group: "networking.k8s.io", version: "v1", plural: "ingresses", kind: "Ingress", namespaced: true, generation: true, status: true },
+  { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true, generation: false, status: false },
+  { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true, generation: false, status: false },
+  { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, generation: true, status: true },
+];
+
+const resourceKey = (type: ResourceType) => `${type.group}/${type.plural}`;
+const groupVersion = (type: ResourceType) => (type.group ? `${type.group}/${type.version}` : type.version);
+
+function getPath(object: unknown, path: string): unknown {
+  return path.split(".").filter(Boolean).reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], object);
+}
+function setPath(object: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".").filter(Boolean);
+  let cursor = object;
+  for (const key of keys.slice(0, -1)) cursor = (cursor[key] ??= {}) as Record<string, unknown>;
+  cursor[keys[keys.length - 1]!] = value;
+}
+
+/** RFC 7386 JSON merge patch (also used, approximately, for strategic merge patches). */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const result: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
+
+/** Kubernetes' style of validation message, from ajv's errors. */
+function validationMessage(type: ResourceType, name: string, validate: ValidateFunction): string {
+  const details = (validate.errors ?? []).map((error) => {
+    const path = error.instancePath.split("/").filter(Boolean).join(".");
+    if (error.keyword === "required") return `${path ? `${path}.` : ""}${String(error.params.missingProperty)}: Required value`;
+    if (error.keyword === "enum") {
+      const allowed = (error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ");
+      return `${path}: Unsupported value: ${JSON.stringify(error.data)}: supported values: ${allowed}`;
+    }
+    return `${path}: Invalid value: ${JSON.stringify(error.data)}: ${path} in body ${error.message}`;
+  });
+  return `${type.kind}.${type.group} "${name}" is invalid: ${details.join(", ")}`;
+}
+
+export interface FakeApiServer {
+  url: string;
+  port: number;
+  store: Store;
+  /** Closes every connection (watches included) and the listener. */
+  stop(): Promise<void>;
+  /** Stops and starts again on the same port with the same objects; `compact` forgets watch history (old versions → 410). */
+  restart(options?: { compact?: boolean }): Promise<void>;
+}
+
+export async function startFakeApiServer(options: { port?: number } = {}): Promise<FakeApiServer> {
+  const store = new Store();
+  const types: ResourceType[] = [...BUILT_IN];
+  const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, validateFormats: false, verbose: true });
+
+  // A created CustomResourceDefinition serves its resource, as on a real API server.
+  store.subscribe((event) => {
+    if (event.resource !== "apiextensions.k8s.io/customresourcedefinitions") return;
+    const spec = event.object.spec as {
+      group: string; scope: string; names: { plural: string; kind: string; shortNames?: string[] };
+      versions: { name: string; schema?: { openAPIV3Schema: object }; subresources?: { status?: object; scale?: ResourceType["scale"] } }[];
+    };
+    for (let i = types.length - 1; i >= 0; i--) if (types[i]!.group === spec.group && types[i]!.plural === spec.names.plural) types.splice(i, 1);
+    if (event.type === "DELETED") return;
+    for (const version of spec.versions) {
+      types.push({
+        group: spec.group, version: version.name, plural: spec.names.plural, kind: spec.names.kind,
+        namespaced: spec.scope === "Namespaced", generation: true, status: version.subresources?.status !== undefined,
+        scale: version.subresources?.scale, shortNames: spec.names.shortNames,
+        validate: version.schema ? ajv.compile(version.schema.openAPIV3Schema) : undefined,
+      });
+    }
+  });
+
+  const findType = (group: string, version: string, plural: string) => types.find((t) => t.group === group && t.version === version && t.plural === plural);
+
+  function discovery(path: string): unknown | undefined {
+    if (path === "/version") return { major: "1", minor: "33", gitVersion: "v1.33.0-fake", platform: "linux/amd64" };
+    if (path === "/api") return { kind: "APIVersions", apiVersion: "v1", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }] };
+    if (path === "/apis") {
+      const groups = new Map<string, Set<string>>();
+      for (const t of types) if (t.group) (groups.get(t.group) ?? groups.set(t.group, new Set()).get(t.group)!).add(t.version);
+      return {
+        kind: "APIGroupList", apiVersion: "v1",
+        groups: [...groups].map(([name, versions]) => {
+          const list = [...versions].map((version) => ({ groupVersion: `${name}/${version}`, version }));
+          return { name, versions: list, preferredVersion: list[0] };
+        }),
+      };
+    }
+    if (path === "/openapi/v3") {
+      const paths: Record<string, { serverRelativeURL: string }> = {};
+      for (const t of types) {
+        const gvPath = t.group ? `apis/${t.group}/${t.version}` : "api/v1";
+        paths[gvPath] = { serverRelativeURL: `/openapi/v3/${gvPath}` };
+      }
+      return { paths };
+    }
+    const openApi = path.startsWith("/openapi/v3/");
+    const match = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(openApi ? path.slice("/openapi/v3".length) : path);
+    if (!match) return undefined;
+    const [group, version] = match[1] ? ["", match[1]] : [match[2]!, match[3]!];
+    const served = types.filter((t) => t.group === group && t.version === version);
+    if (served.length === 0) return undefined;
+    // Just enough OpenAPI v3 for kubectl to see that the server validates (fieldValidation), so
+    // that it sends objects here instead of validating against schemas this fake does not serve.
+    if (openApi) {
+      return {
+        openapi: "3.0.0",
+        info: { title: "Kubernetes (fake)", version: "v1.33.0" },
+        paths: Object.fromEntries(served.map((t) => [
+          `/${match[1] ? "api/v1" : `apis/${group}/${version}`}${t.namespaced ? "/namespaces/{namespace}" : ""}/${t.plural}/{name}`,
+          { patch: { "x-kubernetes-group-version-kind": { group, version, kind: t.kind }, parameters: [{ name: "fieldValidation", in: "query", schema: { type: "string" } }], responses: {} } },
+        ])),
+        components: { schemas: {} },
+      };
+    }
+    const verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+    return {
+      kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version,
+      resources: served.flatMap((t) => [
+        { name: t.plural, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs, ...(t.shortNames ? { shortNames: t.shortNames } : {}) },
+        ...(t.status ? [{ name: `${t.plural}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: ["get", "patch", "update"] }] : []),
+        ...(t.scale ? [{ name: `${t.plural}/scale`, singularName: "", namespaced: t.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] }] : []),
+      ]),
+    };
+  }
+
+  function prepare(type: ResourceType, object: KubeObject, namespace: string | undefined): KubeObject {
+    object.apiVersion = groupVersion(type);
+    object.kind = type.kind;
+    if (type.namespaced) object.metadata.namespace = namespace;
+    else delete object.metadata.namespace;
+    const name = object.metadata.name;
+    if (type.validate && !type.validate(object)) throw new ApiError(422, "Invalid", validationMessage(type, name, type.validate));
+    return object;
+  }
+
+  async function body(request: IncomingMessage): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ApiError(400, "BadRequest", "the request body is not JSON (the fake API server speaks JSON only)");
+    }
+  }
+
+  function send(response: ServerResponse, code: number, payload: unknown): void {
+    response.writeHead(code, { "content-type": "application/json" });
+    response.end(JSON.stringify(payload));
+  }
+
+  function matches(object: KubeObject, query: URLSearchParams): boolean {
+    for (const term of (query.get("fieldSelector") ?? "").split(",").filter(Boolean)) {
+      const [field, value] = term.split("=") as [string, string];
+      if (String(getPath(object, `.${field}`)) !== value) return false;
+    }
+    for (const term of (query.get("labelSelector") ?? "").split(",").filter(Boolean)) {
+      const [label, value] = term.split("=") as [string, string];
+      if (object.metadata.labels?.[label] !== value) return false;
+    }
+    return true;
+  }
+
+  function watch(response: ServerResponse, type: ResourceType, namespace: string | undefined, query: URLSearchParams): void {
+    const inScope = (event: WatchEvent) => (namespace === undefined || event.object.metadata.namespace === namespace) && matches(event.object, query);
+    const write = (event: WatchEvent) => response.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+    response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    const since = query.get("resourceVersion");
+    try {
+      if (since && since !== "0") {
+        for (const event of store.eventsSince(resourceKey(type), Number(since))) if (inScope(event)) write(event);
+      } else {
+        for (const object of store.list(resourceKey(type), namespace)) {
+          if (matches(object, query)) write({ type: "ADDED", resource: resourceKey(type), object, rv: 0 });
+        }
+      }
+    } catch (error) {
+      // A real API server answers a too-old watch with an ERROR event carrying 410.
+      const e = error as ApiError;
+      response.end(`${JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", message: e.message, reason: e.reason, code: e.code } })}\n`);
+      return;
+    }
+    const unsubscribe = store.subscribe((event) => {
+      if (event.resource === resourceKey(type) && inScope(event)) write(event);
+    });
+    const timeout = Number(query.get("timeoutSeconds") ?? 0);
+    const timer = timeout > 0 ? setTimeout(() => response.end(), timeout * 1000) : undefined;
+    response.on("close", () => {
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+    });
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://fake");
+    const path = url.pathname.replace(/\/$/, "");
+    if (request.method === "GET") {
+      const document = discovery(path);
+      if (document) return send(response, 200, document);
+    }
+    const match = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status|scale))?$/.exec(path);
+    if (!match) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
+    const [group, version] = match[1] ? ["", match[1]] : [match[2]!, match[3]!];
+    let namespace = match[4];
+    let plural = match[5]!;
+    let name = match[6];
+    const subresource = match[7];
+    // "/api/v1/namespaces/foo" is the namespace foo itself, not a collection in it.
+    if (namespace !== undefined && plural !== undefined && name === undefined && !findType(group, version, plural) && group === "" && findType("", "v1", "namespaces")) {
+      [plural, name, namespace] = ["namespaces", namespace, undefined];
+    }
+    const type = findType(group, version, plural);
+    if (!type) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
+    if (!type.namespaced) namespace = undefined;
+    const key = resourceKey(type);
+
+    if (name === undefined) {
+      if (request.method === "GET") {
+        if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") return watch(response, type, namespace, url.searchParams);
+        const items = store.list(key, namespace).filter((o) => matches(o, url.searchParams));
+        return send(response, 200, { kind: `${type.kind}List`, apiVersion: groupVersion(type), metadata: { resourceVersion: store.resourceVersion }, items });
+      }
+      if (request.method === "POST") {
+        const object = (await body(request)) as KubeObject;
+        if (!object?.metadata?.name) throw new ApiError(422, "Invalid", `${type.kind} is invalid: metadata.name: Required value: name is required`);
+        if (type.status) delete object.status;
+        return send(response, 201, store.create(key, prepare(type, object, namespace), type.generation));
+      }
+      throw new ApiError(405, "MethodNotAllowed", `${request.method} is not supported on a collection`);
+    }
+
+    const current = () => store.get(key, namespace, name);
+    if (subresource === "scale") {
+      if (!type.scale) throw new ApiError(404, "NotFound", `${type.plural} has no scale subresource`);
+      const scale = type.scale;
+      const toScale = (object: KubeObject) => ({
+        kind: "Scale", apiVersion: "autoscaling/v1",
+        metadata: { name, namespace, uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion, creationTimestamp: object.metadata.creationTimestamp },
+        spec: { replicas: getPath(object, scale.specReplicasPath) ?? 0 },
+        status: { replicas: getPath(object, scale.statusReplicasPath) ?? 0, ...(scale.labelSelectorPath ? { selector: getPath(object, scale.labelSelectorPath) } : {}) },
+      });
+      if (request.method === "GET") return send(response, 200, toScale(current()));
+      if (request.method === "PUT" || request.method === "PATCH") {
+        const given = (await body(request)) as { spec?: { replicas?: number }; metadata?: { resourceVersion?: string } };
+        const object = current();
+        const scaleObject = request.method === "PUT" ? given : (mergePatch(toScale(object), given) as typeof given);
+        const replicas = scaleObject.spec?.replicas;
+        if (!Number.isInteger(replicas) || replicas! < 0) throw new ApiError(422, "Invalid", `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`);
+        setPath(object, scale.specReplicasPath, replicas);
+        if (request.method === "PUT" && scaleObject.metadata?.resourceVersion) object.metadata.resourceVersion = scaleObject.metadata.resourceVersion;
+        return send(response, 200, toScale(store.update(key, prepare(type, object, namespace), type.generation)));
+      }
+      throw new ApiError(405, "MethodNotAllowed", `${request.method} is not supported on scale`);
+    }
+
+    switch (request.method) {
+      case "GET":
+        return send(response, 200, current());
+      case "PUT":
+      case "PATCH": {
+        const given = await body(request);
+        const existing = current();
+        let object: KubeObject;
+        if (request.method === "PUT") object = given as KubeObject;
+        else {
+          const contentType = request.headers["content-type"] ?? "";
+          if (!contentType.includes("merge-patch+json")) throw new ApiError(415, "UnsupportedMediaType", `the fake API server supports only merge patches, not ${contentType}`);
+          object = mergePatch(existing, given) as KubeObject;
+          // A merge patch without a resourceVersion applies to whatever is current.
+          if ((given as KubeObject | undefined)?.metadata?.resourceVersion === undefined) object.metadata.resourceVersion = existing.metadata.resourceVersion;
+        }
+        if (!object?.metadata) throw new ApiError(400, "BadRequest", "the object has no metadata");
+        object.metadata.name = name;
+        // The status subresource and the main resource each write only their own part.
+        if (type.status) {
+          if (subresource === "status") object = { ...existing, status: object.status, metadata: { ...existing.metadata, resourceVersion: object.metadata.resourceVersion } };
+          else object.status = existing.status;
+        }
+        return send(response, 200, store.update(key, prepare(type, object, namespace), type.generation));
+      }
+      case "DELETE":
+        return send(response, 200, store.delete(key, namespace, name));
+      default:
+        throw new ApiError(405, "MethodNotAllowed", `${request.method} is not supported`);
+    }
+  }
+
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = options.port ?? 0;
+
+  async function listen(): Promise<void> {
+    server = createServer((request, response) => {
+      handle(request, response).catch((error: unknown) => {
+        const e = error instanceof ApiError ? error : new ApiError(500, "InternalError", String(error));
+        if (!response.headersSent) send(response, e.code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: e.message, reason: e.reason, code: e.code });
+        else response.end();
+      });
+    });
+    server.on("connection", (socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once("error", reject);
+      server!.listen(port, "127.0.0.1", () => resolve());
+    });
+    port = (server.address() as { port: number }).port;
+  }
+
+  async function stop(): Promise<void> {
+    const closing = server;
+    server = undefined;
+    if (!closing) return;
+    const closed = new Promise<void>((resolve) => closing.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  }
+
+  await listen();
+  return {
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    store,
+    stop,
+    async restart(restartOptions = {}) {
+      await stop();
+      if (restartOptions.compact) store.compact();
+      await listen();
+    },
+  };
+}
