@@ -1,6 +1,6 @@
 // The JetStream backend against a real nats-server 2.9.10: the same seq/prev/epoch/dedupe/read
 // semantics as the embedded log, live delivery with gap repair, outages and stream re-creation.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startNats } from "../../../e2e/harness/nats-server.js";
@@ -17,7 +17,11 @@ test("RePublish's Nats-Last-Sequence on 2.9.10 is the previous seq of the same s
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add(desiredStreamConfig({ stream: "P", subjectPrefix: "p", replicas: 1, storage: "file", maxAgeSeconds: 60, maxMsgsPerTopic: 10, maxBytes: 1 << 20, duplicateWindowSeconds: 60 }));
   const seen: string[] = [];
-  nc.subscribe("p.live.>", { callback: (_err, msg) => seen.push(`${msg.subject} ${msg.headers?.get("Nats-Sequence")} ${msg.headers?.get("Nats-Last-Sequence")}`) });
+  nc.subscribe("p.live.>", {
+    callback: (_err, msg) => {
+      seen.push(`${msg.subject} ${msg.headers?.get("Nats-Sequence")} ${msg.headers?.get("Nats-Last-Sequence")}`);
+    },
+  });
   await nc.flush();
   const js = jetstream(nc);
   await js.publish("p.t.a", "1");
@@ -178,7 +182,7 @@ test("the epoch survives a restart of a file-backed nats-server", async (t) => {
 
 // Live copies are lost only on the wire (core NATS is at-most-once); to lose some on purpose the
 // feed's real subscription is wrapped so that it drops the copies the test names.
-async function feedDropping(t: Parameters<Parameters<typeof test>[1]>[0], url: string, drop: (data: string) => boolean, env: Record<string, string> = {}) {
+async function feedDropping(t: ExecutionContext, url: string, drop: (data: string) => boolean, env: Record<string, string> = {}) {
   const { backend, metrics } = await startBackend(t, url, env);
   const context = (backend as unknown as { feedContext: FeedContext }).feedContext;
   const lossy: FeedContext = {
