@@ -33,6 +33,8 @@ function fromFastify(error: { statusCode?: number; code?: string; message: strin
 }
 
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
+  // The API speaks JSON only: other bodies are refused (415 → bad_request) rather than half-parsed.
+  app.removeContentTypeParser("text/plain");
   app.setErrorHandler((error, request, reply) => {
     const refused = fromFastify(error as Parameters<typeof fromFastify>[0], bodyLimit) ?? toRequestError(error);
     if (refused.code === "internal") log.log("error", "http_error", { method: request.method, url: request.routeOptions.url, error: String(error) });
