@@ -3,6 +3,7 @@
 // Runs are reproducible: a failure prints its counterexample, and the same seed finds it again.
 import test from "ava";
 import fc from "fast-check";
+import { decodeEdgeFrames, encodeMsgFrame } from "./edge-frames.js";
 import { parseClientFrame } from "./parse-client-frame.js";
 import { patternProblem, topicMatches, topicProblem } from "./topic.js";
 
@@ -217,6 +218,19 @@ test("a topic matches itself; > matches every topic longer than its prefix; * ex
         (tokens.length === 8 || !topicMatches(star.join("."), `${topic}.x`)) &&
         (tokens.length === 1 || !topicMatches(star.join("."), tokens.slice(0, -1).join(".")))
       );
+    }),
+  );
+  t.pass();
+});
+
+// ---- edge frames ----
+test("msg frames round-trip for any data, topic and position, alone or batched", (t) => {
+  const msg = fc.record({ topic: validTopic, seq: fc.maxSafeNat(), prev: fc.maxSafeNat(), data: fc.jsonValue({ maxDepth: 5 }), ts: fc.nat() });
+  run(
+    fc.property(fc.array(msg, { minLength: 1, maxLength: 4 }), (messages) => {
+      const text = messages.map((m) => encodeMsgFrame(m.topic, m.seq, m.prev, JSON.stringify(m.data), m.ts)).join("\n");
+      const expected = messages.map((m) => ({ op: "msg", ...m }));
+      return JSON.stringify(decodeEdgeFrames(text)) === JSON.stringify(expected);
     }),
   );
   t.pass();
