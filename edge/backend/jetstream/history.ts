@@ -29,19 +29,8 @@ export async function readHistory(
   return { epoch, head, recovered, messages: chain(found, recovered ? after : (first?.prev ?? 0)) };
 }
 
-/**
- * The last `k` messages, walking back from the head along each message's Herald-Prev (one direct
- * get each). Stops early where retention already removed the older ones.
- */
 async function lastMessages(reader: StreamReader, topic: string, newest: ReadMessage | undefined, k: number): Promise<StoredMessage[]> {
-  const reversed: ReadMessage[] = [];
-  let current = newest;
-  while (current && reversed.length < k) {
-    reversed.push(current);
-    if (!current.prev) break;
-    current = await reader.at(topic, current.prev);
-  }
-  const messages = reversed.reverse();
+  const messages = await reader.lastN(topic, newest, k);
   return chain(messages, messages[0]?.prev ?? 0);
 }
 

@@ -68,6 +68,12 @@ test("two edges publishing to one topic keep one unbroken prev chain", async (t)
   const tail = await two.read("shared", { after: read.messages[5]!.seq }, 1000);
   t.deepEqual(tail.messages.map((m) => m.seq), read.messages.slice(6).map((m) => m.seq));
   t.is(chainProblem(tail.messages, read.messages[5]!.seq), undefined);
+  // The last K: walking back for a few, an ordered consumer for more.
+  for (const k of [3, 20]) {
+    const last = await one.read("shared", { last: k }, 1000);
+    t.deepEqual(last.messages.map((m) => m.seq), read.messages.slice(-k).map((m) => m.seq));
+    t.is(chainProblem(last.messages, read.messages.at(-k - 1)!.seq), undefined);
+  }
 });
 
 test("recovered is false exactly when retention removed messages after the position", async (t) => {

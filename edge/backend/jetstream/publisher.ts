@@ -25,9 +25,13 @@ import { storedSubject } from "./stream-config.js";
 
 /** Topics whose head this edge remembers; beyond it the oldest are forgotten (a direct get relearns). */
 const MAX_REMEMBERED_HEADS = 100_000;
-/** A topic published to by many edges at once may need a few retries; beyond this, give up clearly. */
-const MAX_ATTEMPTS = 20;
 const PUBLISH_TIMEOUT_MS = 5000;
+/**
+ * A topic published to by several edges at once needs retries; an edge that just lost the race
+ * waits a random few ms so that the winner (whose next publish already knows the exact head) does
+ * not starve it. Beyond this budget, give up clearly (the caller may retry with the same msgId).
+ */
+const CONFLICT_BUDGET_MS = 5000;
 
 export class Publisher {
   private readonly heads = new Map<string, number>();
@@ -66,9 +70,10 @@ export class Publisher {
 
   private async publishNow(input: PublishInput): Promise<PublishOutcome> {
     const started = process.hrtime.bigint();
+    const deadline = Date.now() + CONFLICT_BUDGET_MS;
     const subject = storedSubject(this.prefix, input.topic);
     const body = new TextEncoder().encode(input.data);
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    for (let attempt = 1; attempt === 1 || Date.now() < deadline; attempt++) {
       const head = this.heads.get(input.topic) ?? (await this.lookupHead(input.topic));
       const h = headers();
       h.set(PREV_HEADER, String(head));
@@ -89,11 +94,12 @@ export class Publisher {
           const actual = /wrong last sequence: (\d+)/.exec(err.message);
           this.heads.delete(input.topic);
           if (actual) this.noteHead(input.topic, Number(actual[1]));
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10)));
           continue;
         }
         throw unavailable(err, `publishing to ${input.topic}`);
       }
     }
-    throw new BackendUnavailableError(`JetStream busy: ${input.topic} changed under ${MAX_ATTEMPTS} publish attempts in a row`);
+    throw new BackendUnavailableError(`JetStream busy: other edges kept publishing to ${input.topic} for ${CONFLICT_BUDGET_MS} ms`);
   }
 }

@@ -61,8 +61,36 @@ export class StreamReader {
     }
   }
 
-  /** A long range through an ordered consumer: one consumer, messages streamed in one fetch. */
-  private async consume(topic: string, after: number, limit: number): Promise<ReadMessage[]> {
+  /**
+   * The topic's last `k` retained messages, oldest first. Up to DIRECT_RANGE of them are found by
+   * walking back along Herald-Prev (one direct get each); more are streamed through an ordered
+   * consumer over the topic's retained messages (at most max_msgs_per_subject), keeping the last k.
+   */
+  async lastN(topic: string, newest: ReadMessage | undefined, k: number): Promise<ReadMessage[]> {
+    try {
+      if (k > DIRECT_RANGE) {
+        const info = await this.jsm().streams.info(this.stream, { subjects_filter: storedSubject(this.prefix, topic) });
+        const retained = info.state.subjects?.[storedSubject(this.prefix, topic)] ?? 0;
+        return retained === 0 ? [] : await this.consume(topic, 0, retained, k);
+      }
+      const reversed: ReadMessage[] = [];
+      let current = newest;
+      while (current && reversed.length < k) {
+        reversed.push(current);
+        if (!current.prev) break;
+        current = await this.at(topic, current.prev);
+      }
+      return reversed.reverse();
+    } catch (err) {
+      throw unavailable(err, `reading the last ${k} messages of ${topic}`);
+    }
+  }
+
+  /**
+   * A long range through an ordered consumer: one consumer, `count` messages streamed in one
+   * fetch, of which the last `keep` are returned.
+   */
+  private async consume(topic: string, after: number, count: number, keep = count): Promise<ReadMessage[]> {
     const consumer = await this.js().consumers.get(this.stream, {
       filter_subjects: storedSubject(this.prefix, topic),
       deliver_policy: DeliverPolicy.StartSequence,
@@ -70,10 +98,12 @@ export class StreamReader {
     });
     const messages: ReadMessage[] = [];
     try {
-      const fetched = await consumer.fetch({ max_messages: limit, expires: CONSUMER_FETCH_EXPIRES_MS });
+      const fetched = await consumer.fetch({ max_messages: count, expires: CONSUMER_FETCH_EXPIRES_MS });
+      let seen = 0;
       for await (const msg of fetched) {
         messages.push(fromConsumer(topic, msg));
-        if (msg.info.pending === 0 || messages.length >= limit) break;
+        if (messages.length > keep) messages.shift();
+        if (msg.info.pending === 0 || ++seen >= count) break;
       }
     } finally {
       await consumer.delete().catch(() => undefined);
