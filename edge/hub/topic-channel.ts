@@ -324,9 +324,13 @@ export class TopicChannel {
 
   // ---- backend reads ----
 
-  /** One read per (position, limit) at a time, its messages encoded once for every waiter. */
+  /**
+   * One read per (position, limit) at a time, its messages encoded once for every waiter. A read
+   * after a position may be shared whenever it was started; "the last K" only while the topic's
+   * head has not moved since, or a late subscriber would get more than the last K.
+   */
   private read(from: ReadFrom, limit: number, kind: ReadKind): Promise<CachedPage> {
-    const key = "last" in from ? `last:${from.last}:${limit}` : `after:${from.after}:${limit}`;
+    const key = "last" in from ? `last:${from.last}:${limit}:${this.head}` : `after:${from.after}:${limit}`;
     return this.reads.run(key, async () => {
       this.metrics.backendReads.inc({ kind });
       const result: ReadResult = await this.backend.read(this.topic, from, limit);
