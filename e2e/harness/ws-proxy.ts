@@ -21,6 +21,8 @@ export interface WsProxy {
   injectEdgeFrame(frame: EdgeFrame): void;
   /** Cuts every connection at once, like a network failure (no close handshake). */
   cutAll(): void;
+  /** How many edge → client frames with this op the proxy has relayed or dropped so far. */
+  edgeFramesSeen(op: EdgeFrame["op"]): number;
   /** Client connections accepted so far. */
   connectionsAccepted(): number;
   /** Client connections open now. */
@@ -44,6 +46,7 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
   const upstreamBase = `ws://${target.host ?? "127.0.0.1"}:${target.port}`;
   const rules: DropRule[] = [];
   const pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
+  const seen = new Map<string, number>();
   let accepted = 0;
 
   const wss = new WebSocketServer({
@@ -60,7 +63,6 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
 
   /** Applies the drop rules to one edge → client WebSocket frame; undefined = nothing left to send. */
   function filterEdgeText(text: string): string | undefined {
-    if (rules.length === 0) return text;
     const kept: string[] = [];
     for (const line of text.split(BATCH_SEPARATOR)) {
       let frame: EdgeFrame | undefined;
@@ -69,6 +71,7 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
       } catch {
         frame = undefined; // not ours to judge: relay as is, the client reports it
       }
+      if (frame !== undefined) seen.set(frame.op, (seen.get(frame.op) ?? 0) + 1);
       const index = frame === undefined ? -1 : rules.findIndex((rule) => rule.matches(frame));
       if (index >= 0) rules.splice(index, 1)[0]!.dropped(frame!);
       else kept.push(line);
@@ -132,6 +135,7 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
       }
       pairs.clear();
     },
+    edgeFramesSeen: (op) => seen.get(op) ?? 0,
     connectionsAccepted: () => accepted,
     connectionsOpen: () => pairs.size,
     close: () =>
