@@ -5,7 +5,6 @@ import Fastify from "fastify";
 import { WebSocketServer } from "ws";
 import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
-import type { Authenticator } from "./auth/grants.js";
 import { createBackend } from "./backend/index.js";
 import type { EdgeConfig } from "./config.js";
 import { closeInWaves, delay } from "./drain.js";
@@ -49,7 +48,7 @@ const CLOSE_GRACE_MS = 2000;
 export async function startEdge(config: EdgeConfig, options: StartOptions = {}): Promise<RunningEdge> {
   const log = options.log ?? silentLogger;
   const metrics = new EdgeMetrics();
-  const authenticator = withAnonymousPublish(await createAuthenticator(config), config.anonymousPublish === true);
+  const authenticator = await createAuthenticator(config);
   const backend = await createBackend(config, metrics);
   await backend.start();
   const hub = new Hub(backend, metrics, { cachePerTopic: config.cachePerTopic, historyLimit: config.historyLimit });
@@ -156,19 +155,5 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     ready: () => !draining && backend.status().state === "ready",
     drain,
     close,
-  };
-}
-
-/** The anonymous grants plus publishing to any topic, when HERALD_ANONYMOUS_PUBLISH allows it. */
-function withAnonymousPublish(authenticator: Authenticator, allowed: boolean): Authenticator {
-  if (!allowed) return authenticator;
-  return {
-    verifyToken: (token) => authenticator.verifyToken(token),
-    verifyApiKey: (key) => authenticator.verifyApiKey(key),
-    anonymous: () => {
-      const grants = authenticator.anonymous();
-      return grants && { ...grants, publish: [">"] };
-    },
-    close: () => authenticator.close(),
   };
 }
