@@ -73,7 +73,6 @@ export class Hub {
     const channel = this.channels.get(topic)?.channel;
     const fromRing = channel?.ringAfter(after);
     if (channel && Array.isArray(fromRing) && fromRing.length >= limit) {
-      this.metrics.ringHits.inc();
       return { epoch: channel.epoch, head: channel.head, recovered: true, messages: fromRing.slice(0, limit).map((m) => m.message) };
     }
     this.metrics.backendReads.inc({ kind: "history" });

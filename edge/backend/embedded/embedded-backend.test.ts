@@ -241,3 +241,23 @@ test("the retention sweep does not keep the process alive", async (t) => {
   const code = await new Promise<number | null>((resolve) => child.on("exit", (exitCode) => resolve(exitCode)));
   t.is(code, 0);
 });
+
+test("heads of expired topics are remembered up to a bound; beyond it an unknown topic cannot claim nothing was lost", async (t) => {
+  const backend = await backendWith({ HERALD_MAX_BYTES: String(1024 * 1024) });
+  t.teardown(() => backend.close());
+  const payload = JSON.stringify("y".repeat(200));
+  const heads: number[] = [];
+  for (let i = 0; i < 80_000; i++) heads.push((await backend.publish({ topic: `many.t${i}`, data: payload })).seq);
+  // The oldest topics lost their messages to maxBytes; the most recently expired still know their head.
+  let firstRetained = heads.length - 1;
+  while (firstRetained > 0 && (await backend.read(`many.t${firstRetained - 1}`, { last: 1 }, 1)).messages.length === 1) firstRetained--;
+  t.true(firstRetained > 65_536, `${firstRetained} topics expired`);
+  const recent = firstRetained - 1;
+  t.like(await backend.read(`many.t${recent}`, { after: heads[recent]! }, 10), { recovered: true, head: heads[recent]! });
+  const next = await backend.publish({ topic: `many.t${recent}`, data: "1" });
+  t.deepEqual((await backend.read(`many.t${recent}`, { after: heads[recent]! }, 10)).messages.map((m) => m.prev), [heads[recent]!]);
+  t.true(next.seq > heads[recent]!);
+  // The oldest forgotten heads were dropped: those positions and unknown topics are not provably complete.
+  t.like(await backend.read("many.t0", { after: heads[0]! }, 10), { recovered: false, head: 0 });
+  t.like(await backend.read("never.used", { after: 0 }, 10), { recovered: false, head: 0 });
+});
