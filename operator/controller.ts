@@ -1,0 +1,243 @@
+// The reconcile loop: informers feed keys into the work queue; each key is reconciled into the
+// stream, the owned objects and the status. Errors are retried with backoff; an invalid spec or an
+// unsafe stream change is reported (condition + Event) and waits for the user to fix it.
+import { applyObject } from "./apply.js";
+import type { EventRecorder } from "./events.js";
+import { describeError, Informer, isConflict, type KubeClient, type KubeObject } from "./kube.js";
+import type { OperatorMetrics } from "./metrics.js";
+import { WorkQueue } from "./queue.js";
+import { endpoint, names, OWNED_KINDS, renderAll, selectorString } from "./render.js";
+import { API_VERSION, KIND, parseSpec, PLURAL, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
+import { readyCondition, statusChanged, withConditions, type ConditionInput } from "./status.js";
+import { desiredStream, StreamRefusedError, type StreamManager } from "./stream.js";
+
+export const FINALIZER = "herald.dev/stream";
+const MANAGED_BY = "app.kubernetes.io/managed-by=herald-operator";
+
+export interface ControllerOptions {
+  /** Watch one namespace only; undefined = all namespaces. */
+  namespace?: string;
+  workers: number;
+  /** Every resource is reconciled again this often (stream drift, missed events). */
+  resyncMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export class Controller {
+  private readonly queue: WorkQueue;
+  private readonly informers: Informer[] = [];
+  private readonly resources: Informer;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private workers: Promise<void>[] = [];
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly streams: StreamManager,
+    private readonly events: EventRecorder,
+    private readonly metrics: OperatorMetrics,
+    private readonly log: (line: string) => void,
+    private readonly options: ControllerOptions,
+  ) {
+    this.queue = new WorkQueue({ baseDelayMs: options.retryBaseMs, maxDelayMs: options.retryMaxMs });
+    const watchFailed = (reason: string) => {
+      this.metrics.watchRestarts.inc();
+      this.log(`${reason}; re-listing`);
+    };
+    this.resources = new Informer(
+      client,
+      { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespace: options.namespace },
+      { changed: (object) => this.queue.add(keyOf(object)), error: watchFailed },
+    );
+    this.informers.push(this.resources);
+    for (const owned of OWNED_KINDS) {
+      this.informers.push(
+        new Informer(
+          client,
+          { ...owned, namespace: options.namespace, labelSelector: MANAGED_BY },
+          {
+            // A change to an owned object (a Deployment's status, a deleted Service) re-reconciles its owner.
+            changed: (object) => {
+              const owner = object.metadata?.ownerReferences?.find((ref) => ref.kind === KIND && ref.apiVersion === API_VERSION);
+              if (owner) this.queue.add(`${object.metadata?.namespace}/${owner.name}`);
+            },
+            error: watchFailed,
+          },
+        ),
+      );
+    }
+    this.metrics.queueLength = () => this.queue.length;
+  }
+
+  start(): void {
+    for (const informer of this.informers) informer.start();
+    this.workers = Array.from({ length: this.options.workers }, () => this.work());
+    this.resyncTimer = setInterval(() => {
+      for (const object of this.resources.cache.values()) this.queue.add(keyOf(object));
+    }, this.options.resyncMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const informer of this.informers) informer.stop();
+    this.queue.shutdown();
+    await Promise.all(this.workers);
+  }
+
+  private async work(): Promise<void> {
+    for (let key = await this.queue.next(); key !== undefined; key = await this.queue.next()) {
+      const started = performance.now();
+      try {
+        await this.reconcile(key);
+        this.queue.forget(key);
+        this.metrics.reconciles.inc({ result: "success" });
+      } catch (error) {
+        const delay = this.queue.addWithBackoff(key);
+        this.metrics.reconciles.inc({ result: isConflict(error) ? "conflict" : "error" });
+        this.log(`reconcile ${key} failed (retry in ${delay} ms): ${describeError(error)}`);
+      } finally {
+        this.metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    const [namespace, name] = key.split("/") as [string, string];
+    let resource = (await this.client.read(API_VERSION, KIND, namespace, name)) as unknown as NotificationService | undefined;
+    if (!resource) {
+      this.events.forget(key);
+      return;
+    }
+    if (resource.metadata.deletionTimestamp) return this.finalize(resource);
+    if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) {
+      resource = (await this.client.replace(withFinalizers(resource, [...(resource.metadata.finalizers ?? []), FINALIZER]))) as unknown as NotificationService;
+    }
+
+    let spec: NotificationServiceSpec;
+    try {
+      spec = parseSpec(resource.spec);
+    } catch (error) {
+      if (!(error instanceof SpecError)) throw error;
+      const invalid: ConditionInput = { type: "StreamReady", status: false, reason: "InvalidSpec", message: error.message };
+      await this.writeStatus(resource, [invalid, { ...invalid, type: "EdgeAvailable" }], {});
+      await this.events.record(resource, "Warning", "InvalidSpec", error.message);
+      return; // nothing to retry: the next spec change brings the resource back
+    }
+    const generation = resource.metadata.generation ?? 1;
+
+    let stream: ConditionInput;
+    let epoch = resource.status?.epoch;
+    let retryStream: unknown;
+    const desired = desiredStream(resource, spec);
+    try {
+      const state = await this.streams.ensure(spec.nats.url, await this.credentials(resource, spec), desired);
+      epoch = state.epoch;
+      stream = { type: "StreamReady", status: true, reason: "StreamReady", message: `stream ${state.name} ready` };
+      for (const change of state.changes) {
+        await this.events.record(resource, "Normal", change === "created" ? "StreamCreated" : "StreamUpdated", change === "created" ? `created stream ${state.name}` : change);
+      }
+    } catch (error) {
+      if (error instanceof StreamRefusedError) {
+        stream = { type: "StreamReady", status: false, reason: "UnsafeStreamChange", message: error.message };
+        await this.events.record(resource, "Warning", "UnsafeStreamChange", error.message);
+      } else {
+        stream = { type: "StreamReady", status: false, reason: "NatsUnavailable", message: `stream ${desired.name}: ${describeError(error)}` };
+        await this.events.record(resource, "Warning", "NatsUnavailable", stream.message);
+        retryStream = error;
+      }
+    }
+
+    for (const manifest of renderAll(resource, spec)) {
+      const keepReplicas = manifest.kind === "Deployment" && spec.edge.autoscaling.enabled;
+      const result = await applyObject(this.client, manifest, { keepReplicas });
+      if (result !== "unchanged") await this.events.record(resource, "Normal", result === "created" ? "Created" : "Updated", `${result} ${manifest.kind} ${manifest.metadata.name} (generation ${generation})`);
+    }
+    await this.removeUnrendered(resource, spec);
+
+    const deployment = (await this.client.read("apps/v1", "Deployment", namespace, names(resource).edge)) as
+      | (KubeObject & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } })
+      | undefined;
+    const wanted = deployment?.spec?.replicas ?? 0;
+    const ready = deployment?.status?.readyReplicas ?? 0;
+    const edge: ConditionInput =
+      wanted > 0 && ready >= wanted
+        ? { type: "EdgeAvailable", status: true, reason: "EdgesReady", message: `${ready}/${wanted} edge pods ready` }
+        : { type: "EdgeAvailable", status: false, reason: wanted === 0 ? "ScaledToZero" : "EdgesNotReady", message: `${ready}/${wanted} edge pods ready` };
+    await this.writeStatus(resource, [stream, edge], {
+      replicas: deployment?.status?.replicas ?? 0,
+      readyReplicas: ready,
+      selector: selectorString(resource),
+      endpoint: endpoint(resource, spec),
+      stream: desired.name,
+      ...(epoch ? { epoch } : {}),
+    });
+    if (retryStream) throw retryStream;
+  }
+
+  /** The HPA when autoscaling was turned off, the Ingress when it was removed from the spec. */
+  private async removeUnrendered(resource: NotificationService, spec: NotificationServiceSpec): Promise<void> {
+    const rendered = new Set(renderAll(resource, spec).map((m) => `${m.kind}/${m.metadata.name}`));
+    const candidates = [
+      { ...OWNED_KINDS.find((k) => k.kind === "HorizontalPodAutoscaler")!, name: names(resource).edge },
+      { ...OWNED_KINDS.find((k) => k.kind === "Ingress")!, name: names(resource).ingress },
+    ];
+    for (const candidate of candidates) {
+      if (rendered.has(`${candidate.kind}/${candidate.name}`)) continue;
+      const existing = await this.client.read(candidate.apiVersion, candidate.kind, resource.metadata.namespace, candidate.name);
+      if (!existing?.metadata?.ownerReferences?.some((ref) => ref.uid === resource.metadata.uid)) continue;
+      await this.client.delete(existing);
+      await this.events.record(resource, "Normal", "Deleted", `deleted ${candidate.kind} ${candidate.name} (no longer in the spec)`);
+    }
+  }
+
+  private async credentials(resource: NotificationService, spec: NotificationServiceSpec): Promise<string | undefined> {
+    const ref = spec.nats.credentialsSecret;
+    if (!ref) return undefined;
+    const secret = (await this.client.read("v1", "Secret", resource.metadata.namespace, ref.name)) as (KubeObject & { data?: Record<string, string> }) | undefined;
+    const encoded = secret?.data?.[ref.key];
+    if (encoded === undefined) throw new Error(`NATS credentials: Secret ${ref.name} has no key ${ref.key}`);
+    return Buffer.from(encoded, "base64").toString("utf8");
+  }
+
+  private async writeStatus(resource: NotificationService, inputs: ConditionInput[], fields: Omit<NonNullable<NotificationService["status"]>, "conditions" | "observedGeneration">): Promise<void> {
+    const generation = resource.metadata.generation ?? 1;
+    const [stream, edge] = inputs as [ConditionInput, ConditionInput];
+    const conditions = withConditions(resource.status?.conditions, [readyCondition(stream, edge), stream, edge], generation);
+    const status = { ...fields, observedGeneration: generation, conditions };
+    if (!statusChanged(resource.status, status)) return;
+    await this.client.replaceStatus(resource.metadata.namespace, resource.metadata.name, resource.metadata.resourceVersion!, status);
+    const ready = conditions[0]!;
+    if (ready.status !== resource.status?.conditions?.find((c) => c.type === "Ready")?.status) {
+      this.log(`${resource.metadata.namespace}/${resource.metadata.name}: Ready=${ready.status} (${ready.reason}: ${ready.message})`);
+    }
+  }
+
+  /** Deleting: remove the stream only under deletePolicy Delete, then let the object go. */
+  private async finalize(resource: NotificationService): Promise<void> {
+    if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) return;
+    let spec: NotificationServiceSpec | undefined;
+    try {
+      spec = parseSpec(resource.spec);
+    } catch {
+      spec = undefined; // an invalid spec never created a stream we could name safely: retain
+    }
+    if (spec?.stream.deletePolicy === "Delete") {
+      const name = desiredStream(resource, spec).name;
+      const deleted = await this.streams.remove(spec.nats.url, await this.credentials(resource, spec), name);
+      await this.events.record(resource, "Normal", "StreamDeleted", deleted ? `deleted stream ${name}` : `stream ${name} was already gone`);
+    } else if (spec) {
+      await this.events.record(resource, "Normal", "StreamRetained", `kept stream ${desiredStream(resource, spec).name} (deletePolicy Retain)`);
+    }
+    await this.client.replace(withFinalizers(resource, (resource.metadata.finalizers ?? []).filter((f) => f !== FINALIZER)));
+    this.log(`${resource.metadata.namespace}/${resource.metadata.name}: finalized (stream ${spec?.stream.deletePolicy === "Delete" ? "deleted" : "retained"})`);
+  }
+}
+
+function withFinalizers(resource: NotificationService, finalizers: string[]): KubeObject {
+  return { ...resource, metadata: { ...resource.metadata, finalizers } } as unknown as KubeObject;
+}
+
+function keyOf(object: KubeObject): string {
+  return `${object.metadata?.namespace}/${object.metadata?.name}`;
+}

@@ -1,0 +1,191 @@
+// The operator's view of the Kubernetes API, on @kubernetes/client-node: generic object CRUD,
+// the NotificationService status subresource, and list+watch informers that re-list after a watch
+// error or 410 Gone. Everything else in the operator talks to this module only.
+import { ApiException, CustomObjectsApi, KubeConfig, KubernetesObjectApi, Watch, type KubernetesObject } from "@kubernetes/client-node";
+import { GROUP, PLURAL, VERSION, type NotificationServiceStatus } from "./spec.js";
+
+export type KubeObject = KubernetesObject & { [field: string]: unknown };
+
+export function statusCode(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const code = (error as { code?: unknown; statusCode?: unknown } | undefined)?.statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+export const isNotFound = (error: unknown) => statusCode(error) === 404;
+export const isConflict = (error: unknown) => statusCode(error) === 409;
+
+/** A readable one-line reason for a failed API call (the Status message when there is one). */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = error.body as unknown;
+    try {
+      const parsed = (typeof body === "string" ? JSON.parse(body) : body) as { message?: string };
+      if (parsed?.message) return `${parsed.message} (HTTP ${error.code})`;
+    } catch {
+      // not a Status body: fall through to the plain message
+    }
+    return `HTTP ${error.code}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class KubeClient {
+  readonly objects: KubernetesObjectApi;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(readonly config: KubeConfig) {
+    this.objects = KubernetesObjectApi.makeApiClient(config);
+    this.custom = config.makeApiClient(CustomObjectsApi);
+  }
+
+  static fromEnvironment(): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
+    return new KubeClient(config);
+  }
+
+  async read(apiVersion: string, kind: string, namespace: string, name: string): Promise<KubeObject | undefined> {
+    try {
+      return (await this.objects.read({ apiVersion, kind, metadata: { name, namespace } })) as KubeObject;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async create(object: KubeObject): Promise<KubeObject> {
+    return (await this.objects.create(object)) as KubeObject;
+  }
+
+  async replace(object: KubeObject): Promise<KubeObject> {
+    return (await this.objects.replace(object)) as KubeObject;
+  }
+
+  /** Deletes; an object that is already gone is fine. */
+  async delete(object: KubeObject): Promise<void> {
+    try {
+      await this.objects.delete(object);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+    const list = await this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+    return { items: list.items as KubeObject[], resourceVersion: list.metadata?.resourceVersion ?? "0" };
+  }
+
+  async replaceStatus(namespace: string, name: string, resourceVersion: string, status: NotificationServiceStatus): Promise<void> {
+    await this.custom.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      name,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "NotificationService", metadata: { name, namespace, resourceVersion }, status },
+    });
+  }
+}
+
+export interface InformerHandlers {
+  /** An object was added, changed or deleted (after a re-list, every object is reported again). */
+  changed(object: KubeObject, deleted: boolean): void;
+  /** The watch broke; the informer re-lists after `retryMs`. */
+  error(reason: string): void;
+}
+
+/** Collection path of a resource, e.g. /apis/apps/v1/namespaces/x/deployments. */
+export function collectionPath(apiVersion: string, plural: string, namespace?: string): string {
+  const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  return `${base}${namespace ? `/namespaces/${namespace}` : ""}/${plural}`;
+}
+
+/**
+ * List, then watch from the list's resourceVersion. A watch that ends, fails, or reports an ERROR
+ * (410 Gone when the version is too old) leads to a fresh list: objects that vanished meanwhile
+ * are reported deleted, so nothing is missed across an API server restart.
+ */
+export class Informer {
+  readonly cache = new Map<string, KubeObject>();
+  private abort: AbortController | undefined;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly resource: { apiVersion: string; kind: string; plural: string; namespace?: string; labelSelector?: string },
+    private readonly handlers: InformerHandlers,
+    private readonly retryMs = 1000,
+  ) {}
+
+  start(): void {
+    void this.relist();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.abort?.abort();
+  }
+
+  private retry(reason: string): void {
+    if (this.stopped) return;
+    this.handlers.error(reason);
+    this.timer = setTimeout(() => void this.relist(), this.retryMs);
+  }
+
+  private async relist(): Promise<void> {
+    if (this.stopped) return;
+    const { apiVersion, kind, plural, namespace, labelSelector } = this.resource;
+    let listed: { items: KubeObject[]; resourceVersion: string };
+    try {
+      listed = await this.client.list(apiVersion, kind, namespace, labelSelector);
+    } catch (error) {
+      return this.retry(`list ${plural} failed: ${describeError(error)}`);
+    }
+    const seen = new Set<string>();
+    for (const item of listed.items) {
+      const key = objectKey(item);
+      seen.add(key);
+      this.cache.set(key, item);
+      this.handlers.changed(item, false);
+    }
+    for (const [key, object] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.handlers.changed(object, true);
+      }
+    }
+    await this.watch(listed.resourceVersion);
+  }
+
+  private async watch(resourceVersion: string): Promise<void> {
+    const { apiVersion, plural, namespace, labelSelector } = this.resource;
+    let ended = false;
+    const end = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      this.abort?.abort();
+      this.retry(reason);
+    };
+    this.abort = await new Watch(this.client.config).watch(
+      collectionPath(apiVersion, plural, namespace),
+      { resourceVersion, allowWatchBookmarks: true, labelSelector },
+      (type, object: KubeObject) => {
+        if (ended) return;
+        if (type === "ERROR") return end(`watch ${plural}: ${(object as { message?: string }).message ?? "error"} (code ${String((object as { code?: number }).code)})`);
+        if (type === "BOOKMARK") return;
+        const key = objectKey(object);
+        if (type === "DELETED") this.cache.delete(key);
+        else this.cache.set(key, object);
+        this.handlers.changed(object, type === "DELETED");
+      },
+      (error: unknown) => end(`watch ${plural} ended${error ? `: ${describeError(error)}` : ""}`),
+    );
+  }
+}
+
+export function objectKey(object: KubernetesObject): string {
+  return `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+}
