@@ -3,6 +3,8 @@
 // platform "browser" makes esbuild refuse any Node built-in, so a Node-only import anywhere in the
 // browser entry's graph fails the build instead of shipping a broken bundle.
 import { build } from "esbuild";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -27,8 +29,7 @@ export async function buildClientBundle(outfile = BUNDLE_PATH): Promise<string> 
   const text = result.outputFiles[0]!.text;
   const found = FORBIDDEN_IN_BUNDLE.filter((pattern) => pattern.test(text));
   if (found.length > 0) throw new Error(`client bundle contains code a browser must not get: ${found.join(", ")}`);
-  const { mkdir, writeFile } = await import("node:fs/promises");
-  await mkdir(`${root}edge/public`, { recursive: true });
+  await mkdir(dirname(outfile), { recursive: true });
   await writeFile(outfile, text);
   return text;
 }

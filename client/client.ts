@@ -80,6 +80,8 @@ export class HeraldClient {
   /** Welcome received and (with a token) authenticated: frames may be sent. */
   #ready = false;
   #welcomed = false;
+  /** The connection's first auth frame was acknowledged (or no token is used). */
+  #authenticated = false;
   #authRequest: { id: RequestId; token: string; initial: boolean } | undefined;
   /** The token the edge refused (4001/4003): connect again only with a different one. */
   #refusedToken: string | undefined;
@@ -196,6 +198,7 @@ export class HeraldClient {
     }
     this.#ws = ws;
     this.#welcomed = false;
+    this.#authenticated = token === undefined;
     this.#ready = false;
     this.#lastReceived = Date.now();
     ws.onopen = () => {
@@ -259,6 +262,10 @@ export class HeraldClient {
     ws.close(code, reason);
   }
 
+  #becomeReadyWhenAuthenticated(): void {
+    if (this.#welcomed && this.#authenticated && !this.#ready) this.#becomeReady();
+  }
+
   /** Welcome received and, with a token, the token accepted: (re)subscribe and (re)publish. */
   #becomeReady(): void {
     this.#ready = true;
@@ -307,12 +314,7 @@ export class HeraldClient {
       case "welcome":
         this.#welcomed = true;
         this.#startHeartbeat(ws, frame.heartbeatMs);
-        if (!this.#tokens.configured) this.#becomeReady();
-        else if (this.#authRequest === undefined && this.#tokens.current !== undefined && !this.#ready) {
-          // Welcome came before the socket's open callback ran its auth (cannot happen with a
-          // conforming WebSocket, but never wait forever on it).
-          this.#sendAuth(this.#tokens.current, true);
-        }
+        this.#becomeReadyWhenAuthenticated();
         return;
       case "subok":
         this.#subscriptions.get(frame.topic)?.handleSubOk(frame);
@@ -375,8 +377,9 @@ export class HeraldClient {
   #authAccepted(): void {
     const initial = this.#authRequest?.initial ?? false;
     this.#authRequest = undefined;
-    if (initial && this.#welcomed) this.#becomeReady();
-    else this.#scheduleRefresh();
+    if (!initial) return this.#scheduleRefresh();
+    this.#authenticated = true;
+    this.#becomeReadyWhenAuthenticated();
   }
 
   #scheduleRefresh(): void {

@@ -70,7 +70,14 @@ export class Subscription<T = unknown> {
   ) {
     this.#events = new Emitter((error) => host.reportError(error));
     if (typeof from === "object" && "epoch" in from) this.#position = { epoch: from.epoch, seq: from.seq };
-    const stored = storage?.load(topic);
+    let stored: ReturnType<PositionStorage["load"]>;
+    try {
+      stored = storage?.load(topic);
+    } catch (error) {
+      // An unreadable store must not stop delivery: start as configured.
+      host.reportError(error);
+      stored = undefined;
+    }
     if (stored instanceof Promise) {
       stored.then(
         (position) => this.#restore(position),

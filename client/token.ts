@@ -37,10 +37,6 @@ export class TokenProvider {
     if (typeof source === "string") this.#current = source;
   }
 
-  get configured(): boolean {
-    return this.source !== undefined;
-  }
-
   /** Whether new tokens can be fetched (a function), as opposed to one fixed string. */
   get refreshable(): boolean {
     return typeof this.source === "function";

@@ -1,0 +1,40 @@
+// The pure parts of the SDK: reconnect delays (full jitter under a capped exponential) and when a
+// token is refreshed (read from the JWT's exp).
+import test from "ava";
+import { Backoff } from "./backoff.js";
+import { signToken } from "./test-helpers.js";
+import { refreshDelay, tokenExpiry } from "./token.js";
+
+test("backoff: full jitter between 0 and a doubling ceiling, capped, and reset after a success", (t) => {
+  const highest = new Backoff({ initialMs: 100, maxMs: 1000, factor: 2 }, () => 0.999999);
+  t.deepEqual(
+    Array.from({ length: 6 }, () => highest.next()),
+    [99, 199, 399, 799, 999, 999],
+  );
+  highest.reset();
+  t.is(highest.next(), 99);
+  const lowest = new Backoff({ initialMs: 100, maxMs: 1000, factor: 2 }, () => 0);
+  t.deepEqual([lowest.next(), lowest.next(), lowest.next()], [0, 0, 0]);
+});
+
+test("token: exp is read from the JWT payload; refresh comes before it, at most 30 s early", async (t) => {
+  const token = await signToken({ lifetimeSeconds: 3600 });
+  const expiry = tokenExpiry(token)!;
+  const now = Date.now();
+  t.true(expiry > now + 3590_000 && expiry <= now + 3600_000);
+  t.is(refreshDelay(token, now), expiry - now - 30_000);
+
+  const short = await signToken({ lifetimeSeconds: 8 });
+  const shortExpiry = tokenExpiry(short)!;
+  // A short-lived token is refreshed when three quarters of its remaining life are gone.
+  t.is(refreshDelay(short, now), (shortExpiry - now) * 0.75);
+  t.is(refreshDelay(short, shortExpiry + 5000), 0);
+});
+
+test("token: no exp, or not a JWT, means no refresh", (t) => {
+  t.is(tokenExpiry("not-a-jwt"), undefined);
+  t.is(tokenExpiry("a.%%%.c"), undefined);
+  const payload = btoa(JSON.stringify({ sub: "x" })).replace(/=+$/, "");
+  t.is(tokenExpiry(`e30.${payload}.sig`), undefined);
+  t.is(refreshDelay(`e30.${payload}.sig`, Date.now()), undefined);
+});
