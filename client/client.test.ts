@@ -131,6 +131,27 @@ test("publish refused by the edge rejects with its error code", async (t) => {
   t.is((await client.publish("allowed.topic", 1)).dup, false);
 });
 
+test("a subscription the edge refuses ends with an error event; the connection and other subscriptions go on", async (t) => {
+  const { edge, proxy } = await setup(t);
+  const { client } = newClient(t, { url: proxy.wsUrl, token: () => signToken({ lifetimeSeconds: 600, sub: ["allowed.>"] }) });
+  const refused: { code: string; message: string }[] = [];
+  const denied = client.subscribe("denied.topic", () => t.fail("no message may arrive on a refused subscription"));
+  denied.on("error", (error) => refused.push({ code: error.code, message: error.message }));
+  const { sub, values } = received(client, "allowed.topic");
+  await waitFor("refusal", () => refused.length === 1);
+  t.is(refused[0]!.code, "forbidden");
+  t.regex(refused[0]!.message, /^subscription to denied\.topic refused: /);
+  t.true(denied.ended);
+
+  await waitFor("allowed subscription confirmed", () => sub.position !== undefined);
+  await publishRange(edge, "allowed.topic", range(3));
+  await waitFor("3 messages", () => values.length >= 3);
+  t.deepEqual(values, range(3));
+  t.is(client.state, "open");
+  // The topic is free again: a new subscription may be made (and is refused again).
+  t.notThrows(() => client.subscribe("denied.topic", () => undefined));
+});
+
 test("refreshes its token before exp on the open connection: no reconnect, nothing lost", async (t) => {
   const { edge, proxy } = await setup(t);
   let issued = 0;
@@ -138,15 +159,15 @@ test("refreshes its token before exp on the open connection: no reconnect, nothi
     url: proxy.wsUrl,
     token: () => {
       issued++;
-      return signToken({ lifetimeSeconds: 4 });
+      return signToken({ lifetimeSeconds: 6 });
     },
   });
   const { sub, values } = received(client, "refresh.stream");
   await waitFor("subscription confirmed", () => sub.position !== undefined);
 
-  // Three refreshes means the connection outlived its first tokens twice over.
+  // Two refreshes: the connection outlived its first token and its first refreshed one.
   let n = 0;
-  while (issued < 4) {
+  while (issued < 3) {
     await publishRange(edge, "refresh.stream", [++n]);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

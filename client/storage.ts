@@ -41,8 +41,7 @@ export interface WebStorageLike {
  */
 export function webStoragePositions(options: { prefix?: string; storage?: WebStorageLike } = {}): PositionStorage {
   const prefix = options.prefix ?? "herald:";
-  const store = options.storage ?? globalThis.localStorage;
-  if (!store) throw new Error("herald: no localStorage here; pass { storage } or use memoryPositions()");
+  const store = options.storage ?? defaultWebStorage();
   return {
     load: (topic) => parsePosition(store.getItem(prefix + topic)),
     save: (topic, position) => {
@@ -54,6 +53,17 @@ export function webStoragePositions(options: { prefix?: string; storage?: WebSto
     },
     remove: (topic) => store.removeItem(prefix + topic),
   };
+}
+
+function defaultWebStorage(): WebStorageLike {
+  let store: WebStorageLike | undefined;
+  try {
+    store = globalThis.localStorage;
+  } catch {
+    // Reading localStorage throws where the page may not use it (sandboxed frame, blocked cookies).
+  }
+  if (!store) throw new Error("herald: localStorage is not available here; pass { storage } or use memoryPositions()");
+  return store;
 }
 
 /** Positions kept in memory: survive reconnects of several clients sharing it, not restarts. */
