@@ -33,6 +33,8 @@ import { desiredStreamConfig, liveSubject, type DesiredStreamConfig } from "./st
 
 /** Pause between attempts to re-check the stream after a reconnect. */
 const RECOVER_RETRY_MS = 500;
+/** Request timeout for creating read consumers (a failed one falls back to direct gets). */
+const CONSUMER_TIMEOUT_MS = 1500;
 /** At most one "was the stream re-created?" check per this interval. */
 const EPOCH_CHECK_INTERVAL_MS = 1000;
 
@@ -42,6 +44,7 @@ export class JetStreamBackend implements Backend {
   private nc: NatsConnection | undefined;
   private jsm: JetStreamManager | undefined;
   private js: JetStreamClient | undefined;
+  private consumerJs: JetStreamClient | undefined;
   private currentEpoch = "";
   private current: BackendStatus = { state: "connecting", detail: "not started" };
   private readonly listeners = new Set<(status: BackendStatus) => void>();
@@ -63,7 +66,12 @@ export class JetStreamBackend implements Backend {
       maxBytes: config.maxBytes,
       duplicateWindowSeconds: config.duplicateWindowSeconds,
     });
-    this.reader = new StreamReader(() => this.manager(), () => this.client(), config.stream, config.subjectPrefix);
+    this.reader = new StreamReader(
+      () => this.manager(),
+      () => this.consumerJs ?? this.client(),
+      config.stream,
+      config.subjectPrefix,
+    );
     this.publisher = new Publisher(
       () => this.client(),
       config.subjectPrefix,
@@ -100,6 +108,7 @@ export class JetStreamBackend implements Backend {
     try {
       this.jsm = await jetstreamManager(this.nc);
       this.js = jetstream(this.nc);
+      this.consumerJs = jetstream(this.nc, { timeout: CONSUMER_TIMEOUT_MS });
       const { info, drift } = await ensureStream(this.jsm, this.desired);
       this.currentEpoch = epochOf(info);
       for (const line of drift) console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);

@@ -11,9 +11,14 @@ const DIRECT_RANGE = 8;
 const CONSUMER_FETCH_EXPIRES_MS = 2000;
 
 export class StreamReader {
+  /**
+   * @param consumerJs a JetStream client with a short request timeout: right after a node died,
+   * an ephemeral consumer can be placed on it and its creation times out (seen on 2.9.10); the
+   * read then falls back to direct gets instead of waiting long.
+   */
   constructor(
     private readonly jsm: () => JetStreamManager,
-    private readonly js: () => JetStreamClient,
+    private readonly consumerJs: () => JetStreamClient,
     private readonly stream: string,
     private readonly prefix: string,
   ) {}
@@ -44,17 +49,11 @@ export class StreamReader {
    * (retention removed what was between): callers check its prev.
    */
   async after(topic: string, after: number, limit: number): Promise<ReadMessage[]> {
-    const subject = storedSubject(this.prefix, topic);
-    const messages: ReadMessage[] = [];
     try {
-      let cursor = after;
-      while (messages.length < Math.min(limit, DIRECT_RANGE)) {
-        const msg = await this.jsm().direct.getMessage(this.stream, { seq: cursor + 1, next_by_subj: subject });
-        if (!msg) return messages;
-        messages.push(fromDirectGet(topic, msg));
-        cursor = msg.seq;
+      const messages = await this.direct(topic, after, Math.min(limit, DIRECT_RANGE), limit);
+      if (messages.length === DIRECT_RANGE && limit > DIRECT_RANGE) {
+        messages.push(...(await this.range(topic, messages.at(-1)!.seq, limit - DIRECT_RANGE, limit - DIRECT_RANGE)));
       }
-      if (messages.length < limit) messages.push(...(await this.consume(topic, cursor, limit - messages.length)));
       return messages;
     } catch (err) {
       throw unavailable(err, `reading ${topic} after ${after}`);
@@ -63,15 +62,15 @@ export class StreamReader {
 
   /**
    * The topic's last `k` retained messages, oldest first. Up to DIRECT_RANGE of them are found by
-   * walking back along Herald-Prev (one direct get each); more are streamed through an ordered
-   * consumer over the topic's retained messages (at most max_msgs_per_subject), keeping the last k.
+   * walking back along Herald-Prev (one direct get each); more are streamed over the topic's
+   * retained messages (at most max_msgs_per_subject), keeping the last k.
    */
   async lastN(topic: string, newest: ReadMessage | undefined, k: number): Promise<ReadMessage[]> {
     try {
       if (k > DIRECT_RANGE) {
         const info = await this.jsm().streams.info(this.stream, { subjects_filter: storedSubject(this.prefix, topic) });
         const retained = info.state.subjects?.[storedSubject(this.prefix, topic)] ?? 0;
-        return retained === 0 ? [] : await this.consume(topic, 0, retained, k);
+        return retained === 0 ? [] : await this.range(topic, 0, retained, k);
       }
       const reversed: ReadMessage[] = [];
       let current = newest;
@@ -86,12 +85,33 @@ export class StreamReader {
     }
   }
 
-  /**
-   * A long range through an ordered consumer: one consumer, `count` messages streamed in one
-   * fetch, of which the last `keep` are returned.
-   */
-  private async consume(topic: string, after: number, count: number, keep = count): Promise<ReadMessage[]> {
-    const consumer = await this.js().consumers.get(this.stream, {
+  /** Up to `count` messages after `after`, of which the last `keep` are returned. */
+  private async range(topic: string, after: number, count: number, keep: number): Promise<ReadMessage[]> {
+    try {
+      return await this.consume(topic, after, count, keep);
+    } catch {
+      return this.direct(topic, after, count, keep);
+    }
+  }
+
+  /** One direct get per message, following next_by_subj. */
+  private async direct(topic: string, after: number, count: number, keep: number): Promise<ReadMessage[]> {
+    const subject = storedSubject(this.prefix, topic);
+    const messages: ReadMessage[] = [];
+    let cursor = after;
+    for (let seen = 0; seen < count; seen++) {
+      const msg = await this.jsm().direct.getMessage(this.stream, { seq: cursor + 1, next_by_subj: subject });
+      if (!msg) break;
+      messages.push(fromDirectGet(topic, msg));
+      if (messages.length > keep) messages.shift();
+      cursor = msg.seq;
+    }
+    return messages;
+  }
+
+  /** An ordered consumer: one consumer, `count` messages streamed in one fetch. */
+  private async consume(topic: string, after: number, count: number, keep: number): Promise<ReadMessage[]> {
+    const consumer = await this.consumerJs().consumers.get(this.stream, {
       filter_subjects: storedSubject(this.prefix, topic),
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: after + 1,
@@ -106,7 +126,8 @@ export class StreamReader {
         if (msg.info.pending === 0 || ++seen >= count) break;
       }
     } finally {
-      await consumer.delete().catch(() => undefined);
+      // Not awaited: an ordered consumer also removes itself once inactive.
+      consumer.delete().catch(() => undefined);
     }
     return messages;
   }
