@@ -11,6 +11,8 @@ export async function closeInWaves(sessions: Session[], durationMs: number): Pro
   const waves = Math.max(1, Math.min(MAX_WAVES, sessions.length));
   const waveMs = durationMs / waves;
   for (let wave = 0; wave < waves; wave++) {
+    // Clients that left on their own need no wave: stop waiting once everybody is gone.
+    if (sessions.every((session) => session.isClosed)) return;
     if (wave > 0) await delay(waveMs);
     const members = sessions.filter((_, index) => index % waves === wave);
     for (const session of members) {

@@ -110,8 +110,8 @@ export class Session {
     }, config.authTimeoutMs);
   }
 
-  get subscriptionCount(): number {
-    return this.subscriptions.size;
+  get isClosed(): boolean {
+    return this.ended;
   }
 
   /** Queues an encoded edge frame; a client over its send buffer is closed with 4008. */

@@ -24,9 +24,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   const { config } = deps;
   const allowedOrigins = config.allowedOrigins ? new Set(config.allowedOrigins) : undefined;
 
-  return async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    // A reset during the handshake must not become an uncaught error.
-    socket.on("error", () => socket.destroy());
+  const handle = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://edge.invalid");
     if (url.pathname !== WS_PATH) return refuse(socket, "not_found", `no WebSocket endpoint at ${url.pathname}; use ${WS_PATH}`);
     if (deps.draining()) return refuse(socket, "unavailable", "this edge is draining; connect to another one");
@@ -48,6 +46,12 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       deps.onConnection(ws, auth);
     });
   };
+
+  return (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // A reset during the handshake must not become an uncaught error.
+    socket.on("error", () => socket.destroy());
+    handle(request, socket, head).catch(() => refuse(socket, "bad_request", "malformed WebSocket upgrade request"));
+  };
 }
 
 async function authenticateUpgrade(authenticator: Authenticator, token: string | null): Promise<UpgradeAuth> {
@@ -65,9 +69,10 @@ function refuse(socket: Duplex, code: ErrorCode, message: string): void {
   const status = ERROR_STATUS[code];
   const body = JSON.stringify({ error: { code, message } });
   const retry = status === 503 ? "Retry-After: 1\r\n" : "";
+  settlePending(socket);
+  if (socket.destroyed) return;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
       `${retry}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-  settlePending(socket);
 }
