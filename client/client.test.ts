@@ -63,6 +63,23 @@ test("delivers every message once and in order across a network cut, resuming fr
   t.deepEqual(sub.position?.seq, stored.at(-1)?.seq);
 });
 
+test("a connection that goes silent (half-open) is detected by the heartbeat and replaced; nothing is lost", async (t) => {
+  const edge = await startTestEdge(t, { ...TEST_EDGE_ENV, HERALD_HEARTBEAT_MS: "1000" });
+  const proxy = await startWsProxy(t, { port: edge.port });
+  const { client, states } = newClient(t, { url: proxy.wsUrl });
+  const { sub, values } = received(client, "silent.stream");
+  await waitFor("subscription confirmed", () => sub.position !== undefined);
+  await publishRange(edge, "silent.stream", range(5));
+  await waitFor("5 messages", () => values.length === 5);
+
+  proxy.freezeAll();
+  await publishRange(edge, "silent.stream", range(5, 6));
+  await waitFor("a new connection", () => proxy.connectionsAccepted() === 2 && client.state === "open");
+  await waitFor("10 messages", () => values.length >= 10);
+  t.deepEqual(values, range(10));
+  t.deepEqual(states, ["connecting", "open", "reconnecting", "open"]);
+});
+
 test("a msg frame dropped on the wire is healed by re-subscription: nothing missing, nothing out of order", async (t) => {
   const { edge, proxy } = await setup(t);
   const { client } = newClient(t, { url: proxy.wsUrl });

@@ -410,14 +410,17 @@ export class HeraldClient {
   // ---- heartbeat ----
 
   /**
-   * An application-level ping each interval keeps traffic flowing; a connection silent for two
-   * intervals is dead (a half-open TCP connection never reports a close) and is replaced.
+   * An application-level ping each interval. A connection that has received nothing since the
+   * previous ping (sent at least an interval ago) is dead — a half-open TCP connection never
+   * reports a close — and is replaced. Judged from the last ping rather than from wall-clock
+   * silence, so a background tab whose timers the browser throttles is not mistaken for dead.
    */
   #startHeartbeat(ws: WebSocketLike, intervalMs: number): void {
     clearTimeout(this.#timers.heartbeat);
+    let pingSentAt: number | undefined;
     const beat = () => {
       if (ws !== this.#ws) return;
-      if (Date.now() - this.#lastReceived > 2 * intervalMs) {
+      if (pingSentAt !== undefined && this.#lastReceived < pingSentAt) {
         this.#reportError(new HeraldError("unavailable", "herald: the edge stopped answering; reconnecting"));
         this.#drop(ws, CLIENT_CLOSE.heartbeat, "heartbeat timeout");
         return;
@@ -425,6 +428,7 @@ export class HeraldClient {
       const id = this.#newId();
       this.#quietRequests.add(id);
       this.#send({ op: "ping", id });
+      pingSentAt = Date.now();
       this.#timers.heartbeat = setTimeout(beat, intervalMs);
     };
     this.#timers.heartbeat = setTimeout(beat, intervalMs);

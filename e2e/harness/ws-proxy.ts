@@ -19,6 +19,11 @@ export interface WsProxy {
   dropEdgeFrame(matches: (frame: EdgeFrame) => boolean): Promise<EdgeFrame>;
   /** Sends `frame` to every connected client as if the edge had sent it. */
   injectEdgeFrame(frame: EdgeFrame): void;
+  /**
+   * Stops relaying anything on the connections open now, without closing them: a half-open
+   * connection, as after a silent network failure. New connections are relayed normally.
+   */
+  freezeAll(): void;
   /** Cuts every connection at once, like a network failure (no close handshake). */
   cutAll(): void;
   /** How many edge → client frames with this op the proxy has relayed or dropped so far. */
@@ -45,7 +50,7 @@ function sendableCode(code: number): number | undefined {
 export async function startWsProxy(t: Teardown, target: { port: number; host?: string }): Promise<WsProxy> {
   const upstreamBase = `ws://${target.host ?? "127.0.0.1"}:${target.port}`;
   const rules: DropRule[] = [];
-  const pairs = new Set<{ client: WebSocket; upstream: WebSocket }>();
+  const pairs = new Set<{ client: WebSocket; upstream: WebSocket; frozen: boolean }>();
   const seen = new Map<string, number>();
   let accepted = 0;
 
@@ -82,7 +87,7 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
   function relay(client: WebSocket, path: string): void {
     accepted++;
     const upstream = new WebSocket(upstreamBase + path, SUBPROTOCOL, { perMessageDeflate: false });
-    const pair = { client, upstream };
+    const pair = { client, upstream, frozen: false };
     pairs.add(pair);
     const early: string[] = [];
     const closeBoth = (code: number, reason: string) => {
@@ -98,12 +103,12 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
       for (const text of early.splice(0)) upstream.send(text);
     });
     upstream.on("message", (data: RawData, isBinary: boolean) => {
-      if (isBinary || client.readyState !== WebSocket.OPEN) return;
+      if (isBinary || pair.frozen || client.readyState !== WebSocket.OPEN) return;
       const text = filterEdgeText(data.toString());
       if (text !== undefined) client.send(text);
     });
     client.on("message", (data: RawData, isBinary: boolean) => {
-      if (isBinary) return;
+      if (isBinary || pair.frozen) return;
       if (upstream.readyState === WebSocket.OPEN) upstream.send(data.toString());
       else early.push(data.toString());
     });
@@ -127,6 +132,9 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
     dropEdgeFrame: (matches) => new Promise((dropped) => rules.push({ matches, dropped })),
     injectEdgeFrame: (frame) => {
       for (const { client } of pairs) if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame));
+    },
+    freezeAll: () => {
+      for (const pair of pairs) pair.frozen = true;
     },
     cutAll: () => {
       for (const { client, upstream } of [...pairs]) {
