@@ -1,57 +1,36 @@
-// Herald demo: a raw herald.v1 WebSocket client (no build step). Subscribes to one topic at a time,
-// shows each message with its seq, publishes from the form, and after a lost connection resumes
-// from the last seq it saw, so nothing published meanwhile is missed.
+// Herald demo, on the client SDK (/client.js, built from client/ by `npm run build:client`).
+// Subscribes to one topic at a time (starting with its last 20 messages), shows each message with
+// its seq, and publishes from the form. The SDK reconnects and resumes by itself, so nothing
+// published while the connection was down is missed, and nothing is shown twice or out of order.
+import { HeraldClient } from "/client.js";
+
 const $ = (id) => document.getElementById(id);
-const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/ws`;
+const client = new HeraldClient({ url: location.origin });
+let subscription = null;
 
-let ws;
-let topic = null;
-let position = null; // {epoch, seq} of the last message shown: where a reconnect resumes
-let nextId = 1;
-let retryMs = 500;
+const STATES = {
+  connecting: ["connecting…", false],
+  open: ["connected", true],
+  reconnecting: ["disconnected; reconnecting…", false],
+  closed: ["closed", false],
+};
+client.on("state", (state) => setStatus(...STATES[state]));
+client.on("error", (error) => {
+  if (client.state !== "open") say(error.message);
+});
 
-function connect() {
-  ws = new WebSocket(wsUrl, "herald.v1");
-  ws.onopen = () => {
-    retryMs = 500;
-    setStatus("connected", true);
-    if (topic) subscribe(topic, position ? { epoch: position.epoch, seq: position.seq } : { last: 20 });
-  };
-  // The edge may batch several frames into one WebSocket message, one per line.
-  ws.onmessage = (event) => event.data.split("\n").filter(Boolean).forEach((line) => handle(JSON.parse(line)));
-  ws.onclose = (event) => {
-    setStatus(`disconnected (${event.code}${event.reason ? ": " + event.reason : ""}); reconnecting…`, false);
-    setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, 10000);
-  };
-}
-
-function handle(frame) {
-  switch (frame.op) {
-    case "subok":
-      if (frame.topic !== topic) return;
-      position = { epoch: frame.epoch, seq: frame.seq };
-      say(frame.recovered ? "" : "could not resume from the last position; continuing from the newest message");
-      return;
-    case "msg":
-      if (frame.topic !== topic) return;
-      position = { epoch: position?.epoch ?? "", seq: frame.seq };
-      show(frame);
-      return;
-    case "ack":
-      if (frame.seq !== undefined) say(`published as seq ${frame.seq}${frame.dup ? " (duplicate)" : ""}`);
-      return;
-    case "err":
-      say(`${frame.code}: ${frame.message}`);
-      return;
-    case "reconnect":
-      retryMs = frame.afterMs;
-      return;
+function subscribe(topic) {
+  subscription?.unsubscribe();
+  $("messages").replaceChildren();
+  say("");
+  try {
+    subscription = client.subscribe(topic, { from: { last: 20 } }, show);
+  } catch (error) {
+    subscription = null;
+    return say(error.message);
   }
-}
-
-function subscribe(name, from) {
-  ws.send(JSON.stringify({ op: "sub", topic: name, id: nextId++, from }));
+  subscription.on("resync", () => say("could not resume from the last position; continuing from the newest message"));
+  subscription.on("error", (error) => say(`${error.code}: ${error.message}`));
 }
 
 function show(message) {
@@ -77,18 +56,13 @@ function say(text) {
 
 $("subscribe-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const name = $("topic").value.trim();
-  if (!name || name === topic) return;
-  if (topic && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: "unsub", topic, id: nextId++ }));
-  topic = name;
-  position = null;
-  $("messages").replaceChildren();
-  if (ws.readyState === WebSocket.OPEN) subscribe(topic, { last: 20 });
+  const topic = $("topic").value.trim();
+  if (topic && topic !== subscription?.topic) subscribe(topic);
 });
 
-$("publish-form").addEventListener("submit", (event) => {
+$("publish-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (!topic) return say("subscribe to a topic first");
+  if (!subscription) return say("subscribe to a topic first");
   const text = $("data").value;
   let data;
   try {
@@ -96,9 +70,14 @@ $("publish-form").addEventListener("submit", (event) => {
   } catch {
     data = text;
   }
-  ws.send(JSON.stringify({ op: "pub", topic, data, id: nextId++ }));
   $("data").value = "";
+  try {
+    const { seq, dup } = await client.publish(subscription.topic, data);
+    say(`published as seq ${seq}${dup ? " (duplicate)" : ""}`);
+  } catch (error) {
+    say(`${error.code ?? "error"}: ${error.message}`);
+  }
 });
 
-topic = $("topic").value.trim() || null;
-connect();
+const initial = $("topic").value.trim();
+if (initial) subscribe(initial);
