@@ -6,7 +6,8 @@ export function writeKubeconfig(path: string, serverUrl: string, namespace = "de
   const config = {
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: "fake", cluster: { server: serverUrl } }],
+    // client-node refuses plain HTTP unless TLS verification is explicitly off (there is no TLS here).
+    clusters: [{ name: "fake", cluster: { server: serverUrl, "insecure-skip-tls-verify": true } }],
     users: [{ name: "fake", user: { token: "fake-token" } }],
     contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace } }],
     "current-context": "fake",

@@ -19,7 +19,14 @@ interface ResourceType {
   status: boolean;
   scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
   shortNames?: string[];
+  printerColumns?: PrinterColumn[];
   validate?: ValidateFunction;
+}
+
+interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
 }
 
 const BUILT_IN: ResourceType[] = [
@@ -79,6 +86,36 @@ function validationMessage(type: ResourceType, name: string, validate: ValidateF
   return `${type.kind}.${type.group} "${name}" is invalid: ${details.join(", ")}`;
 }
 
+/** The JSONPath subset printer columns use: `.a.b`, `[?(@.key=="value")]`. */
+function jsonPath(object: unknown, path: string): unknown {
+  let values: unknown[] = [object];
+  for (const [, field, filterKey, filterValue] of path.matchAll(/\.([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_-]+)=="([^"]*)"\)\]/g)) {
+    if (field !== undefined) values = values.map((v) => (v as Record<string, unknown> | undefined)?.[field]);
+    else values = values.flatMap((v) => (Array.isArray(v) ? v.filter((item) => (item as Record<string, unknown>)?.[filterKey!] === filterValue) : []));
+  }
+  return values[0];
+}
+
+function age(timestamp: unknown): string {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(String(timestamp))) / 1000));
+  return seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.floor(seconds / 60)}m` : `${Math.floor(seconds / 3600)}h`;
+}
+
+/** A meta.k8s.io Table, as kubectl asks for it: the CRD's printer columns, rendered by the server. */
+function table(type: ResourceType, objects: KubeObject[], resourceVersion: string): unknown {
+  const columns = type.printerColumns ?? [];
+  return {
+    kind: "Table",
+    apiVersion: "meta.k8s.io/v1",
+    metadata: { resourceVersion },
+    columnDefinitions: [{ name: "Name", type: "string", format: "name", description: "", priority: 0 }, ...columns.map((c) => ({ name: c.name, type: c.type === "date" ? "string" : c.type, format: "", description: "", priority: 0 }))],
+    rows: objects.map((object) => ({
+      cells: [object.metadata.name, ...columns.map((c) => (c.type === "date" ? age(jsonPath(object, c.jsonPath)) : (jsonPath(object, c.jsonPath) ?? null)))],
+      object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: object.metadata },
+    })),
+  };
+}
+
 export interface FakeApiServer {
   url: string;
   port: number;
@@ -99,7 +136,7 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     if (event.resource !== "apiextensions.k8s.io/customresourcedefinitions") return;
     const spec = event.object.spec as {
       group: string; scope: string; names: { plural: string; kind: string; shortNames?: string[] };
-      versions: { name: string; schema?: { openAPIV3Schema: object }; subresources?: { status?: object; scale?: ResourceType["scale"] } }[];
+      versions: { name: string; schema?: { openAPIV3Schema: object }; subresources?: { status?: object; scale?: ResourceType["scale"] }; additionalPrinterColumns?: PrinterColumn[] }[];
     };
     for (let i = types.length - 1; i >= 0; i--) if (types[i]!.group === spec.group && types[i]!.plural === spec.names.plural) types.splice(i, 1);
     if (event.type === "DELETED") return;
@@ -107,7 +144,7 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       types.push({
         group: spec.group, version: version.name, plural: spec.names.plural, kind: spec.names.kind,
         namespaced: spec.scope === "Namespaced", generation: true, status: version.subresources?.status !== undefined,
-        scale: version.subresources?.scale, shortNames: spec.names.shortNames,
+        scale: version.subresources?.scale, shortNames: spec.names.shortNames, printerColumns: version.additionalPrinterColumns,
         validate: version.schema ? ajv.compile(version.schema.openAPIV3Schema) : undefined,
       });
     }
@@ -258,11 +295,13 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     if (!type) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
     if (!type.namespaced) namespace = undefined;
     const key = resourceKey(type);
+    const wantsTable = (t: ResourceType) => t.printerColumns !== undefined && (request.headers.accept ?? "").includes("as=Table");
 
     if (name === undefined) {
       if (request.method === "GET") {
         if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") return watch(response, type, namespace, url.searchParams);
         const items = store.list(key, namespace).filter((o) => matches(o, url.searchParams));
+        if (wantsTable(type)) return send(response, 200, table(type, items, store.resourceVersion));
         return send(response, 200, { kind: `${type.kind}List`, apiVersion: groupVersion(type), metadata: { resourceVersion: store.resourceVersion }, items });
       }
       if (request.method === "POST") {
@@ -300,7 +339,7 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
 
     switch (request.method) {
       case "GET":
-        return send(response, 200, current());
+        return send(response, 200, wantsTable(type) ? table(type, [current()], store.resourceVersion) : current());
       case "PUT":
       case "PATCH": {
         const given = await body(request);

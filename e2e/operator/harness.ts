@@ -1,0 +1,172 @@
+// Test harness for the operator: the FAKE Kubernetes API server with the generated CRD installed by
+// real kubectl, a real nats-server, and real operator processes (spawned, killed by their pids).
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { startFakeApiServer, type FakeApiServer } from "../fake-apiserver/server.js";
+import { writeKubeconfig } from "../fake-apiserver/kubeconfig.js";
+import type { KubeObject } from "../fake-apiserver/store.js";
+import type { Teardown } from "../harness/nats-server.js";
+
+const run = promisify(execFile);
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const CRD_FILE = join(ROOT, "crds/notificationservices.herald.dev.yaml");
+
+/** A tool from `bash scripts/test-tools.sh`, with a clear message when it is missing. */
+export function tool(name: "kubectl" | "helm"): string {
+  const path = join(ROOT, ".tools/bin", name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run bash scripts/test-tools.sh`);
+  return path;
+}
+
+/** Polls until `check` returns a value other than undefined/false, or fails with `what`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}`);
+}
+
+export interface OperatorProcess {
+  readonly pid: number;
+  readonly output: () => string;
+  /** Sum of a counter (all label values) from the operator's /metrics. */
+  metric(name: string): Promise<number>;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+export interface Cluster {
+  api: FakeApiServer;
+  kubeconfig: string;
+  dir: string;
+  /** Runs real kubectl against the fake API server; rejects with kubectl's stderr. */
+  kubectl(...args: string[]): Promise<string>;
+  /** Reads an object straight from the fake API server. */
+  get(path: string): Promise<KubeObject | undefined>;
+  /** Writes through the fake API server's REST API (PUT). */
+  put(path: string, object: unknown): Promise<KubeObject>;
+  startOperator(name: string, env?: Record<string, string>): Promise<OperatorProcess>;
+}
+
+export async function startCluster(t: Teardown): Promise<Cluster> {
+  const api = await startFakeApiServer();
+  const dir = mkdtempSync(join(tmpdir(), "herald-operator-"));
+  const kubeconfig = writeKubeconfig(join(dir, "kubeconfig"), api.url);
+  const children = new Set<ChildProcess>();
+  t.teardown(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const kubectl = async (...args: string[]) => {
+    try {
+      return (await run(tool("kubectl"), ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", timeout: 60_000 })).stdout;
+    } catch (error) {
+      throw new Error(`kubectl ${args.join(" ")}: ${(error as { stderr?: string }).stderr ?? String(error)}`);
+    }
+  };
+  const request = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const payload = (await response.json()) as KubeObject & { message?: string };
+    return { status: response.status, payload };
+  };
+  await kubectl("apply", "-f", CRD_FILE);
+
+  return {
+    api,
+    kubeconfig,
+    dir,
+    kubectl,
+    async get(path) {
+      const { status, payload } = await request("GET", path);
+      if (status === 404) return undefined;
+      if (status !== 200) throw new Error(`GET ${path}: ${status} ${payload.message}`);
+      return payload;
+    },
+    async put(path, object) {
+      const { status, payload } = await request("PUT", path, object);
+      if (status !== 200) throw new Error(`PUT ${path}: ${status} ${payload.message}`);
+      return payload;
+    },
+    async startOperator(name, env = {}) {
+      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "operator/main.ts")], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          KUBECONFIG: kubeconfig,
+          POD_NAME: name,
+          POD_NAMESPACE: "default",
+          HERALD_OPERATOR_PORT: "0",
+          HERALD_OPERATOR_LEASE_SECONDS: "3",
+          ...env,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.add(child);
+      let output = "";
+      child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      await waitFor(`operator ${name} to start`, () => output.includes("listening on") || (child.exitCode !== null && Promise.reject(new Error(output))));
+      const port = Number(/listening on :(\d+)/.exec(output)![1]);
+      return {
+        pid: child.pid!,
+        output: () => output,
+        async metric(metricName) {
+          const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          return text
+            .split("\n")
+            .filter((line) => line.startsWith(`${metricName}{`) || line.startsWith(`${metricName} `))
+            .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
+        },
+        async kill(signal) {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          await exited;
+          children.delete(child);
+        },
+      };
+    },
+  };
+}
+
+/** The stream's info from NATS, or undefined when it does not exist. */
+export async function streamInfo(natsUrl: string, name: string): Promise<StreamInfo | undefined> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return await jsm.streams.info(name).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
+
+export const NS_PATH = "/apis/herald.dev/v1alpha1/namespaces/default/notificationservices";
+export const DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments";
+
+/** A NotificationService manifest (YAML is JSON) for kubectl apply. */
+export function notificationService(name: string, spec: Record<string, unknown>): string {
+  return JSON.stringify({ apiVersion: "herald.dev/v1alpha1", kind: "NotificationService", metadata: { name, namespace: "default" }, spec });
+}
+
+export function condition(object: KubeObject | undefined, type: string): { status: string; reason: string; message: string; observedGeneration: number } | undefined {
+  const conditions = (object?.status as { conditions?: { type: string; status: string; reason: string; message: string; observedGeneration: number }[] } | undefined)?.conditions;
+  return conditions?.find((c) => c.type === type);
+}

@@ -1,0 +1,201 @@
+// The operator against the fake API server, a real nats-server and real kubectl: what a user sees
+// when they apply, change, scale and delete a NotificationService.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import test from "ava";
+import { startNats } from "../harness/nats-server.js";
+import { validateManifest } from "./kubernetes-schemas.js";
+import { condition, DEPLOYMENTS, notificationService, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
+import type { KubeObject } from "../fake-apiserver/store.js";
+
+type Deployment = KubeObject & {
+  spec: { replicas?: number; template: { metadata: { annotations: Record<string, string> }; spec: { containers: { image: string; env: unknown[] }[] } } };
+};
+
+async function apply(cluster: Cluster, name: string, spec: Record<string, unknown>): Promise<string> {
+  const file = join(cluster.dir, `${name}.json`);
+  writeFileSync(file, notificationService(name, spec));
+  return cluster.kubectl("apply", "-f", file);
+}
+
+/** What the Deployment controller would report: every replica ready. */
+async function markDeploymentReady(cluster: Cluster, name: string, replicas: number): Promise<void> {
+  const deployment = (await cluster.get(`${DEPLOYMENTS}/${name}`))!;
+  await cluster.put(`${DEPLOYMENTS}/${name}/status`, { ...deployment, status: { replicas, readyReplicas: replicas, availableReplicas: replicas, updatedReplicas: replicas } });
+}
+
+test("create, become Ready, change, scale and delete (Retain) a NotificationService", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  const spec = { nats: { url: nats.url }, stream: { replicas: 1, maxAge: "1h", maxMsgsPerTopic: 50 }, edge: { replicas: 2, image: "herald/edge:1" } };
+  t.regex(await apply(cluster, "news", spec), /notificationservice.herald.dev\/news created/);
+
+  const resource = await waitFor("the resource to get a finalizer", async () => {
+    const r = await cluster.get(`${NS_PATH}/news`);
+    return (r?.metadata.finalizers ?? []).includes("herald.dev/stream") && r;
+  });
+  const uid = resource.metadata.uid;
+  const deployment = (await waitFor("the edge Deployment", () => cluster.get(`${DEPLOYMENTS}/news-edge`))) as Deployment;
+  const owned = {
+    ConfigMap: await waitFor("the ConfigMap", () => cluster.get("/api/v1/namespaces/default/configmaps/news-edge")),
+    Deployment: deployment,
+    Service: await waitFor("the Service", () => cluster.get("/api/v1/namespaces/default/services/news")),
+    PodDisruptionBudget: await waitFor("the PDB", () => cluster.get("/apis/policy/v1/namespaces/default/poddisruptionbudgets/news-edge")),
+  };
+  for (const [kind, object] of Object.entries(owned)) {
+    t.is(object.kind, kind);
+    t.deepEqual(object.metadata.ownerReferences, [{ apiVersion: "herald.dev/v1alpha1", kind: "NotificationService", name: "news", uid, controller: true, blockOwnerDeletion: true }], kind);
+    await t.notThrowsAsync(validateManifest(object), kind);
+  }
+  t.is(deployment.spec.replicas, 2);
+  t.is(deployment.spec.template.spec.containers[0]!.image, "herald/edge:1");
+  const data = (owned.ConfigMap as KubeObject & { data: Record<string, string> }).data;
+  t.is(data.HERALD_NATS_URL, nats.url);
+  t.is(data.HERALD_STREAM, "herald_default_news");
+  t.is(data.HERALD_MAX_AGE_SECONDS, "3600");
+  t.is(await cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/news-edge"), undefined);
+  t.is(await cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/news"), undefined);
+
+  const stream = await waitFor("the JetStream stream", () => streamInfo(nats.url, "herald_default_news"));
+  t.deepEqual(stream.config.subjects, ["herald_default_news.t.>"]);
+  t.is(stream.config.max_msgs_per_subject, 50);
+  t.is(stream.config.max_age, 3600 * 1e9);
+
+  const notReady = await waitFor("StreamReady without ready edges", async () => {
+    const r = await cluster.get(`${NS_PATH}/news`);
+    return condition(r, "StreamReady")?.status === "True" && r;
+  });
+  t.is(condition(notReady, "Ready")?.status, "False");
+  t.is(condition(notReady, "EdgeAvailable")?.reason, "EdgesNotReady");
+
+  await markDeploymentReady(cluster, "news-edge", 2);
+  const ready = await waitFor("Ready", async () => {
+    const r = await cluster.get(`${NS_PATH}/news`);
+    return condition(r, "Ready")?.status === "True" && r;
+  });
+  const status = ready.status as Record<string, unknown>;
+  t.is(status.readyReplicas, 2);
+  t.is(status.observedGeneration, 1);
+  t.is(status.endpoint, "ws://news.default.svc:8080/v1/ws");
+  t.is(status.stream, "herald_default_news");
+  t.is(typeof status.epoch, "string");
+  t.is(condition(ready, "Ready")?.observedGeneration, 1);
+  t.regex(await cluster.kubectl("get", "notificationservices"), /news\s+True\s+2\s+ws:\/\/news\.default\.svc:8080\/v1\/ws/);
+
+  // A second reconcile writes nothing: the resourceVersions stay put while the operator resyncs.
+  const versions = async () => Promise.all([`${NS_PATH}/news`, `${DEPLOYMENTS}/news-edge`, "/api/v1/namespaces/default/configmaps/news-edge"].map(async (p) => (await cluster.get(p))!.metadata.resourceVersion));
+  const before = await versions();
+  const reconciles = await operator.metric("herald_operator_reconciles_total");
+  await cluster.kubectl("annotate", "notificationservice", "news", "touched=yes"); // an event that triggers a reconcile
+  await waitFor("the reconcile of the annotated resource", async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles);
+  const afterTouch = await versions();
+  t.deepEqual(afterTouch.slice(1), before.slice(1), "owned objects are not rewritten");
+  t.not(afterTouch[0], before[0], "(the annotation itself changed the resource)");
+  t.is(await cluster.get(`${NS_PATH}/news`).then((r) => r!.metadata.resourceVersion), afterTouch[0], "and the reconcile wrote no status");
+
+  // Change the spec: the Deployment rolls to the new image and observedGeneration follows.
+  await apply(cluster, "news", { ...spec, edge: { replicas: 2, image: "herald/edge:2" } });
+  const rolled = (await waitFor("the new image", async () => {
+    const d = (await cluster.get(`${DEPLOYMENTS}/news-edge`)) as Deployment;
+    return d.spec.template.spec.containers[0]!.image === "herald/edge:2" && d;
+  })) as Deployment;
+  t.is(rolled.spec.replicas, 2);
+  await waitFor("observedGeneration 2", async () => ((await cluster.get(`${NS_PATH}/news`))!.status as { observedGeneration?: number }).observedGeneration === 2);
+
+  // kubectl scale goes through the scale subresource into spec.edge.replicas, then the Deployment.
+  t.regex(await cluster.kubectl("scale", "notificationservice/news", "--replicas=4"), /scaled/);
+  await waitFor("4 replicas", async () => ((await cluster.get(`${DEPLOYMENTS}/news-edge`)) as Deployment).spec.replicas === 4);
+  t.is((((await cluster.get(`${NS_PATH}/news`))!.spec as { edge: { replicas: number } }).edge.replicas), 4);
+  t.regex(await cluster.kubectl("get", "notificationservice", "news", "-o", "jsonpath={.status.selector}"), /app.kubernetes.io\/instance=news/);
+
+  // Delete with deletePolicy Retain (the default): the objects go, the stream stays.
+  await cluster.kubectl("delete", "notificationservice", "news", "--timeout=60s");
+  await waitFor("the resource to be gone", async () => (await cluster.get(`${NS_PATH}/news`)) === undefined);
+  t.is(await cluster.get(`${DEPLOYMENTS}/news-edge`), undefined, "owned objects are garbage-collected");
+  t.truthy(await streamInfo(nats.url, "herald_default_news"), "the stream is retained");
+  const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string }[] };
+  const reasons = new Set(events.items.map((e) => e.reason));
+  for (const reason of ["StreamCreated", "Created", "Updated", "StreamRetained"]) t.true(reasons.has(reason), reason);
+});
+
+test("autoscaling hands replicas to the HPA; an Ingress when asked; delete (Delete) removes the stream", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  const spec = {
+    nats: { url: nats.url },
+    stream: { replicas: 1, deletePolicy: "Delete", name: "live" },
+    edge: { autoscaling: { enabled: true, min: 3, max: 12, targetConnectionsPerPod: 5000 } },
+    ingress: { className: "nginx", host: "live.example.com", tlsSecret: "live-tls" },
+  };
+  await apply(cluster, "live", spec);
+  const hpa = (await waitFor("the HPA", () => cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/live-edge"))) as KubeObject & { spec: Record<string, unknown> };
+  t.like(hpa.spec, { minReplicas: 3, maxReplicas: 12, scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "live-edge" } });
+  await t.notThrowsAsync(validateManifest(hpa));
+  const ingress = (await waitFor("the Ingress", () => cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/live")))!;
+  t.is(ingress.metadata.annotations && (ingress.metadata.annotations as Record<string, string>)["nginx.ingress.kubernetes.io/proxy-read-timeout"], "3600");
+  await t.notThrowsAsync(validateManifest(ingress));
+  const deployment = (await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/live-edge`))) as Deployment;
+  t.is(deployment.spec.replicas, undefined, "the operator does not write replicas");
+  await waitFor("the stream", () => streamInfo(nats.url, "live"));
+
+  // The HPA scales the Deployment; a spec change later must roll the pods but keep the HPA's count.
+  await cluster.put(`${DEPLOYMENTS}/live-edge`, { ...deployment, spec: { ...deployment.spec, replicas: 7 } });
+  const hashBefore = deployment.spec.template.metadata.annotations["herald.dev/config-hash"];
+  await apply(cluster, "live", { ...spec, limits: { maxSubscriptions: 50 } });
+  const rolled = (await waitFor("the new configuration", async () => {
+    const d = (await cluster.get(`${DEPLOYMENTS}/live-edge`)) as Deployment;
+    return d.spec.template.metadata.annotations["herald.dev/config-hash"] !== hashBefore && d;
+  })) as Deployment;
+  t.is(rolled.spec.replicas, 7, "the HPA's replica count is kept");
+  const config = (await cluster.get("/api/v1/namespaces/default/configmaps/live-edge")) as KubeObject & { data: Record<string, string> };
+  t.is(config.data.HERALD_MAX_SUBSCRIPTIONS, "50");
+
+  // Autoscaling off: the HPA is removed and the operator owns replicas again.
+  await apply(cluster, "live", { ...spec, edge: { replicas: 5 }, ingress: undefined });
+  await waitFor("the HPA to be removed", async () => (await cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/live-edge")) === undefined);
+  await waitFor("the Ingress to be removed", async () => (await cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/live")) === undefined);
+  await waitFor("5 replicas", async () => ((await cluster.get(`${DEPLOYMENTS}/live-edge`)) as Deployment).spec.replicas === 5);
+
+  await cluster.kubectl("delete", "notificationservice", "live", "--timeout=60s");
+  await waitFor("the stream to be deleted", async () => (await streamInfo(nats.url, "live")) === undefined);
+  t.is(await cluster.get(`${NS_PATH}/live`), undefined);
+});
+
+test("an unsafe stream change is refused with a clear condition, never applied", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  const spec = { nats: { url: nats.url }, stream: { replicas: 1, storage: "file" } };
+  await apply(cluster, "safe", spec);
+  await waitFor("the stream", () => streamInfo(nats.url, "herald_default_safe"));
+  await apply(cluster, "safe", { ...spec, stream: { replicas: 1, storage: "memory", maxMsgsPerTopic: 9 } });
+  const refused = await waitFor("the refusal", async () => {
+    const r = await cluster.get(`${NS_PATH}/safe`);
+    return condition(r, "StreamReady")?.reason === "UnsafeStreamChange" && condition(r, "StreamReady")!;
+  });
+  t.regex(refused.message, /storage cannot be changed in place/);
+  t.is(refused.status, "False");
+  const stream = await streamInfo(nats.url, "herald_default_safe");
+  t.is(stream?.config.storage, "file");
+  t.is(stream?.config.max_msgs_per_subject, 1000, "nothing of the refused spec was applied");
+  const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string; type: string }[] };
+  t.true(events.items.some((e) => e.reason === "UnsafeStreamChange" && e.type === "Warning"));
+});
+
+test("an invalid resource is refused by kubectl with the schema's message", async (t) => {
+  const cluster = await startCluster(t);
+  const file = join(cluster.dir, "bad.json");
+  writeFileSync(file, notificationService("bad", { nats: { url: "nats://x:4222" }, stream: { storage: "tape", replicas: 9 } }));
+  const error = await t.throwsAsync(cluster.kubectl("apply", "-f", file));
+  t.regex(error!.message, /NotificationService.herald.dev "bad" is invalid/);
+  t.regex(error!.message, /spec\.stream\.storage: Unsupported value: "tape": supported values: "file", "memory"/);
+  t.regex(error!.message, /spec\.stream\.replicas: Invalid value: 9: spec\.stream\.replicas in body must be <= 5/);
+  writeFileSync(file, notificationService("bad", { stream: {} }));
+  t.regex((await t.throwsAsync(cluster.kubectl("apply", "-f", file)))!.message, /spec\.nats: Required value/);
+  t.is(await cluster.get(`${NS_PATH}/bad`), undefined);
+});
