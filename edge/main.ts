@@ -4,14 +4,18 @@ import { ConfigError, loadConfig, type EdgeConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { startEdge } from "./server.js";
 
+/** One line per bad value, nothing else: the operator or person starting us reads these. */
+function refuseConfiguration(error: ConfigError): never {
+  for (const problem of error.problems) process.stderr.write(`herald: ${problem}\n`);
+  process.exit(1);
+}
+
 let config: EdgeConfig;
 try {
   config = loadConfig();
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  // One line per bad value, nothing else: the operator or person starting us reads these.
-  for (const problem of error.problems) process.stderr.write(`herald: ${problem}\n`);
-  process.exit(1);
+  if (error instanceof ConfigError) refuseConfiguration(error);
+  throw error;
 }
 
 const log = createLogger(config.logLevel);
@@ -38,6 +42,8 @@ try {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 } catch (error) {
+  // Keys and URLs are checked when the authenticator is built: same one-line-per-problem answer.
+  if (error instanceof ConfigError) refuseConfiguration(error);
   log.log("fatal", "start_failed", { error: error instanceof Error ? error.message : String(error) });
   process.exit(1);
 }

@@ -59,6 +59,7 @@ const HTTP_CASES: [name: string, path: string, init: RequestInit, status: number
   ["history: bad after", "/v1/topics/a.b/messages?after=-1", {}, 400, "bad_request", 'after must be a whole number, got "-1"'],
   ["history: limit too large", "/v1/topics/a.b/messages?limit=5000", {}, 400, "bad_request", "limit must be between 1 and 1000, got 5000"],
   ["history: unknown parameter", "/v1/topics/a.b/messages?from=3", {}, 400, "bad_request", "unknown query parameter 'from'; use after and limit"],
+  ["WebSocket endpoint without an upgrade", "/v1/ws", {}, 400, "bad_request", "/v1/ws is a WebSocket endpoint: connect with the subprotocol herald.v1"],
   ["unknown route", "/v2/publish", { method: "POST" }, 404, "not_found", "no route POST /v2/publish"],
   ["demo: missing file", "/nothing.js", {}, 404, "not_found", "no file nothing.js in edge/public"],
 ];

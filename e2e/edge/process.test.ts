@@ -53,6 +53,12 @@ test("bad configuration: one clear line per bad value, exit code 1", async (t) =
   t.is(edge.stdout(), "");
 });
 
+test("a key setting that can never work is refused at start like any bad value", async (t) => {
+  const edge = await spawnEdge(t, { HERALD_JWKS_URL: "ftp://keys.example/jwks.json" }, { waitReady: false });
+  t.is(await edge.exited, 1);
+  t.is(edge.stderr(), 'herald: HERALD_JWKS_URL must be an http(s) URL, got "ftp://keys.example/jwks.json"\n');
+});
+
 test("a port already in use: the start fails with a clear log line and exit code 1", async (t) => {
   const first = await spawnEdge(t);
   const second = await spawnEdge(t, { HERALD_PORT: String(first.port) }, { waitReady: false });

@@ -2,7 +2,7 @@
 // GET /v1/topics/:topic/messages (history from the durable log, via the hub).
 import type { FastifyInstance } from "fastify";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { matchesAny, PublishBody, PublishItem, topicProblem, type PublishResult } from "../../protocol/index.js";
+import { matchesAny, PublishBody, PublishItem, SUBPROTOCOL, topicProblem, WS_PATH, type PublishResult } from "../../protocol/index.js";
 import type { Authenticator } from "../auth/grants.js";
 import type { EdgeConfig } from "../config.js";
 import type { Hub } from "../hub/hub.js";
@@ -22,6 +22,11 @@ export interface ApiDeps {
 
 export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { config, hub, publisher, authenticator } = deps;
+
+  // The WebSocket endpoint reached without an upgrade (a browser tab, a plain curl).
+  app.get(WS_PATH, async () => {
+    throw new RequestError("bad_request", `${WS_PATH} is a WebSocket endpoint: connect with the subprotocol ${SUBPROTOCOL}`);
+  });
 
   app.post("/v1/publish", async (request, reply) => {
     const body = request.body;

@@ -170,6 +170,12 @@ export class Session {
     this.sendFrame(id === undefined ? { op: "err", code, message } : { op: "err", id, code, message });
   }
 
+  /** A frame that ends the connection: counted like refused frames, then the close. */
+  private refuseFrame(code: ErrorCode, closeCode: CloseCode, reason: string): void {
+    this.ctx.metrics.rejectedFrames.inc({ code });
+    this.close(closeCode, reason);
+  }
+
   private ack(id: RequestId | undefined, extra: { seq?: number; dup?: boolean } = {}): void {
     // An ack needs an id to be matched to its request; a request without one expects no reply.
     if (id !== undefined) this.sendFrame({ op: "ack", id, ...extra });
@@ -180,22 +186,22 @@ export class Session {
     this.alive = true;
     const { config } = this.ctx;
     if (!this.frameBucket.take()) {
-      this.close(CloseCode.LimitExceeded, `more than ${config.framesPerSecond} frames per second`);
+      this.refuseFrame("rate_limited", CloseCode.LimitExceeded, `more than ${config.framesPerSecond} frames per second`);
       return;
     }
     if (isBinary) {
-      this.close(CloseCode.Malformed, "binary frames are not accepted; send JSON text frames");
+      this.refuseFrame("invalid_frame", CloseCode.Malformed, "binary frames are not accepted; send JSON text frames");
       return;
     }
     const bytes = rawLength(data);
     if (bytes > config.maxFrameBytes) {
-      this.close(CloseCode.LimitExceeded, `frame of ${bytes} bytes is over the limit of ${config.maxFrameBytes} bytes`);
+      this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, `frame of ${bytes} bytes is over the limit of ${config.maxFrameBytes} bytes`);
       return;
     }
     const text = rawText(data);
     if (this.held) {
       if (this.held.length >= MAX_HELD_FRAMES) {
-        this.close(CloseCode.LimitExceeded, `more than ${MAX_HELD_FRAMES} frames sent before the auth frame was answered`);
+        this.refuseFrame("limit_exceeded", CloseCode.LimitExceeded, `more than ${MAX_HELD_FRAMES} frames sent before the auth frame was answered`);
         return;
       }
       this.held.push(text);
@@ -208,8 +214,7 @@ export class Session {
     const parsed = parseClientFrame(text);
     if (!parsed.ok) {
       if (parsed.fatal) {
-        this.ctx.metrics.rejectedFrames.inc({ code: parsed.code });
-        this.close(CloseCode.Malformed, parsed.message);
+        this.refuseFrame(parsed.code, CloseCode.Malformed, parsed.message);
       } else {
         this.sendError(parsed.id, parsed.code, parsed.message);
       }
