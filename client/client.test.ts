@@ -217,6 +217,7 @@ test("a fixed token refused by the edge closes the client instead of retrying fo
   const { client, states } = newClient(t, { url: proxy.wsUrl, token: await signToken({ lifetimeSeconds: -10 }) });
   await waitFor("closed", () => client.state === "closed");
   t.deepEqual(states, ["connecting", "closed"]);
+  t.throws(() => client.subscribe("a.b", () => undefined), { message: /the client is closed/ });
   await t.throwsAsync(client.publish("a.b", 1), { message: /closed/ });
   t.is(proxy.connectionsAccepted(), 1);
 });
@@ -249,6 +250,8 @@ test("from { last: K } replays the last K messages, then live; a stored position
   await waitFor("3 replayed", () => one.values.length === 3);
   t.deepEqual(one.values, [8, 9, 10]);
   first.client.close();
+  t.true(one.sub.ended);
+  t.is(first.client.state, "closed");
 
   await publishRange(edge, "last.stream", [11, 12]);
   const second = newClient(t, { url: proxy.wsUrl, storage });

@@ -282,8 +282,8 @@ export class HeraldClient {
     for (const timer of Object.keys(this.#timers) as TimerName[]) clearTimeout(this.#timers[timer]);
     this.#ws = undefined;
     this.#ready = false;
-    for (const subscription of this.#subscriptions.values()) subscription.connectionLost();
-    this.#subscriptions.clear();
+    // Not ready any more, so this only ends them (no unsub is sent on a closing connection).
+    for (const subscription of [...this.#subscriptions.values()]) subscription.unsubscribe();
     this.#publishes.rejectAll(error);
     this.#setState("closed");
   }
