@@ -108,7 +108,8 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
       draining: () => draining,
       onConnection: (ws, auth) => {
         const session = new Session(ws, sessionContext, auth, (ended) => sessions.remove(ended));
-        sessions.add(session);
+        // A session refused while starting (a bad ?token=) has already ended: nothing to track.
+        if (!session.isClosed) sessions.add(session);
         log.log("debug", "session_open", { session: session.id });
       },
     }),

@@ -123,6 +123,7 @@ test("4001: a refused ?token= closes the connection after the welcome, with the 
   const client = await TestClient.connect(edge.wsUrl, { token: "not-a-jwt" });
   t.deepEqual(await client.waitForClose(), { code: CloseCode.Unauthenticated, reason: "token is malformed" });
   t.is(client.frames[0]?.op, "welcome");
+  t.is((await edge.metrics.connections.get()).values[0]?.value, 0, "the refused connection is not counted");
 });
 
 test("4001: without anonymous access, no auth frame within authTimeoutMs", async (t) => {
