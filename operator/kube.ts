@@ -91,7 +91,7 @@ export class KubeClient {
 export interface InformerHandlers {
   /** An object was added, changed or deleted (after a re-list, every object is reported again). */
   changed(object: KubeObject, deleted: boolean): void;
-  /** The watch broke; the informer re-lists after `retryMs`. */
+  /** The watch broke; the informer resumes or re-lists after `retryMs`. */
   error(reason: string): void;
 }
 
@@ -102,15 +102,17 @@ export function collectionPath(apiVersion: string, plural: string, namespace?: s
 }
 
 /**
- * List, then watch from the list's resourceVersion. A watch that ends, fails, or reports an ERROR
- * (410 Gone when the version is too old) leads to a fresh list: objects that vanished meanwhile
- * are reported deleted, so nothing is missed across an API server restart.
+ * List, then watch from the list's resourceVersion, as client-go's reflector does: a watch that
+ * ends or loses its connection resumes from the last version seen; an ERROR event (410 Gone when
+ * that version was compacted away) leads to a fresh list, and objects that vanished meanwhile are
+ * reported deleted, so nothing is missed across an API server restart.
  */
 export class Informer {
   readonly cache = new Map<string, KubeObject>();
   private abort: AbortController | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  private resourceVersion = "0";
 
   constructor(
     private readonly client: KubeClient,
@@ -129,10 +131,10 @@ export class Informer {
     this.abort?.abort();
   }
 
-  private retry(reason: string): void {
+  private retry(next: "relist" | "watch", reason: string): void {
     if (this.stopped) return;
     this.handlers.error(reason);
-    this.timer = setTimeout(() => void this.relist(), this.retryMs);
+    this.timer = setTimeout(() => void (next === "relist" ? this.relist() : this.watch()), this.retryMs);
   }
 
   private async relist(): Promise<void> {
@@ -142,7 +144,7 @@ export class Informer {
     try {
       listed = await this.client.list(apiVersion, kind, namespace, labelSelector);
     } catch (error) {
-      return this.retry(`list ${plural} failed: ${describeError(error)}`);
+      return this.retry("relist", `list ${plural} failed: ${describeError(error)}`);
     }
     const seen = new Set<string>();
     for (const item of listed.items) {
@@ -157,31 +159,38 @@ export class Informer {
         this.handlers.changed(object, true);
       }
     }
-    await this.watch(listed.resourceVersion);
+    this.resourceVersion = listed.resourceVersion;
+    await this.watch();
   }
 
-  private async watch(resourceVersion: string): Promise<void> {
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
     const { apiVersion, plural, namespace, labelSelector } = this.resource;
     let ended = false;
-    const end = (reason: string) => {
+    const end = (next: "relist" | "watch", reason: string) => {
       if (ended) return;
       ended = true;
       this.abort?.abort();
-      this.retry(reason);
+      this.retry(next, reason);
     };
     this.abort = await new Watch(this.client.config).watch(
       collectionPath(apiVersion, plural, namespace),
-      { resourceVersion, allowWatchBookmarks: true, labelSelector },
+      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector },
       (type, object: KubeObject) => {
         if (ended) return;
-        if (type === "ERROR") return end(`watch ${plural}: ${(object as { message?: string }).message ?? "error"} (code ${String((object as { code?: number }).code)})`);
+        if (type === "ERROR") {
+          const status = object as { message?: string; code?: number };
+          return end("relist", `watch ${plural}: ${status.message ?? "error"} (code ${String(status.code)})`);
+        }
+        if (object.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
         if (type === "BOOKMARK") return;
         const key = objectKey(object);
         if (type === "DELETED") this.cache.delete(key);
         else this.cache.set(key, object);
         this.handlers.changed(object, type === "DELETED");
       },
-      (error: unknown) => end(`watch ${plural} ended${error ? `: ${describeError(error)}` : ""}`),
+      // An HTTP error answer (410 Gone among them) needs a fresh list; a dropped connection resumes.
+      (error: unknown) => end(statusCode(error) === undefined ? "watch" : "relist", `watch ${plural} ended${error ? `: ${describeError(error)}` : ""}`),
     );
   }
 }

@@ -1,0 +1,84 @@
+// The operator when things break: the API server restarts mid-watch (with its watch history
+// compacted, so old versions answer 410 Gone), and the leading replica is killed.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import test from "ava";
+import { startNats } from "../harness/nats-server.js";
+import { DEPLOYMENTS, notificationService, NS_PATH, startCluster, waitFor, type Cluster } from "./harness.js";
+import type { KubeObject } from "../fake-apiserver/store.js";
+
+const LEASE = "/apis/coordination.k8s.io/v1/namespaces/default/leases/herald-operator";
+
+async function apply(cluster: Cluster, name: string, spec: Record<string, unknown>): Promise<void> {
+  const file = join(cluster.dir, `${name}.json`);
+  writeFileSync(file, notificationService(name, spec));
+  await cluster.kubectl("apply", "-f", file);
+}
+
+const image = (d: KubeObject | undefined) => (d?.spec as { template: { spec: { containers: { image: string }[] } } } | undefined)?.template.spec.containers[0]?.image;
+
+test("the API server restarts mid-watch with compacted history: the operator re-lists and converges", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  await apply(cluster, "one", { nats: { url: nats.url }, stream: { replicas: 1 } });
+  await waitFor("one's Deployment", () => cluster.get(`${DEPLOYMENTS}/one-edge`));
+  await waitFor("the operator to be watching", async () => (await operator.metric("herald_operator_reconciles_total")) > 0);
+  const restartsBefore = await operator.metric("herald_operator_watch_restarts_total");
+
+  // While the API server is down, the world changes behind the operator's back.
+  await cluster.api.stop();
+  const store = cluster.api.store;
+  store.create("herald.dev/notificationservices", {
+    apiVersion: "herald.dev/v1alpha1", kind: "NotificationService",
+    metadata: { name: "two", namespace: "default" },
+    spec: { nats: { url: nats.url }, stream: { replicas: 1 } },
+  }, true);
+  store.delete("apps/deployments", "default", "one-edge");
+  await cluster.api.restart({ compact: true });
+
+  await waitFor("two's Deployment", () => cluster.get(`${DEPLOYMENTS}/two-edge`));
+  await waitFor("one's Deployment to be re-created", () => cluster.get(`${DEPLOYMENTS}/one-edge`));
+  t.true((await operator.metric("herald_operator_watch_restarts_total")) > restartsBefore);
+  t.regex(operator.output(), /too old resource version/, "the resumed watch got 410 Gone and re-listed");
+  // And it keeps watching: a change after the restart is picked up.
+  await apply(cluster, "two", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { image: "herald/edge:after" } });
+  await waitFor("the change after the restart", async () => image(await cluster.get(`${DEPLOYMENTS}/two-edge`)) === "herald/edge:after");
+});
+
+test("two operators: exactly one reconciles; the other takes over when the leader is killed", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const first = await cluster.startOperator("op-a");
+  t.teardown(() => first.kill("SIGKILL"));
+  await waitFor("op-a to lead", () => first.output().includes("became leader"));
+  const second = await cluster.startOperator("op-b");
+  t.teardown(() => second.kill("SIGKILL"));
+
+  await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { image: "herald/edge:1" } });
+  await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/news-edge`));
+  await waitFor("the status", async () => (await cluster.get(`${NS_PATH}/news`))?.status);
+  const lease = (await cluster.get(LEASE))!.spec as { holderIdentity: string; leaseTransitions: number };
+  t.is(lease.holderIdentity, "op-a");
+  t.is(await second.metric("herald_operator_reconciles_total"), 0, "the standby reconciles nothing");
+  t.true((await first.metric("herald_operator_reconciles_total")) > 0);
+  t.false(second.output().includes("became leader"));
+  const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reportingInstance: string }[] };
+  t.true(events.items.length > 0);
+  t.deepEqual([...new Set(events.items.map((e) => e.reportingInstance))], ["op-a"]);
+
+  // The leader dies without releasing the lease: the standby takes over once it expires.
+  await first.kill("SIGKILL");
+  await waitFor("op-b to take over", () => second.output().includes("became leader"), 30_000);
+  const taken = (await cluster.get(LEASE))!.spec as { holderIdentity: string; leaseTransitions: number };
+  t.is(taken.holderIdentity, "op-b");
+  t.is(taken.leaseTransitions, lease.leaseTransitions + 1);
+  await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { image: "herald/edge:2" } });
+  await waitFor("the new leader to reconcile", async () => image(await cluster.get(`${DEPLOYMENTS}/news-edge`)) === "herald/edge:2");
+
+  // SIGTERM releases the lease so that a successor need not wait for it to expire.
+  await second.kill("SIGTERM");
+  t.regex(second.output(), /released lease default\/herald-operator/);
+  t.is(((await cluster.get(LEASE))!.spec as { holderIdentity: string }).holderIdentity, "");
+});
