@@ -11,6 +11,24 @@ import { BATCH_SEPARATOR } from "../../protocol/index.js";
 export class FlushScheduler {
   private readonly dirty = new Set<SendQueue>();
   private scheduled = false;
+  /** UTF-8 bytes of the frames written in the current pass, by frame text. */
+  private readonly encoded = new Map<string, Buffer>();
+  private flushing = false;
+
+  /**
+   * The bytes of a frame. Within one pass, every socket that sends the same frame string (a
+   * message broadcast to its topic) gets the same buffer: it is encoded once, not per subscriber.
+   */
+  encode(text: string): Buffer {
+    // Outside a pass (a flush before a close) there is nothing to share with.
+    if (!this.flushing) return Buffer.from(text);
+    let bytes = this.encoded.get(text);
+    if (bytes === undefined) {
+      bytes = Buffer.from(text);
+      this.encoded.set(text, bytes);
+    }
+    return bytes;
+  }
 
   mark(queue: SendQueue): void {
     this.dirty.add(queue);
@@ -20,7 +38,13 @@ export class FlushScheduler {
       this.scheduled = false;
       const queues = [...this.dirty];
       this.dirty.clear();
-      for (const q of queues) q.flush();
+      this.flushing = true;
+      try {
+        for (const q of queues) q.flush();
+      } finally {
+        this.flushing = false;
+        this.encoded.clear();
+      }
     });
   }
 }
@@ -54,10 +78,13 @@ export class SendQueue {
   /** Writes what is pending as one text frame. */
   flush(): void {
     if (this.closed || this.frames.length === 0) return;
-    const text = this.frames.length === 1 ? this.frames[0]! : this.frames.join(BATCH_SEPARATOR);
+    const frames = this.frames;
     this.frames = [];
     this.queuedChars = 0;
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    // A lone frame is usually a broadcast shared with other sockets; a batch is this socket's own.
+    const bytes = frames.length === 1 ? this.scheduler.encode(frames[0]!) : Buffer.from(frames.join(BATCH_SEPARATOR));
+    this.ws.send(bytes, { binary: false });
   }
 
   /** Drops what is queued and accepts nothing more (the connection is going away). */
