@@ -3,7 +3,7 @@
 import test, { type ExecutionContext } from "ava";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { startNats } from "../../../e2e/harness/nats-server.js";
+import { startNats, startNatsCluster } from "../../../e2e/harness/nats-server.js";
 import { startTcpProxy } from "../../../e2e/harness/tcp-proxy.js";
 import { BackendUnavailableError } from "../backend.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
@@ -223,4 +223,17 @@ test("a gap that retention already removed ends in reset at the head", async (t)
   t.deepEqual(recorder.events[resetAt], { reset: { epoch: backend.epoch(), head: seqs[5] } });
   t.deepEqual(recorder.messages().map((m) => m.data), ["1", "7"]);
   t.is(chainProblem(recorder.events.slice(resetAt + 1).flatMap((e) => ("message" in e ? [e.message] : [])), seqs[5]!), undefined);
+});
+
+test("the epoch of an R3 stream is the same through every node and after a leader change", async (t) => {
+  const cluster = await startNatsCluster(t, 3);
+  const env = { HERALD_STREAM_REPLICAS: "3" };
+  const backends = await Promise.all(cluster.urls.map(async (url) => (await startBackend(t, url, env)).backend));
+  t.is(new Set(backends.map((b) => b.epoch())).size, 1);
+  const leader = await cluster.leaderOf("HERALD");
+  await leader.stop("SIGKILL");
+  const survivor = cluster.nodes.find((n) => n !== leader)!;
+  await cluster.leaderOf("HERALD");
+  const { backend: later } = await startBackend(t, survivor.url, env);
+  t.is(later.epoch(), backends[0]!.epoch());
 });

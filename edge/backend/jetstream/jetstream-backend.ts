@@ -31,6 +31,8 @@ import { StreamReader } from "./reader.js";
 import { ensureStream, epochOf } from "./stream-setup.js";
 import { desiredStreamConfig, liveSubject, type DesiredStreamConfig } from "./stream-config.js";
 
+/** How long start() waits for JetStream to answer before giving up. */
+const START_PATIENCE_MS = 30_000;
 /** Pause between attempts to re-check the stream after a reconnect. */
 const RECOVER_RETRY_MS = 500;
 /** Request timeout for creating read consumers (a failed one falls back to direct gets). */
@@ -109,7 +111,7 @@ export class JetStreamBackend implements Backend {
       this.jsm = await jetstreamManager(this.nc);
       this.js = jetstream(this.nc);
       this.consumerJs = jetstream(this.nc, { timeout: CONSUMER_TIMEOUT_MS });
-      const { info, drift } = await ensureStream(this.jsm, this.desired);
+      const { info, drift } = await this.ensureStreamPatiently(this.jsm);
       this.currentEpoch = epochOf(info);
       for (const line of drift) console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
     } catch (err) {
@@ -164,6 +166,23 @@ export class JetStreamBackend implements Backend {
     const feed = await TopicFeed.open(topic, handlers, this.feedContext);
     this.feeds.add(feed);
     return feed;
+  }
+
+  /**
+   * ensureStream, retried while JetStream is only temporarily unable to answer (a cluster electing
+   * its meta leader, a node just restarted); a definite refusal is thrown at once.
+   */
+  private async ensureStreamPatiently(jsm: JetStreamManager): ReturnType<typeof ensureStream> {
+    const deadline = Date.now() + START_PATIENCE_MS;
+    while (true) {
+      try {
+        return await ensureStream(jsm, this.desired);
+      } catch (err) {
+        const failure = unavailable(err, `setting up stream ${this.config.stream}`);
+        if (!(failure instanceof BackendUnavailableError) || Date.now() > deadline) throw failure;
+        await new Promise((resolve) => setTimeout(resolve, RECOVER_RETRY_MS));
+      }
+    }
   }
 
   private manager(): JetStreamManager {
