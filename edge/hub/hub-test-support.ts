@@ -66,7 +66,10 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
   }
 }
 
-/** A real backend, observed: counts reads and open feeds; reads can be delayed or held. */
+/**
+ * A real backend, observed: counts reads and open feeds; reads can be delayed or held, and live
+ * messages delayed (in order), as a live feed lags its log in production (JetStream RePublish).
+ */
 export class ObservedBackend implements Backend {
   readonly kind: Backend["kind"];
   reads = 0;
@@ -76,6 +79,8 @@ export class ObservedBackend implements Backend {
   readDelayMs: () => number = () => 0;
   /** While set, reads wait for it. */
   gate: Promise<void> | undefined;
+  /** Extra time each live event takes to arrive, in ms; events keep their order. */
+  liveDelayMs: () => number = () => 0;
 
   constructor(readonly inner: Backend) {
     this.kind = inner.kind;
@@ -110,7 +115,19 @@ export class ObservedBackend implements Backend {
   }
 
   async live(topic: string, handlers: LiveHandlers): Promise<LiveFeed> {
-    const feed = await this.inner.live(topic, handlers);
+    let arrivals = Promise.resolve();
+    const later = (deliver: () => void) => {
+      const delay = this.liveDelayMs();
+      if (delay === 0) {
+        arrivals = arrivals.then(deliver);
+        return;
+      }
+      arrivals = arrivals.then(() => new Promise<void>((resolve) => setTimeout(resolve, delay))).then(deliver);
+    };
+    const feed = await this.inner.live(topic, {
+      message: (message) => later(() => handlers.message(message)),
+      reset: (info) => later(() => handlers.reset(info)),
+    });
     this.openFeeds++;
     this.feedsOpened++;
     let open = true;

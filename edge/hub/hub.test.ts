@@ -117,16 +117,19 @@ test("resume from the backend beyond the ring, in pages of historyLimit", async 
 });
 
 test("resume at a position the log still has but the live feed has not delivered yet", async (t) => {
-  const { embedded, hub } = await setup(t);
+  const { embedded, hub, backend } = await setup(t);
   const watcher = new Collector();
   await hub.subscribe("lag.topic", watcher, undefined);
-  // Published and acknowledged, but its live delivery is still queued when the resume arrives.
-  const [published] = await Promise.all([embedded.publish({ topic: "lag.topic", data: "1" })]);
+  backend.liveDelayMs = () => 30;
+  const published = await publishMany(embedded, "lag.topic", 3);
+  // Acknowledged by the log, not yet delivered by the feed: the edge's head is behind the position.
+  t.is(watcher.messages.length, 0);
   const c = new Collector();
-  await hub.subscribe("lag.topic", c, { epoch: embedded.epoch(), seq: published.seq });
+  await hub.subscribe("lag.topic", c, { epoch: embedded.epoch(), seq: published[1]! });
   const next = await publishMany(embedded, "lag.topic", 2);
-  await waitFor("live messages", () => c.lastSeq === next.at(-1));
-  assertStream(t, c, { seq: published.seq, recovered: true }, next);
+  await waitFor("live messages", () => c.lastSeq === next.at(-1) && watcher.lastSeq === next.at(-1));
+  assertStream(t, c, { seq: published[1]!, recovered: true }, [published[2]!, ...next]);
+  assertStream(t, watcher, { seq: 0, recovered: true }, [...published, ...next]);
 });
 
 for (const cachePerTopic of [0, 16]) {
