@@ -2,6 +2,7 @@
 // waves, exit 0), and bad configuration is refused at start with one clear line per bad value.
 import test from "ava";
 import { spawnEdge } from "../harness/edge-process.js";
+import { TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient } from "../harness/ws-client.js";
 
 test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the process exits 0", async (t) => {
@@ -64,4 +65,31 @@ test("a port already in use: the start fails with a clear log line and exit code
   const second = await spawnEdge(t, { HERALD_PORT: String(first.port) }, { waitReady: false });
   t.is(await second.exited, 1);
   t.regex(second.stdout(), /"level":"fatal","event":"start_failed","error":"listen EADDRINUSE[^"]*"/);
+});
+
+test("logs: one JSON object per line, filtered by HERALD_LOG_LEVEL, never a secret", async (t) => {
+  const apiKey = "api-key-that-must-never-be-logged";
+  const secrets = { HERALD_JWT_SECRET: TEST_JWT_SECRET, HERALD_API_KEYS: apiKey };
+  const verbose = await spawnEdge(t, { ...secrets, HERALD_LOG_LEVEL: "trace" });
+  const quiet = await spawnEdge(t, { ...secrets, HERALD_LOG_LEVEL: "error" });
+  for (const edge of [verbose, quiet]) {
+    const client = await TestClient.connect(edge.wsUrl, { token: `${TEST_JWT_SECRET}.x.y` });
+    await client.waitForClose();
+    const published = await fetch(`${edge.url}/v1/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ topic: "log.t", data: "secret-payload" }),
+    });
+    t.is(published.status, 200);
+    edge.kill("SIGTERM");
+    t.is(await edge.exited, 0);
+  }
+  const lines = verbose.stdout().trim().split("\n");
+  const events = lines.map((line) => (JSON.parse(line) as { event: string; level: string }).event);
+  t.true(["edge_started", "session_open", "session_close", "signal", "drain_started", "edge_closed"].every((e) => events.includes(e)), events.join(","));
+  for (const edge of [verbose, quiet]) {
+    const output = edge.stdout() + edge.stderr();
+    t.false(output.includes(TEST_JWT_SECRET) || output.includes(apiKey) || output.includes("secret-payload"), "no secret or message data in logs");
+  }
+  t.is(quiet.stdout(), "", "nothing below error is logged at HERALD_LOG_LEVEL=error");
 });
