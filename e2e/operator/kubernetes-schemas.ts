@@ -30,9 +30,10 @@ export function crdSchema(): Record<string, unknown> {
   return crd.spec.versions[0]!.schema.openAPIV3Schema;
 }
 
+/** Defaults then validates, in the API server's order, on a copy of `resource`. */
 export function validateNotificationService(resource: unknown): void {
-  crdValidator ??= new Ajv({ allErrors: true, strict: false }).compile(crdSchema());
-  if (!crdValidator(resource)) {
+  crdValidator ??= new Ajv({ allErrors: true, strict: false, useDefaults: true, validateFormats: false }).compile(crdSchema());
+  if (!crdValidator(structuredClone(resource))) {
     throw new Error((crdValidator.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; "));
   }
 }
