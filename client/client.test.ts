@@ -63,6 +63,25 @@ test("delivers every message once and in order across a network cut, resuming fr
   t.deepEqual(sub.position?.seq, stored.at(-1)?.seq);
 });
 
+test("closed with 1001 (draining) or 4008 (slow consumer) it resumes at once, not after a backoff delay", async (t) => {
+  const { edge, proxy } = await setup(t);
+  // A backoff this long would hold the client away far beyond the test's deadlines.
+  const { client } = newClient(t, { url: proxy.wsUrl, backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } });
+  const { sub, values } = received(client, "close-codes.stream");
+  await waitFor("subscription confirmed", () => sub.position !== undefined);
+  let published = 0;
+  for (const [index, code] of [4008, 1001].entries()) {
+    await publishRange(edge, "close-codes.stream", range(5, published + 1));
+    published += 5;
+    await waitFor(`${published} messages`, () => values.length === published);
+    proxy.closeClients(code, "test");
+    await waitFor(`reconnected after ${code}`, () => proxy.connectionsAccepted() === index + 2 && client.state === "open", 30_000);
+  }
+  await publishRange(edge, "close-codes.stream", range(5, published + 1));
+  await waitFor("all messages", () => values.length >= published + 5);
+  t.deepEqual(values, range(published + 5));
+});
+
 test("a connection that goes silent (half-open) is detected by the heartbeat and replaced; nothing is lost", async (t) => {
   const edge = await startTestEdge(t, { ...TEST_EDGE_ENV, HERALD_HEARTBEAT_MS: "1000" });
   const proxy = await startWsProxy(t, { port: edge.port });

@@ -24,6 +24,8 @@ export interface WsProxy {
    * connection, as after a silent network failure. New connections are relayed normally.
    */
   freezeAll(): void;
+  /** Closes every client connection with `code`, as if the edge had (the edge side is closed too). */
+  closeClients(code: number, reason: string): void;
   /** Cuts every connection at once, like a network failure (no close handshake). */
   cutAll(): void;
   /** How many edge → client frames with this op the proxy has relayed or dropped so far. */
@@ -135,6 +137,9 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
     },
     freezeAll: () => {
       for (const pair of pairs) pair.frozen = true;
+    },
+    closeClients: (code, reason) => {
+      for (const { client } of pairs) client.close(code, reason);
     },
     cutAll: () => {
       for (const { client, upstream } of [...pairs]) {
