@@ -30,10 +30,6 @@ export class Emitter<Events extends object> {
       }
     }
   }
-
-  listenerCount(event: keyof Events): number {
-    return this.#listeners.get(event)?.size ?? 0;
-  }
 }
 
 /** Surfaces an error without unwinding the caller, like an uncaught exception in an event handler. */
