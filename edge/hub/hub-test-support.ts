@@ -4,7 +4,7 @@
 import type { ExecutionContext } from "ava";
 import { decodeEdgeFrames } from "../../protocol/edge-frames.js";
 import type { EdgeFrame, MsgFrame, SubOkFrame } from "../../protocol/frames.js";
-import type { Backend, LiveFeed, LiveHandlers, PublishInput, ReadFrom, ReadResult } from "../backend/backend.js";
+import type { Backend, LiveFeed, LiveHandlers, PublishInput, ReadFrom, ReadResult, StoredMessage } from "../backend/backend.js";
 import type { Subscriber } from "./hub.js";
 
 export class Collector implements Subscriber {
@@ -81,6 +81,8 @@ export class ObservedBackend implements Backend {
   gate: Promise<void> | undefined;
   /** Extra time each live event takes to arrive, in ms; events keep their order. */
   liveDelayMs: () => number = () => 0;
+  /** Live messages for which this is true are lost on the way (a feed with a gap). */
+  loseLive: (message: StoredMessage) => boolean = () => false;
 
   constructor(readonly inner: Backend) {
     this.kind = inner.kind;
@@ -125,7 +127,9 @@ export class ObservedBackend implements Backend {
       arrivals = arrivals.then(() => new Promise<void>((resolve) => setTimeout(resolve, delay))).then(deliver);
     };
     const feed = await this.inner.live(topic, {
-      message: (message) => later(() => handlers.message(message)),
+      message: (message) => {
+        if (!this.loseLive(message)) later(() => handlers.message(message));
+      },
       reset: (info) => later(() => handlers.reset(info)),
     });
     this.openFeeds++;

@@ -345,6 +345,22 @@ test("unsubscribing one subscriber leaves the others intact; the feed closes wit
   t.is(c.messages.length, 3, "two messages published while nobody listened, then the new one");
 });
 
+test("a gap in the live feed is repaired from the log for every subscriber", async (t) => {
+  const { embedded, hub, backend, metrics } = await setup(t, { cachePerTopic: 10 });
+  const collectors = [new Collector(), new Collector(), new Collector()];
+  for (const c of collectors) await hub.subscribe("gap.topic", c, undefined);
+  let count = 0;
+  backend.loseLive = () => ++count === 3 || count === 4;
+  const seqs = await publishMany(embedded, "gap.topic", 8);
+  await waitFor("every message", () => collectors.every((c) => c.lastSeq === seqs.at(-1)));
+  for (const c of collectors) assertStream(t, c, { seq: 0, recovered: true }, seqs);
+  t.is(await metric(metrics, "herald_gap_repairs_total"), 1);
+  // The ring restarted after the gap: a resume before it is served from the log, exactly.
+  const resumed = new Collector();
+  await hub.subscribe("gap.topic", resumed, { epoch: embedded.epoch(), seq: seqs[0]! });
+  assertStream(t, resumed, { seq: seqs[0]!, recovered: true }, seqs.slice(1));
+});
+
 test("a subscriber whose send throws does not disturb the others", async (t) => {
   const { embedded, hub } = await setup(t);
   const good = [new Collector(), new Collector()];

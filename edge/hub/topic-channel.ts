@@ -26,6 +26,9 @@ type ReadKind = "resume" | "backfill";
 
 /** Longest wait between retries of a failed replay page (the subscription already got its subok). */
 const MAX_RETRY_MS = 5_000;
+/** Reads in a row that bring nothing new before a replay gives up (recovered:false at the head). */
+const MAX_FRUITLESS_READS = 5;
+const FRUITLESS_PAUSE_MS = 20;
 
 export class TopicChannel {
   epoch = "";
@@ -100,7 +103,9 @@ export class TopicChannel {
   private onMessage(message: StoredMessage): void {
     if (message.seq <= this.head) return;
     if (message.prev !== this.head) {
-      // The feed broke its chain: what the ring holds no longer leads to this message.
+      // The feed broke its chain: what the ring holds no longer leads to this message. Each
+      // subscriber sees the gap and repairs it from the log.
+      this.metrics.gapRepairs.inc();
       this.ring.clear();
       this.ringHoldsAll = false;
     }
@@ -224,6 +229,7 @@ export class TopicChannel {
    */
   private async catchUp(subscription: TopicSubscription, generation: number): Promise<void> {
     let retryMs = 100;
+    let fruitless = 0;
     while (!this.voided(subscription, generation)) {
       const before = subscription.pos;
       const spliced = this.splice(subscription);
@@ -244,8 +250,15 @@ export class TopicChannel {
       if (this.voided(subscription, generation)) return;
       if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
       this.countDeliveries(subscription.sendMessages(page.messages));
-      // A page that does not advance the cursor means the log cannot lead to the live feed.
-      if (subscription.pos === before && this.splice(subscription) === "unknown") return this.restartAtHead(subscription);
+      if (subscription.pos !== before) {
+        fruitless = 0;
+        continue;
+      }
+      // The log has nothing after the cursor although the feed is past it: a read served by a
+      // replica that lags (JetStream direct get) catches up soon; a log that never does cannot
+      // lead this subscription to the live feed.
+      if (++fruitless > MAX_FRUITLESS_READS) return this.restartAtHead(subscription);
+      await sleep(FRUITLESS_PAUSE_MS * fruitless);
     }
   }
 
