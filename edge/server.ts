@@ -115,7 +115,17 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     }),
   );
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // Nothing may outlive a failed start (an in-process caller keeps running).
+    sessions.stop();
+    wss.close();
+    hub.close();
+    await backend.close();
+    authenticator.close();
+    throw error;
+  }
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   log.log("info", "edge_started", { port, host: config.host, backend: backend.kind, anonymous: config.allowAnonymous === true });

@@ -90,3 +90,10 @@ test("probes, metrics and the demo page", async (t) => {
   t.regex(script.headers.get("content-type") ?? "", /^text\/javascript/);
   t.like(await call(`${edge.url}/..%2Fserver.ts`), { status: 404 });
 });
+
+test("startEdge on a port in use rejects with the listen error; the edge on it is unaffected", async (t) => {
+  const first = await startTestEdge(t);
+  const error = await t.throwsAsync(startTestEdge(t, { HERALD_PORT: String(first.port) }));
+  t.regex(error?.message ?? "", /EADDRINUSE/);
+  t.is((await fetch(`${first.url}/readyz`)).status, 200);
+});
