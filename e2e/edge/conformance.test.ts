@@ -218,6 +218,14 @@ test("4009: a frame over HERALD_MAX_FRAME_BYTES", async (t) => {
   t.deepEqual(await client.waitForClose(), { code: 4009, reason: `frame of ${frame.length} bytes is over the limit of 1024 bytes` });
 });
 
+test("1009: a frame over twice HERALD_MAX_FRAME_BYTES is cut off unread", async (t) => {
+  const edge = await startTestEdge(t, { HERALD_MAX_FRAME_BYTES: "1024" });
+  const client = await TestClient.ready(edge.wsUrl);
+  client.send({ op: "pub", topic: "a.b", id: 1, data: "x".repeat(5000) });
+  t.deepEqual(await client.waitForClose(), { code: 1009, reason: "" });
+  t.is((await fetch(`${edge.url}/healthz`)).status, 200);
+});
+
 test("4009: more frames per second than HERALD_FRAMES_PER_SECOND (burst twice that)", async (t) => {
   const edge = await startTestEdge(t, { HERALD_FRAMES_PER_SECOND: "5" });
   const client = await TestClient.ready(edge.wsUrl);
