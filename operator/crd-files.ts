@@ -1,6 +1,8 @@
-// Where the generated CRD lives and what its YAML is: shared by the generator and its staleness test.
+// Where the generated files live and what they hold: shared by the generator and its staleness test.
 import { stringify } from "yaml";
 import { customResourceDefinition } from "./crd.js";
+
+export const DOCS_FILE = new URL("../docs/operator.md", import.meta.url);
 
 export const CRD_FILES = [
   new URL("../crds/notificationservices.herald.dev.yaml", import.meta.url),

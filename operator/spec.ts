@@ -47,7 +47,7 @@ export const NatsSpec = Type.Object(
 
 export const StreamSpec = Type.Object(
   {
-    name: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: "Stream name. Default: herald_<namespace>_<name> (hashed when longer than 64)." })),
+    name: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: "Stream name. Default: herald_NAMESPACE_NAME (shortened with a hash beyond 64 characters)." })),
     subjectPrefix: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: "Subject prefix. Default: the stream name." })),
     replicas: Type.Integer({ minimum: 1, maximum: 5, default: 3, description: "JetStream replicas of the stream." }),
     maxAge: Duration("Messages older than this are removed.", "24h"),
@@ -77,8 +77,8 @@ export const EdgeSpec = Type.Object(
     replicas: Type.Integer({ minimum: 0, maximum: 1000, default: 2, description: "Edge pods when autoscaling is off (scale subresource)." }),
     resources: Type.Object(
       {
-        requests: Type.Object({ cpu: Quantity("CPU request.", "250m"), memory: Quantity("Memory request.", "256Mi") }, { default: {} }),
-        limits: Type.Object({ memory: Quantity("Memory limit.", "1Gi") }, { default: {} }),
+        requests: Type.Object({ cpu: Quantity("CPU request.", "250m"), memory: Quantity("Memory request.", "256Mi") }, { default: {}, description: "Resource requests of each edge container." }),
+        limits: Type.Object({ memory: Quantity("Memory limit.", "1Gi") }, { default: {}, description: "Resource limits (memory only: a CPU limit would throttle fan-out)." }),
       },
       { default: {}, description: "Container resources." },
     ),
