@@ -411,3 +411,22 @@ test("subscribe rejects with BackendUnavailableError when the log is unreachable
   t.is(await metric(metrics, "herald_topics"), 0);
   t.is(await metric(metrics, "herald_subscriptions"), 0);
 });
+
+test("closing the hub closes every feed, also with a subscribe in flight, and keeps the gauges exact", async (t) => {
+  const { embedded, hub, backend, metrics } = await setup(t, { cachePerTopic: 2 });
+  const seqs = await publishMany(embedded, "close.topic", 10);
+  const active = await hub.subscribe("close.topic", new Collector(), undefined);
+  await hub.subscribe("close.other", new Collector(), undefined);
+  let release!: () => void;
+  backend.gate = new Promise((resolve) => (release = resolve));
+  const pending = hub.subscribe("close.topic", new Collector(), { epoch: embedded.epoch(), seq: seqs[0]! });
+  await waitFor("the resume to reach the log", () => backend.reads > 0);
+  hub.close();
+  release();
+  await t.throwsAsync(pending, { instanceOf: BackendUnavailableError });
+  active.close();
+  t.is(backend.openFeeds, 0);
+  t.is(await metric(metrics, "herald_subscriptions"), 0);
+  t.is(await metric(metrics, "herald_topics"), 0);
+  await t.throwsAsync(hub.subscribe("close.topic", new Collector(), undefined), { instanceOf: BackendUnavailableError });
+});

@@ -44,8 +44,7 @@ export class Hub {
       id,
       Math.max(this.options.cachePerTopic, this.options.historyLimit),
       (closing) => {
-        channel.subscribers.delete(closing);
-        this.metrics.subscriptions.dec();
+        if (channel.subscribers.delete(closing)) this.metrics.subscriptions.dec();
         this.release(topic, entry);
       },
       (gapped) => channel.repair(gapped),
@@ -53,15 +52,17 @@ export class Hub {
     try {
       await channel.ready;
       if (channel.isClosed) throw new BackendUnavailableError("the edge is shutting down");
+      // Counted from the moment it joins the topic's subscribers (start adds it synchronously).
+      this.metrics.subscriptions.inc();
       await channel.start(subscription, from);
       if (channel.isClosed) throw new BackendUnavailableError("the edge is shutting down");
     } catch (error) {
-      channel.subscribers.delete(subscription);
+      // Still a member unless close() of the whole hub already removed and uncounted it.
+      if (channel.subscribers.delete(subscription)) this.metrics.subscriptions.dec();
       subscription.closed = true;
       this.release(topic, entry);
       throw asUnavailable(error);
     }
-    this.metrics.subscriptions.inc();
     return subscription;
   }
 
