@@ -265,6 +265,23 @@ test("single-flight beyond the ring: concurrent resumes at one old position shar
   for (const c of collectors) assertStream(t, c, { seq: seqs[50]!, recovered: true }, seqs.slice(51));
 });
 
+test("single-flight for last:K: many concurrent last:K subscribes to a fresh edge share the ring backfill", async (t) => {
+  const { embedded, metrics } = await setup(t);
+  const seqs = await publishMany(embedded, "lastk.storm", 300);
+  const backend = new ObservedBackend(embedded);
+  const hub = new Hub(backend, metrics, { cachePerTopic: 100, historyLimit: 1000 });
+  t.teardown(() => hub.close());
+  // K from 0 to 100: all within the ring once it is backfilled.
+  const ks = Array.from({ length: 500 }, (_, i) => (i * 13) % 101);
+  const collectors = ks.map(() => new Collector());
+  await Promise.all(collectors.map((c, i) => hub.subscribe("lastk.storm", c, { last: ks[i]! })));
+  t.is(backend.reads, 1);
+  collectors.forEach((c, i) => {
+    const k = ks[i]!;
+    assertStream(t, c, { seq: seqs[seqs.length - 1 - k]!, recovered: true }, seqs.slice(seqs.length - k), `last ${k}`);
+  });
+});
+
 test("a slow backend read delays only the subscriber that needs it", async (t) => {
   const { embedded, hub, backend } = await setup(t, { cachePerTopic: 2 });
   const seqs = await publishMany(embedded, "slow.topic", 10);
