@@ -3,7 +3,7 @@
 // stored or delivered.
 import test from "ava";
 import { startNatsCluster } from "../harness/nats-server.js";
-import { API_KEY, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict } from "./fault-kit.js";
+import { API_KEY, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
 
 test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or delivered", async (t) => {
   const cluster = await startNatsCluster(t, 3);
@@ -32,7 +32,9 @@ test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or deliver
   t.deepEqual(await verdict(publisher, subscribers), []);
   const newLeader = await cluster.leaderOf("HERALD");
   t.not(newLeader.name, leader.name);
-  // What is stored: each message exactly once per topic, in publish order, chained on prev.
+  // What is stored: each message exactly once per topic, in publish order, chained on prev
+  // (read once the edge reports its backend ready again).
+  await waitUntil("edge A ready", async () => (await fetch(`${edgeA.url}/readyz`)).status === 200);
   for (const topic of topics) {
     const response = await fetch(`${edgeA.url}/v1/topics/${topic}/messages?after=0`, { headers: { authorization: `Bearer ${API_KEY}` } });
     const history = (await response.json()) as { recovered: boolean; messages: { seq: number; prev: number; data: string }[] };

@@ -28,7 +28,7 @@ import { readHistory } from "./history.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import { Publisher } from "./publisher.js";
 import { StreamReader } from "./reader.js";
-import { ensureStream, epochOf } from "./stream-setup.js";
+import { ensureStream, epochOf, StreamIncompatibleError } from "./stream-setup.js";
 import { desiredStreamConfig, liveSubject, type DesiredStreamConfig } from "./stream-config.js";
 
 /** How long start() waits for JetStream to answer before giving up. */
@@ -178,6 +178,7 @@ export class JetStreamBackend implements Backend {
       try {
         return await ensureStream(jsm, this.desired);
       } catch (err) {
+        if (err instanceof StreamIncompatibleError) throw err;
         const failure = unavailable(err, `setting up stream ${this.config.stream}`);
         if (!(failure instanceof BackendUnavailableError) || Date.now() > deadline) throw failure;
         await new Promise((resolve) => setTimeout(resolve, RECOVER_RETRY_MS));

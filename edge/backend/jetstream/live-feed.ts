@@ -116,8 +116,8 @@ export class TopicFeed implements LiveFeed {
         try {
           await this.process(item, generation);
         } catch {
-          // JetStream unreachable (or electing a leader): keep the item and try again shortly;
-          // nothing newer is delivered before it.
+          // JetStream unreachable, electing a leader, or a replica behind: keep the item and try
+          // again shortly; nothing newer is delivered before it.
           setTimeout(() => void this.drain(), RETRY_MS).unref();
           return;
         }
@@ -135,8 +135,14 @@ export class TopicFeed implements LiveFeed {
         this.last = 0;
         safely(() => this.handlers.reset({ epoch: this.ctx.epoch(), head: 0 }));
         return this.repair(Number.POSITIVE_INFINITY, generation);
-      case "catch-up":
-        return this.repair(Number.POSITIVE_INFINITY, generation);
+      case "catch-up": {
+        // Everything up to the leader's head must be delivered before anything newer: a direct
+        // get answered by a lagging follower would otherwise end the catch-up early.
+        const head = await this.ctx.reader.leaderHead(this.topic);
+        await this.repair(Number.POSITIVE_INFINITY, generation);
+        if (generation === this.generation && this.last < head) throw new Error(`${this.topic}: caught up to ${this.last} of ${head}`);
+        return;
+      }
       case "live": {
         const message = item.message;
         if (message.seq <= this.last) {
@@ -148,6 +154,9 @@ export class TopicFeed implements LiveFeed {
         if (message.prev > this.last) {
           await this.repair(message.seq, generation);
           if (generation !== this.generation || message.seq <= this.last) return;
+          // The missing messages were not readable yet (a lagging replica answered): never skip
+          // them; the item stays first in the queue and is tried again.
+          if (message.prev > this.last) throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
         }
         // prev < last only when retention removed the topic's newest messages before this one was
         // stored: nothing exists between `last` and it, so the chain continues from `last`.

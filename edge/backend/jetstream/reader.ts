@@ -33,6 +33,19 @@ export class StreamReader {
     }
   }
 
+  /**
+   * The topic's last seq as the stream's leader knows it (0 when none). Direct gets may be answered
+   * by a follower that has not applied the newest messages yet; this one is not.
+   */
+  async leaderHead(topic: string): Promise<number> {
+    try {
+      const msg = await this.jsm().streams.getMessage(this.stream, { last_by_subj: storedSubject(this.prefix, topic) });
+      return msg?.seq ?? 0;
+    } catch (err) {
+      throw unavailable(err, `reading the head of ${topic} from the stream leader`);
+    }
+  }
+
   /** The topic's message with exactly this seq, or undefined when it is gone (or of another topic). */
   async at(topic: string, seq: number): Promise<ReadMessage | undefined> {
     try {
