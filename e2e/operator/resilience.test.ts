@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
-import { DEPLOYMENTS, notificationService, NS_PATH, startCluster, waitFor, type Cluster } from "./harness.js";
+import { condition, DEPLOYMENTS, notificationService, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
 const LEASE = "/apis/coordination.k8s.io/v1/namespaces/default/leases/herald-operator";
@@ -81,4 +81,29 @@ test("two operators: exactly one reconciles; the other takes over when the leade
   await second.kill("SIGTERM");
   t.regex(second.output(), /released lease default\/herald-operator/);
   t.is(((await cluster.get(LEASE))!.spec as { holderIdentity: string }).holderIdentity, "");
+});
+
+test("NATS unreachable: StreamReady turns False (NatsUnavailable), and the change lands once NATS is back", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1 } });
+  await waitFor("the stream", () => streamInfo(nats.url, "herald_default_news"));
+
+  await nats.stop();
+  await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1, maxMsgsPerTopic: 77 } });
+  const down = await waitFor("NatsUnavailable", async () => {
+    const r = await cluster.get(`${NS_PATH}/news`);
+    return condition(r, "StreamReady")?.reason === "NatsUnavailable" && r;
+  });
+  t.is(condition(down, "Ready")?.status, "False");
+  t.is(condition(down, "StreamReady")?.observedGeneration, 2);
+
+  await nats.restart();
+  await waitFor("StreamReady again", async () => condition(await cluster.get(`${NS_PATH}/news`), "StreamReady")?.status === "True", 90_000);
+  t.is((await streamInfo(nats.url, "herald_default_news"))?.config.max_msgs_per_subject, 77);
+  const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string; type: string }[] };
+  t.true(events.items.some((e) => e.reason === "NatsUnavailable" && e.type === "Warning"));
+  t.true(events.items.some((e) => e.reason === "StreamUpdated"));
 });
