@@ -8,7 +8,7 @@ import { EdgeMetrics } from "../metrics.js";
 import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import type { From } from "../../protocol/frames.js";
 import { Hub, type HubSubscription } from "./hub.js";
-import { Collector, ObservedBackend, waitFor } from "./hub-test-support.js";
+import { Collector, ObservedBackend, waitFor } from "./test/hub-support.js";
 
 type Step =
   | { op: "publish"; count: number }

@@ -6,7 +6,7 @@ import { EdgeMetrics } from "../metrics.js";
 import { BackendUnavailableError } from "../backend/backend.js";
 import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import { Hub, type HubOptions } from "./hub.js";
-import { Collector, ObservedBackend, assertStream, waitFor } from "./hub-test-support.js";
+import { Collector, ObservedBackend, assertStream, waitFor } from "./test/hub-support.js";
 
 interface Setup {
   embedded: EmbeddedBackend;

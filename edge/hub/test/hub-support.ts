@@ -2,10 +2,10 @@
 // would make on them (subok first, then one unbroken prev chain), and a wrapper around a real
 // backend that counts reads and open feeds and can hold reads back.
 import type { ExecutionContext } from "ava";
-import { decodeEdgeFrames } from "../../protocol/edge-frames.js";
-import type { EdgeFrame, MsgFrame, SubOkFrame } from "../../protocol/frames.js";
-import type { Backend, LiveFeed, LiveHandlers, PublishInput, ReadFrom, ReadResult, StoredMessage } from "../backend/backend.js";
-import type { Subscriber } from "./hub.js";
+import { decodeEdgeFrames } from "../../../protocol/edge-frames.js";
+import type { EdgeFrame, MsgFrame, SubOkFrame } from "../../../protocol/frames.js";
+import type { Backend, LiveFeed, LiveHandlers, PublishInput, ReadFrom, ReadResult, StoredMessage } from "../../backend/backend.js";
+import type { Subscriber } from "../hub.js";
 
 export class Collector implements Subscriber {
   readonly frames: EdgeFrame[] = [];
