@@ -1,7 +1,10 @@
 // Backend.read over JetStream: history of one topic with a sound `recovered` flag.
-import type { ReadFrom, ReadResult, StoredMessage } from "../backend.js";
+import { BackendUnavailableError, type ReadFrom, type ReadResult, type StoredMessage } from "../backend.js";
 import type { ReadMessage } from "./codec.js";
 import type { StreamReader } from "./reader.js";
+
+const CATCH_UP_ATTEMPTS = 40;
+const CATCH_UP_PAUSE_MS = 25;
 
 export async function readHistory(
   reader: StreamReader,
@@ -22,6 +25,13 @@ export async function readHistory(
   // A position beyond the head is not one of this topic's: serve from the oldest retained message.
   const start = after > head ? 0 : after;
   const found = await reader.after(topic, start, count);
+  // Direct gets are answered by any replica: one that is behind the one that told the head ends
+  // the run early. Read on (briefly) until the head, so the result never claims more than it has.
+  for (let attempt = 1; found.length < count && (found.at(-1)?.seq ?? start) < head; attempt++) {
+    if (attempt > CATCH_UP_ATTEMPTS) throw new BackendUnavailableError(`JetStream replicas of ${topic} did not reach seq ${head} in time`);
+    await new Promise((resolve) => setTimeout(resolve, CATCH_UP_PAUSE_MS));
+    found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length)));
+  }
   const first = found[0];
   // Sound: recovered only when the first retained message after `after` provably follows it (its
   // Herald-Prev is `after`, or older when retention removed `after` itself and nothing since).
