@@ -17,13 +17,35 @@ export interface Teardown {
 
 const READY_TIMEOUT_MS = 30_000;
 
+let binary: string | undefined;
+
+/**
+ * The nats-server binary: found on the PATH, else (when running as root on Debian/Ubuntu)
+ * installed from the Debian package, else an error that says how to get it.
+ */
 export function natsServerBinary(): string {
-  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === "") {
+  binary ??= findOnPath() ?? installDebianPackage();
+  if (!binary) {
     throw new Error("nats-server not found: run `bash scripts/test-tools.sh` as root, or `apt-get install -y nats-server`");
   }
-  return path;
+  return binary;
+}
+
+function findOnPath(): string | undefined {
+  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
+  const path = found.stdout.trim();
+  return found.status === 0 && path !== "" ? path : undefined;
+}
+
+function installDebianPackage(): string | undefined {
+  if (process.getuid?.() !== 0 || spawnSync("sh", ["-c", "command -v apt-get"]).status !== 0) return undefined;
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () => spawnSync("apt-get", ["install", "-y", "-qq", "nats-server"], { env, stdio: "ignore" }).status === 0;
+  if (!install()) {
+    spawnSync("apt-get", ["update", "-qq"], { env, stdio: "ignore" });
+    install();
+  }
+  return findOnPath();
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released; the server claims it right after). */
