@@ -30,6 +30,7 @@ test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or deliver
   });
 
   t.deepEqual(await verdict(publisher, subscribers), []);
+  t.log(`publishes retried with their msgId: ${publisher.retries}`);
   const newLeader = await cluster.leaderOf("HERALD");
   t.not(newLeader.name, leader.name);
   // What is stored: each message exactly once per topic, in publish order, chained on prev

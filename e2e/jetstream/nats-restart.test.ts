@@ -24,6 +24,7 @@ test("restart of a file-backed NATS node mid-stream: nothing lost, nothing twice
   await waitUntil("/readyz to turn 200", async () => (await fetch(`${edge.url}/readyz`)).status === 200);
 
   t.deepEqual(await verdict(publisher, subscribers), []);
+  t.log(`publishes retried with their msgId: ${publisher.retries}`);
   t.true(sawUnready);
   t.true(publisher.retries > 0, "some publishes were refused while NATS was down");
   t.true(subscribers.every((s) => s.connections === 1), "clients stayed connected");

@@ -237,3 +237,22 @@ test("the epoch of an R3 stream is the same through every node and after a leade
   const { backend: later } = await startBackend(t, survivor.url, env);
   t.is(later.epoch(), backends[0]!.epoch());
 });
+
+test("a retried msgId is a dup with the original seq even when the topic moved on meanwhile", async (t) => {
+  const nats = await startNats(t);
+  const { backend: one } = await startBackend(t, nats.url);
+  const { backend: two } = await startBackend(t, nats.url);
+  const original = await one.publish({ topic: "m", data: '"x"', msgId: "retry-me" });
+  await two.publish({ topic: "m", data: '"y"' });
+  await two.publish({ topic: "m", data: '"z"' });
+  // `one` still believes the head is `original.seq`: its expected-last-sequence is stale, yet the
+  // duplicate check comes first on the server.
+  t.deepEqual(await one.publish({ topic: "m", data: '"x"', msgId: "retry-me" }), { seq: original.seq, dup: true });
+  t.deepEqual(await two.publish({ topic: "m", data: '"x"', msgId: "retry-me" }), { seq: original.seq, dup: true });
+  const stored = await one.read("m", { after: 0 }, 10);
+  t.deepEqual(stored.messages.map((m) => m.data), ['"x"', '"y"', '"z"']);
+  // And the next real publish from `one` still lands on the true head.
+  const next = await one.publish({ topic: "m", data: '"w"' });
+  t.is((await one.read("m", { last: 1 }, 1)).messages[0]!.prev, stored.head);
+  t.is(next.seq, (await one.read("m", { last: 1 }, 1)).head);
+});
