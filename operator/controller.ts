@@ -6,7 +6,7 @@ import type { EventRecorder } from "./events.js";
 import { describeError, Informer, isConflict, type KubeClient, type KubeObject } from "./kube.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
-import { endpoint, names, OWNED_KINDS, renderAll, selectorString } from "./render.js";
+import { endpoint, names, OWNED_KINDS, renderAll, selectorString, type Manifest } from "./render.js";
 import { API_VERSION, KIND, parseSpec, PLURAL, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
 import { readyCondition, statusChanged, withConditions, type ConditionInput } from "./status.js";
 import { desiredStream, StreamRefusedError, type StreamManager } from "./stream.js";
@@ -148,12 +148,13 @@ export class Controller {
       }
     }
 
-    for (const manifest of renderAll(resource, spec)) {
+    const manifests = renderAll(resource, spec);
+    for (const manifest of manifests) {
       const keepReplicas = manifest.kind === "Deployment" && spec.edge.autoscaling.enabled;
       const result = await applyObject(this.client, manifest, { keepReplicas });
       if (result !== "unchanged") await this.events.record(resource, "Normal", result === "created" ? "Created" : "Updated", `${result} ${manifest.kind} ${manifest.metadata.name} (generation ${generation})`);
     }
-    await this.removeUnrendered(resource, spec);
+    await this.removeUnrendered(resource, manifests);
 
     const deployment = (await this.client.read("apps/v1", "Deployment", namespace, names(resource).edge)) as
       | (KubeObject & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } })
@@ -176,8 +177,8 @@ export class Controller {
   }
 
   /** The HPA when autoscaling was turned off, the Ingress when it was removed from the spec. */
-  private async removeUnrendered(resource: NotificationService, spec: NotificationServiceSpec): Promise<void> {
-    const rendered = new Set(renderAll(resource, spec).map((m) => `${m.kind}/${m.metadata.name}`));
+  private async removeUnrendered(resource: NotificationService, manifests: Manifest[]): Promise<void> {
+    const rendered = new Set(manifests.map((m) => `${m.kind}/${m.metadata.name}`));
     const candidates = [
       { ...OWNED_KINDS.find((k) => k.kind === "HorizontalPodAutoscaler")!, name: names(resource).edge },
       { ...OWNED_KINDS.find((k) => k.kind === "Ingress")!, name: names(resource).ingress },

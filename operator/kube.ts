@@ -31,7 +31,7 @@ export function describeError(error: unknown): string {
 }
 
 export class KubeClient {
-  readonly objects: KubernetesObjectApi;
+  private readonly objects: KubernetesObjectApi;
   private readonly custom: CustomObjectsApi;
 
   constructor(readonly config: KubeConfig) {

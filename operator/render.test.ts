@@ -18,7 +18,7 @@ const full = {
   nats: { url: "nats://nats.nats:4222", credentialsSecret: { name: "nats-creds", key: "herald.creds" } },
   stream: { replicas: 3, maxAge: "7d", storage: "file", deletePolicy: "Delete" },
   edge: { replicas: 4, drainSeconds: 60, autoscaling: { enabled: true, min: 2, max: 20, targetConnectionsPerPod: 5000 } },
-  auth: { jwtSecret: { name: "jwt", key: "secret" }, apiKeysSecret: { name: "keys", key: "keys" } },
+  auth: { jwtSecret: { name: "jwt", key: "secret" }, apiKeysSecret: { name: "keys", key: "keys" }, jwtIssuer: "https://id.example.com", allowedOrigins: ["https://a.example.com", "https://b.example.com"] },
   ingress: { className: "nginx", host: "live.example.com", tlsSecret: "live-tls" },
 };
 
@@ -48,6 +48,9 @@ test("the ConfigMap and secret env are the edge's own variables, and the edge ac
   const env = { ...configData, HERALD_JWT_SECRET: "x".repeat(32), HERALD_API_KEYS: "k1", HERALD_NATS_CREDS: "/etc/herald/nats/herald.creds" };
   const config = loadConfig(env);
   t.is(config.drainSeconds, 60);
+  t.deepEqual(config.allowedOrigins, ["https://a.example.com", "https://b.example.com"]);
+  t.is(config.jwtIssuer, "https://id.example.com");
+  t.is(config.logLevel, "info");
   t.deepEqual(config.natsUrl, ["nats://nats.nats:4222"]);
 });
 
@@ -67,6 +70,11 @@ test("the edge Deployment drains gracefully and runs locked down", (t) => {
   t.is(pod.topologySpreadConstraints?.length, 2);
   const manual = resource({ nats: { url: "nats://n:4222" }, edge: { replicas: 3 } });
   t.is((renderDeployment(manual, manual.spec) as unknown as IDeployment).spec?.replicas, 3);
+});
+
+test("the spec's ranges are the edge's own (one source)", (t) => {
+  t.throws(() => parseSpec({ nats: { url: "nats://n" }, limits: { maxFrameBytes: EDGE_VARIABLES.maxFrameBytes.min - 1 } }), { message: /spec\.limits\.maxFrameBytes/ });
+  t.is(parseSpec({ nats: { url: "nats://n" } }).limits.maxSubscriptions, Number(EDGE_VARIABLES.maxSubscriptions.default));
 });
 
 test("an invalid spec is refused with a clear message", (t) => {

@@ -79,12 +79,18 @@ export function edgeSettings(ns: NotificationService, spec: NotificationServiceS
     sendBufferBytes: v(spec.limits.sendBufferBytes),
     cachePerTopic: v(spec.limits.cachePerTopic),
     maxConnections: v(spec.limits.maxConnections),
+    framesPerSecond: v(spec.limits.framesPerSecond),
+    publishesPerSecond: v(spec.limits.publishesPerSecond),
     drainSeconds: v(spec.edge.drainSeconds),
+    logLevel: v(spec.edge.logLevel),
   };
   if (spec.nats.credentialsSecret) settings.natsCreds = v(`${NATS_CREDS_DIR}/${spec.nats.credentialsSecret.key}`);
   if (spec.auth.jwtSecret) settings.jwtSecret = { secretKeyRef: spec.auth.jwtSecret };
   if (spec.auth.jwtPublicKey) settings.jwtPublicKey = v(spec.auth.jwtPublicKey);
   if (spec.auth.jwksUrl) settings.jwksUrl = v(spec.auth.jwksUrl);
+  if (spec.auth.jwtIssuer) settings.jwtIssuer = v(spec.auth.jwtIssuer);
+  if (spec.auth.jwtAudience) settings.jwtAudience = v(spec.auth.jwtAudience);
+  if (spec.auth.allowedOrigins) settings.allowedOrigins = v(spec.auth.allowedOrigins.join(","));
   if (spec.auth.apiKeysSecret) settings.apiKeys = { secretKeyRef: spec.auth.apiKeysSecret };
   return settings;
 }

@@ -3,6 +3,7 @@
 // operator validates and defaults every resource it reads with the same schemas.
 import { Kind, Type, TypeRegistry, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { EDGE_VARIABLES } from "../edge/config.js";
 
 export const GROUP = "herald.dev";
 export const VERSION = "v1alpha1";
@@ -15,6 +16,23 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 TypeRegistry.Set<{ enum: string[] }>("StringEnum", (schema, value) => typeof value === "string" && schema.enum.includes(value));
 function StringEnum<const T extends readonly string[]>(values: T, options: { default?: T[number]; description: string }) {
   return Type.Unsafe<T[number]>({ [Kind]: "StringEnum", type: "string", enum: [...values], ...options });
+}
+
+type EdgeVariables = typeof EDGE_VARIABLES;
+type IntegerSetting = { [K in keyof EdgeVariables]: EdgeVariables[K] extends { kind: "integer" } ? K : never }[keyof EdgeVariables];
+
+/**
+ * A spec field that the edge receives as one of its own variables: range, default and meaning
+ * come from the edge's variable list, so the CRD accepts exactly what the edge accepts.
+ */
+function EdgeInteger(key: IntegerSetting, override: { default?: number; description?: string } = {}) {
+  const variable = EDGE_VARIABLES[key];
+  return Type.Integer({
+    minimum: variable.min,
+    maximum: variable.max,
+    default: override.default ?? Number(variable.default),
+    description: override.description ?? variable.doc,
+  });
 }
 
 /** A duration such as 90s, 15m, 24h or 7d. */
@@ -49,10 +67,10 @@ export const StreamSpec = Type.Object(
   {
     name: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: "Stream name. Default: herald_NAMESPACE_NAME (shortened with a hash beyond 64 characters)." })),
     subjectPrefix: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: "Subject prefix. Default: the stream name." })),
-    replicas: Type.Integer({ minimum: 1, maximum: 5, default: 3, description: "JetStream replicas of the stream." }),
+    replicas: EdgeInteger("streamReplicas", { default: 3, description: "JetStream replicas of the stream (3 for a production cluster)." }),
     maxAge: Duration("Messages older than this are removed.", "24h"),
-    maxMsgsPerTopic: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1000, description: "Messages kept per topic." }),
-    maxBytes: Type.Integer({ minimum: 1_048_576, default: 1_073_741_824, description: "Bytes kept in the stream." }),
+    maxMsgsPerTopic: EdgeInteger("maxMsgsPerTopic"),
+    maxBytes: EdgeInteger("maxBytes"),
     duplicateWindow: Duration("Window in which a repeated msgId is a duplicate.", "2m"),
     storage: StringEnum(["file", "memory"] as const, { default: "file", description: "Storage type. Cannot be changed once the stream exists." }),
     deletePolicy: StringEnum(["Retain", "Delete"] as const, { default: "Retain", description: "What happens to the stream when the NotificationService is deleted." }),
@@ -82,7 +100,8 @@ export const EdgeSpec = Type.Object(
       },
       { default: {}, description: "Container resources." },
     ),
-    drainSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 30, description: "On shutdown, connections are closed in waves over this many seconds." }),
+    drainSeconds: EdgeInteger("drainSeconds"),
+    logLevel: StringEnum(EDGE_VARIABLES.logLevel.values, { default: EDGE_VARIABLES.logLevel.default, description: EDGE_VARIABLES.logLevel.doc }),
     autoscaling: AutoscalingSpec,
   },
   { default: {}, description: "The edge pods." },
@@ -94,6 +113,9 @@ export const AuthSpec = Type.Object(
     jwtPublicKey: Type.Optional(Type.String({ minLength: 1, description: "PEM public key (SPKI) for RS256/ES256 tokens." })),
     jwksUrl: Type.Optional(Type.String({ pattern: "^https?://", description: "JWKS URL for token keys." })),
     apiKeysSecret: Type.Optional(SecretKeyRef("Secret with comma-separated API keys for publishers.")),
+    jwtIssuer: Type.Optional(Type.String({ minLength: 1, description: EDGE_VARIABLES.jwtIssuer.doc })),
+    jwtAudience: Type.Optional(Type.String({ minLength: 1, description: EDGE_VARIABLES.jwtAudience.doc })),
+    allowedOrigins: Type.Optional(Type.Array(Type.String({ minLength: 1, pattern: "^[^,]+$" }), { minItems: 1, description: "Origins allowed to open WebSockets from a browser. Unset: any origin." })),
     allowAnonymous: Type.Boolean({ default: false, description: "Allow connections without a token (subscribe only)." }),
   },
   { default: {}, description: "Who may connect, subscribe and publish." },
@@ -101,11 +123,13 @@ export const AuthSpec = Type.Object(
 
 export const LimitsSpec = Type.Object(
   {
-    maxFrameBytes: Type.Integer({ minimum: 256, maximum: 16_777_216, default: 65_536, description: "Largest client frame and published message." }),
-    maxSubscriptions: Type.Integer({ minimum: 1, maximum: 100_000, default: 200, description: "Subscriptions per connection." }),
-    sendBufferBytes: Type.Integer({ minimum: 4096, maximum: 268_435_456, default: 1_048_576, description: "Bytes queued per connection before it is closed with 4008." }),
-    cachePerTopic: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1000, description: "Recent messages each edge keeps per topic." }),
-    maxConnections: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000, description: "WebSocket connections per edge." }),
+    maxFrameBytes: EdgeInteger("maxFrameBytes"),
+    maxSubscriptions: EdgeInteger("maxSubscriptions"),
+    sendBufferBytes: EdgeInteger("sendBufferBytes"),
+    cachePerTopic: EdgeInteger("cachePerTopic"),
+    maxConnections: EdgeInteger("maxConnections"),
+    framesPerSecond: EdgeInteger("framesPerSecond"),
+    publishesPerSecond: EdgeInteger("publishesPerSecond"),
   },
   { default: {}, description: "Per-connection and per-edge limits." },
 );

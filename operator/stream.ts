@@ -34,7 +34,7 @@ export function desiredStream(ns: NotificationService, spec: NotificationService
   const env: Record<string, string> = {};
   const settings = edgeSettings(ns, spec);
   for (const [key, setting] of Object.entries(settings)) {
-    if (setting && "value" in setting && key !== "natsCreds") env[envName(key)] = setting.value;
+    if (setting && "value" in setting) env[envName(key)] = setting.value;
   }
   const config = loadConfig(env);
   return desiredStreamConfig({

@@ -43,6 +43,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 export interface OperatorProcess {
   readonly pid: number;
   readonly output: () => string;
+  /** GET a path of the operator's HTTP server (/healthz, /metrics). */
+  http(path: string): Promise<{ status: number; text: string }>;
   /** Sum of a counter (all label values) from the operator's /metrics. */
   metric(name: string): Promise<number>;
   kill(signal: NodeJS.Signals): Promise<void>;
@@ -130,6 +132,10 @@ export async function startCluster(t: Teardown): Promise<Cluster> {
       return {
         pid: child.pid!,
         output: () => output,
+        async http(path) {
+          const response = await fetch(`http://127.0.0.1:${port}${path}`);
+          return { status: response.status, text: await response.text() };
+        },
         async metric(metricName) {
           const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
           return text

@@ -199,3 +199,21 @@ test("an invalid resource is refused by kubectl with the schema's message", asyn
   t.regex((await t.throwsAsync(cluster.kubectl("apply", "-f", file)))!.message, /spec\.nats: Required value/);
   t.is(await cluster.get(`${NS_PATH}/bad`), undefined);
 });
+
+test("a spec the schema accepts but the operator cannot use is reported as InvalidSpec", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  await apply(cluster, "odd", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { autoscaling: { enabled: true, min: 5, max: 2 } } });
+  const invalid = await waitFor("InvalidSpec", async () => {
+    const r = await cluster.get(`${NS_PATH}/odd`);
+    return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
+  });
+  t.is(invalid.status, "False");
+  t.regex(invalid.message, /min \(5\) must not exceed max \(2\)/);
+  t.is(await cluster.get(`${DEPLOYMENTS}/odd-edge`), undefined, "nothing is rendered from an invalid spec");
+  // Fixing the spec brings it back.
+  await apply(cluster, "odd", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { autoscaling: { enabled: true, min: 2, max: 5 } } });
+  await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/odd-edge`));
+});

@@ -64,6 +64,10 @@ test("two operators: exactly one reconciles; the other takes over when the leade
   t.is(await second.metric("herald_operator_reconciles_total"), 0, "the standby reconciles nothing");
   t.true((await first.metric("herald_operator_reconciles_total")) > 0);
   t.false(second.output().includes("became leader"));
+  t.deepEqual(await first.http("/healthz"), { status: 200, text: "ok (leader)\n" });
+  t.deepEqual(await second.http("/healthz"), { status: 200, text: "ok (standby)\n" });
+  t.regex((await first.http("/metrics")).text, /herald_operator_leader 1/);
+  t.regex((await second.http("/metrics")).text, /herald_operator_leader 0/);
   const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reportingInstance: string }[] };
   t.true(events.items.length > 0);
   t.deepEqual([...new Set(events.items.map((e) => e.reportingInstance))], ["op-a"]);
