@@ -3,7 +3,7 @@
 import { createServer, type Server } from "node:http";
 import Fastify from "fastify";
 import { WebSocketServer } from "ws";
-import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
+import { MAX_TOPIC_BYTES, SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
 import { createBackend } from "./backend/index.js";
 import type { EdgeConfig } from "./config.js";
@@ -78,6 +78,9 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   const app = Fastify({
     logger: false,
     bodyLimit,
+    // Topics in /v1/topics/:topic/messages are up to 255 bytes, tripled when percent-encoded
+    // (fastify's default of 100 refused valid topics with 414).
+    routerOptions: { maxParamLength: 3 * MAX_TOPIC_BYTES },
     forceCloseConnections: true,
     serverFactory: (handler) => {
       httpServer = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.upgradeTimeoutMs, headersTimeout: config.upgradeTimeoutMs }, handler);
