@@ -87,6 +87,10 @@ export class Session {
 
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     ws.on("pong", () => (this.alive = true));
+    // ws answers every ping with a pong outside the bounded send queue: pings count as frames.
+    ws.on("ping", () => {
+      if (!this.ended) this.withinFrameRate();
+    });
     ws.on("close", () => this.end());
     // ws closes the socket itself on protocol errors (bad UTF-8, oversized frames); just log.
     ws.on("error", (error) => ctx.log.log("debug", "ws_error", { session: this.id, error: error.message }));
@@ -176,6 +180,13 @@ export class Session {
     this.close(closeCode, reason);
   }
 
+  /** Takes one frame from the frames-per-second bucket; when it is empty, closes with 4009. */
+  private withinFrameRate(): boolean {
+    if (this.frameBucket.take()) return true;
+    this.refuseFrame("rate_limited", CloseCode.LimitExceeded, `more than ${this.ctx.config.framesPerSecond} frames per second`);
+    return false;
+  }
+
   private ack(id: RequestId | undefined, extra: { seq?: number; dup?: boolean } = {}): void {
     // An ack needs an id to be matched to its request; a request without one expects no reply.
     if (id !== undefined) this.sendFrame({ op: "ack", id, ...extra });
@@ -185,10 +196,7 @@ export class Session {
     if (this.ended) return;
     this.alive = true;
     const { config } = this.ctx;
-    if (!this.frameBucket.take()) {
-      this.refuseFrame("rate_limited", CloseCode.LimitExceeded, `more than ${config.framesPerSecond} frames per second`);
-      return;
-    }
+    if (!this.withinFrameRate()) return;
     if (isBinary) {
       this.refuseFrame("invalid_frame", CloseCode.Malformed, "binary frames are not accepted; send JSON text frames");
       return;
