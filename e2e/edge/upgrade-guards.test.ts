@@ -1,6 +1,6 @@
-// Guards of the HTTP/WebSocket port against slow or oversized handshakes: connections that never
-// finish their request are bounded in number (HERALD_MAX_PENDING_UPGRADES) and in time
-// (HERALD_UPGRADE_TIMEOUT_MS); oversized headers are refused with 431.
+// Guards of the HTTP/WebSocket port against slow or oversized handshakes: connections that do not
+// finish their request are bounded in number (HERALD_MAX_PENDING_UPGRADES slow ones, 4x that in
+// all) and in time (HERALD_UPGRADE_TIMEOUT_MS); oversized headers are refused with 431.
 import test from "ava";
 import { connect, type Socket } from "node:net";
 import { startTestEdge } from "../harness/test-edge.js";
@@ -29,18 +29,36 @@ test("a handshake that does not finish within HERALD_UPGRADE_TIMEOUT_MS is cut o
   client.close();
 });
 
-test("beyond HERALD_MAX_PENDING_UPGRADES unfinished handshakes, new connections are dropped until they go", async (t) => {
+test("slow handshakes beyond HERALD_MAX_PENDING_UPGRADES are cut off; honest clients still connect", async (t) => {
   const edge = await startTestEdge(t, { HERALD_MAX_PENDING_UPGRADES: "2", HERALD_UPGRADE_TIMEOUT_MS: "60000" });
-  const stalled = [await stalledHandshake(edge.port), await stalledHandshake(edge.port)];
-  t.teardown(() => stalled.forEach((s) => s.destroy()));
+  const held = [await stalledHandshake(edge.port), await stalledHandshake(edge.port)];
+  const extra = await stalledHandshake(edge.port);
+  t.teardown(() => [...held, extra].forEach((s) => s.destroy()));
+  // The third slow one exceeds the bound once its grace is over; the first two are kept.
+  await extra.closedByPeer;
+  t.false(held.some((s) => s.closed), "the slow handshakes within the bound are kept");
+  const client = await TestClient.ready(edge.wsUrl);
+  client.close();
+});
+
+test("a burst of honest handshakes above the bound (within 4x) is served in full", async (t) => {
+  const edge = await startTestEdge(t, { HERALD_MAX_PENDING_UPGRADES: "5" });
+  const clients = await Promise.all(Array.from({ length: 15 }, () => TestClient.ready(edge.wsUrl)));
+  t.is(clients.length, 15);
+  clients.forEach((c) => c.close());
+});
+
+test("a flood of connections that send nothing: beyond 4x the bound new ones are dropped, then served again", async (t) => {
+  const edge = await startTestEdge(t, { HERALD_MAX_PENDING_UPGRADES: "2", HERALD_UPGRADE_TIMEOUT_MS: "60000" });
+  const flood = await Promise.all(Array.from({ length: 8 }, () => stalledHandshake(edge.port)));
+  t.teardown(() => flood.forEach((s) => s.destroy()));
   await t.throwsAsync(TestClient.connect(edge.wsUrl), { message: /socket hang up|ECONNRESET/ });
-  stalled.forEach((s) => s.destroy());
-  // Once the stalled ones are gone, connections are accepted again.
+  // After the grace only the bound's worth of slow handshakes remain, and honest clients get in.
   const deadline = Date.now() + 30_000;
-  let client: TestClient | undefined;
-  while (!client && Date.now() < deadline) client = await TestClient.ready(edge.wsUrl).catch(() => undefined);
-  t.truthy(client);
-  client?.close();
+  while (flood.filter((s) => s.closed).length < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(flood.filter((s) => !s.closed).length, 2);
+  const client = await TestClient.ready(edge.wsUrl);
+  client.close();
 });
 
 test("an upgrade with headers over 16 KiB is refused with 431", async (t) => {
