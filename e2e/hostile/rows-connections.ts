@@ -1,0 +1,108 @@
+// Hostile upgrades and connections: bad Origin, missing or wrong handshake headers, oversized
+// headers, upgrades that never complete (one, and more than maxPendingUpgrades at once), requests
+// that stall on a kept-alive connection, and more than maxConnections WebSockets.
+import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
+import { RawConnection, upgradeRequest } from "./raw-socket.js";
+import { errorBody, row, upgradeRow, type HostileContext, type Row } from "./row.js";
+import { delay } from "./steady-stream.js";
+
+export const LIMITS = { maxConnections: 40, maxPendingUpgrades: 20, upgradeTimeoutMs: 2500 } as const;
+
+// fastify answers a header block over the limit itself, in its own error format (not herald's).
+const HEADERS_TOO_LARGE = { status: 431, body: { error: "Request Header Fields Too Large", message: "Exceeded maximum allowed HTTP header size", statusCode: 431 } };
+const SUBPROTOCOL_REQUIRED = errorBody("bad_request", "the WebSocket subprotocol herald.v1 is required (Sec-WebSocket-Protocol)");
+
+/** Opens `count` raw connections at once. */
+const openMany = (ctx: HostileContext, count: number) => Promise.all(Array.from({ length: count }, () => RawConnection.open(ctx.scope, ctx.edge.port)));
+
+/** Waits until the edge accepts and answers a fresh connection again (after rows that exhaust a bound). */
+async function untilFreshConnectionsServed(ctx: HostileContext): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
+    connection.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    const served = await connection.waitForEnd().then((text) => text.startsWith("HTTP/1.1 200"));
+    if (served) return;
+    await delay(100);
+  }
+  throw new Error("the edge does not serve fresh connections again");
+}
+
+async function openConnections(ctx: HostileContext): Promise<number> {
+  const text = await (await fetch(`${ctx.edge.url}/metrics`)).text();
+  return Number(/^herald_connections (\d+)$/m.exec(text)?.[1]);
+}
+
+export const connectionRows: Row[] = [
+  upgradeRow("Origin not in HERALD_ALLOWED_ORIGINS", { headers: { Origin: "https://evil.example" } }, { status: 403, body: errorBody("forbidden", "origin https://evil.example is not allowed") }),
+  upgradeRow("Origin null (sandboxed page)", { headers: { Origin: "null" } }, { status: 403, body: errorBody("forbidden", "origin null is not allowed") }),
+  upgradeRow("allowed Origin with a different port", { headers: { Origin: "https://app.example:8443" } }, { status: 403, body: errorBody("forbidden", "origin https://app.example:8443 is not allowed") }),
+  upgradeRow("allowed Origin is accepted", { headers: { Origin: "https://app.example" } }, { status: 101, body: "" }),
+  upgradeRow("no subprotocol", { headers: { "Sec-WebSocket-Protocol": null } }, { status: 400, body: SUBPROTOCOL_REQUIRED }),
+  upgradeRow("another subprotocol", { headers: { "Sec-WebSocket-Protocol": "herald.v2, mqtt" } }, { status: 400, body: SUBPROTOCOL_REQUIRED }),
+  upgradeRow("upgrade on another path", { path: "/v1/ws/../admin" }, { status: 404, body: errorBody("not_found", "no WebSocket endpoint at /v1/admin; use /v1/ws") }),
+  upgradeRow("upgrade without Sec-WebSocket-Key", { headers: { "Sec-WebSocket-Key": null } }, { status: 400, body: "Missing or invalid Sec-WebSocket-Key header" }),
+  upgradeRow("upgrade with Sec-WebSocket-Version 12", { headers: { "Sec-WebSocket-Version": "12" } }, { status: 400, body: "Missing or invalid Sec-WebSocket-Version header" }),
+  upgradeRow("upgrade with POST", { method: "POST" }, { status: 405, body: "Invalid HTTP method" }),
+  upgradeRow("upgrade with a 20 KiB header", { headers: { "X-Filler": "f".repeat(20 * 1024) } }, HEADERS_TOO_LARGE),
+  upgradeRow(
+    "upgrade with 3,000 small headers",
+    { headers: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`X-H${i}`, "v"])) },
+    HEADERS_TOO_LARGE,
+  ),
+
+  row("upgrade that never completes is cut after upgradeTimeoutMs, unanswered", "", async (ctx) => {
+    const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
+    connection.write(upgradeRequest(ctx.edge.port).split("\r\n").slice(0, 3).join("\r\n") + "\r\n");
+    return connection.waitForEnd();
+  }),
+  row("silent connection (not one byte) is cut after upgradeTimeoutMs", "", async (ctx) => {
+    const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
+    return connection.waitForEnd();
+  }),
+  row("request that stalls on a kept-alive connection is cut too", { first: 200, afterSecond: "" }, async (ctx) => {
+    const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
+    connection.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    const first = await connection.waitForResponse();
+    const answered = connection.received.length;
+    connection.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    await connection.waitForEnd(LIMITS.upgradeTimeoutMs + 10_000);
+    return { first: first.status, afterSecond: connection.received.subarray(answered).toString() };
+  }),
+  row(
+    `more than maxPendingUpgrades (${LIMITS.maxPendingUpgrades}) unfinished upgrades: the extra one is dropped at once`,
+    { extraDropped: "", othersStillOpen: true, servedAgainAfterwards: true },
+    async (ctx) => {
+      const stalled = await openMany(ctx, LIMITS.maxPendingUpgrades);
+      for (const connection of stalled) connection.write("GET /v1/ws HTTP/1.1\r\n");
+      const extra = await RawConnection.open(ctx.scope, ctx.edge.port);
+      const extraDropped = await extra.waitForEnd();
+      const othersStillOpen = stalled.every((connection) => !connection.ended);
+      for (const connection of stalled) connection.destroy();
+      await untilFreshConnectionsServed(ctx);
+      return { extraDropped, othersStillOpen, servedAgainAfterwards: true };
+    },
+  ),
+  row(
+    `more than maxConnections (${LIMITS.maxConnections}) WebSockets: 503 with Retry-After`,
+    { refused: { status: 503, body: JSON.stringify(errorBody("unavailable", `this edge is at its limit of ${LIMITS.maxConnections} connections; try another one`)) }, acceptedAgainAfterClose: true },
+    async (ctx) => {
+      // Only the steady subscriber and the shared connection are open between rows.
+      const deadline = Date.now() + 30_000;
+      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await delay(100);
+      // One at a time: opened all at once, they would also meet the bound on pending upgrades.
+      const clients: TestClient[] = [];
+      ctx.scope.teardown(() => clients.forEach((client) => client.close()));
+      while (clients.length < LIMITS.maxConnections - 2) clients.push(await TestClient.ready(ctx.edge.wsUrl, { token: ctx.token }));
+      const refused = await TestClient.connect(ctx.edge.wsUrl, { token: ctx.token }).then(
+        (client) => (client.close(), "accepted"),
+        (error: unknown) => (error instanceof UpgradeRefused ? { status: error.status, body: error.body } : String(error)),
+      );
+      clients.forEach((client) => client.close());
+      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await delay(100);
+      const again = await TestClient.ready(ctx.edge.wsUrl, { token: ctx.token });
+      again.close();
+      return { refused, acceptedAgainAfterClose: true };
+    },
+  ),
+];
