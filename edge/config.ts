@@ -56,7 +56,7 @@ export const EDGE_VARIABLES = {
   framesPerSecond: { env: "HERALD_FRAMES_PER_SECOND", kind: "integer", default: "100", min: 1, max: 1_000_000, doc: "Client frames per second per connection (token bucket, burst = 2x)." },
   publishesPerSecond: { env: "HERALD_PUBLISHES_PER_SECOND", kind: "integer", default: "50", min: 1, max: 1_000_000, doc: "pub frames per second per connection (token bucket, burst = 2x)." },
   maxConnections: { env: "HERALD_MAX_CONNECTIONS", kind: "integer", default: "100000", min: 1, max: 10_000_000, doc: "Open WebSocket connections per edge." },
-  maxPendingUpgrades: { env: "HERALD_MAX_PENDING_UPGRADES", kind: "integer", default: "1000", min: 1, max: 1_000_000, doc: "Connections that have not finished the WebSocket upgrade (slowloris bound)." },
+  maxPendingUpgrades: { env: "HERALD_MAX_PENDING_UPGRADES", kind: "integer", default: "1000", min: 1, max: 1_000_000, doc: "Slowloris bound: connections still without a complete request or upgrade after 1 s (beyond this many they are cut off); 4x this many of any age." },
   upgradeTimeoutMs: { env: "HERALD_UPGRADE_TIMEOUT_MS", kind: "integer", default: "10000", min: 100, max: 600_000, doc: "Time allowed to finish the HTTP request and WebSocket upgrade." },
   authTimeoutMs: { env: "HERALD_AUTH_TIMEOUT_MS", kind: "integer", default: "10000", min: 100, max: 600_000, doc: "Time a connection without a token has to send its auth frame." },
   heartbeatMs: { env: "HERALD_HEARTBEAT_MS", kind: "integer", default: "25000", min: 1000, max: 600_000, doc: "WebSocket ping interval; a peer silent for two intervals is dropped." },
