@@ -1,44 +1,33 @@
 // The Herald operator process: /healthz and /metrics, leader election on a Lease, and, while
 // leading, the controller. SIGTERM stops the controller and releases the lease so that another
-// replica takes over at once. Configuration (environment):
-//   KUBECONFIG or the in-cluster service account      where the API server is
-//   HERALD_OPERATOR_NAMESPACE     watch one namespace (default: all)
-//   POD_NAMESPACE, POD_NAME       lease namespace and this replica's identity
-//   HERALD_OPERATOR_LEASE         lease name (default herald-operator)
-//   HERALD_OPERATOR_LEASE_SECONDS lease duration (default 15)
-//   HERALD_OPERATOR_PORT          port of /healthz and /metrics (default 8081; 0 = any, printed)
+// replica takes over at once. Configuration: settings.ts (environment), and KUBECONFIG or the
+// in-cluster service account for the API server.
 import { createServer } from "node:http";
-import { hostname } from "node:os";
 import { Controller } from "./controller.js";
 import { EventRecorder } from "./events.js";
 import { KubeClient } from "./kube.js";
 import { LeaderElector } from "./leader.js";
 import { OperatorMetrics } from "./metrics.js";
+import { loadOperatorSettings, type OperatorSettings } from "./settings.js";
 import { StreamManager } from "./stream.js";
 
-function integer(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`herald-operator: ${name} must be a whole number >= ${min}, got ${JSON.stringify(raw)}`);
-    process.exit(2);
-  }
-  return value;
-}
-
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-const identity = process.env.POD_NAME || `${hostname()}-${process.pid}`;
-const leaseSeconds = integer("HERALD_OPERATOR_LEASE_SECONDS", 15, 1);
-const port = integer("HERALD_OPERATOR_PORT", 8081, 0);
+let settings: OperatorSettings;
+try {
+  settings = loadOperatorSettings();
+} catch (error) {
+  console.error(`herald-operator: ${(error as Error).message}`);
+  process.exit(2);
+}
+const { identity, leaseSeconds, port } = settings;
 
 const client = KubeClient.fromEnvironment();
 const metrics = new OperatorMetrics();
 const streams = new StreamManager();
 const controller = new Controller(client, streams, new EventRecorder(client, identity, log), metrics, log, {
-  namespace: process.env.HERALD_OPERATOR_NAMESPACE || undefined,
-  workers: integer("HERALD_OPERATOR_WORKERS", 2, 1),
-  resyncMs: integer("HERALD_OPERATOR_RESYNC_SECONDS", 300, 1) * 1000,
+  namespace: settings.watchNamespace,
+  workers: settings.workers,
+  resyncMs: settings.resyncSeconds * 1000,
   retryBaseMs: 500,
   retryMaxMs: 60_000,
 });
@@ -46,8 +35,8 @@ const controller = new Controller(client, streams, new EventRecorder(client, ide
 const elector = new LeaderElector(
   client,
   {
-    namespace: process.env.POD_NAMESPACE || "default",
-    name: process.env.HERALD_OPERATOR_LEASE || "herald-operator",
+    namespace: settings.leaseNamespace,
+    name: settings.leaseName,
     identity,
     leaseDurationSeconds: leaseSeconds,
     retryPeriodMs: Math.max(200, (leaseSeconds * 1000) / 5),

@@ -8,6 +8,7 @@ import test from "ava";
 import { parseAllDocuments } from "yaml";
 import { ROOT, tool } from "./harness.js";
 import { validateManifest } from "./kubernetes-schemas.js";
+import { OPERATOR_VARIABLES } from "../../operator/settings.js";
 
 const run = promisify(execFile);
 const CHART = join(ROOT, "charts/herald");
@@ -56,6 +57,8 @@ test("the default install: CRD, operator with two replicas, cluster-wide least-p
   t.is(deployment.spec.replicas, 2);
   const container = deployment.spec.template.spec.containers[0]!;
   t.is(container.securityContext.readOnlyRootFilesystem, true);
+  const known = new Set(Object.values(OPERATOR_VARIABLES).map((v) => v.env));
+  for (const { name } of container.env) t.true(known.has(name as never), `${name} is a variable the operator reads`);
   t.true(container.env.some((e) => e.name === "POD_NAME"));
   const rules = (byKind("ClusterRole")[0] as Rendered & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
   t.false(rules.some((r) => r.verbs.includes("*") || r.resources.includes("*")), "no wildcards");
