@@ -95,6 +95,11 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   t.not(afterTouch[0], before[0], "(the annotation itself changed the resource)");
   t.is(await cluster.get(`${NS_PATH}/news`).then((r) => r!.metadata.resourceVersion), afterTouch[0], "and the reconcile wrote no status");
 
+  // An owned object deleted by hand comes back (the operator watches what it owns).
+  await cluster.kubectl("delete", "service", "news");
+  const recreated = await waitFor("the Service to be re-created", () => cluster.get("/api/v1/namespaces/default/services/news"));
+  t.not(recreated.metadata.uid, owned.Service.metadata.uid);
+
   // Change the spec: the Deployment rolls to the new image and observedGeneration follows.
   await apply(cluster, "news", { ...spec, edge: { replicas: 2, image: "herald/edge:2" } });
   const rolled = (await waitFor("the new image", async () => {
