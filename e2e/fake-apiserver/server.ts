@@ -308,6 +308,11 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
         const object = (await body(request)) as KubeObject;
         if (!object?.metadata?.name) throw new ApiError(422, "Invalid", `${type.kind} is invalid: metadata.name: Required value: name is required`);
         if (type.status) delete object.status;
+        // The one built-in default the operator depends on: a Deployment without replicas gets 1.
+        if (key === "apps/deployments") {
+          const spec = (object.spec ??= {}) as { replicas?: number };
+          spec.replicas ??= 1;
+        }
         return send(response, 201, store.create(key, prepare(type, object, namespace), type.generation));
       }
       throw new ApiError(405, "MethodNotAllowed", `${request.method} is not supported on a collection`);

@@ -144,7 +144,7 @@ test("autoscaling hands replicas to the HPA; an Ingress when asked; delete (Dele
   t.is(ingress.metadata.annotations && (ingress.metadata.annotations as Record<string, string>)["nginx.ingress.kubernetes.io/proxy-read-timeout"], "3600");
   await t.notThrowsAsync(validateManifest(ingress));
   const deployment = (await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/live-edge`))) as Deployment;
-  t.is(deployment.spec.replicas, undefined, "the operator does not write replicas");
+  t.is(deployment.spec.replicas, 1, "the API server's default: the operator wrote no replica count");
   await waitFor("the stream", () => streamInfo(nats.url, "live"));
 
   // The HPA scales the Deployment; a spec change later must roll the pods but keep the HPA's count.
