@@ -60,7 +60,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   t.teardown(() => subscriber.close());
   const subok = await subscriber.subscribe(STEADY_TOPIC);
   const publisher = new SteadyPublisher(edge, STEADY_TOPIC, `Bearer ${API_KEY}`);
-  t.teardown(() => void publisher.stop());
+  t.teardown(() => publisher.stop().then(() => undefined, () => undefined));
   await subscriber.waitForMessages(STEADY_TOPIC, 20, 60_000);
 
   const token = await signToken({ subject: "hostile", subscribe: [">"], publish: ["hostile.>"] });

@@ -51,6 +51,7 @@ export const authRows: Row[] = [
   upgradeToken("token with an invalid pattern", () => forgedTokens.badPattern(), unauthenticated(`token is invalid: "herald.sub"[0]: '>' may only be the last token of a pattern`)),
   upgradeToken("token with __proto__ inside the herald claim", () => forgedTokens.protoInHerald(), unauthenticated(`token is invalid: "herald" claim has an unknown field '__proto__'`)),
   upgradeToken("header whose __proto__ claims HS256 over alg: none", () => forgedTokens.protoInHeader(), ALGORITHM),
+  upgradeToken("empty ?token=", () => "", unauthenticated("token is empty")),
   upgradeToken("not a JWT at all", () => forgedTokens.notAJwt(), unauthenticated("token is malformed")),
   noRightsGained("token with rights only under a top-level __proto__ gains none", forgedTokens.protoAtTop),
   noRightsGained("token with rights only under constructor.prototype gains none", forgedTokens.constructorAtTop),
@@ -109,7 +110,7 @@ export const authRows: Row[] = [
     return { reply, open: client.closed === undefined };
   }),
   row("token reaching exp without refresh: closed 4001 by timer, with no frame sent", { close: unauthenticated("token expired"), notBeforeExp: true }, async (ctx) => {
-    const token = await signToken({ subject: "short-lived", expiresIn: 3 });
+    const token = await signToken({ subject: "short-lived", expiresIn: 5 });
     const expMs = (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number }).exp * 1000;
     const client = await openClient(ctx, token);
     const close = await client.waitForClose();

@@ -70,17 +70,18 @@ export const connectionRows: Row[] = [
     return { first: first.status, afterSecond: connection.received.subarray(answered).toString() };
   }),
   row(
-    `more than maxPendingUpgrades (${LIMITS.maxPendingUpgrades}) unfinished upgrades: the extra one is dropped at once`,
-    { extraDropped: "", othersStillOpen: true, servedAgainAfterwards: true },
+    `more than maxPendingUpgrades (${LIMITS.maxPendingUpgrades}) slow upgrades: the extra one is cut when it turns slow, the others at upgradeTimeoutMs`,
+    { extraCut: "", othersOpenWhenExtraCut: true, othersCut: new Array(LIMITS.maxPendingUpgrades).fill(""), servedAgainAfterwards: true },
     async (ctx) => {
       const stalled = await openMany(ctx, LIMITS.maxPendingUpgrades);
       for (const connection of stalled) connection.write("GET /v1/ws HTTP/1.1\r\n");
       const extra = await RawConnection.open(ctx.scope, ctx.edge.port);
-      const extraDropped = await extra.waitForEnd();
-      const othersStillOpen = stalled.every((connection) => !connection.ended);
-      for (const connection of stalled) connection.destroy();
+      extra.write("GET /v1/ws HTTP/1.1\r\n");
+      const extraCut = await extra.waitForEnd();
+      const othersOpenWhenExtraCut = stalled.every((connection) => !connection.ended);
+      const othersCut = await Promise.all(stalled.map((connection) => connection.waitForEnd()));
       await untilFreshConnectionsServed(ctx);
-      return { extraDropped, othersStillOpen, servedAgainAfterwards: true };
+      return { extraCut, othersOpenWhenExtraCut, othersCut, servedAgainAfterwards: true };
     },
   ),
   row(

@@ -86,6 +86,19 @@ export const frameRows: Row[] = [
     },
   ),
 
+  row(
+    "msgIds named __proto__ and constructor dedupe like any other",
+    [{ op: "ack", id: "m1", dup: false }, { op: "ack", id: "m2", dup: true }, { op: "ack", id: "m3", dup: false }, { sameSeq: true }],
+    async ({ shared }) => {
+      const first = await shared.request({ op: "pub", topic: "hostile.msgid", data: 1, id: "m1", msgId: "__proto__" });
+      const again = await shared.request({ op: "pub", topic: "hostile.msgid", data: 1, id: "m2", msgId: "__proto__" });
+      const other = await shared.request({ op: "pub", topic: "hostile.msgid", data: 1, id: "m3", msgId: "constructor" });
+      const seqOf = (frame: object) => (frame as { seq?: number }).seq;
+      const withoutSeq = (frame: object) => Object.fromEntries(Object.entries(frame).filter(([key]) => key !== "seq"));
+      return [withoutSeq(first), withoutSeq(again), withoutSeq(other), { sameSeq: seqOf(first) !== undefined && seqOf(first) === seqOf(again) }];
+    },
+  ),
+
   // Unknown ops and wrong types: err frames naming the problem; the id is echoed only when valid.
   errRow("unknown op", '{"op":"subscribe","topic":"a.b","id":20}', { id: 20, code: "invalid_frame", message: `unknown op "subscribe"; ${OPS}` }),
   errRow("missing op", '{"topic":"a.b","id":21}', { id: 21, code: "invalid_frame", message: `missing op; ${OPS}` }),
@@ -97,6 +110,8 @@ export const frameRows: Row[] = [
   errRow("pub without data", '{"op":"pub","topic":"hostile.x","id":24}', { id: 24, code: "invalid_frame", message: "pub frame: missing field 'data'" }),
   errRow("msgId of the wrong type", '{"op":"pub","topic":"hostile.x","id":25,"data":1,"msgId":7}', { id: 25, code: "invalid_frame", message: "pub frame: field 'msgId': expected string" }),
   errRow("from.last beyond its bound", '{"op":"sub","topic":"a.b","id":26,"from":{"last":100001}}', { id: 26, code: "invalid_frame", message: "sub frame: field 'from' has an invalid value" }),
+  errRow("empty auth token", '{"op":"auth","token":"","id":28}', { id: 28, code: "invalid_frame", message: "auth frame: field 'token': expected string length greater or equal to 1" }),
+  errRow("unknown op with a newline and a lone surrogate (the reply stays one valid line)", '{"op":"a\\nb\\ud800","id":29}', { id: 29, code: "invalid_frame", message: `unknown op "a\\nb\\ud800"; ${OPS}` }),
   errRow("auth token of the wrong type", '{"op":"auth","token":5,"id":27}', { id: 27, code: "invalid_frame", message: "auth frame: field 'token': expected string" }),
 
   // Topics: wildcards, empty tokens, length and character limits.

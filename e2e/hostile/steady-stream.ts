@@ -12,6 +12,7 @@ export class SteadyPublisher {
   /** Messages acknowledged by the edge: 1..published. */
   published = 0;
   private stopped = false;
+  private failure: Error | undefined;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
   private readonly loop: Promise<void>;
 
@@ -20,14 +21,16 @@ export class SteadyPublisher {
     private readonly topic: string,
     private readonly authorization: string,
   ) {
-    this.loop = this.run();
+    // Kept until stop() so that a refused publish fails the test there, not as an unhandled rejection.
+    this.loop = this.run().catch((error: Error) => void (this.failure = error));
   }
 
-  /** Stops after the message in flight; resolves with how many were published. */
+  /** Stops after the message in flight; resolves with how many were published, or throws why it could not go on. */
   async stop(): Promise<number> {
     this.stopped = true;
     await this.loop;
     this.agent.destroy();
+    if (this.failure) throw this.failure;
     return this.published;
   }
 
