@@ -20,12 +20,13 @@ import {
 import { parseClientFrame } from "../../protocol/parse-client-frame.js";
 import type { Authenticator, Grants } from "../auth/grants.js";
 import type { EdgeConfig } from "../config.js";
-import type { Hub, HubSubscription } from "../hub/hub.js";
+import type { Hub } from "../hub/hub.js";
 import type { Logger } from "../log.js";
 import type { EdgeMetrics } from "../metrics.js";
 import type { Publisher } from "../publisher.js";
 import { toRequestError } from "../request-error.js";
 import { SendQueue, type FlushScheduler } from "./send-queue.js";
+import { SessionSubscriptions } from "./subscriptions.js";
 import { TokenBucket } from "./token-bucket.js";
 
 /** What every session of one edge shares. */
@@ -43,14 +44,6 @@ export interface SessionContext {
 /** How the upgrade request authenticated: a verified `?token=`, a refused one, or none. */
 export type UpgradeAuth = { kind: "token"; grants: Grants } | { kind: "refused"; message: string } | { kind: "none" };
 
-interface SubscriptionEntry {
-  /** false once the subscription ended: late frames from the hub are dropped. */
-  active: boolean;
-  /** The id of the `sub` request, echoed in the err frame if a token refresh ends it. */
-  readonly id: RequestId | undefined;
-  hubSubscription?: HubSubscription;
-}
-
 /** Frames that may arrive while the first auth frame is being verified; more is abuse. */
 const MAX_HELD_FRAMES = 64;
 /** setTimeout cannot wait longer than this; longer expiries re-arm. */
@@ -66,7 +59,7 @@ export class Session {
   private grantedBy: "token" | "anonymous" | null = null;
   /** Frames received while the first auth frame is verified; dispatched in order afterwards. */
   private held: string[] | null = null;
-  private readonly subscriptions = new Map<string, SubscriptionEntry>();
+  private readonly subscriptions: SessionSubscriptions;
   private readonly queue: SendQueue;
   private readonly frameBucket: TokenBucket;
   private readonly publishBucket: TokenBucket;
@@ -82,6 +75,7 @@ export class Session {
   ) {
     const { config } = ctx;
     this.queue = new SendQueue(ws, config.sendBufferBytes, ctx.scheduler);
+    this.subscriptions = new SessionSubscriptions(ctx.hub, (frame) => this.enqueue(frame));
     this.frameBucket = new TokenBucket(config.framesPerSecond, 2 * config.framesPerSecond);
     this.publishBucket = new TokenBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
 
@@ -154,14 +148,7 @@ export class Session {
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
     this.queue.discard();
-    const entries = [...this.subscriptions.values()];
-    this.subscriptions.clear();
-    for (const entry of entries) entry.active = false;
-    // Closing hub subscriptions may happen while the hub is fanning a message out to us (a 4008
-    // raised from enqueue); doing it after the current synchronous run keeps the hub's loop intact.
-    queueMicrotask(() => {
-      for (const entry of entries) entry.hubSubscription?.close();
-    });
+    this.subscriptions.closeAll();
     this.onEnd(this);
   }
 
@@ -288,10 +275,8 @@ export class Session {
     this.grantedBy = by;
     clearTimeout(this.authTimer);
     this.armExpiry(grants.expiresAt);
-    for (const [topic, entry] of [...this.subscriptions]) {
-      if (matchesAny(grants.subscribe, topic)) continue;
-      this.endSubscription(topic, entry);
-      this.sendError(entry.id, "forbidden", `subscription to "${topic}" ended: the refreshed token does not allow it`);
+    for (const { topic, id } of this.subscriptions.retainAllowed((topic) => matchesAny(grants.subscribe, topic))) {
+      this.sendError(id, "forbidden", `subscription to "${topic}" ended: the refreshed token does not allow it`);
     }
   }
 
@@ -321,37 +306,21 @@ export class Session {
       this.close(CloseCode.LimitExceeded, `more than ${max} subscriptions on one connection`);
       return;
     }
-    const entry: SubscriptionEntry = { active: true, id };
-    this.subscriptions.set(topic, entry);
-    let subscription: HubSubscription;
     try {
-      subscription = await this.ctx.hub.subscribe(topic, { send: (text) => entry.active && this.enqueue(text) }, frame.from, id);
+      await this.subscriptions.open(topic, frame.from, id);
     } catch (error) {
-      if (!entry.active) return;
-      this.endSubscription(topic, entry);
       const refused = toRequestError(error);
       if (refused.code === "internal") this.ctx.log.log("error", "subscribe_failed", { session: this.id, topic, error: String(error) });
       this.sendError(id, refused.code, refused.message);
-      return;
     }
-    if (entry.active) entry.hubSubscription = subscription;
-    else subscription.close();
   }
 
   private onUnsub(frame: UnsubFrame): void {
-    const entry = this.subscriptions.get(frame.topic);
-    if (!entry) {
+    if (!this.subscriptions.close(frame.topic)) {
       this.sendError(frame.id, "not_subscribed", `not subscribed to "${frame.topic}"`);
       return;
     }
-    this.endSubscription(frame.topic, entry);
     this.ack(frame.id);
-  }
-
-  private endSubscription(topic: string, entry: SubscriptionEntry): void {
-    entry.active = false;
-    entry.hubSubscription?.close();
-    this.subscriptions.delete(topic);
   }
 
   private async onPub(frame: PubFrame): Promise<void> {
