@@ -45,6 +45,7 @@ test("NATS down: unready, 503 with Retry-After and err unavailable; back up: rea
   const reply = await client.request({ op: "pub", topic: "out.a", data: 3, id: "p" }, 60_000);
   t.like(reply, { op: "err", id: "p", code: "unavailable" });
   t.regex(reply.op === "err" ? reply.message : "", /^JetStream unavailable: ./);
+  t.like(await client.request({ op: "sub", topic: "out.b", id: "s" }, 60_000), { op: "err", id: "s", code: "unavailable" });
   t.is(client.closed, undefined, "connections stay open while the log is away");
 
   await nats.restart();
