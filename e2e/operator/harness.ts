@@ -112,7 +112,8 @@ export async function startCluster(t: Teardown): Promise<Cluster> {
       const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "operator/main.ts")], {
         cwd: ROOT,
         env: {
-          ...process.env,
+          // A clean HERALD_* slate: the developer's shell must not change what a test means.
+          ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HERALD_"))),
           KUBECONFIG: kubeconfig,
           POD_NAME: name,
           POD_NAMESPACE: "default",
