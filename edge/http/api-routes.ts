@@ -29,13 +29,14 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post("/v1/publish", async (request, reply) => {
+    // Who is asking comes first: an unauthenticated caller learns nothing about its body.
+    const grants = await requestGrants(request, authenticator);
     const body = request.body;
     const batch = Array.isArray(body);
     const items = batch ? (body as unknown[]) : [body];
     if (batch && (items.length === 0 || items.length > MAX_BATCH)) {
       throw new RequestError("bad_request", `a batch holds 1 to ${MAX_BATCH} messages, got ${items.length}`);
     }
-    const grants = await requestGrants(request, authenticator);
     // Check everything before storing anything, so a bad batch stores nothing.
     const messages = items.map((item, index) => {
       const where = batch ? `message ${index}: ` : "";
@@ -61,6 +62,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { topic: string }; Querystring: Record<string, string | string[] | undefined> }>(
     "/v1/topics/:topic/messages",
     async (request, reply) => {
+      const grants = await requestGrants(request, authenticator);
       const { topic } = request.params;
       const problem = topicProblem(topic);
       if (problem) throw new RequestError("invalid_topic", problem);
@@ -68,7 +70,6 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const limit = queryInteger(request.query, "limit", config.historyLimit, 1, config.historyLimit);
       const unknown = Object.keys(request.query).find((key) => key !== "after" && key !== "limit");
       if (unknown !== undefined) throw new RequestError("bad_request", `unknown query parameter '${unknown}'; use after and limit`);
-      const grants = await requestGrants(request, authenticator);
       if (!matchesAny(grants.subscribe, topic)) throw new RequestError("forbidden", `not allowed to read "${topic}"`);
       const result = await hub.history(topic, after, limit);
       // Stored data is JSON text already: splice it in rather than parse and re-serialize.
