@@ -284,13 +284,9 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     if (!match) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
     const [group, version] = match[1] ? ["", match[1]] : [match[2]!, match[3]!];
     let namespace = match[4];
-    let plural = match[5]!;
-    let name = match[6];
+    const plural = match[5]!;
+    const name = match[6];
     const subresource = match[7];
-    // "/api/v1/namespaces/foo" is the namespace foo itself, not a collection in it.
-    if (namespace !== undefined && plural !== undefined && name === undefined && !findType(group, version, plural) && group === "" && findType("", "v1", "namespaces")) {
-      [plural, name, namespace] = ["namespaces", namespace, undefined];
-    }
     const type = findType(group, version, plural);
     if (!type) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
     if (!type.namespaced) namespace = undefined;
