@@ -39,6 +39,7 @@ export class TopicFeed implements LiveFeed {
   private subscription: Subscription | undefined;
   /** Bumped by restart(): work begun under an older generation must not deliver. */
   private generation = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly topic: string,
@@ -79,6 +80,7 @@ export class TopicFeed implements LiveFeed {
     if (this.isClosed) return;
     this.isClosed = true;
     this.queue = [];
+    clearTimeout(this.retryTimer);
     this.subscription?.unsubscribe();
     this.ctx.closed(this);
   }
@@ -118,7 +120,7 @@ export class TopicFeed implements LiveFeed {
         } catch {
           // JetStream unreachable, electing a leader, or a replica behind: keep the item and try
           // again shortly; nothing newer is delivered before it.
-          setTimeout(() => void this.drain(), RETRY_MS).unref();
+          this.retryLater();
           return;
         }
         if (this.queue[0] === item) this.queue.shift();
@@ -128,13 +130,24 @@ export class TopicFeed implements LiveFeed {
     }
   }
 
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.drain();
+    }, RETRY_MS);
+    this.retryTimer.unref();
+  }
+
   private async process(item: Item, generation: number): Promise<void> {
     switch (item.kind) {
       case "restart":
-        // A new stream: its history starts at 0, so deliver all of it that is still retained.
+        // A new stream: its history starts at 0, so deliver all of it that is still retained
+        // (the catch-up that replaces this item, so that a retry does not reset twice).
         this.last = 0;
         safely(() => this.handlers.reset({ epoch: this.ctx.epoch(), head: 0 }));
-        return this.repair(Number.POSITIVE_INFINITY, generation);
+        this.queue[0] = { kind: "catch-up" };
+        return;
       case "catch-up": {
         // Everything up to the leader's head must be delivered before anything newer: a direct
         // get answered by a lagging follower would otherwise end the catch-up early.

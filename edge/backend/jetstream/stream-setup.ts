@@ -27,6 +27,29 @@ export function epochOf(info: StreamInfo): string {
   return createHash("sha256").update(`${info.config.name}\n${info.created}`).digest("base64url").slice(0, 22);
 }
 
+/** A stream younger than this may still see concurrent creations being applied. */
+const YOUNG_STREAM_MS = 30_000;
+const SETTLE_MS = 300;
+const SETTLE_ROUNDS = 20;
+
+/**
+ * When several edges create the stream at the same moment, a cluster (seen on 2.9.10) accepts
+ * each identical add and applies them one after the other: the creation time, hence the epoch,
+ * changes until the last one is applied, and edges reading in between disagree. For a young
+ * stream, read until the creation time holds still over SETTLE_MS.
+ */
+async function settledInfo(jsm: JetStreamManager, info: StreamInfo): Promise<StreamInfo> {
+  if (Date.now() - Date.parse(info.created) > YOUNG_STREAM_MS) return info;
+  let current = info;
+  for (let round = 0; round < SETTLE_ROUNDS; round++) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const next = await jsm.streams.info(current.config.name);
+    if (next.created === current.created) return next;
+    current = next;
+  }
+  return current;
+}
+
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
     return await jsm.streams.info(name);
@@ -48,14 +71,14 @@ export async function ensureStream(
   let info = await streamInfo(jsm, desired.name);
   if (!info) {
     try {
-      info = await jsm.streams.add(desired);
-      return { info, drift: [] };
+      await jsm.streams.add(desired);
     } catch (err) {
-      // Another edge created it at the same moment: check the one that exists.
+      // Another edge created it at the same moment with another config: check the one that exists.
       if (!(isDefiniteApiError(err) && err.code === STREAM_NAME_IN_USE)) throw err;
-      info = await jsm.streams.info(desired.name);
     }
+    info = await jsm.streams.info(desired.name);
   }
+  info = await settledInfo(jsm, info);
   const problems = streamConfigProblems(info.config, desired);
   // The edge reads and repairs gaps with direct get: without it the stream is unusable for us.
   const refused = problems.filter((p) => p.kind === "incompatible" || p.field === "allow_direct");
