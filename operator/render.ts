@@ -20,7 +20,7 @@ const NATS_CREDS_DIR = "/etc/herald/nats";
 type EdgeKey = keyof typeof EDGE_VARIABLES;
 type EdgeValue = { value: string } | { secretKeyRef: { name: string; key: string } };
 
-export function streamName(ns: NotificationService, spec: NotificationServiceSpec): string {
+function streamName(ns: NotificationService, spec: NotificationServiceSpec): string {
   if (spec.stream.name) return spec.stream.name;
   const plain = `herald_${ns.metadata.namespace}_${ns.metadata.name}`.replace(/[^A-Za-z0-9_-]/g, "_");
   if (plain.length <= 64) return plain;
@@ -28,7 +28,7 @@ export function streamName(ns: NotificationService, spec: NotificationServiceSpe
   return `${plain.slice(0, 47)}_${createHash("sha256").update(plain).digest("hex").slice(0, 16)}`;
 }
 
-export function subjectPrefix(ns: NotificationService, spec: NotificationServiceSpec): string {
+function subjectPrefix(ns: NotificationService, spec: NotificationServiceSpec): string {
   return spec.stream.subjectPrefix ?? streamName(ns, spec);
 }
 
@@ -37,7 +37,7 @@ export function names(ns: NotificationService) {
   return { edge: `${name}-edge`, service: name, ingress: name };
 }
 
-export function selectorLabels(ns: NotificationService): Record<string, string> {
+function selectorLabels(ns: NotificationService): Record<string, string> {
   return { "app.kubernetes.io/name": "herald-edge", "app.kubernetes.io/instance": ns.metadata.name };
 }
 
@@ -60,7 +60,7 @@ function metadata(ns: NotificationService, name: string, annotations?: Record<st
 }
 
 /** The edge's settings, keyed by EDGE_VARIABLES field: what the spec says, in the edge's terms. */
-export function edgeSettings(ns: NotificationService, spec: NotificationServiceSpec): Partial<Record<EdgeKey, EdgeValue>> {
+function edgeSettings(ns: NotificationService, spec: NotificationServiceSpec): Partial<Record<EdgeKey, EdgeValue>> {
   const v = (value: string | number | boolean): EdgeValue => ({ value: String(value) });
   const settings: Partial<Record<EdgeKey, EdgeValue>> = {
     port: v(EDGE_PORT),

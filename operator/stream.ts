@@ -7,8 +7,8 @@ import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamM
 import { connect } from "@nats-io/transport-node";
 import { desiredStreamConfig, streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
 import { epochOf } from "../edge/backend/jetstream/stream-setup.js";
-import { EDGE_VARIABLES, loadConfig } from "../edge/config.js";
-import { edgeSettings } from "./render.js";
+import { loadConfig } from "../edge/config.js";
+import { edgeEnvironment } from "./render.js";
 import type { NotificationService, NotificationServiceSpec } from "./spec.js";
 
 export class StreamRefusedError extends Error {
@@ -26,17 +26,12 @@ export interface StreamState {
 }
 
 /**
- * The stream config for a resource, computed from the same edge settings the ConfigMap carries:
- * the edge's own loader turns them into the edge's config, so the operator and the edges derive
- * the stream from identical values.
+ * The stream config for a resource, computed from the very ConfigMap the edges receive: the edge's
+ * own loader turns it into the edge's config, so the operator and the edges derive the stream from
+ * identical values.
  */
 export function desiredStream(ns: NotificationService, spec: NotificationServiceSpec): DesiredStreamConfig {
-  const env: Record<string, string> = {};
-  const settings = edgeSettings(ns, spec);
-  for (const [key, setting] of Object.entries(settings)) {
-    if (setting && "value" in setting) env[envName(key)] = setting.value;
-  }
-  const config = loadConfig(env);
+  const config = loadConfig(edgeEnvironment(ns, spec).configData);
   return desiredStreamConfig({
     stream: config.stream,
     subjectPrefix: config.subjectPrefix,
@@ -47,10 +42,6 @@ export function desiredStream(ns: NotificationService, spec: NotificationService
     maxBytes: config.maxBytes,
     duplicateWindowSeconds: config.duplicateWindowSeconds,
   });
-}
-
-function envName(key: string): string {
-  return EDGE_VARIABLES[key as keyof typeof EDGE_VARIABLES].env;
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
