@@ -1,17 +1,12 @@
 // One edge: fastify (HTTP API, probes, demo) and ws (herald.v1) on one port, over the hub and the
 // durable log. startEdge is used by main.ts and, in-process, by tests.
-import { createServer, type Server } from "node:http";
-import Fastify from "fastify";
 import { WebSocketServer } from "ws";
-import { MAX_TOPIC_BYTES, SUBPROTOCOL, type Limits } from "../protocol/index.js";
+import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
 import { createBackend } from "./backend/index.js";
 import type { EdgeConfig } from "./config.js";
 import { closeInWaves, delay } from "./drain.js";
-import { registerApiRoutes } from "./http/api-routes.js";
-import { registerDemoRoutes } from "./http/demo-routes.js";
-import { installErrorHandling } from "./http/errors.js";
-import { registerProbeRoutes } from "./http/probe-routes.js";
+import { createHttpApp } from "./http/app.js";
 import { Hub } from "./hub/hub.js";
 import { silentLogger, type Logger } from "./log.js";
 import { EdgeMetrics } from "./metrics.js";
@@ -40,8 +35,6 @@ export interface StartOptions {
   readonly log?: Logger;
 }
 
-/** Largest request header block; bigger requests (and upgrades) get 431. */
-const MAX_HEADER_BYTES = 16 * 1024;
 /** How long closing connections get to finish their close handshake before they are cut. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -73,33 +66,19 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 
-  const bodyLimit = Math.max(16 * config.maxFrameBytes, 1024 * 1024);
-  let httpServer: Server | undefined;
-  const app = Fastify({
-    logger: false,
-    bodyLimit,
-    // Topics in /v1/topics/:topic/messages are up to 255 bytes, tripled when percent-encoded
-    // (fastify's default of 100 refused valid topics with 414).
-    routerOptions: { maxParamLength: 3 * MAX_TOPIC_BYTES },
-    forceCloseConnections: true,
-    serverFactory: (handler) => {
-      httpServer = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.upgradeTimeoutMs, headersTimeout: config.upgradeTimeoutMs }, handler);
-      return httpServer;
-    },
-  });
-  installErrorHandling(app, log, bodyLimit);
-  registerProbeRoutes(app, {
+  const { app, server } = createHttpApp({
+    config,
+    log,
     metrics,
+    hub,
+    publisher,
+    authenticator,
     notReadyReason: () => {
       if (draining) return "draining";
       const status = backend.status();
       return status.state === "ready" ? undefined : `backend ${status.state}: ${status.detail}`;
     },
   });
-  registerApiRoutes(app, { config, hub, publisher, authenticator });
-  registerDemoRoutes(app);
-
-  const server = httpServer!;
   guardPendingConnections(server, config.maxPendingUpgrades, config.upgradeTimeoutMs);
   server.on(
     "upgrade",

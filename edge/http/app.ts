@@ -1,0 +1,41 @@
+// The HTTP side of an edge: one fastify instance on a node:http server whose limits (header size,
+// request time) also guard the WebSocket upgrades that arrive on the same server.
+import { createServer, type Server } from "node:http";
+import Fastify, { type FastifyInstance } from "fastify";
+import { MAX_TOPIC_BYTES } from "../../protocol/index.js";
+import type { Logger } from "../log.js";
+import { registerApiRoutes, type ApiDeps } from "./api-routes.js";
+import { registerDemoRoutes } from "./demo-routes.js";
+import { installErrorHandling } from "./errors.js";
+import { registerProbeRoutes, type ProbeDeps } from "./probe-routes.js";
+
+/** Largest request header block; bigger requests (and upgrades) get 431. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+export interface HttpAppDeps extends ApiDeps, ProbeDeps {
+  readonly log: Logger;
+}
+
+export function createHttpApp(deps: HttpAppDeps): { app: FastifyInstance; server: Server } {
+  const { config } = deps;
+  // A batch may hold many messages of up to maxFrameBytes each.
+  const bodyLimit = Math.max(16 * config.maxFrameBytes, 1024 * 1024);
+  let server: Server | undefined;
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    // Topics in /v1/topics/:topic/messages are up to 255 bytes, tripled when percent-encoded
+    // (fastify's default of 100 refused valid topics with 414).
+    routerOptions: { maxParamLength: 3 * MAX_TOPIC_BYTES },
+    forceCloseConnections: true,
+    serverFactory: (handler) => {
+      server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.upgradeTimeoutMs, headersTimeout: config.upgradeTimeoutMs }, handler);
+      return server;
+    },
+  });
+  installErrorHandling(app, deps.log, bodyLimit);
+  registerProbeRoutes(app, deps);
+  registerApiRoutes(app, deps);
+  registerDemoRoutes(app);
+  return { app, server: server! };
+}
