@@ -52,6 +52,9 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
       HERALD_UPGRADE_TIMEOUT_MS: String(LIMITS.upgradeTimeoutMs),
       HERALD_AUTH_TIMEOUT_MS: "1500",
       HERALD_HEARTBEAT_MS: "2000",
+      // Small retention, so that what the log legitimately keeps does not hide a leak in the heap check.
+      HERALD_MAX_MSGS_PER_TOPIC: "50",
+      HERALD_CACHE_PER_TOPIC: "50",
     },
     { nodeArgs: ["--expose-gc"], imports: [PROBE] },
   );
@@ -108,6 +111,8 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   while (Date.now() < deadline && !/^herald_connections 1$/m.test(await (await fetch(`${edge.url}/metrics`)).text())) await delay(100);
   const after = await heapOf(edge);
   t.log(`heapUsed ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} MiB; arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)} MiB`);
-  t.true(after.heapUsed < baseline.heapUsed + 8 * MiB, "heap back near baseline");
-  t.true(after.arrayBuffers < baseline.arrayBuffers + 8 * MiB, "buffers back near baseline");
+  // One pass of the table warms ~2 MiB of code and caches for good (repeated passes add nothing):
+  // anything near the megabytes of hostile frames and bodies sent here would show.
+  t.true(after.heapUsed < baseline.heapUsed + 6 * MiB, "heap back near baseline");
+  t.true(after.arrayBuffers < baseline.arrayBuffers + 4 * MiB, "buffers back near baseline");
 });

@@ -102,6 +102,12 @@ export function replyTo(client: TestClient, id: string | number): Promise<EdgeFr
   return client.waitFor((f) => (f.op === "ack" || f.op === "err" || f.op === "subok") && f.id === id, `reply ${id}`);
 }
 
+/** An ack with its seq replaced by whether it has one: seqs depend on what else was published. */
+export function withSeqChecked(frame: EdgeFrame): object {
+  const { seq, ...rest } = frame as EdgeFrame & { seq?: unknown };
+  return { ...rest, hasSeq: typeof seq === "number" };
+}
+
 function bodyOf(text: string, contentType: string | undefined): unknown {
   return contentType?.startsWith("application/json") ? JSON.parse(text) : text;
 }

@@ -1,6 +1,6 @@
 // herald.v1 frames that are well-formed WebSocket text but hostile JSON: invalid or deeply nested
 // documents, huge strings and arrays, prototype keys, unknown ops, wrong types, bad topics, floods.
-import { closeRow, errRow, openClient, postJson, replyTo, row, type Row } from "./row.js";
+import { closeRow, errRow, openClient, postJson, replyTo, row, withSeqChecked, type Row } from "./row.js";
 
 const OPS = "expected one of sub, unsub, pub, auth, ping";
 const WILDCARDS = "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns";
@@ -13,6 +13,7 @@ const nestedObjects = (depth: number) => '{"a":'.repeat(depth) + "1" + "}".repea
 const PROTOTYPE_NAMES = ["__proto__", "constructor", "prototype", "hasOwnProperty"];
 const pub = (id: number | string, data: string, topic = "hostile.data") => `{"op":"pub","topic":"${topic}","id":${JSON.stringify(id)},"data":${data}}`;
 
+const PROTO_DATA = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}';
 const BIG_FRAME = pub(6, JSON.stringify("x".repeat(100 * 1024)));
 const HUGE_TOPIC = `{"op":"sub","topic":"${"a".repeat(100_000)}","id":8}`;
 const overLimit = (frame: string) => `frame of ${Buffer.byteLength(frame)} bytes is over the limit of 65536 bytes`;
@@ -37,15 +38,13 @@ export const frameRows: Row[] = [
   errRow("deep nesting as id", `{"op":"ping","id":${nestedArrays(10_000)}}`, { code: "invalid_frame", message: "ping frame: field 'id' has an invalid value" }),
 
   // Huge strings and arrays: within the frame limit they are ordinary data; beyond it, refused whole.
-  row("60 KiB string as data (under the 64 KiB limit) is stored", { op: "ack", id: "big-string", dup: false }, async ({ shared }) => {
+  row("60 KiB string as data (under the 64 KiB limit) is stored", { op: "ack", id: "big-string", dup: false, hasSeq: true }, async ({ shared }) => {
     shared.send(pub("big-string", JSON.stringify("x".repeat(60 * 1024)), "hostile.big"));
-    const { seq, ...rest } = (await replyTo(shared, "big-string")) as { seq: number };
-    return typeof seq === "number" ? rest : { seq };
+    return withSeqChecked(await replyTo(shared, "big-string"));
   }),
-  row("array of 30,000 numbers as data is stored", { op: "ack", id: "big-array", dup: false }, async ({ shared }) => {
+  row("array of 30,000 numbers as data is stored", { op: "ack", id: "big-array", dup: false, hasSeq: true }, async ({ shared }) => {
     shared.send(pub("big-array", JSON.stringify(new Array(30_000).fill(0)), "hostile.big"));
-    const { seq, ...rest } = (await replyTo(shared, "big-array")) as { seq: number };
-    return typeof seq === "number" ? rest : { seq };
+    return withSeqChecked(await replyTo(shared, "big-array"));
   }),
   closeRow("100 KiB frame (between the limit and twice it)", [BIG_FRAME], { code: 4009, reason: overLimit(BIG_FRAME) }),
   closeRow("200 KiB frame (beyond twice the limit: cut by the WebSocket layer)", [pub(7, JSON.stringify("x".repeat(200 * 1024)))], { code: 1009, reason: "" }),
@@ -59,16 +58,20 @@ export const frameRows: Row[] = [
   errRow("op named __proto__", '{"op":"__proto__","id":14}', { id: 14, code: "invalid_frame", message: `unknown op "__proto__"; ${OPS}` }),
   errRow("op named constructor", '{"op":"constructor","id":15}', { id: 15, code: "invalid_frame", message: `unknown op "constructor"; ${OPS}` }),
   errRow("op named toString", '{"op":"toString","id":16}', { id: 16, code: "invalid_frame", message: `unknown op "toString"; ${OPS}` }),
-  row("data with __proto__ and constructor keys is delivered verbatim, not merged", [{ op: "ack", id: "proto-data", dup: false }, '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}'], async (ctx) => {
-    const data = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}';
-    const reader = await openClient(ctx);
-    await reader.subscribe("hostile.proto");
-    ctx.shared.send(pub("proto-data", data, "hostile.proto"));
-    const { seq, ...ack } = (await replyTo(ctx.shared, "proto-data")) as { seq: number };
-    const [message] = await reader.waitForMessages("hostile.proto", 1);
-    const raw = reader.rawFrames.find((text) => text.includes('"op":"msg"'))!;
-    return [typeof seq === "number" && message!.seq === seq ? ack : { seq }, raw.slice(raw.indexOf('"data":') + 7, raw.indexOf(',"ts":'))];
-  }),
+  row(
+    "data with __proto__ and constructor keys is stored and delivered verbatim, not merged",
+    { ack: { op: "ack", id: "proto-data", dup: false, hasSeq: true }, deliveredData: PROTO_DATA },
+    async (ctx) => {
+      const reader = await openClient(ctx);
+      await reader.subscribe("hostile.proto");
+      ctx.shared.send(pub("proto-data", PROTO_DATA, "hostile.proto"));
+      const ack = withSeqChecked(await replyTo(ctx.shared, "proto-data"));
+      await reader.waitForMessages("hostile.proto", 1);
+      // The data as it went over the wire, before any client-side parsing.
+      const raw = reader.rawFrames.find((text) => text.includes('"op":"msg"'))!;
+      return { ack, deliveredData: raw.slice(raw.indexOf('"data":') + '"data":'.length, raw.indexOf(',"ts":')) };
+    },
+  ),
   row(
     "topics named __proto__, constructor, prototype and hasOwnProperty are ordinary topics",
     PROTOTYPE_NAMES.map((topic) => ({ topic, subokSeq: 0, delivered: [topic] })),
@@ -88,14 +91,13 @@ export const frameRows: Row[] = [
 
   row(
     "msgIds named __proto__ and constructor dedupe like any other",
-    [{ op: "ack", id: "m1", dup: false }, { op: "ack", id: "m2", dup: true }, { op: "ack", id: "m3", dup: false }, { sameSeq: true }],
+    [{ op: "ack", id: "m1", dup: false, hasSeq: true }, { op: "ack", id: "m2", dup: true, hasSeq: true }, { op: "ack", id: "m3", dup: false, hasSeq: true }, { sameSeq: true }],
     async ({ shared }) => {
       const first = await shared.request({ op: "pub", topic: "hostile.msgid", data: 1, id: "m1", msgId: "__proto__" });
       const again = await shared.request({ op: "pub", topic: "hostile.msgid", data: 1, id: "m2", msgId: "__proto__" });
       const other = await shared.request({ op: "pub", topic: "hostile.msgid", data: 1, id: "m3", msgId: "constructor" });
       const seqOf = (frame: object) => (frame as { seq?: number }).seq;
-      const withoutSeq = (frame: object) => Object.fromEntries(Object.entries(frame).filter(([key]) => key !== "seq"));
-      return [withoutSeq(first), withoutSeq(again), withoutSeq(other), { sameSeq: seqOf(first) !== undefined && seqOf(first) === seqOf(again) }];
+      return [withSeqChecked(first), withSeqChecked(again), withSeqChecked(other), { sameSeq: seqOf(first) === seqOf(again) }];
     },
   ),
 
