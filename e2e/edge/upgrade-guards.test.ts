@@ -4,6 +4,7 @@
 import test from "ava";
 import { connect, type Socket } from "node:net";
 import { startTestEdge } from "../harness/test-edge.js";
+import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
 
 /** A TCP connection that sends the start of an upgrade request and then nothing more. */
@@ -65,4 +66,15 @@ test("an upgrade with headers over 16 KiB is refused with 431", async (t) => {
   const edge = await startTestEdge(t);
   const error = await t.throwsAsync(TestClient.connect(edge.wsUrl, { headers: { "x-padding": "p".repeat(20_000) } }));
   t.true(error instanceof UpgradeRefused && error.status === 431, String(error));
+});
+
+test("a burst of token-bearing upgrades never overshoots HERALD_MAX_CONNECTIONS", async (t) => {
+  const edge = await startTestEdge(t, { HERALD_MAX_CONNECTIONS: "5", HERALD_JWT_SECRET: TEST_JWT_SECRET, HERALD_ALLOW_ANONYMOUS: "false" });
+  const token = await signToken();
+  const attempts = await Promise.allSettled(Array.from({ length: 12 }, () => TestClient.connect(edge.wsUrl, { token })));
+  const accepted = attempts.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
+  t.teardown(() => accepted.forEach((c) => c.close()));
+  const refused = attempts.flatMap((a) => (a.status === "rejected" ? [a.reason as unknown] : []));
+  t.is(accepted.length, 5);
+  t.true(refused.every((e) => e instanceof UpgradeRefused && e.status === 503));
 });

@@ -23,6 +23,9 @@ export interface UpgradeDeps {
 export function createUpgradeHandler(deps: UpgradeDeps) {
   const { config } = deps;
   const allowedOrigins = config.allowedOrigins ? new Set(config.allowedOrigins) : undefined;
+  // Upgrades past the guards whose token is still being verified: they count as connections, so a
+  // burst cannot overshoot maxConnections while verification is in flight.
+  let admitting = 0;
 
   const handle = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://edge.invalid");
@@ -32,14 +35,20 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     if (allowedOrigins && origin !== undefined && !allowedOrigins.has(origin)) {
       return refuse(socket, "forbidden", `origin ${origin} is not allowed`);
     }
-    if (deps.connectionCount() >= config.maxConnections) {
+    if (deps.connectionCount() + admitting >= config.maxConnections) {
       return refuse(socket, "unavailable", `this edge is at its limit of ${config.maxConnections} connections; try another one`);
     }
     const offered = (request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
     if (!offered.includes(SUBPROTOCOL)) {
       return refuse(socket, "bad_request", `the WebSocket subprotocol ${SUBPROTOCOL} is required (Sec-WebSocket-Protocol)`);
     }
-    const auth = await authenticateUpgrade(deps.authenticator, url.searchParams.get("token"));
+    admitting++;
+    let auth: UpgradeAuth;
+    try {
+      auth = await authenticateUpgrade(deps.authenticator, url.searchParams.get("token"));
+    } finally {
+      admitting--;
+    }
     if (socket.destroyed) return;
     deps.wss.handleUpgrade(request, socket, head, (ws) => {
       settlePending(socket);
