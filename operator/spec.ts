@@ -86,7 +86,12 @@ export const AutoscalingSpec = Type.Object(
     targetConnectionsPerPod: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: "Average WebSocket connections per pod (Pods metric herald_connections; needs a custom-metrics adapter)." })),
     targetCPU: Type.Integer({ minimum: 1, maximum: 100, default: 70, description: "Average CPU utilisation in percent." }),
   },
-  { default: {}, description: "Horizontal autoscaling of the edges." },
+  {
+    default: {},
+    description: "Horizontal autoscaling of the edges.",
+    // Enforced by a real API server (CEL); the operator checks it too (parseSpec) for older CRDs.
+    "x-kubernetes-validations": [{ rule: "self.min <= self.max", message: "min must not exceed max" }],
+  },
 );
 
 export const EdgeSpec = Type.Object(
@@ -218,8 +223,8 @@ export function parseSpec(raw: unknown): NotificationServiceSpec {
   );
   if (problems.length > 0) throw new SpecError(problems);
   const spec = withDefaults as NotificationServiceSpec;
-  const { min, max, enabled } = spec.edge.autoscaling;
-  if (enabled && min > max) throw new SpecError([`spec.edge.autoscaling: min (${min}) must not exceed max (${max})`]);
+  const { min, max } = spec.edge.autoscaling;
+  if (min > max) throw new SpecError([`spec.edge.autoscaling: min (${min}) must not exceed max (${max})`]);
   return spec;
 }
 
