@@ -158,8 +158,10 @@ test("auth frame first: acked, and frames sent right behind it are served once i
 
 test("4001 exactly at exp without a refresh; a refresh before exp keeps the connection open", async (t) => {
   const edge = await startTestEdge(t, AUTH_ENV);
-  const expiring = await TestClient.ready(edge.wsUrl, { token: await signToken({ expiresIn: 2 }) });
-  const refreshed = await TestClient.ready(edge.wsUrl, { token: await signToken({ expiresIn: 2 }) });
+  // Both start with the same token, so both would be closed at the same instant without a refresh.
+  const shortLived = await signToken({ expiresIn: 4 });
+  const expiring = await TestClient.ready(edge.wsUrl, { token: shortLived });
+  const refreshed = await TestClient.ready(edge.wsUrl, { token: shortLived });
   t.teardown(() => refreshed.close());
   t.deepEqual(await refreshed.request({ op: "auth", token: await signToken({ expiresIn: 3600 }), id: "r" }), { op: "ack", id: "r" });
   t.deepEqual(await expiring.waitForClose(), { code: 4001, reason: "token expired" });
