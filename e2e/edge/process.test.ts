@@ -6,7 +6,7 @@ import { TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient } from "../harness/ws-client.js";
 
 test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the process exits 0", async (t) => {
-  const edge = await spawnEdge(t, { HERALD_DRAIN_SECONDS: "2", HERALD_DRAIN_DELAY_MS: "300", HERALD_LOG_LEVEL: "info" });
+  const edge = await spawnEdge(t, { HERALD_DRAIN_SECONDS: "2", HERALD_DRAIN_DELAY_MS: "3000", HERALD_LOG_LEVEL: "info" });
   const clients = await Promise.all(Array.from({ length: 20 }, () => TestClient.ready(edge.wsUrl)));
   t.teardown(() => clients.forEach((c) => c.close()));
   await Promise.all(clients.map((c) => c.subscribe("drain.t")));

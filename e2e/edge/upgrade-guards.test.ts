@@ -20,7 +20,7 @@ function stalledHandshake(port: number): Promise<Socket & { closedByPeer: Promis
 }
 
 test("a handshake that does not finish within HERALD_UPGRADE_TIMEOUT_MS is cut off", async (t) => {
-  const edge = await startTestEdge(t, { HERALD_UPGRADE_TIMEOUT_MS: "300" });
+  const edge = await startTestEdge(t, { HERALD_UPGRADE_TIMEOUT_MS: "1000" });
   const socket = await stalledHandshake(edge.port);
   t.teardown(() => socket.destroy());
   await socket.closedByPeer;
