@@ -167,12 +167,15 @@ test("a re-created stream has a new epoch and live feeds restart from it", async
   await (await jetstreamManager(nc)).streams.delete("HERALD");
   const { backend: fresh } = await startBackend(t, nats.url);
   t.not(fresh.epoch(), oldEpoch);
-  await fresh.publish({ topic: "e", data: "new" });
-  await waitFor("a reset", () => recorder.events.some((e) => "reset" in e));
-  await waitFor("the new stream's message", () => recorder.messages().at(-1)?.data === "new");
+  // More messages than the old stream had: seq 6 of the new stream has prev 5, like a
+  // continuation of the old chain would — it must not be taken for one.
+  for (let i = 0; i < 8; i++) await fresh.publish({ topic: "e", data: `new-${i}` });
+  await waitFor("the new stream's messages", () => recorder.messages().at(-1)?.data === "new-7");
   t.is(backend.epoch(), fresh.epoch());
-  t.deepEqual(recorder.events.slice(5), [{ reset: { epoch: fresh.epoch(), head: 0 } }, { message: recorder.messages().at(-1)! }]);
-  t.is(recorder.messages().at(-1)!.prev, 0);
+  t.deepEqual(recorder.events[5], { reset: { epoch: fresh.epoch(), head: 0 } });
+  const after = recorder.events.slice(6).map((e) => ("message" in e ? e.message.data : "reset"));
+  t.deepEqual(after, Array.from({ length: 8 }, (_, i) => `new-${i}`));
+  t.is(chainProblem(recorder.messages().slice(5), 0), undefined);
 });
 
 test("the epoch survives a restart of a file-backed nats-server", async (t) => {

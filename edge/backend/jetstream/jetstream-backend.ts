@@ -55,6 +55,7 @@ export class JetStreamBackend implements Backend {
   private readonly publisher: Publisher;
   private readonly feedContext: FeedContext;
   private lastEpochCheck = 0;
+  private epochCheck: Promise<void> | undefined;
   private recovering = false;
 
   constructor(private readonly config: EdgeConfig, private readonly metrics: EdgeMetrics) {
@@ -85,7 +86,7 @@ export class JetStreamBackend implements Backend {
       metrics,
       epoch: () => this.currentEpoch,
       subscribe: (topic, onMessage) => this.subscribeLive(topic, onMessage),
-      suspectEpochChange: () => this.suspectEpochChange(),
+      verifyEpoch: () => this.verifyEpoch(),
       noteHead: (topic, seq) => this.publisher.noteHead(topic, seq),
       closed: (feed) => this.feeds.delete(feed),
     };
@@ -264,16 +265,21 @@ export class JetStreamBackend implements Backend {
     }
   }
 
-  private suspectEpochChange(): void {
-    const now = Date.now();
-    if (now - this.lastEpochCheck < EPOCH_CHECK_INTERVAL_MS) return;
-    this.lastEpochCheck = now;
-    this.manager()
+  /** Checks the stream's epoch, at most once per interval; concurrent callers share one check. */
+  private verifyEpoch(): Promise<void> {
+    if (this.epochCheck) return this.epochCheck;
+    if (Date.now() - this.lastEpochCheck < EPOCH_CHECK_INTERVAL_MS) return Promise.resolve();
+    this.lastEpochCheck = Date.now();
+    this.epochCheck = this.manager()
       .streams.info(this.config.stream)
       .then((info) => this.adoptEpoch(epochOf(info)))
       .catch(() => {
         // Unreachable or gone: the reconnect path checks again.
+      })
+      .finally(() => {
+        this.epochCheck = undefined;
       });
+    return this.epochCheck;
   }
 
   /** A new epoch voids every position: feeds restart at the new stream's heads. */

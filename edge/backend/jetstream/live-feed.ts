@@ -22,8 +22,12 @@ export interface FeedContext {
   epoch(): string;
   /** Subscribes to the topic's live subject; resolves once the server has registered it. */
   subscribe(topic: string, onMessage: (message: StoredMessage | undefined) => void): Promise<Subscription>;
-  /** A live message older than the chain arrived: the stream may have been re-created. */
-  suspectEpochChange(): void;
+  /**
+   * A live message older than the chain arrived: the stream may have been re-created. Resolves
+   * once checked (feeds restart when it was); the feed waits, so nothing of a new stream is taken
+   * for a continuation of the old one.
+   */
+  verifyEpoch(): Promise<void>;
   /** The feed delivered up to this seq (the publisher's belief of the head follows it). */
   noteHead(topic: string, seq: number): void;
   closed(feed: TopicFeed): void;
@@ -161,7 +165,7 @@ export class TopicFeed implements LiveFeed {
         if (message.seq <= this.last) {
           // Normally the live copy of a message a repair already delivered; a seq far below the
           // chain can also mean a re-created stream, which the backend checks (rate-limited).
-          if (message.prev < this.last && message.seq < this.last) this.ctx.suspectEpochChange();
+          if (message.prev < this.last && message.seq < this.last) await this.ctx.verifyEpoch();
           return;
         }
         if (message.prev > this.last) {
