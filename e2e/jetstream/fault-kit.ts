@@ -113,6 +113,7 @@ export class ResumingSubscriber {
   private stopped = false;
   private attempt = 0;
   private subscribed = new Set<string>();
+  private onReady: (() => void) | undefined;
 
   constructor(private readonly options: SubscriberOptions) {
     this.positions = new Map(options.positions ?? []);
@@ -124,8 +125,18 @@ export class ResumingSubscriber {
 
   /** Connects (trying the URLs in turn) and resolves once every topic is subscribed. */
   async start(): Promise<void> {
+    // Resolved from handle() (no polling: a storm test starts thousands of these at once).
+    const subscribed = new Promise<void>((resolve) => (this.onReady = resolve));
     this.open();
-    await waitUntil("subscriptions", () => this.subscribed.size === this.options.topics.length);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`subscriptions not confirmed within ${DEADLINE_MS} ms: ${this.problems.join("; ")}`)), DEADLINE_MS);
+    });
+    try {
+      await Promise.race([subscribed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   get ready(): boolean {
@@ -175,6 +186,7 @@ export class ResumingSubscriber {
         }
         this.positions.set(frame.topic, { epoch: frame.epoch, seq: frame.seq });
         this.subscribed.add(frame.topic);
+        if (this.ready) this.onReady?.();
         return;
       }
       case "msg": {
