@@ -11,7 +11,8 @@ export interface Sequenced {
 const COMPACT_AFTER = 1024;
 
 export class SeqQueue<T extends Sequenced> {
-  private items: T[] = [];
+  // Slots before `start` are dropped items, cleared so that they can be garbage-collected.
+  private items: (T | undefined)[] = [];
   private start = 0;
 
   get length(): number {
@@ -41,6 +42,7 @@ export class SeqQueue<T extends Sequenced> {
   shift(): T | undefined {
     if (this.length === 0) return undefined;
     const item = this.items[this.start]!;
+    this.items[this.start] = undefined;
     this.start++;
     if (this.start >= COMPACT_AFTER && this.start * 2 >= this.items.length) {
       this.items = this.items.slice(this.start);
@@ -56,7 +58,7 @@ export class SeqQueue<T extends Sequenced> {
 
   /** Keeps only the items for which `keep` is true (order is preserved). */
   retain(keep: (item: T) => boolean): void {
-    this.items = this.items.slice(this.start).filter(keep);
+    this.items = (this.items.slice(this.start) as T[]).filter(keep);
     this.start = 0;
   }
 
@@ -80,6 +82,6 @@ export class SeqQueue<T extends Sequenced> {
 
   /** Items from index `from` (inclusive) to `to` (exclusive), as a new array. */
   slice(from: number, to = this.length): T[] {
-    return this.items.slice(this.start + Math.max(0, from), this.start + Math.min(to, this.length));
+    return this.items.slice(this.start + Math.max(0, from), this.start + Math.min(to, this.length)) as T[];
   }
 }
