@@ -29,7 +29,17 @@ export function createHttpApp(deps: HttpAppDeps): { app: FastifyInstance; server
     routerOptions: { maxParamLength: 3 * MAX_TOPIC_BYTES },
     forceCloseConnections: true,
     serverFactory: (handler) => {
-      server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.upgradeTimeoutMs, headersTimeout: config.upgradeTimeoutMs }, handler);
+      server = createServer(
+        {
+          maxHeaderSize: MAX_HEADER_BYTES,
+          requestTimeout: config.upgradeTimeoutMs,
+          headersTimeout: config.upgradeTimeoutMs,
+          // Node checks these timeouts only every 30 s by default: a request whose body never
+          // arrives (no longer pending once its headers are in) would be held that long.
+          connectionsCheckingInterval: Math.min(1000, config.upgradeTimeoutMs),
+        },
+        handler,
+      );
       return server;
     },
   });
