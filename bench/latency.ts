@@ -15,7 +15,8 @@ import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
 import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame } from "../protocol/index.js";
 import { spawnEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
-import { startNats, startNatsCluster, type Teardown } from "../e2e/harness/nats-server.js";
+import { startNats, startNatsCluster } from "../e2e/harness/nats-server.js";
+import { Cleanup } from "./cleanup.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -31,17 +32,6 @@ const THROUGHPUT_MESSAGES = LATENCY_MESSAGES * 4;
 const WINDOW = Number(args.window);
 const PACE_PER_SECOND = 500;
 const TOPICS = Array.from({ length: 10 }, (_, i) => `bench.topic-${i}`);
-
-/** The harness registers cleanups with a test's teardown; the bench runs them itself at the end. */
-class Cleanup implements Teardown {
-  private readonly steps: (() => void | Promise<void>)[] = [];
-  teardown(fn: () => void | Promise<void>): void {
-    this.steps.push(fn);
-  }
-  async run(): Promise<void> {
-    for (const step of this.steps.reverse()) await step();
-  }
-}
 
 const now = () => performance.now();
 

@@ -3,7 +3,8 @@
 // (retrying with msgIds) while the edge is gone, and a subscriber that must end with every
 // message once, in order.
 import test, { type ExecutionContext } from "ava";
-import { freePort, spawnEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
+import { spawnEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
+import { freePort } from "../e2e/harness/free-port.js";
 import { startNats } from "../e2e/harness/nats-server.js";
 import { startWsProxy, type WsProxy } from "../e2e/harness/ws-proxy.js";
 import { HeraldClient, type ClientState } from "./node.js";

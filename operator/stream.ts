@@ -32,16 +32,7 @@ export interface StreamState {
  */
 export function desiredStream(ns: NotificationService, spec: NotificationServiceSpec): DesiredStreamConfig {
   const config = loadConfig(edgeEnvironment(ns, spec).configData);
-  return desiredStreamConfig({
-    stream: config.stream,
-    subjectPrefix: config.subjectPrefix,
-    replicas: config.streamReplicas,
-    storage: config.streamStorage,
-    maxAgeSeconds: config.maxAgeSeconds,
-    maxMsgsPerTopic: config.maxMsgsPerTopic,
-    maxBytes: config.maxBytes,
-    duplicateWindowSeconds: config.duplicateWindowSeconds,
-  });
+  return desiredStreamConfig(config);
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {

@@ -1,9 +1,9 @@
 // A real edge process (`node --import tsx edge/main.ts`) on a free port of 127.0.0.1, with HERALD_*
 // overrides. It is always killed by its pid when the test ends, whatever happened.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { ExecutionContext } from "ava";
+import { freePort } from "./free-port.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -28,17 +28,6 @@ export interface SpawnOptions {
   readonly nodeArgs?: string[];
   /** Extra modules loaded before the edge (--import), e.g. test probes. */
   readonly imports?: string[];
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 export async function spawnEdge(t: ExecutionContext, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<EdgeProcess> {

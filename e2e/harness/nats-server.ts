@@ -4,11 +4,11 @@
 // worker exits.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { freePort } from "./free-port.js";
 
 /** The part of ava's ExecutionContext the harness needs. */
 export interface Teardown {
@@ -46,19 +46,6 @@ function installDebianPackage(): string | undefined {
     install();
   }
   return findOnPath();
-}
-
-/** A free TCP port on 127.0.0.1 (bound then released; the server claims it right after). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // Last resort for a worker that dies before teardown runs: no server outlives its test process.

@@ -15,7 +15,7 @@ test("RePublish's Nats-Last-Sequence on 2.9.10 is the previous seq of the same s
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add(desiredStreamConfig({ stream: "P", subjectPrefix: "p", replicas: 1, storage: "file", maxAgeSeconds: 60, maxMsgsPerTopic: 10, maxBytes: 1 << 20, duplicateWindowSeconds: 60 }));
+  await jsm.streams.add(desiredStreamConfig({ stream: "P", subjectPrefix: "p", streamReplicas: 1, streamStorage: "file", maxAgeSeconds: 60, maxMsgsPerTopic: 10, maxBytes: 1 << 20, duplicateWindowSeconds: 60 }));
   const seen: string[] = [];
   nc.subscribe("p.live.>", {
     callback: (_err, msg) => {
@@ -145,7 +145,7 @@ test("an existing stream with an incompatible config is refused with a clear mes
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ ...desiredStreamConfig({ stream: "HERALD", subjectPrefix: "herald", replicas: 1, storage: "memory", maxAgeSeconds: 60, maxMsgsPerTopic: 10, maxBytes: 1 << 20, duplicateWindowSeconds: 60 }) });
+  await jsm.streams.add({ ...desiredStreamConfig({ stream: "HERALD", subjectPrefix: "herald", streamReplicas: 1, streamStorage: "memory", maxAgeSeconds: 60, maxMsgsPerTopic: 10, maxBytes: 1 << 20, duplicateWindowSeconds: 60 }) });
   const error = await t.throwsAsync(startBackend(t, nats.url));
   t.is(
     error?.message,

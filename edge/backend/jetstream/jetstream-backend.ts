@@ -59,16 +59,7 @@ export class JetStreamBackend implements Backend {
   private recovering = false;
 
   constructor(private readonly config: EdgeConfig, private readonly metrics: EdgeMetrics) {
-    this.desired = desiredStreamConfig({
-      stream: config.stream,
-      subjectPrefix: config.subjectPrefix,
-      replicas: config.streamReplicas,
-      storage: config.streamStorage,
-      maxAgeSeconds: config.maxAgeSeconds,
-      maxMsgsPerTopic: config.maxMsgsPerTopic,
-      maxBytes: config.maxBytes,
-      duplicateWindowSeconds: config.duplicateWindowSeconds,
-    });
+    this.desired = desiredStreamConfig(config);
     this.reader = new StreamReader(
       () => this.manager(),
       () => this.consumerJs ?? this.client(),

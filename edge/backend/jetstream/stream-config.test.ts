@@ -4,8 +4,8 @@ import { desiredStreamConfig, streamConfigProblems, streamUpdate } from "./strea
 const options = {
   stream: "HERALD",
   subjectPrefix: "herald",
-  replicas: 3,
-  storage: "file" as const,
+  streamReplicas: 3,
+  streamStorage: "file" as const,
   maxAgeSeconds: 3600,
   maxMsgsPerTopic: 100,
   maxBytes: 1 << 20,

@@ -3,17 +3,13 @@
 // Everything here works on nats-server 2.9.10: no 2.10+ fields (metadata, subject_transform,
 // compression, ...) are ever set.
 import type { StreamConfig } from "@nats-io/jetstream";
+import type { EdgeConfig } from "../../config.js";
 
-export interface StreamOptions {
-  readonly stream: string;
-  readonly subjectPrefix: string;
-  readonly replicas: number;
-  readonly storage: "file" | "memory";
-  readonly maxAgeSeconds: number;
-  readonly maxMsgsPerTopic: number;
-  readonly maxBytes: number;
-  readonly duplicateWindowSeconds: number;
-}
+/** The part of the edge's configuration that defines the stream (the operator renders the same). */
+export type StreamOptions = Pick<
+  EdgeConfig,
+  "stream" | "subjectPrefix" | "streamReplicas" | "streamStorage" | "maxAgeSeconds" | "maxMsgsPerTopic" | "maxBytes" | "duplicateWindowSeconds"
+>;
 
 /** The fields Herald sets; everything else is left at the server's default. */
 export type DesiredStreamConfig = Pick<
@@ -45,8 +41,8 @@ export function desiredStreamConfig(opts: StreamOptions): DesiredStreamConfig {
     name: opts.stream,
     subjects: [storedSubject(opts.subjectPrefix, ">")],
     retention: "limits",
-    storage: opts.storage,
-    num_replicas: opts.replicas,
+    storage: opts.streamStorage,
+    num_replicas: opts.streamReplicas,
     max_age: opts.maxAgeSeconds * NANOS_PER_SECOND,
     max_msgs_per_subject: opts.maxMsgsPerTopic,
     max_msgs: -1,
