@@ -68,6 +68,11 @@ export const forgedTokens = {
   constructorAtTop: () => hs256Raw('{"alg":"HS256"}', `{"sub":"attacker","exp":${inOneHour()},"constructor":{"prototype":{"herald":{"sub":[">"],"pub":[">"]}}}}`),
   /** A header whose __proto__ tries to change the algorithm. */
   protoInHeader: () => `${base64url('{"__proto__":{"alg":"HS256"},"alg":"none"}')}.${base64url(everything())}.`,
+  /** Valid for ~30,000 years: beyond what one setTimeout can wait. */
+  farFuture: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "patient", exp: 1e12, herald: { sub: [">"] } })),
+  notYetValid: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "early", exp: inOneHour(), nbf: inOneHour() - 60, herald: { sub: [">"] } })),
+  expAsString: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "attacker", exp: String(inOneHour()), herald: { sub: [">"] } })),
+  tooManyPatterns: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "attacker", exp: inOneHour(), herald: { sub: Array.from({ length: 101 }, (_, i) => `t${i}.>`) } })),
   notAJwt: () => "definitely-not-a-jwt",
   oversized: () => "x".repeat(16 * 1024 + 1),
 };

@@ -51,6 +51,9 @@ export const authRows: Row[] = [
   upgradeToken("token with an invalid pattern", () => forgedTokens.badPattern(), unauthenticated(`token is invalid: "herald.sub"[0]: '>' may only be the last token of a pattern`)),
   upgradeToken("token with __proto__ inside the herald claim", () => forgedTokens.protoInHerald(), unauthenticated(`token is invalid: "herald" claim has an unknown field '__proto__'`)),
   upgradeToken("header whose __proto__ claims HS256 over alg: none", () => forgedTokens.protoInHeader(), ALGORITHM),
+  upgradeToken("token not valid yet (nbf in the future)", () => forgedTokens.notYetValid(), unauthenticated("token is not valid yet (nbf is in the future)")),
+  upgradeToken("token whose exp is a string", () => forgedTokens.expAsString(), unauthenticated('token is invalid: "exp" claim is invalid')),
+  upgradeToken("token with 101 patterns", () => forgedTokens.tooManyPatterns(), unauthenticated('token is invalid: "herald.sub" claim has more than 100 patterns')),
   upgradeToken("empty ?token=", () => "", unauthenticated("token is empty")),
   upgradeToken("not a JWT at all", () => forgedTokens.notAJwt(), unauthenticated("token is malformed")),
   noRightsGained("token with rights only under a top-level __proto__ gains none", forgedTokens.protoAtTop),
@@ -59,6 +62,12 @@ export const authRows: Row[] = [
   authFrame("token over 16 KiB in the auth frame", () => forgedTokens.oversized(), unauthenticated("token is longer than 16384 characters")),
   row("valid RS256 token is accepted (the key the edge pins works)", { op: "ack", id: "p" }, async (ctx) => (await openClient(ctx, ctx.keys.validRs256)).request({ op: "ping", id: "p" })),
 
+  row("token valid for 30,000 years keeps its connection (no timer overflow)", { op: "ack", id: "later" }, async (ctx) => {
+    const client = await openClient(ctx, forgedTokens.farFuture());
+    // A timer armed beyond 2^31-1 ms would fire at once (and warn on stderr): outlive a heartbeat.
+    await new Promise((resolve) => client.ws.once("ping", resolve));
+    return client.request({ op: "ping", id: "later" });
+  }),
   row("first frame is not auth (no token, anonymous off)", unauthenticated("authenticate first: the first frame must be an auth frame"), async (ctx) => {
     const client = await TestClient.ready(ctx.edge.wsUrl);
     ctx.scope.teardown(() => client.close());
