@@ -79,9 +79,9 @@ export function postJson(body: unknown, headers: Record<string, string> = {}): R
 
 export const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
-/** Opens an authenticated connection (or one with `token`), closed when the row is done. */
-export async function openClient(ctx: HostileContext, token: string | undefined = ctx.token): Promise<TestClient> {
-  const client = await TestClient.ready(ctx.edge.wsUrl, token === undefined ? {} : { token });
+/** Opens a connection with `token` on the upgrade (default: the rows' token; null: none), closed when the row is done. */
+export async function openClient(ctx: HostileContext, token: string | null = ctx.token): Promise<TestClient> {
+  const client = await TestClient.ready(ctx.edge.wsUrl, token === null ? {} : { token });
   ctx.scope.teardown(() => client.close());
   return client;
 }

@@ -5,7 +5,6 @@ import { signToken } from "../harness/tokens.js";
 import { forgedTokens } from "./hostile-tokens.js";
 import { closeOfToken, openClient, row, type HostileContext, type Row } from "./row.js";
 import { encodeFrame, Opcode, RawWebSocket } from "./raw-socket.js";
-import { TestClient } from "../harness/ws-client.js";
 
 const unauthenticated = (reason: string) => ({ code: 4001, reason });
 const SIGNATURE = unauthenticated("token signature is invalid");
@@ -18,8 +17,7 @@ const upgradeToken = (name: string, token: (ctx: HostileContext) => string | Pro
 /** A token in the first frame (auth) of a connection without ?token=. */
 const authFrame = (name: string, token: (ctx: HostileContext) => string | Promise<string>, expect: unknown): Row =>
   row(name, expect, async (ctx) => {
-    const client = await TestClient.ready(ctx.edge.wsUrl);
-    ctx.scope.teardown(() => client.close());
+    const client = await openClient(ctx, null);
     client.send({ op: "auth", token: await token(ctx), id: "a" });
     return client.waitForClose();
   });
@@ -69,14 +67,12 @@ export const authRows: Row[] = [
     return client.request({ op: "ping", id: "later" });
   }),
   row("first frame is not auth (no token, anonymous off)", unauthenticated("authenticate first: the first frame must be an auth frame"), async (ctx) => {
-    const client = await TestClient.ready(ctx.edge.wsUrl);
-    ctx.scope.teardown(() => client.close());
+    const client = await openClient(ctx, null);
     client.send({ op: "sub", topic: "a.b", id: 1 });
     return client.waitForClose();
   }),
   row("no auth frame before the auth timeout", unauthenticated("no auth frame within 1500 ms"), async (ctx) => {
-    const client = await TestClient.ready(ctx.edge.wsUrl);
-    ctx.scope.teardown(() => client.close());
+    const client = await openClient(ctx, null);
     return client.waitForClose();
   }),
   row("65 frames queued behind the first auth frame", { code: 4009, reason: "more than 64 frames sent before the auth frame was answered" }, async (ctx) => {
