@@ -92,6 +92,10 @@ export const httpRows: Row[] = [
     return { status: response.status, body: await response.json() };
   }),
 
+  httpRow("demo files: encoded traversal to package.json", "/%2e%2e%2fpackage.json", {}, { status: 404, body: errorBody("not_found", "no file ../package.json") }),
+  httpRow("demo files: backslash traversal", "/..%5c..%5cpackage.json", {}, { status: 404, body: errorBody("not_found", "no file ..\\..\\package.json") }),
+  httpRow("demo files: NUL before an allowed extension", "/index.html%00.js", {}, { status: 404, body: errorBody("not_found", "no file index.html\u0000.js") }),
+
   rawHttpRow(
     "request smuggling: Content-Length and Transfer-Encoding together",
     'POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
