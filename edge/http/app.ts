@@ -6,7 +6,7 @@ import { MAX_TOPIC_BYTES } from "../../protocol/index.js";
 import type { Logger } from "../log.js";
 import { registerApiRoutes, type ApiDeps } from "./api-routes.js";
 import { registerDemoRoutes } from "./demo-routes.js";
-import { installErrorHandling } from "./errors.js";
+import { frameworkErrors, installErrorHandling } from "./errors.js";
 import { registerProbeRoutes, type ProbeDeps } from "./probe-routes.js";
 
 /** Largest request header block; bigger requests (and upgrades) get 431. */
@@ -27,6 +27,7 @@ export function createHttpApp(deps: HttpAppDeps): { app: FastifyInstance; server
     // Topics in /v1/topics/:topic/messages are up to 255 bytes, tripled when percent-encoded
     // (fastify's default of 100 refused valid topics with 414).
     routerOptions: { maxParamLength: 3 * MAX_TOPIC_BYTES },
+    frameworkErrors,
     forceCloseConnections: true,
     serverFactory: (handler) => {
       server = createServer(

@@ -1,6 +1,6 @@
 // Every HTTP error leaves as {"error":{"code","message"}} with the status ERROR_STATUS names,
 // including fastify's own (bad JSON, wrong content type, body too large) and unknown routes.
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ERROR_STATUS, type ErrorCode } from "../../protocol/index.js";
 import type { Logger } from "../log.js";
 import { RequestError, toRequestError } from "../request-error.js";
@@ -30,6 +30,14 @@ function fromFastify(error: { statusCode?: number; code?: string; message: strin
   if (status === undefined || status < 400 || status >= 500) return undefined;
   const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? "bad_request";
   return new RequestError(code, error.message);
+}
+
+/**
+ * fastify's router answers a path that is not valid percent-encoding, or a segment over
+ * maxParamLength, before any route or error handler runs: this option keeps those in herald's words.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  void sendError(reply, new RequestError("bad_request", error.message));
 }
 
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
