@@ -67,6 +67,8 @@ export const httpRows: Row[] = [
   httpRow("history: encoded traversal in the path", history("", "..%2F..%2Fetc"), keyHeader, { status: 400, body: errorBody("invalid_topic", EMPTY_TOKEN) }),
   httpRow("history: 300-byte topic in the path", history("", `${"a".repeat(60)}.`.repeat(5)), keyHeader, { status: 400, body: errorBody("invalid_topic", "topic is longer than 255 bytes") }),
 
+  httpRow("history: broken percent-encoding in the path", history("", "%ff"), keyHeader, bad("'/v1/topics/%ff/messages' is not a valid url component")),
+  httpRow("history: 800-character path segment", history("", "a".repeat(800)), keyHeader, bad(`'${history("", "a".repeat(800))}' is exceeding the max param length`)),
   row("history: a valid topic of 255 bytes is served", { status: 200, messages: [] }, async (ctx) => {
     const response = await fetch(ctx.edge.url + history("", `${"t".repeat(63)}.`.repeat(3) + "u".repeat(63)), keyHeader(ctx));
     return { status: response.status, messages: ((await response.json()) as { messages?: unknown }).messages };
