@@ -5,4 +5,12 @@ cd "$(dirname "$0")/.."
 bash scripts/test-tools.sh
 npm run --silent build:client
 npm run --silent lint
-npx ava "$@"
+# ava's own summary says "N tests passed"; also print the plain "N passed, N failed" line.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+npx ava "$@" 2>&1 | tee "$log" || status=$?
+passed=$(grep -oE '^ +[0-9]+ tests? passed' "$log" | grep -oE '[0-9]+' | tail -1 || true)
+failed=$(grep -oE '^ +[0-9]+ tests? failed' "$log" | grep -oE '[0-9]+' | tail -1 || true)
+echo "ava: ${passed:-0} passed, ${failed:-0} failed"
+exit "$status"
