@@ -42,8 +42,9 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   const log = options.log ?? silentLogger;
   const metrics = new EdgeMetrics();
   const authenticator = await createAuthenticator(config);
+  // Started only once the port listens: /healthz and /readyz (503 with the backend's state) are
+  // served while the backend connects, also when NATS is not there yet.
   const backend = await createBackend(config, metrics);
-  await backend.start();
   const hub = new Hub(backend, metrics, { cachePerTopic: config.cachePerTopic, historyLimit: config.historyLimit });
   const publisher = new Publisher(backend, metrics, config.maxFrameBytes);
   const sessions = new Sessions(metrics, config.heartbeatMs);
@@ -99,10 +100,13 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
 
   try {
     await app.listen({ port: config.port, host: config.host });
+    // Throws only on a definite refusal (an incompatible stream); an unreachable backend is retried.
+    await backend.start();
   } catch (error) {
     // Nothing may outlive a failed start (an in-process caller keeps running).
     sessions.stop();
     wss.close();
+    await app.close();
     hub.close();
     await backend.close();
     authenticator.close();
