@@ -40,6 +40,7 @@ export const EDGE_VARIABLES = {
   maxMsgsPerTopic: { env: "HERALD_MAX_MSGS_PER_TOPIC", kind: "integer", default: "1000", min: 1, max: 10_000_000, doc: "Retention: messages kept per topic." },
   maxBytes: { env: "HERALD_MAX_BYTES", kind: "integer", default: String(1024 * MiB), min: MiB, max: Number.MAX_SAFE_INTEGER, doc: "Retention: total bytes kept in the log." },
   duplicateWindowSeconds: { env: "HERALD_DUPLICATE_WINDOW_SECONDS", kind: "integer", default: "120", min: 1, max: 86400, doc: "Window in which a repeated msgId is recognised as a duplicate." },
+  headCheckSeconds: { env: "HERALD_HEAD_CHECK_SECONDS", kind: "integer", default: "30", min: 0, max: 86400, doc: "NATS only: every this many seconds, check the head of up to 1000 subscribed topics (round-robin, one direct get each) so that a message whose live copy was lost is delivered even when no later message reveals the gap (0 = off)." },
   jwtSecret: { env: "HERALD_JWT_SECRET", kind: "string", secret: true, doc: "HMAC secret for HS256 tokens." },
   jwtPublicKey: { env: "HERALD_JWT_PUBLIC_KEY", kind: "string", doc: "PEM public key (SPKI) for RS256 or ES256 tokens." },
   jwksUrl: { env: "HERALD_JWKS_URL", kind: "string", doc: "JWKS URL for token keys; refreshed on an unknown kid." },

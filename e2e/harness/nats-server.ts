@@ -152,11 +152,14 @@ function delay(ms: number) {
 
 export type NatsServer = NatsNode;
 
-/** One nats-server on a free loopback port, with JetStream (file store in a temp dir) unless told otherwise. */
-export async function startNats(t: Teardown, opts: { jetstream?: boolean } = {}): Promise<NatsServer> {
+/**
+ * One nats-server on a free loopback port (or the given one: a test that started an edge before
+ * NATS), with JetStream (file store in a temp dir) unless told otherwise.
+ */
+export async function startNats(t: Teardown, opts: { jetstream?: boolean; port?: number } = {}): Promise<NatsServer> {
   const jetstream = opts.jetstream ?? true;
   const dir = mkdtempSync(join(tmpdir(), "herald-nats-"));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const storeDir = join(dir, "store");
   const config = [
     `server_name: n1`,

@@ -6,18 +6,40 @@
 import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
 import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame, type FromPosition } from "../../protocol/index.js";
-import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
+import { spawnEdge, type EdgeProcess, type SpawnOptions } from "../harness/edge-process.js";
 
 export const API_KEY = "fault-tests-api-key-0123456789";
 const DEADLINE_MS = 90_000;
 
-export function spawnNatsEdge(t: ExecutionContext, natsUrls: string | string[], env: Record<string, string> = {}): Promise<EdgeProcess> {
-  return spawnEdge(t, {
-    HERALD_NATS_URL: Array.isArray(natsUrls) ? natsUrls.join(",") : natsUrls,
-    HERALD_API_KEYS: API_KEY,
-    HERALD_ALLOW_ANONYMOUS: "true",
-    ...env,
-  });
+export function spawnNatsEdge(
+  t: ExecutionContext,
+  natsUrls: string | string[],
+  env: Record<string, string> = {},
+  options: SpawnOptions = {},
+): Promise<EdgeProcess> {
+  return spawnEdge(
+    t,
+    {
+      HERALD_NATS_URL: Array.isArray(natsUrls) ? natsUrls.join(",") : natsUrls,
+      HERALD_API_KEYS: API_KEY,
+      HERALD_ALLOW_ANONYMOUS: "true",
+      ...env,
+    },
+    options,
+  );
+}
+
+/** GET <url><path>: the status, the retry-after header and the JSON body (undefined when not JSON). */
+export async function probe(url: string, path: string, init: RequestInit = {}): Promise<{ status: number; retryAfter: string | null; body: unknown }> {
+  const response = await fetch(`${url}${path}`, init);
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, retryAfter: response.headers.get("retry-after"), body };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,6 +3,11 @@
 //   stream-setup.ts  create/check the stream, epoch   publisher.ts  publish with a durable prev
 //   reader.ts        direct get / ordered consumer    history.ts    read() with a sound `recovered`
 //   live-feed.ts     per-topic live feed + gap repair
+//   head-check.ts    finds live copies that were lost and that no later message reveals
+//
+// The edge serves (unready) without NATS: start() returns once the stream is checked or, when NATS
+// cannot be reached, at once; the connection is then retried in the background with backoff. Only
+// a definite refusal at start (an incompatible stream) makes start() throw.
 import { readFileSync } from "node:fs";
 import { credsAuthenticator, type NatsConnection, type Status } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
@@ -25,14 +30,28 @@ import {
 import { fromLive } from "./codec.js";
 import { unavailable } from "./errors.js";
 import { readHistory } from "./history.js";
+import { HeadChecker } from "./head-check.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import { Publisher } from "./publisher.js";
 import { StreamReader } from "./reader.js";
 import { ensureStream, epochOf, StreamIncompatibleError } from "./stream-setup.js";
 import { desiredStreamConfig, liveSubject, type DesiredStreamConfig } from "./stream-config.js";
 
-/** How long start() waits for JetStream to answer before giving up. */
+/**
+ * How long start() waits for a reachable NATS's JetStream to answer (a cluster electing its meta
+ * leader) so that an incompatible stream still stops the edge at start; after it, the edge goes on
+ * unready and keeps checking.
+ */
 const START_PATIENCE_MS = 30_000;
+/** Backoff between attempts to reach NATS when it was not there at start. */
+const CONNECT_BACKOFF_MIN_MS = 250;
+const CONNECT_BACKOFF_MAX_MS = 5000;
+/**
+ * The stream is asked for its info this often while the connection is up (and at once, at most
+ * once per EPOCH_CHECK_INTERVAL_MS, when a publish or read fails): a stream without a leader,
+ * deleted, or JetStream disabled turns /readyz to 503 instead of only failing publishes.
+ */
+const STREAM_PROBE_INTERVAL_MS = 5000;
 /** Pause between attempts to re-check the stream after a reconnect. */
 const RECOVER_RETRY_MS = 500;
 /** Request timeout for creating read consumers (a failed one falls back to direct gets). */
@@ -57,6 +76,11 @@ export class JetStreamBackend implements Backend {
   private lastEpochCheck = 0;
   private epochCheck: Promise<void> | undefined;
   private recovering = false;
+  /** Whether the NATS client currently has a connection (it reconnects by itself). */
+  private connected = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly heads: HeadChecker;
+  private incompatibleLogged = "";
 
   constructor(private readonly config: EdgeConfig, private readonly metrics: EdgeMetrics) {
     this.desired = desiredStreamConfig(config);
@@ -81,42 +105,40 @@ export class JetStreamBackend implements Backend {
       noteHead: (topic, seq) => this.publisher.noteHead(topic, seq),
       closed: (feed) => this.feeds.delete(feed),
     };
+    this.heads = new HeadChecker(() => [...this.feeds], this.reader, metrics, config.headCheckSeconds * 1000);
   }
 
   async start(): Promise<void> {
-    const servers = this.config.natsUrl ?? [];
-    this.setStatus("connecting", `connecting to NATS at ${servers.join(", ")}`);
+    this.setStatus("connecting", `connecting to NATS at ${this.servers()}`);
+    let nc: NatsConnection;
     try {
-      this.nc = await connect({
-        servers,
-        name: "herald-edge",
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        pingInterval: 10_000,
-        authenticator: this.config.natsCreds ? credsAuthenticator(readFileSync(this.config.natsCreds)) : undefined,
-      });
+      nc = await this.connectOnce();
     } catch (err) {
-      this.setStatus("unavailable", "cannot connect to NATS");
-      throw new Error(`cannot connect to NATS at ${servers.join(", ")}: ${err instanceof Error ? err.message : String(err)}`);
+      this.setStatus("unavailable", `cannot reach NATS at ${this.servers()} (${errorText(err)}), retrying`);
+      void this.connectInBackground();
+      return;
     }
+    await this.attach(nc);
     try {
-      this.jsm = await jetstreamManager(this.nc);
-      this.js = jetstream(this.nc);
-      this.consumerJs = jetstream(this.nc, { timeout: CONSUMER_TIMEOUT_MS });
-      const { info, drift } = await this.ensureStreamPatiently(this.jsm);
+      const { info, drift } = await this.ensureStreamPatiently(this.manager());
       this.currentEpoch = epochOf(info);
       for (const line of drift) console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
+      this.setStatus("ready", this.readyDetail());
     } catch (err) {
-      await this.nc.close();
-      this.setStatus("closed", "stream setup failed");
-      throw err;
+      if (!(err instanceof BackendUnavailableError)) {
+        await this.close();
+        throw err;
+      }
+      // JetStream did not answer in time: serve unready and keep checking.
+      this.setStatus("unavailable", `NATS connected but stream ${this.config.stream} is not usable yet: ${err.message}`);
+      void this.recover();
     }
-    void this.watch(this.nc);
-    this.setStatus("ready", `JetStream stream ${this.config.stream} via ${this.nc.getServer()}`);
   }
 
   async close(): Promise<void> {
     this.setStatus("closed", "closed");
+    clearInterval(this.probeTimer);
+    this.heads.stop();
     for (const feed of [...this.feeds]) feed.close();
     await this.nc?.close();
   }
@@ -138,7 +160,12 @@ export class JetStreamBackend implements Backend {
     const problem = topicProblem(input.topic);
     if (problem) throw new Error(problem);
     this.ensureReady();
-    return this.publisher.publish(input);
+    try {
+      return await this.publisher.publish(input);
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) this.suspectStream();
+      throw err;
+    }
   }
 
   async read(topic: string, from: ReadFrom, limit: number): Promise<ReadResult> {
@@ -147,7 +174,9 @@ export class JetStreamBackend implements Backend {
     try {
       return await readHistory(this.reader, this.currentEpoch, topic, from, limit);
     } catch (err) {
-      throw unavailable(err, `reading ${topic}`);
+      const failure = unavailable(err, `reading ${topic}`);
+      if (failure instanceof BackendUnavailableError) this.suspectStream();
+      throw failure;
     }
   }
 
@@ -155,7 +184,13 @@ export class JetStreamBackend implements Backend {
     const problem = topicProblem(topic);
     if (problem) throw new Error(problem);
     this.ensureReady();
-    const feed = await TopicFeed.open(topic, handlers, this.feedContext);
+    let feed: TopicFeed;
+    try {
+      feed = await TopicFeed.open(topic, handlers, this.feedContext);
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) this.suspectStream();
+      throw err;
+    }
     this.feeds.add(feed);
     return feed;
   }
@@ -176,6 +211,95 @@ export class JetStreamBackend implements Backend {
         await new Promise((resolve) => setTimeout(resolve, RECOVER_RETRY_MS));
       }
     }
+  }
+
+  private isClosed(): boolean {
+    return this.current.state === "closed";
+  }
+
+  private servers(): string {
+    return (this.config.natsUrl ?? []).join(", ");
+  }
+
+  private readyDetail(): string {
+    return `JetStream stream ${this.config.stream} via ${this.nc?.getServer() ?? "?"}`;
+  }
+
+  private connectOnce(): Promise<NatsConnection> {
+    return connect({
+      servers: this.config.natsUrl ?? [],
+      name: "herald-edge",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 10_000,
+      authenticator: this.config.natsCreds ? credsAuthenticator(readFileSync(this.config.natsCreds)) : undefined,
+    });
+  }
+
+  /** NATS was not there at start: try again with backoff until it is, then set up the stream. */
+  private async connectInBackground(): Promise<void> {
+    let wait = CONNECT_BACKOFF_MIN_MS;
+    while (!this.isClosed()) {
+      await sleep(wait);
+      if (this.isClosed()) return;
+      let nc: NatsConnection;
+      try {
+        nc = await this.connectOnce();
+      } catch (err) {
+        this.setStatus("unavailable", `cannot reach NATS at ${this.servers()} (${errorText(err)}), retrying`);
+        wait = Math.min(wait * 2, CONNECT_BACKOFF_MAX_MS);
+        continue;
+      }
+      if (this.isClosed()) {
+        await nc.close();
+        return;
+      }
+      await this.attach(nc);
+      await this.recover();
+      return;
+    }
+  }
+
+  /** Takes a fresh connection into use: JetStream clients, status watch, stream probe, head checks. */
+  private async attach(nc: NatsConnection): Promise<void> {
+    this.nc = nc;
+    this.connected = true;
+    // No API check: a JetStream that does not answer yet is the stream setup's business (retried).
+    this.jsm = await jetstreamManager(nc, { checkAPI: false });
+    this.js = jetstream(nc);
+    this.consumerJs = jetstream(nc, { timeout: CONSUMER_TIMEOUT_MS });
+    void this.watch(nc);
+    this.probeTimer = setInterval(() => void this.probeStream(), STREAM_PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
+    this.heads.start();
+  }
+
+  /** A publish or read failed although the edge was ready: ask the stream now (rate-limited). */
+  private suspectStream(): void {
+    if (Date.now() - this.lastEpochCheck >= EPOCH_CHECK_INTERVAL_MS) void this.probeStream();
+  }
+
+  /**
+   * Asks the stream for its info while the connection is up and the edge believes it usable. When
+   * it does not answer (no leader, deleted, JetStream off), the edge turns unready and the recover
+   * loop checks until it is usable again.
+   */
+  private async probeStream(): Promise<void> {
+    if (!this.connected || this.recovering || this.current.state !== "ready" || this.epochCheck) return;
+    this.lastEpochCheck = Date.now();
+    const probe = this.manager()
+      .streams.info(this.config.stream)
+      .then((info) => this.adoptEpoch(epochOf(info)))
+      .catch((err: unknown) => {
+        if (!this.connected || this.current.state !== "ready") return;
+        this.setStatus("unavailable", `stream ${this.config.stream} does not answer: ${errorText(err)}`);
+        void this.recover();
+      })
+      .finally(() => {
+        this.epochCheck = undefined;
+      });
+    this.epochCheck = probe;
+    await probe;
   }
 
   private manager(): JetStreamManager {
@@ -223,9 +347,15 @@ export class JetStreamBackend implements Backend {
   private async watch(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status() as AsyncIterable<Status>) {
       if (status.type === "disconnect") {
+        this.connected = false;
         this.setStatus("unavailable", `NATS connection lost (${status.server}), reconnecting`);
       } else if (status.type === "reconnect") {
+        // Live copies sent meanwhile are lost: recover() makes every feed catch up.
+        this.connected = true;
         void this.recover();
+      } else if (status.type === "slowConsumer") {
+        // Live copies may have been dropped: compare every subscribed topic's head with its feed.
+        void this.heads.checkAll();
       }
     }
   }
@@ -239,16 +369,24 @@ export class JetStreamBackend implements Backend {
     if (this.recovering) return;
     this.recovering = true;
     try {
-      while (this.nc && !this.nc.isClosed() && this.current.state !== "closed") {
+      // Disconnected: the reconnect starts this again.
+      while (this.nc && !this.nc.isClosed() && this.current.state !== "closed" && this.connected) {
         try {
-          const { info } = await ensureStream(this.manager(), this.desired);
+          const first = this.currentEpoch === "";
+          const { info, drift } = await ensureStream(this.manager(), this.desired);
+          if (first) for (const line of drift) console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
           this.adoptEpoch(epochOf(info));
           for (const feed of this.feeds) feed.catchUp();
-          this.setStatus("ready", `JetStream stream ${this.config.stream} via ${this.nc.getServer()}`);
+          this.setStatus("ready", this.readyDetail());
           return;
         } catch (err) {
-          this.setStatus("unavailable", `NATS reconnected but the stream is not usable yet: ${err instanceof Error ? err.message : String(err)}`);
-          await new Promise((resolve) => setTimeout(resolve, RECOVER_RETRY_MS));
+          if (err instanceof StreamIncompatibleError && this.incompatibleLogged !== err.message) {
+            // Found after start (NATS was not reachable then): stay unready and say why, loudly.
+            this.incompatibleLogged = err.message;
+            console.error(`herald: ${err.message}`);
+          }
+          if (this.connected) this.setStatus("unavailable", `NATS connected but stream ${this.config.stream} is not usable: ${errorText(err)}`);
+          await sleep(RECOVER_RETRY_MS);
         }
       }
     } finally {
@@ -280,4 +418,12 @@ export class JetStreamBackend implements Backend {
     this.publisher.forgetHeads();
     for (const feed of this.feeds) feed.restart();
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
