@@ -3,6 +3,7 @@
 // they are handed on. A message whose prev is newer than the last seq delivered reveals a gap: the
 // missing messages are fetched from JetStream and delivered first. After a NATS outage the backend
 // asks every feed to catch up (fetch whatever was stored meanwhile) before anything newer goes out.
+// A lost live copy that no later message reveals is found by the head checks (head-check.ts).
 import type { Subscription } from "@nats-io/nats-core";
 import type { EdgeMetrics } from "../../metrics.js";
 import type { LiveFeed, LiveHandlers, StoredMessage } from "../backend.js";
@@ -15,6 +16,11 @@ const REPAIR_BATCH = 100;
 const MAX_QUEUED = 10_000;
 /** Pause before retrying a read that failed because JetStream was unreachable. */
 const RETRY_MS = 500;
+/**
+ * A stored head newer than what the feed delivered is repaired only if it is still missing after
+ * this long: normally its live copy is just in flight, and repairing would cost a needless read.
+ */
+const HEAD_GRACE_MS = 1000;
 
 export interface FeedContext {
   readonly reader: StreamReader;
@@ -33,7 +39,7 @@ export interface FeedContext {
   closed(feed: TopicFeed): void;
 }
 
-type Item = { kind: "live"; message: StoredMessage } | { kind: "catch-up" } | { kind: "restart" };
+type Item = { kind: "live"; message: StoredMessage } | { kind: "catch-up" } | { kind: "restart" } | { kind: "head"; seq: number };
 
 export class TopicFeed implements LiveFeed {
   private last = 0;
@@ -44,6 +50,7 @@ export class TopicFeed implements LiveFeed {
   /** Bumped by restart(): work begun under an older generation must not deliver. */
   private generation = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly headTimers = new Set<NodeJS.Timeout>();
 
   private constructor(
     readonly topic: string,
@@ -85,6 +92,8 @@ export class TopicFeed implements LiveFeed {
     this.isClosed = true;
     this.queue = [];
     clearTimeout(this.retryTimer);
+    for (const timer of this.headTimers) clearTimeout(timer);
+    this.headTimers.clear();
     this.subscription?.unsubscribe();
     this.ctx.closed(this);
   }
@@ -92,6 +101,21 @@ export class TopicFeed implements LiveFeed {
   /** NATS is back (or a read failed earlier): fetch what was stored meanwhile, then go on. */
   catchUp(): void {
     this.enqueue({ kind: "catch-up" });
+  }
+
+  /**
+   * The stream holds this topic up to `seq` (a head check): when the feed has still not delivered
+   * it after a short grace, its live copy was lost; repair up to it, in order, before anything newer.
+   */
+  noteStoredHead(seq: number): void {
+    if (seq <= this.last || this.isClosed) return;
+    const generation = this.generation;
+    const timer = setTimeout(() => {
+      this.headTimers.delete(timer);
+      if (generation === this.generation && seq > this.last) this.enqueue({ kind: "head", seq });
+    }, HEAD_GRACE_MS);
+    timer.unref();
+    this.headTimers.add(timer);
   }
 
   /** The stream was re-created: drop everything queued and restart from the new stream's start. */
@@ -158,6 +182,13 @@ export class TopicFeed implements LiveFeed {
         const head = await this.ctx.reader.leaderHead(this.topic);
         await this.repair(Number.POSITIVE_INFINITY, generation);
         if (generation === this.generation && this.last < head) throw new Error(`${this.topic}: caught up to ${this.last} of ${head}`);
+        return;
+      }
+      case "head": {
+        if (item.seq <= this.last) return;
+        await this.repair(item.seq + 1, generation);
+        // A lagging replica answered the reads: try again rather than leave the message out.
+        if (generation === this.generation && this.last < item.seq) throw new Error(`${this.topic}: repaired to ${this.last} of ${item.seq}`);
         return;
       }
       case "live": {

@@ -1,0 +1,79 @@
+// Catches messages whose live copy never arrived and that no later message reveals.
+//
+// Why: the live copies are core NATS (at most once). A copy can be lost (the server drops messages
+// to a slow connection, a reconnect) and the prev chain only shows the gap when the NEXT message of
+// the topic arrives — which may be never. So the heads of the subscribed topics are compared with
+// what the feeds delivered: periodically (HERALD_HEAD_CHECK_SECONDS), and at once when the NATS
+// client reports something that can mean lost messages. A feed that is behind repairs from JetStream.
+//
+// Cost: one direct get (last_by_subj, any replica answers) per topic checked, at most
+// MAX_TOPICS_PER_CHECK per periodic check (round-robin beyond), CONCURRENCY at a time.
+import type { EdgeMetrics } from "../../metrics.js";
+import type { TopicFeed } from "./live-feed.js";
+import type { StreamReader } from "./reader.js";
+
+/** Topics checked per periodic check; with more, each is checked every ceil(n / this) intervals. */
+const MAX_TOPICS_PER_CHECK = 1000;
+/** Direct gets in flight at once. */
+const CONCURRENCY = 8;
+
+export class HeadChecker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private cursor = 0;
+
+  constructor(
+    private readonly feeds: () => TopicFeed[],
+    private readonly reader: StreamReader,
+    private readonly metrics: EdgeMetrics,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Starts the periodic check (not when the interval is 0). */
+  start(): void {
+    if (this.intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.check(MAX_TOPICS_PER_CHECK), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Something may have lost live copies: check every subscribed topic now. */
+  checkAll(): Promise<void> {
+    return this.check(Number.POSITIVE_INFINITY);
+  }
+
+  /** Checks up to `limit` topics, continuing where the last check stopped. One check at a time. */
+  private check(limit: number): Promise<void> {
+    if (this.running) return this.running;
+    const feeds = this.feeds();
+    const count = Math.min(limit, feeds.length);
+    const start = feeds.length === 0 ? 0 : this.cursor % feeds.length;
+    this.cursor = start + count;
+    const batch = Array.from({ length: count }, (_, i) => feeds[(start + i) % feeds.length]!);
+    this.running = this.checkFeeds(batch).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async checkFeeds(batch: TopicFeed[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < batch.length) {
+        const feed = batch[next++]!;
+        this.metrics.backendReads.inc({ kind: "head-check" });
+        try {
+          const head = await this.reader.last(feed.topic);
+          if (head) feed.noteStoredHead(head.seq);
+        } catch {
+          // JetStream unreachable: the stream probe reports it, the next check tries again.
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.length) }, worker));
+  }
+}
