@@ -1,17 +1,27 @@
-// Bound on how deeply a message's `data` may nest. JSON.parse copes with any depth, but
-// JSON.stringify and every other recursive walk (structured clone, loggers, the SDK) overflow the
-// stack a few thousand levels down: a 64 KiB frame of "[[[[…" would otherwise be accepted and throw
-// later, far from the client that sent it. Real documents stay far below this.
+// Checks a message's `data` once it is parsed, in one iterative walk: how deeply it nests, and
+// whether every number survived parsing.
+//
+// Depth: JSON.parse copes with any depth, but JSON.stringify and every other recursive walk
+// (structured clone, loggers, the SDK) overflow the stack a few thousand levels down: a 64 KiB
+// frame of "[[[[…" would otherwise be accepted and throw later, far from the client that sent it.
+// Real documents stay far below this.
 export const MAX_DATA_DEPTH = 64;
 
-/** Whether `value` nests objects/arrays deeper than `maxDepth` levels. Iterative: never overflows itself. */
-export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+/**
+ * Why `value` (parsed JSON) cannot be stored as it is, or undefined when it can: nesting deeper than
+ * `maxDepth` levels, or a number beyond the double range (JSON.parse turns 1e400 into Infinity,
+ * which JSON.stringify would silently store as null). Iterative: never overflows itself.
+ */
+export function jsonDataProblem(value: unknown, maxDepth: number): string | undefined {
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [current, depth] = stack.pop()!;
+    if (typeof current === "number" && !Number.isFinite(current)) {
+      return "holds a number beyond the range of a double (about ±1.8e308)";
+    }
     if (typeof current !== "object" || current === null) continue;
-    if (depth + 1 > maxDepth) return true;
+    if (depth + 1 > maxDepth) return `nests deeper than ${maxDepth} levels`;
     for (const child of Object.values(current)) stack.push([child, depth + 1]);
   }
-  return false;
+  return undefined;
 }

@@ -3,7 +3,7 @@
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { CLIENT_FRAMES, RequestId, type ClientFrame, type ClientOp, type TSchema } from "./frames.js";
 import { topicProblem } from "./topic.js";
-import { MAX_DATA_DEPTH, nestsDeeperThan } from "./json-depth.js";
+import { jsonDataProblem, MAX_DATA_DEPTH } from "./json-depth.js";
 import type { ErrorCode } from "./codes.js";
 
 export type ParsedClientFrame =
@@ -38,12 +38,15 @@ export function parseClientFrame(text: string): ParsedClientFrame {
   if (!check.Check(value)) {
     const first = check.Errors(value).First();
     const path = first?.path ? first.path.slice(1).replaceAll("/", ".") : "";
+    const unknownField = unknownFieldHint(record, op as ClientOp);
+    // The schema bounds a topic's length too: say why the topic is wrong, as for any other bad topic.
+    const topic = unknownField === undefined && path === "topic" && typeof record.topic === "string" ? topicProblem(record.topic) : undefined;
+    if (topic !== undefined) return { ok: false, fatal: false, code: "invalid_topic", message: topic, id };
     const detail = describeError(path, first?.message ?? "invalid");
-    return { ok: false, fatal: false, code: "invalid_frame", message: `${op} frame: ${unknownFieldHint(record, op as ClientOp) ?? detail}`, id };
+    return { ok: false, fatal: false, code: "invalid_frame", message: `${op} frame: ${unknownField ?? detail}`, id };
   }
-  if (op === "pub" && nestsDeeperThan(record.data, MAX_DATA_DEPTH)) {
-    return { ok: false, fatal: false, code: "invalid_frame", message: `pub frame: field 'data' nests deeper than ${MAX_DATA_DEPTH} levels`, id };
-  }
+  const dataProblem = op === "pub" ? jsonDataProblem(record.data, MAX_DATA_DEPTH) : undefined;
+  if (dataProblem !== undefined) return { ok: false, fatal: false, code: "invalid_frame", message: `pub frame: field 'data' ${dataProblem}`, id };
   if (Object.hasOwn(record, "topic")) {
     const problem = topicProblem(record.topic);
     if (problem) return { ok: false, fatal: false, code: "invalid_topic", message: problem, id };

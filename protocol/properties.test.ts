@@ -32,6 +32,7 @@ const isString = (v: unknown, min: number, max = Infinity) => typeof v === "stri
 const isRequestId = (v: unknown) => isString(v, 1, 64) || isSafeIndex(v);
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const hasExactly = (v: Record<string, unknown>, keys: string[]) => Object.keys(v).length === keys.length && keys.every((k) => Object.hasOwn(v, k));
+const finite = (v: unknown): boolean => (typeof v === "number" ? Number.isFinite(v) : typeof v === "object" && v !== null ? Object.values(v).every(finite) : true);
 const depth = (v: unknown): number => (typeof v === "object" && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0);
 
 const FIELDS: Record<string, { required: string[]; optional: string[] }> = {
@@ -53,7 +54,7 @@ function refValidFrame(v: unknown): boolean {
   if (Object.hasOwn(v, "topic") && !(typeof v.topic === "string" && refTopic(v.topic))) return false;
   if (Object.hasOwn(v, "msgId") && !isString(v.msgId, 1, 128)) return false;
   if (Object.hasOwn(v, "token") && !isString(v.token, 1)) return false;
-  if (Object.hasOwn(v, "data") && depth(v.data) > 64) return false;
+  if (Object.hasOwn(v, "data") && (depth(v.data) > 64 || !finite(v.data))) return false;
   if (Object.hasOwn(v, "from")) {
     const from = v.from;
     if (!isPlainObject(from)) return false;

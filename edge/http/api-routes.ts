@@ -2,7 +2,7 @@
 // GET /v1/topics/:topic/messages (history from the durable log, via the hub).
 import type { FastifyInstance } from "fastify";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { matchesAny, MAX_DATA_DEPTH, nestsDeeperThan, PublishBody, PublishItem, SUBPROTOCOL, topicProblem, WS_PATH, type PublishResult } from "../../protocol/index.js";
+import { jsonDataProblem, matchesAny, MAX_DATA_DEPTH, PublishBody, PublishItem, SUBPROTOCOL, topicProblem, WS_PATH, type PublishResult } from "../../protocol/index.js";
 import type { Authenticator } from "../auth/grants.js";
 import type { EdgeConfig } from "../config.js";
 import type { Hub } from "../hub/hub.js";
@@ -95,9 +95,9 @@ function publishItemProblem(item: unknown): RequestError | undefined {
     const first = itemCheck.Errors(item).First();
     return new RequestError("bad_request", `field '${first?.path.slice(1) ?? ""}': ${first?.message.toLowerCase() ?? "invalid"}`);
   }
-  // The same bound as WebSocket pub frames: deeper data would overflow JSON.stringify (a 500).
-  if (nestsDeeperThan(record.data, MAX_DATA_DEPTH)) return new RequestError("bad_request", `field 'data' nests deeper than ${MAX_DATA_DEPTH} levels`);
-  return undefined;
+  // The same checks as WebSocket pub frames: deeper data would overflow JSON.stringify (a 500).
+  const data = jsonDataProblem(record.data, MAX_DATA_DEPTH);
+  return data === undefined ? undefined : new RequestError("bad_request", `field 'data' ${data}`);
 }
 
 function queryInteger(query: Record<string, string | string[] | undefined>, name: string, fallback: number, min: number, max: number): number {
