@@ -28,11 +28,17 @@ export const ERROR_STATUS = {
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
+  /** A WebSocket upgrade with another method than GET. */
+  method_not_allowed: 405,
+  /** HTTP only: the request (headers or body) did not arrive within HERALD_UPGRADE_TIMEOUT_MS. */
+  request_timeout: 408,
   already_subscribed: 409,
   not_subscribed: 409,
   payload_too_large: 413,
   limit_exceeded: 429,
   rate_limited: 429,
+  /** HTTP only: the request line and headers are over 16 KiB. */
+  headers_too_large: 431,
   internal: 500,
   unavailable: 503,
 } as const;

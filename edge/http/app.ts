@@ -6,7 +6,7 @@ import { MAX_TOPIC_BYTES } from "../../protocol/index.js";
 import type { Logger } from "../log.js";
 import { registerApiRoutes, type ApiDeps } from "./api-routes.js";
 import { registerDemoRoutes } from "./demo-routes.js";
-import { frameworkErrors, installErrorHandling } from "./errors.js";
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from "./errors.js";
 import { registerProbeRoutes, type ProbeDeps } from "./probe-routes.js";
 
 /** Largest request header block; bigger requests (and upgrades) get 431. */
@@ -28,6 +28,7 @@ export function createHttpApp(deps: HttpAppDeps): { app: FastifyInstance; server
     // (fastify's default of 100 refused valid topics with 414).
     routerOptions: { maxParamLength: 3 * MAX_TOPIC_BYTES },
     frameworkErrors,
+    clientErrorHandler: clientErrorHandler(MAX_HEADER_BYTES),
     forceCloseConnections: true,
     serverFactory: (handler) => {
       server = createServer(

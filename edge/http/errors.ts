@@ -1,9 +1,13 @@
 // Every HTTP error leaves as {"error":{"code","message"}} with the status ERROR_STATUS names,
 // including fastify's own (bad JSON, wrong content type, body too large) and unknown routes.
+import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ERROR_STATUS, type ErrorCode } from "../../protocol/index.js";
+import { ERROR_STATUS, MAX_TOPIC_BYTES, type ErrorCode } from "../../protocol/index.js";
 import type { Logger } from "../log.js";
 import { RequestError, toRequestError } from "../request-error.js";
+import { installJsonBodyParser } from "./json-body.js";
+import { rawErrorResponse } from "./raw-error-response.js";
 
 export function sendError(reply: FastifyReply, error: RequestError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
@@ -36,13 +40,48 @@ function fromFastify(error: { statusCode?: number; code?: string; message: strin
  * fastify's router answers a path that is not valid percent-encoding, or a segment over
  * maxParamLength, before any route or error handler runs: this option keeps those in herald's words.
  */
-export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  void sendError(reply, new RequestError("bad_request", error.message));
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // maxParamLength is three times MAX_TOPIC_BYTES (each byte percent-encoded): a longer topic
+  // segment is a topic over the limit, and is refused like one.
+  const topicTooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH" && request.url.startsWith("/v1/topics/");
+  const refused = topicTooLong ? new RequestError("invalid_topic", `topic is longer than ${MAX_TOPIC_BYTES} bytes`) : new RequestError("bad_request", error.message);
+  void sendError(reply, refused);
+}
+
+/** Node's parser errors (see the 'clientError' event of node:http) in herald's words. */
+function fromClientError(error: NodeJS.ErrnoException, maxHeaderBytes: number): RequestError {
+  switch (error.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return new RequestError("headers_too_large", `request line and headers are over the limit of ${maxHeaderBytes} bytes`);
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new RequestError("request_timeout", "the request did not arrive in time");
+    default:
+      return new RequestError("bad_request", "malformed HTTP request");
+  }
+}
+
+/**
+ * Answers requests Node's HTTP parser refuses before fastify sees them (oversized headers, timeouts,
+ * bytes that are not HTTP, smuggling attempts) with herald's JSON error body, then closes.
+ */
+export function clientErrorHandler(maxHeaderBytes: number) {
+  return (error: NodeJS.ErrnoException, socket: Socket): void => {
+    // A reset socket has nobody left to answer.
+    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    // As Node itself does: never write into a response that has already started on this socket.
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent) {
+      const refused = fromClientError(error, maxHeaderBytes);
+      socket.end(rawErrorResponse(refused.code, refused.message));
+    }
+    socket.destroySoon();
+  };
 }
 
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
   // The API speaks JSON only: other bodies are refused (415 → bad_request) rather than half-parsed.
   app.removeContentTypeParser("text/plain");
+  installJsonBodyParser(app);
   app.setErrorHandler((error, request, reply) => {
     const refused = fromFastify(error as Parameters<typeof fromFastify>[0], bodyLimit) ?? toRequestError(error);
     if (refused.code === "internal") log.log("error", "http_error", { method: request.method, url: request.routeOptions.url, error: String(error) });

@@ -1,10 +1,11 @@
 // The WebSocket upgrade of GET /v1/ws: guards (path, draining, origin, connection limit,
 // subprotocol herald.v1), the optional ?token= check, then the ws handshake. Refusals are plain
 // HTTP responses with the same JSON error body as the HTTP API.
-import { STATUS_CODES, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
 import { ERROR_STATUS, SUBPROTOCOL, WS_PATH, type ErrorCode } from "../../protocol/index.js";
+import { rawErrorResponse } from "../http/raw-error-response.js";
 import type { Authenticator } from "../auth/grants.js";
 import type { EdgeConfig } from "../config.js";
 import { toRequestError } from "../request-error.js";
@@ -30,6 +31,8 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   const handle = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://edge.invalid");
     if (url.pathname !== WS_PATH) return refuse(socket, "not_found", `no WebSocket endpoint at ${url.pathname}; use ${WS_PATH}`);
+    const malformed = handshakeProblem(request);
+    if (malformed) return refuse(socket, malformed.code, malformed.message, malformed.headers);
     if (deps.draining()) return refuse(socket, "unavailable", "this edge is draining; connect to another one");
     const origin = request.headers.origin;
     if (allowedOrigins && origin !== undefined && !allowedOrigins.has(origin)) {
@@ -56,6 +59,10 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     });
   };
 
+  // What handshakeProblem does not check (a Sec-WebSocket-Protocol or -Extensions header ws cannot
+  // parse) ws refuses itself: in herald's format too, not ws's text/html.
+  deps.wss.on("wsClientError", (error, socket) => refuse(socket, "bad_request", `malformed WebSocket upgrade: ${error.message}`));
+
   return (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // A reset during the handshake must not become an uncaught error.
     socket.on("error", () => socket.destroy());
@@ -74,14 +81,23 @@ async function authenticateUpgrade(authenticator: Authenticator, token: string |
   }
 }
 
-function refuse(socket: Duplex, code: ErrorCode, message: string): void {
-  const status = ERROR_STATUS[code];
-  const body = JSON.stringify({ error: { code, message } });
-  const retry = status === 503 ? "Retry-After: 1\r\n" : "";
+/** ws's own handshake checks (RFC 6455 §4.2.1), made first so that their refusals speak herald. */
+function handshakeProblem(request: IncomingMessage): { code: ErrorCode; message: string; headers?: Record<string, string> } | undefined {
+  if (request.method !== "GET") return { code: "method_not_allowed", message: `a WebSocket upgrade must use GET, not ${request.method}` };
+  if (request.headers.upgrade?.toLowerCase() !== "websocket") return { code: "bad_request", message: "the Upgrade header must be websocket" };
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(request.headers["sec-websocket-key"] ?? "")) {
+    return { code: "bad_request", message: "Sec-WebSocket-Key must be 16 random bytes in base64" };
+  }
+  // ws speaks 13 (RFC 6455) and its draft 8, which is the same on the wire.
+  const version = request.headers["sec-websocket-version"];
+  if (version !== "13" && version !== "8") {
+    return { code: "bad_request", message: "Sec-WebSocket-Version must be 13", headers: { "Sec-WebSocket-Version": "13" } };
+  }
+  return undefined;
+}
+
+function refuse(socket: Duplex, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
   settlePending(socket);
   if (socket.destroyed) return;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-      `${retry}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  socket.end(rawErrorResponse(code, message, ERROR_STATUS[code] === 503 ? { ...headers, "Retry-After": "1" } : headers));
 }

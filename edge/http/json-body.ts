@@ -1,0 +1,22 @@
+// Request bodies are JSON in UTF-8, checked as such: fastify's own parser decodes bytes that are not
+// UTF-8 into U+FFFD, which would be stored silently in place of what the client meant to send.
+import type { FastifyInstance } from "fastify";
+import { RequestError } from "../request-error.js";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function installJsonBodyParser(app: FastifyInstance): void {
+  // fastify's parser for the decoded text: same empty-body, syntax and prototype-poisoning checks.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new RequestError("bad_request", "request body is not valid UTF-8"), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
