@@ -23,7 +23,8 @@ const ERR_CASES: [name: string, frame: string, code: string, message: string][] 
   ["trailing dot", '{"op":"sub","topic":"a.b.","id":1}', "invalid_topic", "topic has an empty token (leading, trailing or double dot)"],
   ["wildcard *", '{"op":"sub","topic":"a.*","id":1}', "invalid_topic", "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns"],
   ["wildcard >", '{"op":"pub","topic":"a.>","data":1,"id":1}', "invalid_topic", "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns"],
-  ["topic over 255 bytes", JSON.stringify({ op: "sub", topic: `${"a".repeat(60)}.`.repeat(4) + "b".repeat(20), id: 1 }), "invalid_frame", "sub frame: field 'topic': expected string length less or equal to 255"],
+  ["topic over 255 bytes", JSON.stringify({ op: "sub", topic: `${"a".repeat(60)}.`.repeat(4) + "b".repeat(20), id: 1 }), "invalid_topic", "topic is longer than 255 bytes"],
+  ["number beyond the double range in data", '{"op":"pub","topic":"a.b","data":{"n":1e400},"id":1}', "invalid_frame", "pub frame: field 'data' holds a number beyond the range of a double (about ±1.8e308)"],
   ["more than 8 tokens", '{"op":"sub","topic":"a.b.c.d.e.f.g.h.i","id":1}', "invalid_topic", "topic has more than 8 dot-separated tokens"],
   ["bad characters", '{"op":"sub","topic":"a b","id":1}', "invalid_topic", "topic tokens may only contain A-Z a-z 0-9 _ - : @ = +"],
 ];
@@ -49,6 +50,9 @@ const HTTP_CASES: [name: string, path: string, init: RequestInit, status: number
   ["publish: unknown field", "/v1/publish", json({ topic: "a.b", data: 1, ttl: 5 }), 400, "bad_request", "unknown field 'ttl'"],
   ["publish: msgId of the wrong type", "/v1/publish", json({ topic: "a.b", data: 1, msgId: 5 }), 400, "bad_request", "field 'msgId': expected string"],
   ["publish: invalid topic", "/v1/publish", json({ topic: "a.*", data: 1 }), 400, "invalid_topic", "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns"],
+  ["publish: topic over 255 bytes", "/v1/publish", json({ topic: `${"a".repeat(60)}.`.repeat(4) + "b".repeat(20), data: 1 }), 400, "invalid_topic", "topic is longer than 255 bytes"],
+  ["publish: number beyond the double range", "/v1/publish", raw('{"topic":"a.b","data":-1e400}'), 400, "bad_request", "field 'data' holds a number beyond the range of a double (about ±1.8e308)"],
+  ["publish: body that is not UTF-8", "/v1/publish", raw(Uint8Array.from([...Buffer.from('{"topic":"a.b","data":"'), 0xff, ...Buffer.from('"}')])), 400, "bad_request", "request body is not valid UTF-8"],
   ["publish: empty batch", "/v1/publish", json([]), 400, "bad_request", "a batch holds 1 to 1000 messages, got 0"],
   ["publish: batch with one bad item stores nothing", "/v1/publish", json([{ topic: "bad.t", data: 1 }, { topic: "", data: 2 }]), 400, "invalid_topic", "message 1: topic must not be empty"],
   ["publish: data over the limit", "/v1/publish", json({ topic: "a.b", data: "x".repeat(1100) }), 413, "payload_too_large", "message data is 1102 bytes, over the limit of 1024 bytes"],
@@ -56,6 +60,7 @@ const HTTP_CASES: [name: string, path: string, init: RequestInit, status: number
   ["publish: bad authorization header", "/v1/publish", json({ topic: "a.b", data: 1 }, { authorization: "Basic abc" }), 401, "unauthenticated", "the Authorization header must be: Bearer <API key or JWT>"],
   ["publish: unknown API key", "/v1/publish", json({ topic: "a.b", data: 1 }, { authorization: "Bearer nope" }), 401, "unauthenticated", "unknown API key"],
   ["history: invalid topic", "/v1/topics/a..b/messages", {}, 400, "invalid_topic", "topic has an empty token (leading, trailing or double dot)"],
+  ["history: topic over 255 bytes", `/v1/topics/${`${"a".repeat(60)}.`.repeat(4) + "b".repeat(20)}/messages`, {}, 400, "invalid_topic", "topic is longer than 255 bytes"],
   ["history: bad after", "/v1/topics/a.b/messages?after=-1", {}, 400, "bad_request", 'after must be a whole number, got "-1"'],
   ["history: limit too large", "/v1/topics/a.b/messages?limit=5000", {}, 400, "bad_request", "limit must be between 1 and 1000, got 5000"],
   ["history: unknown parameter", "/v1/topics/a.b/messages?from=3", {}, 400, "bad_request", "unknown query parameter 'from'; use after and limit"],
@@ -65,7 +70,12 @@ const HTTP_CASES: [name: string, path: string, init: RequestInit, status: number
 ];
 
 function json(body: unknown, headers: Record<string, string> = {}): RequestInit {
-  return { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+  return raw(JSON.stringify(body), headers);
+}
+
+/** A body sent exactly as given, bytes included. */
+function raw(body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}): RequestInit {
+  return { method: "POST", headers: { "content-type": "application/json", ...headers }, body };
 }
 
 test("bad input gets the named err frame, close code or HTTP error; a well-behaved client misses nothing", async (t) => {

@@ -145,7 +145,7 @@ export interface HttpResponse {
   readonly rest: Buffer;
 }
 
-function parseResponse(bytes: Buffer, ended: boolean): HttpResponse | undefined {
+export function parseResponse(bytes: Buffer, ended: boolean): HttpResponse | undefined {
   const headEnd = bytes.indexOf("\r\n\r\n");
   if (headEnd < 0) return undefined;
   const [statusLine, ...lines] = bytes.subarray(0, headEnd).toString("latin1").split("\r\n");

@@ -5,7 +5,7 @@ import type { EdgeFrame } from "../../protocol/index.js";
 import type { EdgeProcess } from "../harness/edge-process.js";
 import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
 import type { HostileKeys } from "./hostile-tokens.js";
-import { encodeFrame, RawConnection, RawWebSocket, upgradeRequest, type FrameSpec, type Owner, type UpgradeRequest } from "./raw-socket.js";
+import { encodeFrame, parseResponse, RawConnection, RawWebSocket, upgradeRequest, type FrameSpec, type Owner, type UpgradeRequest } from "./raw-socket.js";
 
 export interface HostileContext {
   /** Closes what the current row opened, once the row is done. */
@@ -106,6 +106,12 @@ export function replyTo(client: TestClient, id: string | number): Promise<EdgeFr
 export function withSeqChecked(frame: EdgeFrame): object {
   const { seq, ...rest } = frame as EdgeFrame & { seq?: unknown };
   return { ...rest, hasSeq: typeof seq === "number" };
+}
+
+/** What the edge sent before closing, as one HTTP response: status and body (parsed when JSON), or the raw text. */
+export function answerBeforeClose(bytes: Buffer): { status: number; body: unknown } | string {
+  const response = parseResponse(bytes, true);
+  return response ? { status: response.status, body: bodyOf(response.body, response.headers["content-type"]) } : bytes.toString();
 }
 
 function bodyOf(text: string, contentType: string | undefined): unknown {
