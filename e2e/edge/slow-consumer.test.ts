@@ -1,30 +1,9 @@
 // A client that never reads is closed with 4008 once its send buffer is full, the edge's memory
 // returns to its baseline, and the other subscribers of the topic miss nothing.
 import test from "ava";
-import { fileURLToPath } from "node:url";
 import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
+import { HEAP_PROBE, heapOf, MiB, mib } from "../harness/heap.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
-
-const PROBE = new URL("../harness/heap-probe.ts", import.meta.url).href;
-const MiB = 1024 * 1024;
-const mib = (bytes: number) => (bytes / MiB).toFixed(1);
-
-interface Heap {
-  heapUsed: number;
-  arrayBuffers: number;
-}
-
-async function heapOf(edge: EdgeProcess): Promise<Heap> {
-  const before = edge.stdout().split("\n").filter((line) => line.includes('"heap_probe"')).length;
-  edge.kill("SIGUSR2");
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const lines = edge.stdout().split("\n").filter((line) => line.includes('"heap_probe"'));
-    if (lines.length > before) return JSON.parse(lines.at(-1)!) as Heap;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("the edge did not report its heap");
-}
 
 async function publishBatch(url: string, topic: string, values: { n: number; pad: string }[]) {
   const response = await fetch(`${url}/v1/publish`, {
@@ -44,7 +23,7 @@ test("a client that never reads gets 4008; memory returns near baseline; others 
   const edge = await spawnEdge(
     t,
     { HERALD_SEND_BUFFER_BYTES: String(MiB), HERALD_MAX_MSGS_PER_TOPIC: "50", HERALD_CACHE_PER_TOPIC: "50", HERALD_HISTORY_LIMIT: "50" },
-    { nodeArgs: ["--expose-gc"], imports: [fileURLToPath(PROBE)] },
+    HEAP_PROBE,
   );
   const pad = "x".repeat(1024);
   let n = 0;
@@ -61,7 +40,7 @@ test("a client that never reads gets 4008; memory returns near baseline; others 
   };
   for (let i = 0; i < 10; i++) await publishRead();
   const baseline = await heapOf(edge);
-  t.true((baseline as Heap & { gc: boolean }).gc, "the edge runs with --expose-gc");
+  t.true(baseline.gc, "the edge runs with --expose-gc");
 
   const stalled = await TestClient.ready(edge.wsUrl);
   await stalled.subscribe("firehose");

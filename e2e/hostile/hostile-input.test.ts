@@ -2,13 +2,12 @@
 // frame, close code or HTTP answer it must. Meanwhile a well-behaved subscriber receives a steady
 // stream published over HTTP; at the end it has every message once and in order, the edge is
 // healthy, logged no error of its own, and its heap is back near its baseline.
-import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import test from "ava";
 import { spawnEdge } from "../harness/edge-process.js";
 import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
-import { heapOf, MiB, mib } from "./heap.js";
+import { HEAP_PROBE, heapOf, MiB, mib } from "../harness/heap.js";
 import { hostileKeys } from "./hostile-tokens.js";
 import { authRows } from "./rows-auth.js";
 import { connectionRows, LIMITS } from "./rows-connections.js";
@@ -18,7 +17,6 @@ import { wireRows } from "./rows-wire.js";
 import { errorBody, errRow, httpRow, postJson, type HostileContext, type Row } from "./row.js";
 import { delay, SteadyPublisher } from "./steady-stream.js";
 
-const PROBE = fileURLToPath(new URL("../harness/heap-probe.ts", import.meta.url));
 const API_KEY = "hostile-suite-api-key-0123456789";
 const STEADY_TOPIC = "steady.stream";
 
@@ -56,7 +54,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
       HERALD_MAX_MSGS_PER_TOPIC: "50",
       HERALD_CACHE_PER_TOPIC: "50",
     },
-    { nodeArgs: ["--expose-gc"], imports: [PROBE] },
+    HEAP_PROBE,
   );
 
   const subscriber = await TestClient.ready(edge.wsUrl, { token: await signToken({ subject: "steady", subscribe: ["steady.>"] }) });

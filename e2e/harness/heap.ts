@@ -1,0 +1,31 @@
+// Reads the heap of an edge spawned with HEAP_PROBE (--expose-gc and heap-probe.ts): SIGUSR2 makes
+// it collect garbage and print one heap_probe line on stdout, which heapOf waits for.
+import { fileURLToPath } from "node:url";
+import type { EdgeProcess, SpawnOptions } from "./edge-process.js";
+
+/** spawnEdge options for an edge whose heap a test reads with heapOf. */
+export const HEAP_PROBE: SpawnOptions = { nodeArgs: ["--expose-gc"], imports: [fileURLToPath(new URL("./heap-probe.ts", import.meta.url))] };
+
+export const MiB = 1024 * 1024;
+export const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+
+export interface Heap {
+  readonly heapUsed: number;
+  readonly arrayBuffers: number;
+  /** Whether the edge could collect garbage first (runs with --expose-gc). */
+  readonly gc: boolean;
+}
+
+const probeLines = (edge: EdgeProcess) => edge.stdout().split("\n").filter((line) => line.includes('"heap_probe"'));
+
+export async function heapOf(edge: EdgeProcess): Promise<Heap> {
+  const before = probeLines(edge).length;
+  edge.kill("SIGUSR2");
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const lines = probeLines(edge);
+    if (lines.length > before) return JSON.parse(lines.at(-1)!) as Heap;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("the edge did not report its heap");
+}
