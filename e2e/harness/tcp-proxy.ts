@@ -39,7 +39,7 @@ export interface TcpProxyOptions {
 class MessageFilter extends Transform {
   private pending = Buffer.alloc(0);
 
-  constructor(private readonly drop: (subject: string) => boolean) {
+  constructor(private readonly leaveOut: (subject: string) => boolean) {
     super();
   }
 
@@ -57,7 +57,7 @@ class MessageFilter extends Transform {
         subject = fields[1];
       }
       if (buffer.length < frameEnd) break;
-      if (subject === undefined || !this.drop(subject)) this.push(buffer.subarray(0, frameEnd));
+      if (subject === undefined || !this.leaveOut(subject)) this.push(buffer.subarray(0, frameEnd));
       buffer = buffer.subarray(frameEnd);
     }
     this.pending = Buffer.from(buffer);
