@@ -50,8 +50,10 @@ function setStatus(text, up) {
   $("status").className = up ? "up" : "down";
 }
 
-function say(text) {
+/** One line under the form: a problem (red) or, with `ok`, a confirmation (green). */
+function say(text, ok = false) {
   $("log").textContent = text;
+  $("log").className = ok ? "ok" : "";
 }
 
 $("subscribe-form").addEventListener("submit", (event) => {
@@ -73,7 +75,7 @@ $("publish-form").addEventListener("submit", async (event) => {
   $("data").value = "";
   try {
     const { seq, dup } = await client.publish(subscription.topic, data);
-    say(`published as seq ${seq}${dup ? " (duplicate)" : ""}`);
+    say(`published as seq ${seq}${dup ? " (duplicate)" : ""}`, true);
   } catch (error) {
     say(`${error.code ?? "error"}: ${error.message}`);
   }
