@@ -3,19 +3,19 @@
 // Why: the live copies are core NATS (at most once). A copy can be lost (the server drops messages
 // to a slow connection, a reconnect) and the prev chain only shows the gap when the NEXT message of
 // the topic arrives — which may be never. So the heads of the subscribed topics are compared with
-// what the feeds delivered: periodically (HERALD_HEAD_CHECK_SECONDS), and at once when the NATS
-// client reports something that can mean lost messages. A feed that is behind repairs from JetStream.
+// what the feeds delivered, periodically (HERALD_HEAD_CHECK_SECONDS). A feed that is behind repairs
+// from JetStream. (Losses around a disconnect are handled by the reconnect's catch-up of every feed;
+// the server ends a slow consumer's connection, so that is a reconnect too.)
 //
 // Cost: one direct get (last_by_subj, any replica answers) per topic checked, at most
-// MAX_TOPICS_PER_CHECK per periodic check (round-robin beyond), CONCURRENCY at a time.
+// MAX_TOPICS_PER_CHECK per periodic check (round-robin beyond), sharing the backend's read limit.
 import type { EdgeMetrics } from "../../metrics.js";
+import type { ConcurrencyLimit } from "./concurrency.js";
 import type { TopicFeed } from "./live-feed.js";
 import type { StreamReader } from "./reader.js";
 
 /** Topics checked per periodic check; with more, each is checked every ceil(n / this) intervals. */
 const MAX_TOPICS_PER_CHECK = 1000;
-/** Direct gets in flight at once. */
-const CONCURRENCY = 8;
 
 export class HeadChecker {
   private timer: NodeJS.Timeout | undefined;
@@ -26,6 +26,7 @@ export class HeadChecker {
     private readonly feeds: () => TopicFeed[],
     private readonly reader: StreamReader,
     private readonly metrics: EdgeMetrics,
+    private readonly limit: ConcurrencyLimit,
     private readonly intervalMs: number,
   ) {}
 
@@ -39,11 +40,6 @@ export class HeadChecker {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-  }
-
-  /** Something may have lost live copies: check every subscribed topic now. */
-  checkAll(): Promise<void> {
-    return this.check(Number.POSITIVE_INFINITY);
   }
 
   /** Checks up to `limit` topics, continuing where the last check stopped. One check at a time. */
@@ -61,19 +57,18 @@ export class HeadChecker {
   }
 
   private async checkFeeds(batch: TopicFeed[]): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < batch.length) {
-        const feed = batch[next++]!;
-        this.metrics.backendReads.inc({ kind: "head-check" });
-        try {
-          const head = await this.reader.last(feed.topic);
-          if (head) feed.noteStoredHead(head.seq);
-        } catch {
-          // JetStream unreachable: the stream probe reports it, the next check tries again.
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.length) }, worker));
+    await Promise.all(
+      batch.map((feed) =>
+        this.limit.run(async () => {
+          this.metrics.backendReads.inc({ kind: "head-check" });
+          try {
+            const head = await this.reader.last(feed.topic);
+            if (head) feed.noteStoredHead(head.seq);
+          } catch {
+            // JetStream unreachable: the stream probe reports it, the next check tries again.
+          }
+        }),
+      ),
+    );
   }
 }

@@ -30,6 +30,7 @@ import {
 import { fromLive } from "./codec.js";
 import { unavailable } from "./errors.js";
 import { readHistory } from "./history.js";
+import { ConcurrencyLimit } from "./concurrency.js";
 import { HeadChecker } from "./head-check.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import { Publisher } from "./publisher.js";
@@ -52,6 +53,8 @@ const CONNECT_BACKOFF_MAX_MS = 5000;
  * deleted, or JetStream disabled turns /readyz to 503 instead of only failing publishes.
  */
 const STREAM_PROBE_INTERVAL_MS = 5000;
+/** JetStream reads in flight at once for catch-ups after a reconnect and for head checks. */
+const BULK_READ_CONCURRENCY = 16;
 /** Pause between attempts to re-check the stream after a reconnect. */
 const RECOVER_RETRY_MS = 500;
 /** Request timeout for creating read consumers (a failed one falls back to direct gets). */
@@ -96,16 +99,18 @@ export class JetStreamBackend implements Backend {
       async (topic) => (await this.reader.last(topic))?.seq ?? 0,
       metrics,
     );
+    const bulkReads = new ConcurrencyLimit(BULK_READ_CONCURRENCY);
     this.feedContext = {
       reader: this.reader,
       metrics,
+      reads: bulkReads,
       epoch: () => this.currentEpoch,
       subscribe: (topic, onMessage) => this.subscribeLive(topic, onMessage),
       verifyEpoch: () => this.verifyEpoch(),
       noteHead: (topic, seq) => this.publisher.noteHead(topic, seq),
       closed: (feed) => this.feeds.delete(feed),
     };
-    this.heads = new HeadChecker(() => [...this.feeds], this.reader, metrics, config.headCheckSeconds * 1000);
+    this.heads = new HeadChecker(() => [...this.feeds], this.reader, metrics, bulkReads, config.headCheckSeconds * 1000);
   }
 
   async start(): Promise<void> {
@@ -350,12 +355,11 @@ export class JetStreamBackend implements Backend {
         this.connected = false;
         this.setStatus("unavailable", `NATS connection lost (${status.server}), reconnecting`);
       } else if (status.type === "reconnect") {
-        // Live copies sent meanwhile are lost: recover() makes every feed catch up.
+        // Live copies sent meanwhile are lost: recover() makes every feed catch up. (A server cuts
+        // a slow consumer's connection, so dropped copies end here too; nats.js's own slowConsumer
+        // status is only raised for iterator subscriptions, which the edge does not use.)
         this.connected = true;
         void this.recover();
-      } else if (status.type === "slowConsumer") {
-        // Live copies may have been dropped: compare every subscribed topic's head with its feed.
-        void this.heads.checkAll();
       }
     }
   }

@@ -5,6 +5,7 @@
 // asks every feed to catch up (fetch whatever was stored meanwhile) before anything newer goes out.
 // A lost live copy that no later message reveals is found by the head checks (head-check.ts).
 import type { Subscription } from "@nats-io/nats-core";
+import type { ConcurrencyLimit } from "./concurrency.js";
 import type { EdgeMetrics } from "../../metrics.js";
 import type { LiveFeed, LiveHandlers, StoredMessage } from "../backend.js";
 import type { ReadMessage } from "./codec.js";
@@ -25,6 +26,8 @@ const HEAD_GRACE_MS = 1000;
 export interface FeedContext {
   readonly reader: StreamReader;
   readonly metrics: EdgeMetrics;
+  /** Bounds the JetStream reads of many feeds catching up at once (after a reconnect). */
+  readonly reads: ConcurrencyLimit;
   epoch(): string;
   /** Subscribes to the topic's live subject; resolves once the server has registered it. */
   subscribe(topic: string, onMessage: (message: StoredMessage | undefined) => void): Promise<Subscription>;
@@ -179,9 +182,11 @@ export class TopicFeed implements LiveFeed {
       case "catch-up": {
         // Everything up to the leader's head must be delivered before anything newer: a direct
         // get answered by a lagging follower would otherwise end the catch-up early.
-        const head = await this.ctx.reader.leaderHead(this.topic);
-        await this.repair(Number.POSITIVE_INFINITY, generation);
-        if (generation === this.generation && this.last < head) throw new Error(`${this.topic}: caught up to ${this.last} of ${head}`);
+        await this.ctx.reads.run(async () => {
+          const head = await this.ctx.reader.leaderHead(this.topic);
+          await this.repair(Number.POSITIVE_INFINITY, generation);
+          if (generation === this.generation && this.last < head) throw new Error(`${this.topic}: caught up to ${this.last} of ${head}`);
+        });
         return;
       }
       case "head": {
