@@ -1,0 +1,133 @@
+// A real TCP load balancer on 127.0.0.1, the way a cloud L4 load balancer fronts a set of edge pods:
+// each new connection goes to the next backend in round-robin order; a backend whose connect fails
+// (a crashed pod) is skipped and the next one tried; the test removes a backend when its readiness
+// probe would fail (a draining pod) and adds a new one when a replacement becomes ready. Removing a
+// backend only stops NEW connections to it: open ones keep flowing, as with a real load balancer's
+// connection draining. Everything is closed when the test ends.
+import { createServer, connect, type Socket } from "node:net";
+import type { Teardown } from "./nats-server.js";
+
+/** How long a backend may take to accept before it counts as failed and the next one is tried. */
+const CONNECT_TIMEOUT_MS = 2_000;
+
+export interface TcpBalancer {
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** `ws://127.0.0.1:<port>/v1/ws` */
+  readonly wsUrl: string;
+  /** Starts sending new connections to this backend port (no-op when it is already in). */
+  add(port: number): void;
+  /** Stops sending new connections to this backend port; its open connections stay. */
+  remove(port: number): void;
+  /** The backend ports new connections are spread over, in round-robin order. */
+  backends(): number[];
+  /** Connections currently open through the balancer to this backend port. */
+  connectionsTo(port: number): number;
+  /** Connections accepted from clients so far, and of those, how many reached no backend at all. */
+  stats(): { accepted: number; unrouted: number; skippedBackends: number };
+  close(): Promise<void>;
+}
+
+export async function startTcpBalancer(t: Teardown, backendPorts: number[]): Promise<TcpBalancer> {
+  const backends = [...backendPorts];
+  let next = 0;
+  let accepted = 0;
+  let unrouted = 0;
+  let skippedBackends = 0;
+  const open = new Map<Socket, { upstream: Socket | undefined; port: number | undefined }>();
+
+  /** The next backend in round-robin order that this connection has not tried yet. */
+  const pick = (tried: Set<number>): number | undefined => {
+    for (let i = 0; i < backends.length; i++) {
+      const index = (next + i) % backends.length;
+      const port = backends[index]!;
+      if (tried.has(port)) continue;
+      next = index + 1;
+      return port;
+    }
+    return undefined;
+  };
+
+  /** Connects the client to a backend, skipping those whose connect fails (a crashed pod). */
+  const route = (client: Socket, tried: Set<number>) => {
+    const port = client.destroyed ? undefined : pick(tried);
+    if (port === undefined) {
+      unrouted++;
+      client.destroy();
+      return;
+    }
+    tried.add(port);
+    const upstream = connect({ host: "127.0.0.1", port });
+    const timer = setTimeout(() => upstream.destroy(new Error("connect timeout")), CONNECT_TIMEOUT_MS);
+    const failedConnect = () => {
+      clearTimeout(timer);
+      skippedBackends++;
+      route(client, tried);
+    };
+    upstream.once("error", failedConnect);
+    upstream.once("connect", () => {
+      clearTimeout(timer);
+      upstream.off("error", failedConnect);
+      if (client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      open.set(client, { upstream, port });
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        open.delete(client);
+      };
+      upstream.on("error", drop).on("close", drop);
+      client.on("close", drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  };
+
+  const server = createServer({ pauseOnConnect: true }, (client) => {
+    accepted++;
+    open.set(client, { upstream: undefined, port: undefined });
+    // A client error is followed by close; the pair is torn down there.
+    client.on("error", () => undefined);
+    client.once("close", () => open.delete(client));
+    route(client, new Set());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const [client, pair] of open) {
+        client.destroy();
+        pair.upstream?.destroy();
+      }
+      open.clear();
+      await stopped;
+    })());
+  t.teardown(close);
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    add(backend) {
+      if (!backends.includes(backend)) backends.push(backend);
+    },
+    remove(backend) {
+      const index = backends.indexOf(backend);
+      if (index >= 0) backends.splice(index, 1);
+    },
+    backends: () => [...backends],
+    connectionsTo: (backend) => [...open.values()].filter((pair) => pair.port === backend).length,
+    stats: () => ({ accepted, unrouted, skippedBackends }),
+    close,
+  };
+}
