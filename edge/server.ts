@@ -45,6 +45,8 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   // Started only once the port listens: /healthz and /readyz (503 with the backend's state) are
   // served while the backend connects, also when NATS is not there yet.
   const backend = await createBackend(config, metrics);
+  // Why the edge is (un)ready, in the log as well as on /readyz.
+  backend.onStatus((status) => log.log(status.state === "unavailable" ? "warn" : "info", "backend_status", { ...status }));
   const hub = new Hub(backend, metrics, { cachePerTopic: config.cachePerTopic, historyLimit: config.historyLimit });
   const publisher = new Publisher(backend, metrics, config.maxFrameBytes);
   const sessions = new Sessions(metrics, config.heartbeatMs);

@@ -81,7 +81,11 @@ export class BackendUnavailableError extends Error {
 
 export interface Backend {
   readonly kind: "embedded" | "jetstream";
-  /** Connect and make sure the log exists; throws with a clear message when it cannot. */
+  /**
+   * Connect and make sure the log exists. Throws with a clear message on a definite refusal (an
+   * incompatible stream); a log that cannot be reached yet leaves status() unready and is retried
+   * in the background until it is.
+   */
   start(): Promise<void>;
   close(): Promise<void>;
   status(): BackendStatus;
