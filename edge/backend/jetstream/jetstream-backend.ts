@@ -222,8 +222,9 @@ export class JetStreamBackend implements Backend {
     return this.current.state === "closed";
   }
 
+  /** The NATS URLs for /readyz and logs: without user:password (URLs may carry credentials). */
   private servers(): string {
-    return (this.config.natsUrl ?? []).join(", ");
+    return (this.config.natsUrl ?? []).map((url) => url.replace(/\/\/[^/]*@/, "//")).join(", ");
   }
 
   private readyDetail(): string {
