@@ -34,7 +34,7 @@ export class SdkSubscriber {
   private readonly subscriptions: Subscription<string>[] = [];
 
   constructor(url: string, readonly topics: string[]) {
-    this.client = new HeraldClient({ url, WebSocket: this.observedWebSocket(), backoff: { initialMs: 100, maxMs: 1000 } });
+    this.client = new HeraldClient({ url, WebSocket: observedWebSocket(this), backoff: { initialMs: 100, maxMs: 1000 } });
     this.client.on("state", (state) => this.states.push(state));
     for (const topic of topics) {
       const subscription = this.client.subscribe<string>(topic, (message) => {
@@ -56,26 +56,26 @@ export class SdkSubscriber {
   get reconnects(): number {
     return this.states.filter((state) => state === "reconnecting").length;
   }
+}
 
-  private observedWebSocket(): WebSocketConstructor {
-    const subscriber = this;
-    class ObservedWebSocket extends WebSocket {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols);
-        this.on("message", (data: WebSocket.RawData) => {
-          try {
-            for (const frame of decodeEdgeFrames(data.toString())) {
-              if (frame.op === "reconnect") subscriber.reconnectAfterMs.push(frame.afterMs);
-            }
-          } catch {
-            // The client itself reports an undecodable frame (and the verdict then fails on its gap).
+/** The `ws` WebSocket, recording the edges' `reconnect` frames and close codes into `subscriber`. */
+function observedWebSocket(subscriber: SdkSubscriber): WebSocketConstructor {
+  class ObservedWebSocket extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      this.on("message", (data: WebSocket.RawData) => {
+        try {
+          for (const frame of decodeEdgeFrames(data.toString())) {
+            if (frame.op === "reconnect") subscriber.reconnectAfterMs.push(frame.afterMs);
           }
-        });
-        this.on("close", (code: number) => subscriber.closeCodes.push(code));
-      }
+        } catch {
+          // The client itself reports an undecodable frame (and the verdict then fails on its gap).
+        }
+      });
+      this.on("close", (code: number) => subscriber.closeCodes.push(code));
     }
-    return ObservedWebSocket as unknown as WebSocketConstructor;
   }
+  return ObservedWebSocket as unknown as WebSocketConstructor;
 }
 
 /**
