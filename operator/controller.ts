@@ -1,15 +1,16 @@
 // The reconcile loop: informers feed keys into the work queue; each key is reconciled into the
 // stream, the owned objects and the status. Errors are retried with backoff; an invalid spec or an
-// unsafe stream change is reported (condition + Event) and waits for the user to fix it.
+// unsafe stream change is reported (condition + Event) and waits for the user to fix it. Secrets
+// the edges use are watched too, so that rotating one rolls the edges.
 import { applyObject } from "./apply.js";
 import type { EventRecorder } from "./events.js";
 import { describeError, Informer, isConflict, type KubeClient, type KubeObject } from "./kube.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
-import { endpoint, names, OWNED_KINDS, renderAll, selectorString, type Manifest } from "./render.js";
-import { API_VERSION, KIND, parseSpec, PLURAL, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
-import { readyCondition, statusChanged, withConditions, type ConditionInput } from "./status.js";
-import { desiredStream, StreamRefusedError, type StreamManager } from "./stream.js";
+import { endpoint, names, OWNED_KINDS, renderAll, secretKey, selectorString, type Manifest, type SecretContents } from "./render.js";
+import { API_VERSION, KIND, parseSpec, PLURAL, secretRefs, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
+import { edgeCondition, readyCondition, statusChanged, withConditions, type ConditionInput, type DeploymentRollout } from "./status.js";
+import { desiredStream, StreamConflictError, StreamRefusedError, type StreamManager, type StreamOwner } from "./stream.js";
 
 export const FINALIZER = "herald.dev/stream";
 const MANAGED_BY = "app.kubernetes.io/managed-by=herald-operator";
@@ -66,6 +67,21 @@ export class Controller {
         ),
       );
     }
+    // Secrets carry no owner reference to follow: a changed Secret re-reconciles every resource in
+    // its namespace that references it. Only metadata is cached; the data is read when reconciling.
+    this.informers.push(
+      new Informer(
+        client,
+        { apiVersion: "v1", kind: "Secret", plural: "secrets", namespace: options.namespace },
+        {
+          changed: (secret) => {
+            for (const resource of this.resources.cache.values()) if (usesSecret(resource, secret)) this.queue.add(keyOf(resource));
+          },
+          error: watchFailed,
+        },
+        { metadataOnly: true },
+      ),
+    );
     this.metrics.queueLength = () => this.queue.length;
   }
 
@@ -130,14 +146,16 @@ export class Controller {
     let epoch = resource.status?.epoch;
     let retryStream: unknown;
     const desired = desiredStream(resource, spec);
+    const secrets = await this.readSecrets(resource, spec);
     try {
-      const state = await this.streams.ensure(spec.nats.url, await this.credentials(resource, spec), desired);
+      const state = await this.streams.ensure(spec.nats.url, natsCredentials(spec, secrets), desired, ownerOf(resource));
       epoch = state.epoch;
       stream = { type: "StreamReady", status: true, reason: "StreamReady", message: `stream ${state.name} ready` };
       for (const change of state.changes) {
         await this.events.record(resource, "Normal", change === "created" ? "StreamCreated" : "StreamUpdated", change === "created" ? `created stream ${state.name}` : change);
       }
     } catch (error) {
+      if (error instanceof StreamConflictError) return this.refuseSharedStream(resource, desired.name, error);
       if (error instanceof StreamRefusedError) {
         stream = { type: "StreamReady", status: false, reason: "UnsafeStreamChange", message: error.message };
         await this.events.record(resource, "Warning", "UnsafeStreamChange", error.message);
@@ -148,7 +166,7 @@ export class Controller {
       }
     }
 
-    const manifests = renderAll(resource, spec);
+    const manifests = renderAll(resource, spec, secrets);
     for (const manifest of manifests) {
       const keepReplicas = manifest.kind === "Deployment" && spec.edge.autoscaling.enabled;
       const result = await applyObject(this.client, manifest, { keepReplicas });
@@ -157,17 +175,11 @@ export class Controller {
     await this.removeUnrendered(resource, manifests);
 
     const deployment = (await this.client.read("apps/v1", "Deployment", namespace, names(resource).edge)) as
-      | (KubeObject & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } })
+      | (KubeObject & DeploymentRollout & { status?: { readyReplicas?: number } })
       | undefined;
-    const wanted = deployment?.spec?.replicas ?? 0;
-    const ready = deployment?.status?.readyReplicas ?? 0;
-    const edge: ConditionInput =
-      wanted > 0 && ready >= wanted
-        ? { type: "EdgeAvailable", status: true, reason: "EdgesReady", message: `${ready}/${wanted} edge pods ready` }
-        : { type: "EdgeAvailable", status: false, reason: wanted === 0 ? "ScaledToZero" : "EdgesNotReady", message: `${ready}/${wanted} edge pods ready` };
-    await this.writeStatus(resource, [stream, edge], {
+    await this.writeStatus(resource, [stream, edgeCondition(deployment)], {
       replicas: deployment?.status?.replicas ?? 0,
-      readyReplicas: ready,
+      readyReplicas: deployment?.status?.readyReplicas ?? 0,
       selector: selectorString(resource),
       endpoint: endpoint(resource, spec),
       stream: desired.name,
@@ -192,13 +204,26 @@ export class Controller {
     }
   }
 
-  private async credentials(resource: NotificationService, spec: NotificationServiceSpec): Promise<string | undefined> {
-    const ref = spec.nats.credentialsSecret;
-    if (!ref) return undefined;
-    const secret = (await this.client.read("v1", "Secret", resource.metadata.namespace, ref.name)) as (KubeObject & { data?: Record<string, string> }) | undefined;
-    const encoded = secret?.data?.[ref.key];
-    if (encoded === undefined) throw new Error(`NATS credentials: Secret ${ref.name} has no key ${ref.key}`);
-    return Buffer.from(encoded, "base64").toString("utf8");
+  /**
+   * Another resource owns the stream: nothing is rendered (edges would read and write the other
+   * resource's messages) and nothing is retried until the next change or resync.
+   */
+  private async refuseSharedStream(resource: NotificationService, stream: string, error: StreamConflictError): Promise<void> {
+    const conflict: ConditionInput = { type: "StreamReady", status: false, reason: "StreamConflict", message: error.message };
+    const edge: ConditionInput = { ...conflict, type: "EdgeAvailable", message: `no edges are deployed while stream ${stream} belongs to another owner` };
+    await this.writeStatus(resource, [conflict, edge], { selector: selectorString(resource), stream });
+    await this.events.record(resource, "Warning", "StreamConflict", error.message);
+  }
+
+  /** Every Secret key the edges use, each Secret read once. */
+  private async readSecrets(resource: NotificationService, spec: NotificationServiceSpec): Promise<SecretContents> {
+    const secrets = new Map<string, (KubeObject & { data?: Record<string, string> }) | undefined>();
+    const contents = new Map<string, string | undefined>();
+    for (const ref of secretRefs(spec)) {
+      if (!secrets.has(ref.name)) secrets.set(ref.name, await this.client.read("v1", "Secret", resource.metadata.namespace, ref.name));
+      contents.set(secretKey(ref), secrets.get(ref.name)?.data?.[ref.key]);
+    }
+    return contents;
   }
 
   private async writeStatus(resource: NotificationService, inputs: ConditionInput[], fields: Omit<NonNullable<NotificationService["status"]>, "conditions" | "observedGeneration">): Promise<void> {
@@ -225,8 +250,13 @@ export class Controller {
     }
     if (spec?.stream.deletePolicy === "Delete") {
       const name = desiredStream(resource, spec).name;
-      const deleted = await this.streams.remove(spec.nats.url, await this.credentials(resource, spec), name);
-      await this.events.record(resource, "Normal", "StreamDeleted", deleted ? `deleted stream ${name}` : `stream ${name} was already gone`);
+      try {
+        const deleted = await this.streams.remove(spec.nats.url, natsCredentials(spec, await this.readSecrets(resource, spec)), name, ownerOf(resource));
+        await this.events.record(resource, "Normal", "StreamDeleted", deleted ? `deleted stream ${name}` : `stream ${name} was already gone`);
+      } catch (error) {
+        if (!(error instanceof StreamConflictError)) throw error;
+        await this.events.record(resource, "Warning", "StreamRetained", `kept stream ${name} despite deletePolicy Delete: ${error.message}`);
+      }
     } else if (spec) {
       await this.events.record(resource, "Normal", "StreamRetained", `kept stream ${desiredStream(resource, spec).name} (deletePolicy Retain)`);
     }
@@ -237,6 +267,28 @@ export class Controller {
 
 function withFinalizers(resource: NotificationService, finalizers: string[]): KubeObject {
   return { ...resource, metadata: { ...resource.metadata, finalizers } } as unknown as KubeObject;
+}
+
+function ownerOf(resource: NotificationService): StreamOwner {
+  return { namespace: resource.metadata.namespace, name: resource.metadata.name, uid: resource.metadata.uid };
+}
+
+function natsCredentials(spec: NotificationServiceSpec, secrets: SecretContents): string | undefined {
+  const ref = spec.nats.credentialsSecret;
+  if (!ref) return undefined;
+  const encoded = secrets.get(secretKey(ref));
+  if (encoded === undefined) throw new Error(`NATS credentials: Secret ${ref.name} has no key ${ref.key}`);
+  return Buffer.from(encoded, "base64").toString("utf8");
+}
+
+/** Whether a (cached) NotificationService references this Secret; an invalid spec references none. */
+function usesSecret(resource: KubeObject, secret: KubeObject): boolean {
+  if (resource.metadata?.namespace !== secret.metadata?.namespace) return false;
+  try {
+    return secretRefs(parseSpec(resource.spec)).some((ref) => ref.name === secret.metadata?.name);
+  } catch {
+    return false;
+  }
 }
 
 function keyOf(object: KubeObject): string {

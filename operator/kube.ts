@@ -118,8 +118,17 @@ export class Informer {
     private readonly client: KubeClient,
     private readonly resource: { apiVersion: string; kind: string; plural: string; namespace?: string; labelSelector?: string },
     private readonly handlers: InformerHandlers,
-    private readonly retryMs = 1000,
+    private readonly options: {
+      retryMs?: number;
+      /** Cache (and report) only apiVersion, kind and metadata: a Secret's data never stays in memory. */
+      metadataOnly?: boolean;
+    } = {},
   ) {}
+
+  private kept(object: KubeObject): KubeObject {
+    if (!this.options.metadataOnly) return object;
+    return { apiVersion: object.apiVersion, kind: object.kind, metadata: object.metadata };
+  }
 
   start(): void {
     void this.relist();
@@ -134,7 +143,7 @@ export class Informer {
   private retry(next: "relist" | "watch", reason: string): void {
     if (this.stopped) return;
     this.handlers.error(reason);
-    this.timer = setTimeout(() => void (next === "relist" ? this.relist() : this.watch()), this.retryMs);
+    this.timer = setTimeout(() => void (next === "relist" ? this.relist() : this.watch()), this.options.retryMs ?? 1000);
   }
 
   private async relist(): Promise<void> {
@@ -147,7 +156,8 @@ export class Informer {
       return this.retry("relist", `list ${plural} failed: ${describeError(error)}`);
     }
     const seen = new Set<string>();
-    for (const item of listed.items) {
+    for (const listedItem of listed.items) {
+      const item = this.kept(listedItem);
       const key = objectKey(item);
       seen.add(key);
       this.cache.set(key, item);
@@ -176,8 +186,9 @@ export class Informer {
     this.abort = await new Watch(this.client.config).watch(
       collectionPath(apiVersion, plural, namespace),
       { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector },
-      (type, object: KubeObject) => {
+      (type, received: KubeObject) => {
         if (ended) return;
+        const object = type === "ERROR" ? received : this.kept(received);
         if (type === "ERROR") {
           const status = object as { message?: string; code?: number };
           return end("relist", `watch ${plural}: ${status.message ?? "error"} (code ${String(status.code)})`);

@@ -82,3 +82,18 @@ test("an invalid spec is refused with a clear message", (t) => {
   t.regex(error!.message, /spec\.stream\.storage/);
   t.throws(() => parseSpec({ nats: { url: "nats://n" }, edge: { autoscaling: { enabled: true, min: 5, max: 2 } } }), { message: /min \(5\) must not exceed max \(2\)/ });
 });
+
+test("the pod template carries a hash of the referenced Secrets' content: rotating one rolls the pods", (t) => {
+  const ns = resource(full);
+  const annotations = (secrets: Map<string, string | undefined>) => (renderDeployment(ns, ns.spec, secrets) as unknown as IDeployment).spec!.template.metadata!.annotations!;
+  const keys = new Map([["jwt/secret", "czE="], ["keys/keys", "azE="], ["nats-creds/herald.creds", "YzE="]]);
+  const before = annotations(keys);
+  t.regex(before["herald.dev/secrets-hash"]!, /^[0-9a-f]{16}$/);
+  t.deepEqual(annotations(new Map([...keys].reverse())), before, "the order Secrets are read in does not matter");
+  const rotated = annotations(new Map([...keys, ["keys/keys", "azI="]]));
+  t.not(rotated["herald.dev/secrets-hash"], before["herald.dev/secrets-hash"]);
+  t.is(rotated["herald.dev/config-hash"], before["herald.dev/config-hash"], "the configuration itself did not change");
+  t.not(annotations(new Map([...keys, ["keys/keys", undefined]]))["herald.dev/secrets-hash"], before["herald.dev/secrets-hash"], "a missing key is a change too");
+  const plain = resource({ nats: { url: "nats://n:4222" } });
+  t.false("herald.dev/secrets-hash" in (renderDeployment(plain, plain.spec) as unknown as IDeployment).spec!.template.metadata!.annotations!);
+});

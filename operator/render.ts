@@ -2,7 +2,7 @@
 // operator owns. No I/O here, so a second reconcile renders exactly the same objects.
 import { createHash } from "node:crypto";
 import { EDGE_VARIABLES, type VariableSpec } from "../edge/config.js";
-import { API_VERSION, KIND, durationSeconds, type NotificationService, type NotificationServiceSpec } from "./spec.js";
+import { API_VERSION, KIND, durationSeconds, type NotificationService, type NotificationServiceSpec, type SecretKeyRef } from "./spec.js";
 
 /** A Kubernetes object as the operator writes it. */
 export interface Manifest {
@@ -115,6 +115,15 @@ export function edgeEnvironment(ns: NotificationService, spec: NotificationServi
   return { configData, secretEnv };
 }
 
+/**
+ * The content (base64, as stored) of every Secret key the edges use, keyed by `secretKey`;
+ * undefined when the Secret or the key is missing. Read by the controller, hashed into the pod
+ * template so that rotating a Secret rolls the edges (they read their secrets only at start).
+ */
+export type SecretContents = ReadonlyMap<string, string | undefined>;
+
+export const secretKey = (ref: SecretKeyRef) => `${ref.name}/${ref.key}`;
+
 function hashOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
 }
@@ -123,7 +132,7 @@ export function renderConfigMap(ns: NotificationService, spec: NotificationServi
   return { apiVersion: "v1", kind: "ConfigMap", metadata: metadata(ns, names(ns).edge), data: edgeEnvironment(ns, spec).configData };
 }
 
-export function renderDeployment(ns: NotificationService, spec: NotificationServiceSpec): Manifest {
+export function renderDeployment(ns: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents = new Map()): Manifest {
   const { configData, secretEnv } = edgeEnvironment(ns, spec);
   const creds = spec.nats.credentialsSecret;
   const volumes: unknown[] = [{ name: "tmp", emptyDir: {} }];
@@ -146,7 +155,11 @@ export function renderDeployment(ns: NotificationService, spec: NotificationServ
       metadata: {
         labels: labels(ns),
         // A changed configuration must roll the pods: the edge reads its environment only at start.
-        annotations: { "herald.dev/config-hash": hashOf({ configData, secretEnv }) },
+        annotations: {
+          "herald.dev/config-hash": hashOf({ configData, secretEnv }),
+          // Sorted so that the order Secrets are read in never rolls the pods; missing keys hash as null.
+          ...(secrets.size > 0 ? { "herald.dev/secrets-hash": hashOf([...secrets].sort(([a], [b]) => a.localeCompare(b))) } : {}),
+        },
       },
       spec: {
         // The edge drains over drainSeconds after the preStop delay; leave room to finish.
@@ -254,8 +267,8 @@ export function endpoint(ns: NotificationService, spec: NotificationServiceSpec)
 }
 
 /** Every object the operator owns for this resource, in the order they are applied. */
-export function renderAll(ns: NotificationService, spec: NotificationServiceSpec): Manifest[] {
-  const manifests = [renderConfigMap(ns, spec), renderDeployment(ns, spec), renderService(ns), renderPodDisruptionBudget(ns)];
+export function renderAll(ns: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents = new Map()): Manifest[] {
+  const manifests = [renderConfigMap(ns, spec), renderDeployment(ns, spec, secrets), renderService(ns), renderPodDisruptionBudget(ns)];
   if (spec.edge.autoscaling.enabled) manifests.push(renderHorizontalPodAutoscaler(ns, spec));
   const ingress = renderIngress(ns, spec);
   if (ingress) manifests.push(ingress);

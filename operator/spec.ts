@@ -158,6 +158,13 @@ export const NotificationServiceSpec = Type.Object({
 });
 export type NotificationServiceSpec = Static<typeof NotificationServiceSpec>;
 
+export type SecretKeyRef = Static<ReturnType<typeof SecretKeyRef>>;
+
+/** Every Secret key a resource's edges use (the operator reads the NATS credentials too). */
+export function secretRefs(spec: NotificationServiceSpec): SecretKeyRef[] {
+  return [spec.nats.credentialsSecret, spec.auth.jwtSecret, spec.auth.apiKeysSecret].filter((ref) => ref !== undefined);
+}
+
 export const CONDITION_TYPES = ["Ready", "StreamReady", "EdgeAvailable"] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 

@@ -62,7 +62,7 @@ test("the default install: CRD, operator with two replicas, cluster-wide least-p
   t.true(container.env.some((e) => e.name === "POD_NAME"));
   const rules = (byKind("ClusterRole")[0] as Rendered & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
   t.false(rules.some((r) => r.verbs.includes("*") || r.resources.includes("*")), "no wildcards");
-  t.deepEqual(rules.find((r) => r.resources.includes("secrets"))?.verbs, ["get"], "secrets are only read");
+  t.deepEqual(rules.find((r) => r.resources.includes("secrets"))?.verbs, ["get", "list", "watch"], "secrets are only read and watched (rotation), never written");
   const leaseRole = byKind("Role")[0] as Rendered & { rules: { resources: string[]; resourceNames?: string[] }[] };
   t.is(leaseRole.metadata.namespace, "herald-system");
   t.deepEqual(leaseRole.rules[1]!.resourceNames, ["herald-operator"]);
