@@ -16,7 +16,7 @@ import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";
 import { newMsgId, PublishTracker, type PublishResult } from "./publish-tracker.js";
 import type { PositionStorage } from "./storage.js";
-import { Subscription, type MessageHandler, type SubscribeFrom, type SubscriptionHost } from "./subscription.js";
+import { DEFAULT_MAX_PENDING, Subscription, type MessageHandler, type SubscribeFrom, type SubscriptionHost } from "./subscription.js";
 import { refreshDelay, TokenProvider, type TokenSource } from "./token.js";
 import { defaultWebSocket, OPEN, websocketUrl, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
 
@@ -38,6 +38,12 @@ export interface HeraldClientOptions {
 export interface SubscribeOptions {
   /** Where to start when no position is stored: "live" (default), `{ last: K }` or `{ epoch, seq }`. */
   from?: SubscribeFrom;
+  /**
+   * Accepted messages held while the handler's promise is pending (default 1000). When that many
+   * wait, the subscription stops receiving (`unsub`) and, once the handler has caught up,
+   * subscribes again from its position: the edge replays the rest from its log.
+   */
+  maxPending?: number;
 }
 
 export interface PublishOptions {
@@ -118,7 +124,8 @@ export class HeraldClient {
   }
 
   /**
-   * Subscribes to one topic. Messages reach `handler` at most once and in order, across reconnects.
+   * Subscribes to one topic. Messages reach `handler` exactly once and in order while the client
+   * lives, across reconnects; one at a time (a returned promise is awaited before the next).
    * One subscription per topic per client.
    */
   subscribe<T = unknown>(topic: string, handler: MessageHandler<T>): Subscription<T>;
@@ -137,7 +144,11 @@ export class HeraldClient {
     if (this.#subscriptions.has(topic)) {
       throw new HeraldError("already_subscribed", `herald: already subscribed to ${topic} on this client`);
     }
-    const subscription = new Subscription<T>(topic, options.from ?? "live", handler, this.#host, this.#storage);
+    const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
+      throw new TypeError(`herald: maxPending must be a whole number of at least 1, got ${String(maxPending)}`);
+    }
+    const subscription = new Subscription<T>(topic, options.from ?? "live", maxPending, handler, this.#host, this.#storage);
     if (!subscription.ended) this.#subscriptions.set(topic, subscription as Subscription<never>);
     return subscription;
   }
@@ -438,25 +449,30 @@ export class HeraldClient {
 
   readonly #host: SubscriptionHost = {
     subscribeOnWire: (subscription) => {
-      if (this.#ready && !subscription.ended) this.#send(subscription.subFrame(this.#newId()));
+      if (this.#ready && subscription.ready) this.#send(subscription.subFrame(this.#newId()));
     },
     resubscribeOnWire: (subscription) => {
-      if (!this.#ready || subscription.ended) return;
-      const id = this.#newId();
-      this.#quietRequests.add(id);
-      this.#send({ op: "unsub", topic: subscription.topic, id });
+      if (!this.#ready || !subscription.ready) return;
+      this.#sendUnsub(subscription.topic);
       this.#send(subscription.subFrame(this.#newId()));
+    },
+    pauseOnWire: (subscription) => {
+      if (this.#ready) this.#sendUnsub(subscription.topic);
     },
     remove: (subscription, refusedByEdge) => {
       if (this.#subscriptions.get(subscription.topic) !== subscription) return;
       this.#subscriptions.delete(subscription.topic);
       if (refusedByEdge || !this.#ready) return;
-      const id = this.#newId();
-      this.#quietRequests.add(id);
-      this.#send({ op: "unsub", topic: subscription.topic, id });
+      this.#sendUnsub(subscription.topic);
     },
     reportError: (error) => this.#reportError(error),
   };
+
+  #sendUnsub(topic: string): void {
+    const id = this.#newId();
+    this.#quietRequests.add(id);
+    this.#send({ op: "unsub", topic, id });
+  }
 
   #send(frame: ClientFrame): void {
     const ws = this.#ws;

@@ -1,8 +1,11 @@
 // One topic's subscription state: where it stands, what it asked the edge for, and the checks
-// that make delivery at-most-once and in order. The `prev` chain proves each run is gap-free:
-// a message is delivered only when its `prev` is exactly the seq the chain expects; anything else
-// is either a duplicate (seq at or before the position: dropped) or a gap (re-subscribe from the
-// position so the edge replays what is missing, never deliver out of order).
+// that make delivery exactly-once and in order. The `prev` chain proves each run is gap-free:
+// a message is accepted only when its `prev` is exactly the seq the chain expects; anything else
+// is either a duplicate (seq at or before the accepted position: dropped) or a gap (re-subscribe
+// from the position so the edge replays what is missing, never deliver out of order).
+// Accepted messages reach the handler one at a time, in order (a handler's promise is awaited
+// before the next); a position is saved only once its handler has finished, so after an app crash
+// the message being handled is delivered again (at-least-once across restarts).
 import type { ErrFrame, FromLast, MsgFrame, RequestId, SubFrame, SubOkFrame } from "../protocol/index.js";
 import { Backoff } from "./backoff.js";
 import { Emitter, type Listener } from "./emitter.js";
@@ -15,7 +18,14 @@ export type SubscribeFrom = "live" | FromLast | Position;
 /** A delivered message: the wire `msg` frame plus the epoch of the history it belongs to. */
 export type HeraldMessage<T = unknown> = Omit<MsgFrame, "op" | "data"> & { data: T; epoch: string };
 
-export type MessageHandler<T = unknown> = (message: HeraldMessage<T>) => void;
+/**
+ * May return a promise (any thenable): the next message of the subscription waits until it
+ * settles. Typed `unknown` so that a one-line handler may return whatever its expression gives.
+ */
+export type MessageHandler<T = unknown> = (message: HeraldMessage<T>) => unknown;
+
+/** Accepted messages a subscription may hold while its handler is busy (see SubscribeOptions.maxPending). */
+export const DEFAULT_MAX_PENDING = 1000;
 
 /** The edge could not honour the position: messages after `lost` (if any) are not coming. */
 export interface ResyncInfo {
@@ -38,6 +48,8 @@ export interface SubscriptionHost {
   subscribeOnWire(subscription: Subscription<never>): void;
   /** Send `unsub` then `sub` from the current position, after a broken `prev` chain. */
   resubscribeOnWire(subscription: Subscription<never>): void;
+  /** Send `unsub` but keep the subscription: it stops receiving until it subscribes again. */
+  pauseOnWire(subscription: Subscription<never>): void;
   /** The application ended the subscription (send `unsub`), or the edge refused it for good. */
   remove(subscription: Subscription<never>, refusedByEdge: boolean): void;
   reportError(error: unknown): void;
@@ -46,12 +58,31 @@ export interface SubscriptionHost {
 /** Error codes after which asking again later can succeed. */
 const RETRYABLE = new Set<string>(["unavailable", "internal", "rate_limited", "already_subscribed"]);
 
-export type MessageOutcome = "delivered" | "duplicate" | "gap" | "ignored";
+export type MessageOutcome = "accepted" | "duplicate" | "gap" | "ignored";
+
+/** One step of delivery, in order: a message for the handler or a resync for the listeners. */
+interface Delivery {
+  /** Where the subscription stands once this step is done (saved then). */
+  readonly position: Position;
+  readonly run?: () => unknown;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
 
 export class Subscription<T = unknown> {
   readonly #events: Emitter<SubscriptionEvents>;
-  /** Last delivered message's position, or where the edge said delivery continues. */
+  /** Last accepted message's position (or where the edge said delivery continues): dedupe and resume. */
+  #accepted: Position | undefined;
+  /** Last fully delivered step (its handler returned or its promise settled): what is saved. */
   #position: Position | undefined;
+  /** Accepted steps not yet done, oldest first (the first may be running); at most maxPending. */
+  #pending: Delivery[] = [];
+  /** A handler's promise is pending: later steps wait. */
+  #delivering = false;
+  /** Unsubscribed on the wire because `pending` is full; subscribes again once it is empty. */
+  #paused = false;
   /** The `prev` the next message must carry; undefined while no `subok` is in force. */
   #expectPrev: number | undefined;
   /** The id of the `sub` request in flight or in force on this connection. */
@@ -64,12 +95,13 @@ export class Subscription<T = unknown> {
   constructor(
     readonly topic: string,
     private readonly from: SubscribeFrom,
+    private readonly maxPending: number,
     private readonly handler: MessageHandler<T>,
     private readonly host: SubscriptionHost,
     private readonly storage: PositionStorage | undefined,
   ) {
     this.#events = new Emitter((error) => host.reportError(error));
-    if (typeof from === "object" && "epoch" in from) this.#position = { epoch: from.epoch, seq: from.seq };
+    if (typeof from === "object" && "epoch" in from) this.#setBoth({ epoch: from.epoch, seq: from.seq });
     let stored: ReturnType<PositionStorage["load"]>;
     try {
       stored = storage?.load(topic);
@@ -91,7 +123,10 @@ export class Subscription<T = unknown> {
     }
   }
 
-  /** Position of the last delivered message (or the starting point the edge confirmed). */
+  /**
+   * Position of the last delivered message — its handler returned (or its promise settled) — or
+   * the starting point the edge confirmed. This is what storage holds.
+   */
   get position(): Position | undefined {
     return this.#position && { ...this.#position };
   }
@@ -100,9 +135,9 @@ export class Subscription<T = unknown> {
     return this.#ended;
   }
 
-  /** Whether the subscription can be sent on a connection (its stored position has been read). */
+  /** Whether the subscription can be sent on a connection (its stored position has been read, not paused). */
   get ready(): boolean {
-    return this.#loaded && !this.#ended;
+    return this.#loaded && !this.#ended && !this.#paused;
   }
 
   on<K extends keyof SubscriptionEvents>(event: K, listener: Listener<SubscriptionEvents[K]>): () => void {
@@ -113,7 +148,10 @@ export class Subscription<T = unknown> {
     this.#events.off(event, listener);
   }
 
-  /** Stops delivery. The stored position is kept, so a later subscription resumes from it. */
+  /**
+   * Stops delivery. The stored position is kept, so a later subscription resumes from it; a
+   * handler still running then does not move it (its message is delivered again next time).
+   */
   unsubscribe(): void {
     if (this.#ended) return;
     this.#end();
@@ -127,7 +165,7 @@ export class Subscription<T = unknown> {
     this.#requestId = id;
     this.#expectPrev = undefined;
     const frame: SubFrame = { op: "sub", topic: this.topic, id };
-    if (this.#position) frame.from = { epoch: this.#position.epoch, seq: this.#position.seq };
+    if (this.#accepted) frame.from = { epoch: this.#accepted.epoch, seq: this.#accepted.seq };
     else if (typeof this.from === "object") frame.from = { last: (this.from as FromLast).last };
     return frame;
   }
@@ -140,7 +178,7 @@ export class Subscription<T = unknown> {
   }
 
   handleSubOk(frame: SubOkFrame): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#paused) return;
     // An answer to an earlier request (before a re-subscription) says nothing about the current one.
     // A `subok` without id is the edge's own restart of the subscription and always counts.
     if (frame.id !== undefined && frame.id !== this.#requestId) return;
@@ -148,22 +186,22 @@ export class Subscription<T = unknown> {
     const confirmed = { epoch: frame.epoch, seq: frame.seq };
     this.#expectPrev = frame.seq;
     if (!frame.recovered) {
-      const lost = this.position;
-      this.#position = confirmed;
-      this.storage?.save(this.topic, confirmed);
-      this.#events.emit("resync", { topic: this.topic, lost, position: confirmed });
+      const lost = this.#accepted && { ...this.#accepted };
+      this.#accepted = confirmed;
+      // After the messages accepted before it, like any other step.
+      this.#deliver({ position: confirmed, run: () => this.#events.emit("resync", { topic: this.topic, lost, position: confirmed }) });
       return;
     }
-    if (!this.#position || this.#position.epoch !== frame.epoch || this.#position.seq < frame.seq) {
-      this.#position = confirmed;
-      this.storage?.save(this.topic, confirmed);
+    if (!this.#accepted || this.#accepted.epoch !== frame.epoch || this.#accepted.seq < frame.seq) {
+      this.#accepted = confirmed;
+      this.#deliver({ position: confirmed });
     }
   }
 
   handleMsg(frame: MsgFrame): MessageOutcome {
-    if (this.#ended || this.#expectPrev === undefined || !this.#position) return "ignored";
-    if (frame.seq <= this.#position.seq) {
-      // Already delivered (a replay overlapping what we had): keep following the chain through it.
+    if (this.#ended || this.#expectPrev === undefined || !this.#accepted) return "ignored";
+    if (frame.seq <= this.#accepted.seq) {
+      // Already accepted (a replay overlapping what we had): keep following the chain through it.
       if (frame.prev === this.#expectPrev) this.#expectPrev = frame.seq;
       return "duplicate";
     }
@@ -173,15 +211,13 @@ export class Subscription<T = unknown> {
       return "gap";
     }
     this.#expectPrev = frame.seq;
-    this.#position = { epoch: this.#position.epoch, seq: frame.seq };
-    this.storage?.save(this.topic, this.#position);
+    const position = { epoch: this.#accepted.epoch, seq: frame.seq };
+    this.#accepted = position;
     const { op: _op, ...message } = frame;
-    try {
-      this.handler({ ...message, data: message.data as T, epoch: this.#position.epoch });
-    } catch (error) {
-      this.host.reportError(error);
-    }
-    return "delivered";
+    const delivery = { ...message, data: message.data as T, epoch: position.epoch };
+    this.#deliver({ position, run: () => this.handler(delivery) });
+    if (this.#pending.length >= this.maxPending) this.#pause();
+    return "accepted";
   }
 
   /** The edge refused this subscription's request. Transient refusals are retried with backoff. */
@@ -208,14 +244,75 @@ export class Subscription<T = unknown> {
 
   #restore(stored: Position | undefined): void {
     if (this.#ended) return;
-    if (stored) this.#position = stored;
+    if (stored) this.#setBoth(stored);
     this.#loaded = true;
     this.host.subscribeOnWire(this);
+  }
+
+  #setBoth(position: Position): void {
+    this.#accepted = position;
+    this.#position = position;
+  }
+
+  /** Queues a step and runs what can run now: synchronous handlers run before this returns. */
+  #deliver(delivery: Delivery): void {
+    this.#pending.push(delivery);
+    if (!this.#delivering) this.#drain();
+  }
+
+  #drain(): void {
+    this.#delivering = true;
+    while (!this.#ended) {
+      const delivery = this.#pending[0];
+      if (!delivery) break;
+      let result: unknown;
+      try {
+        result = delivery.run?.();
+      } catch (error) {
+        // Reported, not retried: one failing message must not stop the topic.
+        this.host.reportError(error);
+      }
+      if (isThenable(result)) {
+        // Stays `delivering`: later steps wait for this one, in order.
+        void Promise.resolve(result)
+          .then(undefined, (error: unknown) => this.host.reportError(error))
+          .then(() => {
+            this.#completed(delivery);
+            this.#drain();
+          });
+        return;
+      }
+      this.#completed(delivery);
+    }
+    this.#delivering = false;
+    if (this.#paused && !this.#ended && this.#pending.length === 0) {
+      // Worked through what it held: ask the edge for what came meanwhile (replayed from the log).
+      this.#paused = false;
+      this.host.subscribeOnWire(this);
+    }
+  }
+
+  /** The step is done: only now may its position be saved (a crash before this repeats it). */
+  #completed(delivery: Delivery): void {
+    if (this.#ended) return;
+    this.#pending.shift();
+    this.#position = delivery.position;
+    this.storage?.save(this.topic, delivery.position);
+  }
+
+  /** The handler fell `maxPending` messages behind: stop receiving rather than buffer without bound. */
+  #pause(): void {
+    this.#paused = true;
+    this.#expectPrev = undefined;
+    this.#requestId = undefined;
+    clearTimeout(this.#retryTimer);
+    this.host.pauseOnWire(this);
   }
 
   #end(): void {
     this.#ended = true;
     this.#expectPrev = undefined;
+    this.#pending = [];
     clearTimeout(this.#retryTimer);
   }
 }
