@@ -11,11 +11,17 @@
 // MAX_TOPICS_PER_CHECK per periodic check (round-robin beyond), sharing the backend's read limit.
 import type { EdgeMetrics } from "../../metrics.js";
 import type { ConcurrencyLimit } from "./concurrency.js";
-import type { TopicFeed } from "./live-feed.js";
 import type { StreamReader } from "./reader.js";
 
 /** Topics checked per periodic check; with more, each is checked every ceil(n / this) intervals. */
-const MAX_TOPICS_PER_CHECK = 1000;
+export const MAX_TOPICS_PER_CHECK = 1000;
+
+/** What a head check needs of a live feed (TopicFeed). */
+export interface CheckedFeed {
+  readonly topic: string;
+  /** The stream holds the topic up to `seq`. */
+  noteStoredHead(seq: number): void;
+}
 
 export class HeadChecker {
   private timer: NodeJS.Timeout | undefined;
@@ -23,7 +29,7 @@ export class HeadChecker {
   private cursor = 0;
 
   constructor(
-    private readonly feeds: () => TopicFeed[],
+    private readonly feeds: () => CheckedFeed[],
     private readonly reader: StreamReader,
     private readonly metrics: EdgeMetrics,
     private readonly limit: ConcurrencyLimit,
@@ -33,7 +39,7 @@ export class HeadChecker {
   /** Starts the periodic check (not when the interval is 0). */
   start(): void {
     if (this.intervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.check(MAX_TOPICS_PER_CHECK), this.intervalMs);
+    this.timer = setInterval(() => void this.checkNext(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -42,11 +48,14 @@ export class HeadChecker {
     this.timer = undefined;
   }
 
-  /** Checks up to `limit` topics, continuing where the last check stopped. One check at a time. */
-  private check(limit: number): Promise<void> {
+  /**
+   * Checks up to MAX_TOPICS_PER_CHECK topics, continuing where the last check stopped. One check
+   * at a time: a call while one runs gets that one.
+   */
+  checkNext(): Promise<void> {
     if (this.running) return this.running;
     const feeds = this.feeds();
-    const count = Math.min(limit, feeds.length);
+    const count = Math.min(MAX_TOPICS_PER_CHECK, feeds.length);
     const start = feeds.length === 0 ? 0 : this.cursor % feeds.length;
     this.cursor = start + count;
     const batch = Array.from({ length: count }, (_, i) => feeds[(start + i) % feeds.length]!);
@@ -56,7 +65,7 @@ export class HeadChecker {
     return this.running;
   }
 
-  private async checkFeeds(batch: TopicFeed[]): Promise<void> {
+  private async checkFeeds(batch: CheckedFeed[]): Promise<void> {
     await Promise.all(
       batch.map((feed) =>
         this.limit.run(async () => {
