@@ -108,3 +108,14 @@ test("finalizers hold a deletion until they are removed", async (t) => {
   await call(api, "PUT", `${CONFIGMAPS}/held`, { ...held.body, metadata: { ...held.body.metadata, finalizers: [] } });
   t.is((await call(api, "GET", `${CONFIGMAPS}/held`)).status, 404);
 });
+
+test("a Secret's stringData is stored as base64 data, as a real API server does", async (t) => {
+  const api = await startFakeApiServer();
+  t.teardown(() => api.stop());
+  const secrets = "/api/v1/namespaces/default/secrets";
+  const created = await call(api, "POST", secrets, { apiVersion: "v1", kind: "Secret", metadata: { name: "s" }, data: { a: "YQ==" }, stringData: { b: "bee" } });
+  t.is(created.status, 201);
+  const stored = (await call(api, "GET", `${secrets}/s`)).body as unknown as { data: Record<string, string>; stringData?: unknown };
+  t.deepEqual(stored.data, { a: "YQ==", b: Buffer.from("bee").toString("base64") });
+  t.false("stringData" in stored);
+});

@@ -210,6 +210,12 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     if (type.namespaced) object.metadata.namespace = namespace;
     else delete object.metadata.namespace;
     const name = object.metadata.name;
+    // As a real API server does: a Secret's write-only stringData is merged into data, base64.
+    if (type.kind === "Secret" && object.stringData) {
+      const encoded = Object.entries(object.stringData as Record<string, string>).map(([key, value]) => [key, Buffer.from(value).toString("base64")]);
+      object.data = { ...(object.data as Record<string, string> | undefined), ...Object.fromEntries(encoded) };
+      delete object.stringData;
+    }
     if (type.validate && !type.validate(object)) throw new ApiError(422, "Invalid", validationMessage(type, name, type.validate));
     return object;
   }

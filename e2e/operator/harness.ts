@@ -1,7 +1,7 @@
 // Test harness for the operator: the FAKE Kubernetes API server with the generated CRD installed by
 // real kubectl, a real nats-server, and real operator processes (spawned, killed by their pids).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -167,6 +167,41 @@ export async function streamInfo(natsUrl: string, name: string): Promise<StreamI
 
 export const NS_PATH = "/apis/herald.dev/v1alpha1/namespaces/default/notificationservices";
 export const DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments";
+
+/**
+ * What the Deployment controller reports (there is none behind the fake API server): the current
+ * generation observed, `updated` of the wanted pods on the new template, and when all of them
+ * are, every pod available and Progressing=NewReplicaSetAvailable.
+ */
+export async function markRollout(cluster: Cluster, name: string, updated?: number): Promise<void> {
+  const deployment = (await cluster.get(`${DEPLOYMENTS}/${name}`))! as KubeObject & { spec: { replicas: number } };
+  const wanted = deployment.spec.replicas;
+  const done = updated === undefined || updated >= wanted;
+  const progressing = done
+    ? { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `ReplicaSet "${name}" has successfully progressed.` }
+    : { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: `ReplicaSet "${name}" is progressing.` };
+  const status = {
+    observedGeneration: deployment.metadata.generation,
+    replicas: done ? wanted : wanted + 1,
+    updatedReplicas: done ? wanted : updated,
+    readyReplicas: wanted,
+    availableReplicas: wanted,
+    conditions: [{ type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability." }, progressing],
+  };
+  await cluster.put(`${DEPLOYMENTS}/${name}/status`, { ...deployment, status });
+}
+
+/** Writes a file into the cluster's directory and runs kubectl apply -f on it. */
+export async function applyResource(cluster: Cluster, name: string, spec: Record<string, unknown>): Promise<string> {
+  const file = join(cluster.dir, `${name}.json`);
+  writeFileSync(file, notificationService(name, spec));
+  return cluster.kubectl("apply", "-f", file);
+}
+
+/** Events recorded for the resources, oldest first. */
+export async function events(cluster: Cluster): Promise<{ reason: string; type: string; message: string; involvedObject: { name: string } }[]> {
+  return ((await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string; type: string; message: string; involvedObject: { name: string } }[] }).items;
+}
 
 /** A NotificationService manifest (YAML is JSON) for kubectl apply. */
 export function notificationService(name: string, spec: Record<string, unknown>): string {

@@ -5,24 +5,12 @@ import { join } from "node:path";
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { validateManifest } from "./kubernetes-schemas.js";
-import { condition, DEPLOYMENTS, notificationService, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
+import { applyResource as apply, condition, DEPLOYMENTS, events, markRollout, notificationService, NS_PATH, startCluster, streamInfo, waitFor } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
 type Deployment = KubeObject & {
   spec: { replicas?: number; template: { metadata: { annotations: Record<string, string> }; spec: { containers: { image: string; env: unknown[] }[] } } };
 };
-
-async function apply(cluster: Cluster, name: string, spec: Record<string, unknown>): Promise<string> {
-  const file = join(cluster.dir, `${name}.json`);
-  writeFileSync(file, notificationService(name, spec));
-  return cluster.kubectl("apply", "-f", file);
-}
-
-/** What the Deployment controller would report: every replica ready. */
-async function markDeploymentReady(cluster: Cluster, name: string, replicas: number): Promise<void> {
-  const deployment = (await cluster.get(`${DEPLOYMENTS}/${name}`))!;
-  await cluster.put(`${DEPLOYMENTS}/${name}/status`, { ...deployment, status: { replicas, readyReplicas: replicas, availableReplicas: replicas, updatedReplicas: replicas } });
-}
 
 test("create, become Ready, change, scale and delete (Retain) a NotificationService", async (t) => {
   const nats = await startNats(t);
@@ -68,9 +56,9 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
     return condition(r, "StreamReady")?.status === "True" && r;
   });
   t.is(condition(notReady, "Ready")?.status, "False");
-  t.is(condition(notReady, "EdgeAvailable")?.reason, "EdgesNotReady");
+  t.is(condition(notReady, "EdgeAvailable")?.reason, "RollingOut");
 
-  await markDeploymentReady(cluster, "news-edge", 2);
+  await markRollout(cluster, "news-edge");
   const ready = await waitFor("Ready", async () => {
     const r = await cluster.get(`${NS_PATH}/news`);
     return condition(r, "Ready")?.status === "True" && r;
@@ -107,7 +95,25 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
     return d.spec.template.spec.containers[0]!.image === "herald/edge:2" && d;
   })) as Deployment;
   t.is(rolled.spec.replicas, 2);
-  await waitFor("observedGeneration 2", async () => ((await cluster.get(`${NS_PATH}/news`))!.status as { observedGeneration?: number }).observedGeneration === 2);
+  // Ready follows the rollout, not the count of ready pods (all of which still run the old image).
+  const rolling = await waitFor("Ready False while rolling out", async () => {
+    const r = await cluster.get(`${NS_PATH}/news`);
+    return (r?.status as { observedGeneration?: number } | undefined)?.observedGeneration === 2 && condition(r, "Ready")?.status === "False" && r;
+  });
+  t.like(condition(rolling, "Ready"), { reason: "RollingOut", message: `waiting for the Deployment controller to observe generation ${rolled.metadata.generation}`, observedGeneration: 2 });
+  t.is((rolling.status as { readyReplicas: number }).readyReplicas, 2, "the old pods are still ready");
+  await markRollout(cluster, "news-edge", 1);
+  const halfway = await waitFor("one of two pods updated", async () => {
+    const c = condition(await cluster.get(`${NS_PATH}/news`), "EdgeAvailable");
+    return c?.message.startsWith("1 of 2") && c;
+  });
+  t.like(halfway, { status: "False", reason: "RollingOut", message: `1 of 2 edge pods updated to generation ${rolled.metadata.generation}` });
+  await markRollout(cluster, "news-edge");
+  const done = await waitFor("Ready once rolled out", async () => {
+    const r = await cluster.get(`${NS_PATH}/news`);
+    return condition(r, "Ready")?.status === "True" && r;
+  });
+  t.like(condition(done, "EdgeAvailable"), { reason: "EdgesReady", message: `2/2 edge pods available (generation ${rolled.metadata.generation} rolled out)`, observedGeneration: 2 });
 
   // kubectl scale goes through the scale subresource into spec.edge.replicas, then the Deployment.
   t.regex(await cluster.kubectl("scale", "notificationservice/news", "--replicas=4"), /scaled/);
@@ -120,8 +126,7 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   await waitFor("the resource to be gone", async () => (await cluster.get(`${NS_PATH}/news`)) === undefined);
   t.is(await cluster.get(`${DEPLOYMENTS}/news-edge`), undefined, "owned objects are garbage-collected");
   t.truthy(await streamInfo(nats.url, "herald_default_news"), "the stream is retained");
-  const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string }[] };
-  const reasons = new Set(events.items.map((e) => e.reason));
+  const reasons = new Set((await events(cluster)).map((e) => e.reason));
   for (const reason of ["StreamCreated", "Created", "Updated", "StreamRetained"]) t.true(reasons.has(reason), reason);
 });
 
@@ -188,8 +193,7 @@ test("an unsafe stream change is refused with a clear condition, never applied",
   const stream = await streamInfo(nats.url, "herald_default_safe");
   t.is(stream?.config.storage, "file");
   t.is(stream?.config.max_msgs_per_subject, 1000, "nothing of the refused spec was applied");
-  const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string; type: string }[] };
-  t.true(events.items.some((e) => e.reason === "UnsafeStreamChange" && e.type === "Warning"));
+  t.true((await events(cluster)).some((e) => e.reason === "UnsafeStreamChange" && e.type === "Warning"));
 });
 
 test("an invalid resource is refused by kubectl with the schema's message", async (t) => {

@@ -1,19 +1,11 @@
 // The operator when things break: the API server restarts mid-watch (with its watch history
 // compacted, so old versions answer 410 Gone), and the leading replica is killed.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
-import { condition, DEPLOYMENTS, notificationService, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
+import { applyResource as apply, condition, DEPLOYMENTS, NS_PATH, startCluster, streamInfo, waitFor } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
 const LEASE = "/apis/coordination.k8s.io/v1/namespaces/default/leases/herald-operator";
-
-async function apply(cluster: Cluster, name: string, spec: Record<string, unknown>): Promise<void> {
-  const file = join(cluster.dir, `${name}.json`);
-  writeFileSync(file, notificationService(name, spec));
-  await cluster.kubectl("apply", "-f", file);
-}
 
 const image = (d: KubeObject | undefined) => (d?.spec as { template: { spec: { containers: { image: string }[] } } } | undefined)?.template.spec.containers[0]?.image;
 
