@@ -19,8 +19,8 @@ interface Delivered {
 
 /**
  * A HeraldClient subscribed to a few topics. Besides what its handlers deliver and its `state`
- * events, it records what the edges said on the wire (the `reconnect` frames' afterMs and the close
- * codes) through the client's own `WebSocket` option: the SDK itself is not touched.
+ * events, it records what the edges said on the wire (the `reconnect` frames' afterMs, `err` codes and
+ * close codes) through the client's own `WebSocket` option: the SDK itself is not touched.
  */
 export class SdkSubscriber {
   readonly client: HeraldClient;
@@ -28,6 +28,8 @@ export class SdkSubscriber {
   readonly states: ClientState[] = [];
   /** afterMs of every `reconnect` frame an edge sent this client. */
   readonly reconnectAfterMs: number[] = [];
+  /** Code of every `err` frame an edge sent this client (transient refusals the SDK retries). */
+  readonly errCodes: string[] = [];
   /** Close code of every connection of this client that ended. */
   readonly closeCodes: number[] = [];
   readonly resyncs: string[] = [];
@@ -58,7 +60,7 @@ export class SdkSubscriber {
   }
 }
 
-/** The `ws` WebSocket, recording the edges' `reconnect` frames and close codes into `subscriber`. */
+/** The `ws` WebSocket, recording the edges' `reconnect` and `err` frames and close codes into `subscriber`. */
 function observedWebSocket(subscriber: SdkSubscriber): WebSocketConstructor {
   class ObservedWebSocket extends WebSocket {
     constructor(url: string, protocols?: string | string[]) {
@@ -67,6 +69,7 @@ function observedWebSocket(subscriber: SdkSubscriber): WebSocketConstructor {
         try {
           for (const frame of decodeEdgeFrames(data.toString())) {
             if (frame.op === "reconnect") subscriber.reconnectAfterMs.push(frame.afterMs);
+            if (frame.op === "err") subscriber.errCodes.push(frame.code);
           }
         } catch {
           // The client itself reports an undecodable frame (and the verdict then fails on its gap).

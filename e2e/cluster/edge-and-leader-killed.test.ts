@@ -49,7 +49,8 @@ test("SIGKILL of an edge and of the stream's leader behind a load balancer: 150 
   await faults;
 
   t.deepEqual(await deliveryProblems(publisher, subscribers), []);
-  t.log(`published ${publisher.count} messages (${publisher.retries} retries with their msgId); ${onVictim} clients moved off the killed edge; balancer ${JSON.stringify(balancer.stats())}`);
+  const errCodes = subscribers.flatMap((s) => s.errCodes);
+  t.log(`published ${publisher.count} messages (${publisher.retries} retries with their msgId); ${onVictim} clients moved off the killed edge; balancer ${JSON.stringify(balancer.stats())}; err frames retried by the SDK: ${errCodes.length} (${[...new Set(errCodes)].join(", ")})`);
   t.true(subscribers.every((s) => s.client.state === "open"), "every client is connected at the end");
   t.is(subscribers.filter((s) => s.reconnects > 0).length, onVictim, "exactly the killed edge's clients reconnected");
 
