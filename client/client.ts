@@ -59,8 +59,6 @@ export interface ClientEvents {
 
 /** Once the edge closed with one of these, only a new token can help. */
 const AUTH_CLOSE_CODES = new Set<number>([CloseCode.Unauthenticated, CloseCode.Forbidden]);
-/** The edge asked us to go (draining) or dropped us for falling behind: come back at once and resume. */
-const RESUME_AT_ONCE_CODES = new Set<number>([CloseCode.Draining, CloseCode.SlowConsumer]);
 /** Close codes the client itself uses on its socket. */
 const CLIENT_CLOSE = { normal: 1000, heartbeat: 4000, malformed: CloseCode.Malformed } as const;
 type TimerName = "reconnect" | "refresh" | "heartbeat" | "drain";
@@ -94,6 +92,8 @@ export class HeraldClient {
   /** A `reconnect` frame asked us not to come back before this time (ms since the epoch). */
   #reconnectNotBefore: number | undefined;
   #lastReceived = 0;
+  /** The current connection brought at least one new message (not only replays of known ones). */
+  #progressed = false;
   #nextId = 1;
   readonly #timers: Record<TimerName, ReturnType<typeof setTimeout> | undefined> = {
     reconnect: undefined,
@@ -211,6 +211,7 @@ export class HeraldClient {
     this.#welcomed = false;
     this.#authenticated = token === undefined;
     this.#ready = false;
+    this.#progressed = false;
     this.#lastReceived = Date.now();
     ws.onopen = () => {
       if (ws !== this.#ws) return;
@@ -263,8 +264,19 @@ export class HeraldClient {
     const notBefore = this.#reconnectNotBefore;
     this.#reconnectNotBefore = undefined;
     if (notBefore !== undefined) this.#scheduleReconnect(Math.max(0, notBefore - Date.now()));
-    else if (wasReady && RESUME_AT_ONCE_CODES.has(code)) this.#scheduleReconnect(0);
+    else if (wasReady && this.#resumesAtOnce(code)) this.#scheduleReconnect(0);
     else this.#scheduleReconnect(this.#backoff.next());
+  }
+
+  /**
+   * The edge asked us to go (1001 draining) or dropped us for falling behind (4008): come back at
+   * once and resume. Except after a 4008 on a connection that brought nothing new: then the resume
+   * itself overflowed the edge's send buffer, and coming back at once would repeat that in a tight
+   * loop; the backoff spaces the attempts instead.
+   */
+  #resumesAtOnce(code: number): boolean {
+    if (code === CloseCode.Draining) return true;
+    return code === CloseCode.SlowConsumer && this.#progressed;
   }
 
   /** Stops using `ws` at once (without waiting for a closing handshake a dead peer never answers). */
@@ -331,7 +343,7 @@ export class HeraldClient {
         this.#subscriptions.get(frame.topic)?.handleSubOk(frame);
         return;
       case "msg":
-        this.#subscriptions.get(frame.topic)?.handleMsg(frame);
+        if (this.#subscriptions.get(frame.topic)?.handleMsg(frame) === "accepted") this.#progressed = true;
         return;
       case "ack":
         if (this.#authRequest?.id === frame.id) this.#authAccepted();
