@@ -7,6 +7,7 @@ import type { EventRecorder } from "./events.js";
 import { describeError, Informer, isConflict, type KubeClient, type KubeObject } from "./kube.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
+import { SecretIndex } from "./secret-index.js";
 import { endpoint, names, OWNED_KINDS, renderAll, secretKey, selectorString, type Manifest, type SecretContents } from "./render.js";
 import { API_VERSION, KIND, parseSpec, PLURAL, secretRefs, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
 import { edgeCondition, readyCondition, statusChanged, withConditions, type ConditionInput, type DeploymentRollout } from "./status.js";
@@ -29,6 +30,7 @@ export class Controller {
   private readonly queue: WorkQueue;
   private readonly informers: Informer[] = [];
   private readonly resources: Informer;
+  private readonly secretUsers = new SecretIndex();
   private resyncTimer: NodeJS.Timeout | undefined;
   private workers: Promise<void>[] = [];
 
@@ -48,7 +50,13 @@ export class Controller {
     this.resources = new Informer(
       client,
       { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespace: options.namespace },
-      { changed: (object) => this.queue.add(keyOf(object)), error: watchFailed },
+      {
+        changed: (object, deleted) => {
+          this.secretUsers.update(object, deleted);
+          this.queue.add(keyOf(object));
+        },
+        error: watchFailed,
+      },
     );
     this.informers.push(this.resources);
     for (const owned of OWNED_KINDS) {
@@ -67,15 +75,15 @@ export class Controller {
         ),
       );
     }
-    // Secrets carry no owner reference to follow: a changed Secret re-reconciles every resource in
-    // its namespace that references it. Only metadata is cached; the data is read when reconciling.
+    // A changed Secret re-reconciles every resource that references it. Only metadata is cached;
+    // the data is read when reconciling.
     this.informers.push(
       new Informer(
         client,
         { apiVersion: "v1", kind: "Secret", plural: "secrets", namespace: options.namespace },
         {
           changed: (secret) => {
-            for (const resource of this.resources.cache.values()) if (usesSecret(resource, secret)) this.queue.add(keyOf(resource));
+            for (const key of this.secretUsers.usersOf(secret)) this.queue.add(key);
           },
           error: watchFailed,
         },
@@ -279,16 +287,6 @@ function natsCredentials(spec: NotificationServiceSpec, secrets: SecretContents)
   const encoded = secrets.get(secretKey(ref));
   if (encoded === undefined) throw new Error(`NATS credentials: Secret ${ref.name} has no key ${ref.key}`);
   return Buffer.from(encoded, "base64").toString("utf8");
-}
-
-/** Whether a (cached) NotificationService references this Secret; an invalid spec references none. */
-function usesSecret(resource: KubeObject, secret: KubeObject): boolean {
-  if (resource.metadata?.namespace !== secret.metadata?.namespace) return false;
-  try {
-    return secretRefs(parseSpec(resource.spec)).some((ref) => ref.name === secret.metadata?.name);
-  } catch {
-    return false;
-  }
 }
 
 function keyOf(object: KubeObject): string {
