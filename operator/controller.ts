@@ -218,7 +218,7 @@ export class Controller {
    */
   private async refuseSharedStream(resource: NotificationService, stream: string, error: StreamConflictError): Promise<void> {
     const conflict: ConditionInput = { type: "StreamReady", status: false, reason: "StreamConflict", message: error.message };
-    const edge: ConditionInput = { ...conflict, type: "EdgeAvailable", message: `no edges are deployed while stream ${stream} belongs to another owner` };
+    const edge: ConditionInput = { ...conflict, type: "EdgeAvailable", message: `edges are neither deployed nor updated while stream ${stream} belongs to another owner` };
     await this.writeStatus(resource, [conflict, edge], { selector: selectorString(resource), stream });
     await this.events.record(resource, "Warning", "StreamConflict", error.message);
   }

@@ -35,7 +35,7 @@ test("a second NotificationService on the same stream is refused (StreamConflict
   const message = `stream shared belongs to NotificationService default/first (uid ${first.metadata.uid}); choose another spec.stream.name`;
   t.like(condition(second, "StreamReady"), { status: "False", message });
   t.like(condition(second, "Ready"), { status: "False", reason: "StreamConflict", message });
-  t.like(condition(second, "EdgeAvailable"), { status: "False", reason: "StreamConflict", message: "no edges are deployed while stream shared belongs to another owner" });
+  t.like(condition(second, "EdgeAvailable"), { status: "False", reason: "StreamConflict", message: "edges are neither deployed nor updated while stream shared belongs to another owner" });
   t.true((await events(cluster)).some((e) => e.type === "Warning" && e.reason === "StreamConflict" && e.involvedObject.name === "second" && e.message === message));
   t.is(await cluster.get(`${DEPLOYMENTS}/second-edge`), undefined, "no edges that would read and write the other resource's messages");
   t.is(await cluster.get("/api/v1/namespaces/default/configmaps/second-edge"), undefined);
