@@ -31,7 +31,7 @@ export interface HeraldClientOptions {
   storage?: PositionStorage;
   /** WebSocket implementation; the global one by default (the Node entry passes `ws`). */
   WebSocket?: WebSocketConstructor;
-  /** Reconnect delays: exponential backoff with full jitter. */
+  /** Reconnect delays (and retries of a `sub` the edge refused for now): exponential backoff with full jitter. */
   backoff?: Partial<BackoffOptions>;
 }
 
@@ -72,6 +72,7 @@ export class HeraldClient {
   readonly #WebSocket: WebSocketConstructor;
   readonly #storage: PositionStorage | undefined;
   readonly #tokens: TokenProvider;
+  readonly #backoffOptions: BackoffOptions;
   readonly #backoff: Backoff;
   readonly #events = new Emitter<ClientEvents>();
   readonly #subscriptions = new Map<string, Subscription<never>>();
@@ -107,7 +108,8 @@ export class HeraldClient {
     this.#WebSocket = options.WebSocket ?? defaultWebSocket();
     this.#storage = options.storage;
     this.#tokens = new TokenProvider(options.token);
-    this.#backoff = new Backoff({ ...DEFAULT_BACKOFF, ...options.backoff });
+    this.#backoffOptions = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.#backoff = new Backoff(this.#backoffOptions);
     void this.#connect();
   }
 
@@ -460,6 +462,7 @@ export class HeraldClient {
   // ---- helpers ----
 
   readonly #host: SubscriptionHost = {
+    retryBackoff: () => this.#backoffOptions,
     subscribeOnWire: (subscription) => {
       if (this.#ready && subscription.ready) this.#send(subscription.subFrame(this.#newId()));
     },

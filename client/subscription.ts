@@ -7,7 +7,7 @@
 // before the next); a position is saved only once its handler has finished, so after an app crash
 // the message being handled is delivered again (at-least-once across restarts).
 import type { ErrFrame, FromLast, MsgFrame, RequestId, SubFrame, SubOkFrame } from "../protocol/index.js";
-import { Backoff } from "./backoff.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";
 import type { Position, PositionStorage } from "./storage.js";
@@ -53,6 +53,8 @@ export interface SubscriptionHost {
   /** The application ended the subscription (send `unsub`), or the edge refused it for good. */
   remove(subscription: Subscription<never>, refusedByEdge: boolean): void;
   reportError(error: unknown): void;
+  /** Delays between retries of a `sub` the edge refused for now: the client's own backoff options. */
+  retryBackoff(): BackoffOptions;
 }
 
 /** Error codes after which asking again later can succeed. */
@@ -89,7 +91,7 @@ export class Subscription<T = unknown> {
   #requestId: RequestId | undefined;
   #loaded = false;
   #ended = false;
-  readonly #retry = new Backoff();
+  readonly #retry: Backoff;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -101,6 +103,7 @@ export class Subscription<T = unknown> {
     private readonly storage: PositionStorage | undefined,
   ) {
     this.#events = new Emitter((error) => host.reportError(error));
+    this.#retry = new Backoff(host.retryBackoff());
     if (typeof from === "object" && "epoch" in from) this.#setBoth({ epoch: from.epoch, seq: from.seq });
     let stored: ReturnType<PositionStorage["load"]>;
     try {
