@@ -8,6 +8,8 @@ import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
 import { HeraldClient, type ClientState, type Subscription, type WebSocketConstructor } from "../../client/node.js";
 import { decodeEdgeFrames, type HistoryResponse } from "../../protocol/index.js";
+import type { EdgeProcess } from "../harness/edge-process.js";
+import type { TcpBalancer } from "../harness/tcp-balancer.js";
 import { API_KEY, waitUntil, type RetryingPublisher } from "../jetstream/fault-kit.js";
 
 /** One delivered message as the handler saw it. */
@@ -158,4 +160,28 @@ export async function historyProblems(url: string, publisher: RetryingPublisher,
     }
   }
   return problems;
+}
+
+/** GET /readyz answers 200 (a process that is gone is not ready). */
+async function ready(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/readyz`)).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One step of a rolling restart as Kubernetes does it: the replacement starts and joins the
+ * balancer once ready; the old edge gets SIGTERM, its readiness probe fails (/readyz turns 503 at
+ * once) and the balancer stops sending it new connections, while the edge drains the ones it has.
+ * Resolves with the replacement and the old edge's exit code.
+ */
+export async function rollEdge(balancer: TcpBalancer, old: EdgeProcess, spawnReplacement: () => Promise<EdgeProcess>): Promise<{ replacement: EdgeProcess; exitCode: number | null }> {
+  const replacement = await spawnReplacement();
+  balancer.add(replacement.port);
+  old.kill("SIGTERM");
+  await waitUntil(`edge ${old.port} unready`, async () => !(await ready(old.url)));
+  balancer.remove(old.port);
+  return { replacement, exitCode: await old.exited };
 }

@@ -8,21 +8,12 @@ import { CloseCode } from "../../protocol/index.js";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpBalancer } from "../harness/tcp-balancer.js";
 import { RetryingPublisher, spawnNatsEdge, waitUntil } from "../jetstream/fault-kit.js";
-import { deliveryProblems, historyProblems, publishWhile, startSubscribers } from "./cluster-kit.js";
+import { deliveryProblems, historyProblems, publishWhile, rollEdge, startSubscribers } from "./cluster-kit.js";
 
 const TOPICS = Array.from({ length: 15 }, (_, i) => `cluster.rollout.topic-${i}`);
 const CLIENTS = 150;
 // A short drain keeps the test bounded; the delay lets the balancer notice the failed probe first.
 const EDGE_ENV = { HERALD_DRAIN_SECONDS: "2", HERALD_DRAIN_DELAY_MS: "500" };
-
-/** GET /readyz answers 200 (a process that is gone is not ready). */
-async function ready(url: string): Promise<boolean> {
-  try {
-    return (await fetch(`${url}/readyz`)).status === 200;
-  } catch {
-    return false;
-  }
-}
 
 test("a rolling restart behind a load balancer: clients move in spread-out reconnects, nothing lost, nothing twice", async (t) => {
   t.timeout(180_000);
@@ -36,16 +27,7 @@ test("a rolling restart behind a load balancer: clients move in spread-out recon
   const exitCodes: (number | null)[] = [];
   const rollout = (async () => {
     await waitUntil("traffic flowing", () => publisher.count >= 30);
-    for (const old of originals) {
-      const replacement = await spawnNatsEdge(t, nats.url, EDGE_ENV);
-      balancer.add(replacement.port);
-      old.kill("SIGTERM");
-      // The readiness probe: /readyz turns 503 on SIGTERM, and the balancer stops sending new
-      // connections to the pod; the connections it has are drained by the edge itself.
-      await waitUntil(`edge ${old.port} unready`, async () => !(await ready(old.url)));
-      balancer.remove(old.port);
-      exitCodes.push(await old.exited);
-    }
+    for (const old of originals) exitCodes.push((await rollEdge(balancer, old, () => spawnNatsEdge(t, nats.url, EDGE_ENV))).exitCode);
     rolledOut = true;
   })();
   await publishWhile(publisher, TOPICS, 12, () => rolledOut);
