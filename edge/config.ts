@@ -136,6 +136,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (result.jwtSecret && result.jwtSecret.length < 32) {
     problems.push("HERALD_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)");
   }
+  if (result.sendBufferBytes !== undefined && result.maxFrameBytes !== undefined && result.sendBufferBytes < 2 * result.maxFrameBytes) {
+    // A replay fills at most half the send buffer, and one message may be as large as a frame.
+    problems.push(`HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (${2 * result.maxFrameBytes}), got ${result.sendBufferBytes}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   // Anonymous access is a dev convenience: on by default only for the embedded backend.
   result.allowAnonymous ??= result.natsUrl === undefined;

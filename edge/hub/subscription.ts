@@ -10,6 +10,16 @@ import { SeqQueue } from "./seq-queue.js";
 export interface Subscriber {
   /** Queue one already-encoded edge frame (text, one JSON object) for this subscriber's socket. */
   send(frame: string): void;
+  /**
+   * How many more characters a replay may queue now. A replay (resume, last K) sends only what
+   * fits and waits for `drained()` before the rest, so a backlog larger than the connection's send
+   * buffer is paced by the client's reading instead of ending in 4008 on every reconnect. Live
+   * messages are never held back: a subscriber that cannot keep up with live traffic is slow.
+   * Absent: no limit.
+   */
+  room?(): number;
+  /** Resolves once the subscriber's socket has taken what was queued (or the subscriber is gone). */
+  drained?(): Promise<void>;
 }
 
 export interface HubSubscription {
@@ -52,12 +62,18 @@ export class TopicSubscription implements HubSubscription {
     this.send(encodeEdgeFrame({ op: "subok", ...(this.id === undefined ? {} : { id: this.id }), topic: this.topic, epoch, seq, recovered }));
   }
 
-  /** Sends the messages that continue the cursor's chain; returns how many were sent. */
+  /**
+   * Sends the messages that continue the cursor's chain, as far as the subscriber has room for a
+   * replay (at least one, so a replay always progresses); returns how many were sent.
+   */
   sendMessages(messages: readonly CachedMessage[]): number {
     let sent = 0;
+    let room = this.subscriber.room?.() ?? Infinity;
     for (const message of messages) {
       if (message.seq <= this.pos) continue;
       if (message.prev !== this.pos) break;
+      if (sent > 0 && message.frame.length > room) break;
+      room -= message.frame.length;
       this.pos = message.seq;
       this.send(message.frame);
       sent++;
@@ -65,10 +81,14 @@ export class TopicSubscription implements HubSubscription {
     return sent;
   }
 
-  /** Ends catching up: `messages` (the rest of the replay) are sent and live delivery starts. */
-  goLive(messages: readonly CachedMessage[]): number {
+  /** Ends catching up: live delivery starts after the cursor. */
+  goLive(): void {
     this.buffer = undefined;
-    return this.sendMessages(messages);
+  }
+
+  /** Waits until the subscriber can take more of a replay. */
+  drained(): Promise<void> {
+    return this.subscriber.drained?.() ?? Promise.resolve();
   }
 
   /** Restarts catching up from the current cursor, holding live messages from `first` on. */

@@ -145,7 +145,7 @@ export class TopicChannel {
     this.subscribers.add(subscription);
     if (from === undefined) {
       subscription.sendSubOk(this.epoch, this.head, true);
-      subscription.goLive([]);
+      subscription.goLive();
     } else if ("last" in from) {
       await this.startLast(subscription, from.last);
     } else {
@@ -166,7 +166,7 @@ export class TopicChannel {
     if (fromRing !== "unknown") {
       this.metrics.ringHits.inc();
       subscription.sendSubOk(this.epoch, from.seq, true);
-      this.countDeliveries(subscription.goLive(fromRing));
+      void this.catchUp(subscription, generation);
       return;
     }
     this.metrics.ringMisses.inc();
@@ -174,7 +174,7 @@ export class TopicChannel {
     if (this.voided(subscription, generation)) return;
     if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
     subscription.sendSubOk(this.epoch, from.seq, true);
-    this.continueReplay(subscription, page, generation);
+    void this.catchUp(subscription, generation, page);
   }
 
   private async startLast(subscription: TopicSubscription, last: number): Promise<void> {
@@ -188,7 +188,7 @@ export class TopicChannel {
     if (fromRing !== undefined) {
       this.metrics.ringHits.inc();
       subscription.sendSubOk(this.epoch, fromRing[0]?.prev ?? this.head, true);
-      this.countDeliveries(subscription.goLive(fromRing));
+      void this.catchUp(subscription, generation);
       return;
     }
     this.metrics.ringMisses.inc();
@@ -196,13 +196,13 @@ export class TopicChannel {
     if (this.voided(subscription, generation)) return;
     if (page.epoch !== this.epoch) return this.restartAtHead(subscription);
     subscription.sendSubOk(this.epoch, page.messages[0]?.prev ?? page.head, true);
-    this.continueReplay(subscription, page, generation);
+    void this.catchUp(subscription, generation, page);
   }
 
   /** subok with `recovered: false` at the current head, then live delivery. */
   private restartAtHead(subscription: TopicSubscription): void {
     subscription.sendSubOk(this.epoch, this.head, false);
-    subscription.goLive([]);
+    subscription.goLive();
   }
 
   /** True when the subscription no longer needs this replay (closed, or restarted by a reset). */
@@ -212,44 +212,45 @@ export class TopicChannel {
 
   // ---- catching up ----
 
-  /** Sends a page after the subscription's cursor, then keeps catching up in the background. */
-  private continueReplay(subscription: TopicSubscription, page: CachedPage, generation: number): void {
-    this.countDeliveries(subscription.sendMessages(page.messages));
-    void this.catchUp(subscription, generation);
-  }
-
   /** Called by a live subscription that saw a message not following its cursor. */
   repair(subscription: TopicSubscription): void {
     void this.catchUp(subscription, this.generation);
   }
 
   /**
-   * Reads pages after the cursor until the ring or the subscription's hand-over buffer continues
-   * it, then splices and goes live. A slow read only delays this subscription.
+   * Sends what follows the cursor (`first`, a page already read, then the ring, the hand-over
+   * buffer or further pages from the log) until the subscription reaches the live feed, then goes
+   * live. Paced by the subscriber's send buffer; a slow read or a slow reader delays only this
+   * subscription.
    */
-  private async catchUp(subscription: TopicSubscription, generation: number): Promise<void> {
+  private async catchUp(subscription: TopicSubscription, generation: number, first?: CachedPage): Promise<void> {
     let retryMs = 100;
     let fruitless = 0;
+    let page = first;
     while (!this.voided(subscription, generation)) {
+      if (page === undefined) {
+        const spliced = this.splice(subscription);
+        if (spliced === "spliced") return;
+        if (spliced === "invalid") return this.restartAtHead(subscription);
+        if (spliced === "partial") {
+          await subscription.drained();
+          continue;
+        }
+        try {
+          page = await this.read({ after: subscription.pos }, this.options.historyLimit, "resume");
+        } catch {
+          // The subscription already has its subok: wait for the log to come back rather than skip.
+          await sleep(retryMs);
+          retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+          continue;
+        }
+        retryMs = 100;
+        if (this.voided(subscription, generation)) return;
+        if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
+      }
       const before = subscription.pos;
-      const spliced = this.splice(subscription);
-      if (spliced !== "unknown") {
-        if (spliced === "invalid") this.restartAtHead(subscription);
-        return;
-      }
-      let page: CachedPage;
-      try {
-        page = await this.read({ after: before }, this.options.historyLimit, "resume");
-      } catch {
-        // The subscription already has its subok: wait for the log to come back rather than skip.
-        await sleep(retryMs);
-        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-        continue;
-      }
-      retryMs = 100;
-      if (this.voided(subscription, generation)) return;
-      if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
-      this.countDeliveries(subscription.sendMessages(page.messages));
+      if (!(await this.sendPage(subscription, page.messages, generation))) return;
+      page = undefined;
       if (subscription.pos !== before) {
         fruitless = 0;
         continue;
@@ -262,19 +263,43 @@ export class TopicChannel {
     }
   }
 
-  /** Hands a catching-up subscription over to live delivery when the ring or its buffer allow. */
-  private splice(subscription: TopicSubscription): "spliced" | "unknown" | "invalid" {
-    // At or beyond the head (the feed may lag the log): live delivery skips what it already has.
-    if (subscription.pos >= this.head) {
-      subscription.goLive([]);
-      return "spliced";
+  /** Sends a page as the subscriber drains; false when the replay was voided meanwhile. */
+  private async sendPage(subscription: TopicSubscription, messages: readonly CachedMessage[], generation: number): Promise<boolean> {
+    let rest = messages;
+    for (;;) {
+      this.countDeliveries(subscription.sendMessages(rest));
+      const next = rest.findIndex((message) => message.seq > subscription.pos);
+      // Done, or the page does not continue the cursor: the caller reads on from the cursor.
+      if (next === -1 || rest[next]!.prev !== subscription.pos) return true;
+      rest = rest.slice(next);
+      await subscription.drained();
+      if (this.voided(subscription, generation)) return false;
     }
+  }
+
+  /**
+   * Continues a catching-up subscription from the ring or its hand-over buffer when they hold its
+   * cursor: "spliced" once it reached the head (now live), "partial" when its send buffer took only
+   * part (wait for it to drain), "unknown" when neither holds the cursor (read the log).
+   */
+  private splice(subscription: TopicSubscription): "spliced" | "partial" | "unknown" | "invalid" {
     for (const run of [this.ring, subscription.buffer]) {
+      // At or beyond the head (the feed may lag the log): live delivery skips what it already has.
+      if (subscription.pos >= this.head) {
+        subscription.goLive();
+        return "spliced";
+      }
       if (!run) continue;
       const rest = messagesAfter(run, subscription.pos);
       if (rest === "unknown") continue;
       if (rest === "invalid") return "invalid";
-      this.countDeliveries(subscription.goLive(rest));
+      const sent = subscription.sendMessages(rest);
+      this.countDeliveries(sent);
+      if (sent === 0) continue;
+      if (subscription.pos < this.head) return "partial";
+    }
+    if (subscription.pos >= this.head) {
+      subscription.goLive();
       return "spliced";
     }
     return "unknown";

@@ -49,8 +49,14 @@ export class FlushScheduler {
   }
 }
 
+/** How often a replay waiting for a socket to drain looks again. */
+const DRAIN_POLL_MS = 20;
+
 export class SendQueue {
   private frames: string[] = [];
+  /** Replays waiting for the socket to take what was queued (see drained()). */
+  private drainWaiters: (() => void)[] = [];
+  private drainPoll: NodeJS.Timeout | undefined;
   // String length, not UTF-8 bytes: measuring bytes would cost a scan per subscriber per message;
   // length tracks the memory the queued strings hold, which is what the bound protects.
   private queuedChars = 0;
@@ -87,10 +93,48 @@ export class SendQueue {
     this.ws.send(bytes, { binary: false });
   }
 
+  /**
+   * Characters a replay may still queue: replays fill at most half of the bound, so live traffic
+   * on the connection's other subscriptions keeps its headroom.
+   */
+  room(): number {
+    return this.limitBytes / 2 - this.pending();
+  }
+
+  /**
+   * Resolves once what is queued and unsent has fallen below a quarter of the bound. A closed
+   * connection never drains: a replay waiting for it is dropped with it (its hub subscription is
+   * closed with the connection).
+   */
+  drained(): Promise<void> {
+    if (this.closed) return new Promise(() => {});
+    if (this.pending() <= this.limitBytes / 4) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drainWaiters.push(resolve);
+      // ws has no drain event of its own; a short poll runs only while a replay waits.
+      this.drainPoll ??= setInterval(() => this.wakeDrainWaiters(), DRAIN_POLL_MS);
+    });
+  }
+
   /** Drops what is queued and accepts nothing more (the connection is going away). */
   discard(): void {
     this.closed = true;
     this.frames = [];
     this.queuedChars = 0;
+    clearInterval(this.drainPoll);
+    this.drainWaiters = [];
+  }
+
+  private pending(): number {
+    return this.queuedChars + this.ws.bufferedAmount;
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.pending() > this.limitBytes / 4) return;
+    clearInterval(this.drainPoll);
+    this.drainPoll = undefined;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
   }
 }

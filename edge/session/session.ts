@@ -75,7 +75,11 @@ export class Session {
   ) {
     const { config } = ctx;
     this.queue = new SendQueue(ws, config.sendBufferBytes, ctx.scheduler);
-    this.subscriptions = new SessionSubscriptions(ctx.hub, (frame) => this.enqueue(frame));
+    this.subscriptions = new SessionSubscriptions(ctx.hub, {
+      send: (frame) => this.enqueue(frame),
+      room: () => this.queue.room(),
+      drained: () => this.queue.drained(),
+    });
     this.frameBucket = new TokenBucket(config.framesPerSecond, 2 * config.framesPerSecond);
     this.publishBucket = new TokenBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
 

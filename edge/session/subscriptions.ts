@@ -2,7 +2,7 @@
 // the hub has answered. An ended subscription drops whatever the hub still sends for it, also when
 // it ended before the hub answered (the hub subscription is then closed as soon as it arrives).
 import type { From, RequestId } from "../../protocol/index.js";
-import type { Hub, HubSubscription } from "../hub/hub.js";
+import type { Hub, HubSubscription, Subscriber } from "../hub/hub.js";
 
 interface Entry {
   /** false once the subscription ended: late frames from the hub are dropped. */
@@ -22,8 +22,8 @@ export class SessionSubscriptions {
 
   constructor(
     private readonly hub: Hub,
-    /** Queues one encoded frame for the connection. */
-    private readonly deliver: (frame: string) => void,
+    /** The connection's send path: queues encoded frames, paces replays. */
+    private readonly connection: Required<Subscriber>,
   ) {}
 
   get size(): number {
@@ -35,7 +35,7 @@ export class SessionSubscriptions {
   }
 
   /**
-   * Subscribes through the hub, which sends subok, replay and live frames via `deliver`. Rejects
+   * Subscribes through the hub, which sends subok, replay and live frames to the connection. Rejects
    * with the hub's error when the subscription failed while still wanted; resolves otherwise.
    */
   async open(topic: string, from: From | undefined, id: RequestId | undefined): Promise<void> {
@@ -43,7 +43,12 @@ export class SessionSubscriptions {
     this.entries.set(topic, entry);
     let subscription: HubSubscription;
     try {
-      subscription = await this.hub.subscribe(topic, { send: (frame) => entry.active && this.deliver(frame) }, from, id);
+      const subscriber: Subscriber = {
+        send: (frame) => entry.active && this.connection.send(frame),
+        room: () => this.connection.room(),
+        drained: () => this.connection.drained(),
+      };
+      subscription = await this.hub.subscribe(topic, subscriber, from, id);
     } catch (error) {
       if (!entry.active) return;
       this.end(topic, entry);

@@ -31,6 +31,36 @@ export class Collector implements Subscriber {
 }
 
 /**
+ * A Collector with a small send buffer that drains a moment later, as a slow socket would: replays
+ * must send only what fits and wait for it to drain.
+ */
+export class PacedCollector extends Collector {
+  private outstanding = 0;
+
+  constructor(private readonly budget: number) {
+    super();
+  }
+
+  override send(frame: string): void {
+    super.send(frame);
+    this.outstanding += frame.length;
+  }
+
+  room(): number {
+    return this.budget - this.outstanding;
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        this.outstanding = 0;
+        resolve();
+      }, Math.floor(Math.random() * 3)),
+    );
+  }
+}
+
+/**
  * Checks what a client checks: the first frame is the expected subok, then messages whose prev
  * chain starts at the subok's seq with no gap and no duplicate, exactly the expected seqs.
  */

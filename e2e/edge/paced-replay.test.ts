@@ -1,0 +1,51 @@
+// A resume or last:K whose backlog is many times the connection's send buffer is paced by the
+// client's reading (DESIGN.md "Slow consumers": a client that was cut off "reconnects and resumes
+// from its position, losing nothing"). Sent all at once, such a backlog would overflow the buffer
+// and end in 4008 on every reconnect, so that client could never catch up.
+import test from "ava";
+import type { SubOkFrame } from "../../protocol/index.js";
+import { startTestEdge } from "../harness/test-edge.js";
+import { chainProblem, TestClient } from "../harness/ws-client.js";
+
+const SEND_BUFFER = 64 * 1024;
+const MESSAGES = 200;
+/** About 8 KB of data each: the backlog is 25 times the send buffer. */
+const payload = (n: number) => ({ n, pad: "x".repeat(8_000) });
+
+async function publishBacklog(url: string, topic: string): Promise<void> {
+  // In batches: an HTTP body is bounded by 16 x HERALD_MAX_FRAME_BYTES.
+  for (let first = 1; first <= MESSAGES; first += 10) {
+    const body = Array.from({ length: 10 }, (_, i) => ({ topic, data: payload(first + i) }));
+    const response = await fetch(`${url}/v1/publish`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (response.status !== 200) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+  }
+}
+
+const cases = [
+  { name: "resume served from the ring", env: {}, from: "position" },
+  { name: "resume served from the log in pages", env: { HERALD_CACHE_PER_TOPIC: "10", HERALD_HISTORY_LIMIT: "50" }, from: "position" },
+  { name: "last:K served from the ring", env: {}, from: "last" },
+] as const;
+
+for (const { name, env, from } of cases) {
+  test(`${name}: a backlog 25x the send buffer arrives in full, in order, without 4008`, async (t) => {
+    const edge = await startTestEdge(t, { HERALD_SEND_BUFFER_BYTES: String(SEND_BUFFER), HERALD_MAX_FRAME_BYTES: "16384", ...env });
+    const topic = "backlog.topic";
+    const first = await TestClient.ready(edge.wsUrl);
+    const subok = (await first.subscribe(topic)) as SubOkFrame;
+    first.close();
+    await first.waitForClose();
+    await publishBacklog(edge.url, topic);
+
+    const again = await TestClient.ready(edge.wsUrl);
+    t.teardown(() => again.close());
+    await again.subscribe(topic, from === "last" ? { last: MESSAGES } : { epoch: subok.epoch, seq: subok.seq });
+    const received = await again.waitForMessages(topic, MESSAGES);
+    t.deepEqual(
+      received.map((m) => (m.data as { n: number }).n),
+      Array.from({ length: MESSAGES }, (_, i) => i + 1),
+    );
+    t.is(chainProblem(received, subok.seq), undefined);
+    t.is(again.closed, undefined);
+  });
+}
