@@ -46,7 +46,8 @@ function open(index: number): Promise<void> {
     });
     ws.once("open", () => ws.send(JSON.stringify({ op: "sub", topic })));
     ws.once("error", reject);
-    ws.once("close", () => {
+    ws.once("close", (code, reason) => {
+      if (last === -1) reject(new Error(`connection closed before its subok: ${code} ${reason.toString()}`));
       if (!stopping) closedEarly++;
     });
     sockets.push(ws);
@@ -75,7 +76,8 @@ async function main(): Promise<void> {
     if (message.type !== "stop") return;
     stopping = true;
     for (const ws of sockets) ws.terminate();
-    process.send!({ type: "stats", delivered, chainBreaks, closedEarly, histogram: sparse(histogram) }, () => process.exit(0));
+    // The parent ends this process once it has the statistics (exiting here could overtake them).
+    process.send!({ type: "stats", delivered, chainBreaks, closedEarly, histogram: sparse(histogram) });
   });
 }
 

@@ -39,6 +39,7 @@ if (CONNECTIONS > 19_000) throw new Error("one edge process may hold at most 20,
 
 const TOPICS = Array.from({ length: TOPIC_COUNT }, (_, i) => `fanout.topic-${i}`);
 const BUCKET_MS = 0.1;
+const API_KEY = "fanout-bench-publisher-key";
 
 type WorkerMessage =
   | { type: "ready" }
@@ -56,15 +57,17 @@ function processMemory(pid: number): { rssBytes: number; cpuSeconds: number } {
 
 function nextMessage(worker: ChildProcess, type: WorkerMessage["type"]): Promise<WorkerMessage> {
   return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`worker exited with ${code}`));
     const onMessage = (message: WorkerMessage) => {
       if (message.type === "error") reject(new Error(`worker failed: ${message.message}`));
       else if (message.type === type) {
         worker.off("message", onMessage);
+        worker.off("exit", onExit);
         resolve(message);
       }
     };
     worker.on("message", onMessage);
-    worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+    worker.once("exit", onExit);
   });
 }
 
@@ -80,7 +83,13 @@ function percentile(buckets: Map<number, number>, total: number, p: number): num
 async function main(): Promise<void> {
   const cleanup = new Cleanup();
   try {
-    const env: Record<string, string> = { HERALD_MAX_CONNECTIONS: String(CONNECTIONS + 100), HERALD_MAX_PENDING_UPGRADES: "5000" };
+    // Subscribers connect anonymously (read-only); the publisher uses an API key, as a server would.
+    const env: Record<string, string> = {
+      HERALD_MAX_CONNECTIONS: String(CONNECTIONS + 100),
+      HERALD_MAX_PENDING_UPGRADES: "5000",
+      HERALD_ALLOW_ANONYMOUS: "true",
+      HERALD_API_KEYS: API_KEY,
+    };
     if (args.nats) env.HERALD_NATS_URL = (await startNats(cleanup)).url;
     const edge = await spawnEdge(cleanup as unknown as ExecutionContext, env, { nodeArgs: ["--max-old-space-size=4096"] });
     const idle = processMemory(edge.pid);
@@ -114,7 +123,7 @@ async function main(): Promise<void> {
         batch.push({ topic: TOPICS[sent % TOPICS.length]!, data: { t: performance.timeOrigin + performance.now(), n: sent } });
       }
       if (batch.length > 0) {
-        const response = await fetch(`${edge.url}/v1/publish`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(batch) });
+        const response = await fetch(`${edge.url}/v1/publish`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(batch) });
         if (response.status !== 200) throw new Error(`publish answered ${response.status}: ${await response.text()}`);
       }
       const wait = publishStart + (sent / RATE) * 1000 - performance.now();
