@@ -119,13 +119,6 @@ export type EdgeFrame = WelcomeFrame | SubOkFrame | MsgFrame | AckFrame | ErrFra
 export const PublishItem = Type.Object({ topic: Topic, data: Data, msgId: Type.Optional(MsgId) }, strict);
 export const PublishBody = Type.Union([PublishItem, Type.Array(PublishItem, { minItems: 1, maxItems: 1000 })]);
 export const PublishResult = Type.Object({ seq: Seq, dup: Type.Boolean() });
-export const HistoryQuery = Type.Object(
-  {
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  },
-  strict,
-);
 export const HistoryMessage = Type.Object({ seq: Seq, prev: Seq, data: Data, ts: Type.Integer() });
 export const HistoryResponse = Type.Object({
   topic: Topic,
@@ -140,7 +133,6 @@ export const ErrorBody = Type.Object({
 export type PublishItem = Static<typeof PublishItem>;
 export type PublishBody = Static<typeof PublishBody>;
 export type PublishResult = Static<typeof PublishResult>;
-export type HistoryQuery = Static<typeof HistoryQuery>;
 export type HistoryMessage = Static<typeof HistoryMessage>;
 export type HistoryResponse = Static<typeof HistoryResponse>;
 export type ErrorBody = Static<typeof ErrorBody>;

@@ -4,3 +4,4 @@ export * from "./topic.js";
 export * from "./frames.js";
 export * from "./edge-frames.js";
 export * from "./json-depth.js";
+export * from "./error-body.js";

@@ -3,7 +3,7 @@
 import type { ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ERROR_STATUS, MAX_TOPIC_BYTES, type ErrorCode } from "../../protocol/index.js";
+import { encodeErrorBody, ERROR_STATUS, MAX_TOPIC_BYTES, type ErrorCode } from "../../protocol/index.js";
 import type { Logger } from "../log.js";
 import { RequestError, toRequestError } from "../request-error.js";
 import { installJsonBodyParser } from "./json-body.js";
@@ -14,7 +14,7 @@ export function sendError(reply: FastifyReply, error: RequestError): FastifyRepl
   return reply
     .status(ERROR_STATUS[error.code])
     .type("application/json")
-    .send(JSON.stringify({ error: { code: error.code, message: error.message } }));
+    .send(encodeErrorBody(error.code, error.message));
 }
 
 /** fastify's own errors (they carry a 4xx statusCode) in herald's words. */

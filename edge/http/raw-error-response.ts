@@ -2,11 +2,11 @@
 // refusals written straight to a socket (malformed requests, WebSocket upgrades), where no
 // fastify reply exists. The connection is always closed after it.
 import { STATUS_CODES } from "node:http";
-import { ERROR_STATUS, type ErrorCode } from "../../protocol/index.js";
+import { encodeErrorBody, ERROR_STATUS, type ErrorCode } from "../../protocol/index.js";
 
 export function rawErrorResponse(code: ErrorCode, message: string, headers: Record<string, string> = {}): string {
   const status = ERROR_STATUS[code];
-  const body = JSON.stringify({ error: { code, message } });
+  const body = encodeErrorBody(code, message);
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
