@@ -1,10 +1,10 @@
 // The browser bundle: one ESM file with the SDK's API and nothing a browser cannot run.
 import test from "ava";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { buildClientBundle } from "./build-bundle.js";
+import { BUNDLE_PATH, buildClientBundle, renderClientBundle } from "./build-bundle.js";
 
 test("the bundle is one ESM module exporting the SDK, free of Node modules and code generation", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "herald-bundle-"));
@@ -25,4 +25,9 @@ test("the bundle is one ESM module exporting the SDK, free of Node modules and c
   } finally {
     if (saved !== undefined) global.WebSocket = saved;
   }
+});
+
+test("the committed bundle edge/public/client.js is up to date with client/", async (t) => {
+  const committed = readFileSync(BUNDLE_PATH, "utf8");
+  t.true(committed === (await renderClientBundle()), "edge/public/client.js is stale: run `npm run build:client` and commit it");
 });
