@@ -7,14 +7,8 @@ import type { HistoryResponse, PublishResult } from "../protocol/index.js";
 export const TEST_API_KEY = "client-test-api-key-0123456789";
 export const TEST_JWT_SECRET = "client-tests-hs256-secret-of-at-least-32-chars";
 
-/** Waits until `condition` holds, polling; fails with `what` when the deadline passes. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+// Re-exported so the SDK and browser tests keep one import for their helpers.
+export { waitFor } from "../e2e/harness/wait.js";
 
 /** POST /v1/publish with the test API key; throws with the edge's error body on refusal. */
 export async function publishHttp(baseUrl: string, topic: string, data: unknown, msgId?: string): Promise<PublishResult> {

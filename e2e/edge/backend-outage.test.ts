@@ -4,17 +4,8 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { startTestEdge } from "../harness/test-edge.js";
+import { waitFor } from "../harness/wait.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const publish = (url: string, data: unknown) =>
   fetch(`${url}/v1/publish`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ topic: "out.a", data }) });
@@ -29,7 +20,7 @@ test("NATS down: unready, 503 with Retry-After and err unavailable; back up: rea
   await client.waitForMessages("out.a", 1);
 
   await nats.stop();
-  const readyz = await until("/readyz to fail", async () => {
+  const readyz = await waitFor("/readyz to fail", async () => {
     const response = await fetch(`${edge.url}/readyz`);
     return response.status === 503 ? ((await response.json()) as { error: { code: string; message: string } }) : undefined;
   });
@@ -49,7 +40,7 @@ test("NATS down: unready, 503 with Retry-After and err unavailable; back up: rea
   t.is(client.closed, undefined, "connections stay open while the log is away");
 
   await nats.restart();
-  await until("/readyz to pass", async () => ((await fetch(`${edge.url}/readyz`)).status === 200 ? true : undefined));
+  await waitFor("/readyz to pass", async () => (await fetch(`${edge.url}/readyz`)).status === 200);
   t.is((await publish(edge.url, 4)).status, 200);
   const messages = await client.waitForMessages("out.a", 2, 60_000);
   t.deepEqual(messages.map((m) => m.data), [1, 4]);

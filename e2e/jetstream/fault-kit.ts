@@ -7,6 +7,7 @@ import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
 import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame, type FromPosition } from "../../protocol/index.js";
 import { spawnEdge, type EdgeProcess, type SpawnOptions } from "../harness/edge-process.js";
+import { waitFor, type Check } from "../harness/wait.js";
 
 export const API_KEY = "fault-tests-api-key-0123456789";
 const DEADLINE_MS = 90_000;
@@ -44,13 +45,8 @@ export async function probe(url: string, path: string, init: RequestInit = {}): 
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = DEADLINE_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
+/** `waitFor` with the fault tests' longer deadline: recovery after a fault can take a while. */
+export const waitUntil = (what: string, check: Check<unknown>, timeoutMs = DEADLINE_MS) => waitFor(what, check, timeoutMs);
 
 /**
  * Publishes through POST /v1/publish, one message at a time per topic, and keeps every

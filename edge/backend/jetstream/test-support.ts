@@ -36,13 +36,7 @@ export class Recorder implements LiveHandlers {
   }
 }
 
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { waitFor } from "../../../e2e/harness/wait.js";
 
 /** The problem with a run of messages' prev chain starting after `start`, or undefined. */
 export function chainProblem(messages: readonly StoredMessage[], start: number): string | undefined {

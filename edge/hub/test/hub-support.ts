@@ -88,13 +88,7 @@ export function assertStream(
   );
 }
 
-export async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { waitFor } from "../../../e2e/harness/wait.js";
 
 /**
  * A real backend, observed: counts reads and open feeds; reads can be delayed or held, and live

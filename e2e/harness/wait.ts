@@ -1,0 +1,34 @@
+/**
+ * The one "wait for a condition, with a deadline" helper of the tests. Tests poll for what a user
+ * would observe instead of sleeping and hoping, so they stay correct on a slow, loaded machine.
+ */
+
+/** A check that is not satisfied yet answers false or undefined; anything else is the awaited value. */
+export type Check<T> = () => T | false | undefined | Promise<T | false | undefined>;
+
+export interface WaitOptions {
+  /** How long to wait before failing; generous by default because the test machine is shared. */
+  readonly timeoutMs?: number;
+  /** Pause between two checks. */
+  readonly intervalMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_INTERVAL_MS = 25;
+
+/**
+ * Calls `check` (sync or async) until it answers something other than false/undefined and returns
+ * that answer. Past the deadline it throws "timed out after N ms waiting for <what>". An error
+ * thrown by `check` is not retried: it fails the wait at once, so a broken check is not mistaken
+ * for a slow one.
+ */
+export async function waitFor<T>(what: string, check: Check<T>, options: WaitOptions | number = {}): Promise<T> {
+  const { timeoutMs = DEFAULT_TIMEOUT_MS, intervalMs = DEFAULT_INTERVAL_MS } = typeof options === "number" ? { timeoutMs: options } : options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== false && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
