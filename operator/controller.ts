@@ -8,7 +8,9 @@ import { describeError, Informer, isConflict, type KubeClient, type KubeObject }
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
-import { endpoint, names, OWNED_KINDS, renderAll, secretKey, selectorString, type Manifest, type SecretContents } from "./render.js";
+import { ConfigError } from "../edge/config.js";
+import type { DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
+import { endpoint, names, OWNED_KINDS, renderAll, secretKey, selectorString, streamName, type Manifest, type SecretContents } from "./render.js";
 import { API_VERSION, KIND, parseSpec, PLURAL, secretRefs, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
 import { edgeCondition, readyCondition, statusChanged, withConditions, type ConditionInput, type DeploymentRollout } from "./status.js";
 import { desiredStream, StreamConflictError, StreamRefusedError, type StreamManager, type StreamOwner } from "./stream.js";
@@ -139,13 +141,20 @@ export class Controller {
     }
 
     let spec: NotificationServiceSpec;
+    let secrets: SecretContents;
+    let desired: DesiredStreamConfig;
     try {
       spec = parseSpec(resource.spec);
+      secrets = await this.readSecrets(resource, spec);
+      // The edges' own config loader, on exactly what would be rendered: any check they make at
+      // start (cross-field ones included) refuses the spec here, before anything is rolled out.
+      desired = desiredStream(resource, spec, secrets);
     } catch (error) {
-      if (!(error instanceof SpecError)) throw error;
-      const invalid: ConditionInput = { type: "StreamReady", status: false, reason: "InvalidSpec", message: error.message };
+      const message = invalidSpecMessage(error);
+      if (message === undefined) throw error;
+      const invalid: ConditionInput = { type: "StreamReady", status: false, reason: "InvalidSpec", message };
       await this.writeStatus(resource, [invalid, { ...invalid, type: "EdgeAvailable" }], {});
-      await this.events.record(resource, "Warning", "InvalidSpec", error.message);
+      await this.events.record(resource, "Warning", "InvalidSpec", message);
       return; // nothing to retry: the next spec change brings the resource back
     }
     const generation = resource.metadata.generation ?? 1;
@@ -153,8 +162,7 @@ export class Controller {
     let stream: ConditionInput;
     let epoch = resource.status?.epoch;
     let retryStream: unknown;
-    const desired = desiredStream(resource, spec);
-    const secrets = await this.readSecrets(resource, spec);
+    let refused = false;
     try {
       const state = await this.streams.ensure(spec.nats.url, natsCredentials(spec, secrets), desired, ownerOf(resource));
       epoch = state.epoch;
@@ -165,8 +173,9 @@ export class Controller {
     } catch (error) {
       if (error instanceof StreamConflictError) return this.refuseSharedStream(resource, desired.name, error);
       if (error instanceof StreamRefusedError) {
-        stream = { type: "StreamReady", status: false, reason: "UnsafeStreamChange", message: error.message };
+        stream = { type: "StreamReady", status: false, reason: "UnsafeStreamChange", message: `${error.message}; the edges keep their current configuration` };
         await this.events.record(resource, "Warning", "UnsafeStreamChange", error.message);
+        refused = true;
       } else {
         stream = { type: "StreamReady", status: false, reason: "NatsUnavailable", message: `stream ${desired.name}: ${describeError(error)}` };
         await this.events.record(resource, "Warning", "NatsUnavailable", stream.message);
@@ -174,13 +183,9 @@ export class Controller {
       }
     }
 
-    const manifests = renderAll(resource, spec, secrets);
-    for (const manifest of manifests) {
-      const keepReplicas = manifest.kind === "Deployment" && spec.edge.autoscaling.enabled;
-      const result = await applyObject(this.client, manifest, { keepReplicas });
-      if (result !== "unchanged") await this.events.record(resource, "Normal", result === "created" ? "Created" : "Updated", `${result} ${manifest.kind} ${manifest.metadata.name} (generation ${generation})`);
-    }
-    await this.removeUnrendered(resource, manifests);
+    // A refused stream change is not rolled onto the edges either: new pods would find a stream
+    // that contradicts their config and refuse to start. What is applied stays as it is.
+    if (!refused) await this.applyManifests(resource, spec, secrets, generation);
 
     const deployment = (await this.client.read("apps/v1", "Deployment", namespace, names(resource).edge)) as
       | (KubeObject & DeploymentRollout & { status?: { readyReplicas?: number } })
@@ -194,6 +199,16 @@ export class Controller {
       ...(epoch ? { epoch } : {}),
     });
     if (retryStream) throw retryStream;
+  }
+
+  private async applyManifests(resource: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents, generation: number): Promise<void> {
+    const manifests = renderAll(resource, spec, secrets);
+    for (const manifest of manifests) {
+      const keepReplicas = manifest.kind === "Deployment" && spec.edge.autoscaling.enabled;
+      const result = await applyObject(this.client, manifest, { keepReplicas });
+      if (result !== "unchanged") await this.events.record(resource, "Normal", result === "created" ? "Created" : "Updated", `${result} ${manifest.kind} ${manifest.metadata.name} (generation ${generation})`);
+    }
+    await this.removeUnrendered(resource, manifests);
   }
 
   /** The HPA when autoscaling was turned off, the Ingress when it was removed from the spec. */
@@ -257,7 +272,7 @@ export class Controller {
       spec = undefined; // an invalid spec never created a stream we could name safely: retain
     }
     if (spec?.stream.deletePolicy === "Delete") {
-      const name = desiredStream(resource, spec).name;
+      const name = streamName(resource, spec);
       try {
         const deleted = await this.streams.remove(spec.nats.url, natsCredentials(spec, await this.readSecrets(resource, spec)), name, ownerOf(resource));
         await this.events.record(resource, "Normal", "StreamDeleted", deleted ? `deleted stream ${name}` : `stream ${name} was already gone`);
@@ -266,11 +281,18 @@ export class Controller {
         await this.events.record(resource, "Warning", "StreamRetained", `kept stream ${name} despite deletePolicy Delete: ${error.message}`);
       }
     } else if (spec) {
-      await this.events.record(resource, "Normal", "StreamRetained", `kept stream ${desiredStream(resource, spec).name} (deletePolicy Retain)`);
+      await this.events.record(resource, "Normal", "StreamRetained", `kept stream ${streamName(resource, spec)} (deletePolicy Retain)`);
     }
     await this.client.replace(withFinalizers(resource, (resource.metadata.finalizers ?? []).filter((f) => f !== FINALIZER)));
     this.log(`${resource.metadata.namespace}/${resource.metadata.name}: finalized (stream ${spec?.stream.deletePolicy === "Delete" ? "deleted" : "retained"})`);
   }
+}
+
+/** What to tell the user about a spec that cannot be deployed; undefined for any other error. */
+function invalidSpecMessage(error: unknown): string | undefined {
+  if (error instanceof SpecError) return error.message;
+  if (error instanceof ConfigError) return `the edges would refuse this configuration: ${error.problems.join("; ")}`;
+  return undefined;
 }
 
 function withFinalizers(resource: NotificationService, finalizers: string[]): KubeObject {

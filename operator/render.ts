@@ -1,7 +1,7 @@
 // Pure functions: a NotificationService (with its defaulted spec) → the Kubernetes objects the
 // operator owns. No I/O here, so a second reconcile renders exactly the same objects.
 import { createHash } from "node:crypto";
-import { EDGE_VARIABLES, type VariableSpec } from "../edge/config.js";
+import { EDGE_VARIABLES, loadConfig, type EdgeConfig, type VariableSpec } from "../edge/config.js";
 import { API_VERSION, KIND, durationSeconds, type NotificationService, type NotificationServiceSpec, type SecretKeyRef } from "./spec.js";
 
 /** A Kubernetes object as the operator writes it. */
@@ -20,7 +20,7 @@ const NATS_CREDS_DIR = "/etc/herald/nats";
 type EdgeKey = keyof typeof EDGE_VARIABLES;
 type EdgeValue = { value: string } | { secretKeyRef: { name: string; key: string } };
 
-function streamName(ns: NotificationService, spec: NotificationServiceSpec): string {
+export function streamName(ns: NotificationService, spec: NotificationServiceSpec): string {
   if (spec.stream.name) return spec.stream.name;
   const plain = `herald_${ns.metadata.namespace}_${ns.metadata.name}`.replace(/[^A-Za-z0-9_-]/g, "_");
   if (plain.length <= 64) return plain;
@@ -123,6 +123,23 @@ export function edgeEnvironment(ns: NotificationService, spec: NotificationServi
 export type SecretContents = ReadonlyMap<string, string | undefined>;
 
 export const secretKey = (ref: SecretKeyRef) => `${ref.name}/${ref.key}`;
+
+/**
+ * The config an edge would load from what is rendered (ConfigMap plus the Secret values it gets),
+ * through the edge's own `loadConfig`: every check the edge makes at start (cross-field ones
+ * included) is made here first, so a spec the edges would refuse is never rolled out. A Secret
+ * or key still missing counts as unset, as the edge would see it. Throws the edge's ConfigError.
+ */
+export function edgeConfig(ns: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents = new Map()): EdgeConfig {
+  const { configData, secretEnv } = edgeEnvironment(ns, spec);
+  const env: Record<string, string | undefined> = { ...configData };
+  for (const entry of secretEnv) {
+    const ref = entry.valueFrom?.secretKeyRef;
+    const encoded = ref ? secrets.get(secretKey(ref)) : undefined;
+    env[entry.name] = ref ? (encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8")) : entry.value;
+  }
+  return loadConfig(env);
+}
 
 function hashOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);

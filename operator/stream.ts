@@ -8,8 +8,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamM
 import { connect } from "@nats-io/transport-node";
 import { desiredStreamConfig, streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
 import { epochOf } from "../edge/backend/jetstream/stream-setup.js";
-import { loadConfig } from "../edge/config.js";
-import { edgeEnvironment } from "./render.js";
+import { edgeConfig, type SecretContents } from "./render.js";
 import type { NotificationService, NotificationServiceSpec } from "./spec.js";
 
 export class StreamRefusedError extends Error {
@@ -62,13 +61,12 @@ export interface StreamState {
 }
 
 /**
- * The stream config for a resource, computed from the very ConfigMap the edges receive: the edge's
- * own loader turns it into the edge's config, so the operator and the edges derive the stream from
- * identical values.
+ * The stream config for a resource, computed from the very environment the edges receive: the
+ * edge's own loader turns it into the edge's config, so the operator and the edges derive the
+ * stream from identical values. Throws the edge's ConfigError when the edges would refuse it.
  */
-export function desiredStream(ns: NotificationService, spec: NotificationServiceSpec): DesiredStreamConfig {
-  const config = loadConfig(edgeEnvironment(ns, spec).configData);
-  return desiredStreamConfig(config);
+export function desiredStream(ns: NotificationService, spec: NotificationServiceSpec, secrets?: SecretContents): DesiredStreamConfig {
+  return desiredStreamConfig(edgeConfig(ns, spec, secrets));
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {

@@ -198,6 +198,13 @@ export async function applyResource(cluster: Cluster, name: string, spec: Record
   return cluster.kubectl("apply", "-f", file);
 }
 
+/** Creates a Secret through real kubectl (apply: kubectl's typed `create secret` speaks protobuf). */
+export async function createSecret(cluster: Cluster, name: string, data: Record<string, string>): Promise<void> {
+  const file = join(cluster.dir, `secret-${name}.json`);
+  writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, stringData: data }));
+  await cluster.kubectl("apply", "-f", file);
+}
+
 /** Events recorded for the resources, oldest first. */
 export async function events(cluster: Cluster): Promise<{ reason: string; type: string; message: string; involvedObject: { name: string } }[]> {
   return ((await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string; type: string; message: string; involvedObject: { name: string } }[] }).items;

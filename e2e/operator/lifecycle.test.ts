@@ -5,7 +5,7 @@ import { join } from "node:path";
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { validateManifest } from "./kubernetes-schemas.js";
-import { applyResource as apply, condition, DEPLOYMENTS, events, markRollout, notificationService, NS_PATH, startCluster, streamInfo, waitFor } from "./harness.js";
+import { applyResource as apply, condition, createSecret, DEPLOYMENTS, events, markRollout, notificationService, NS_PATH, startCluster, streamInfo, waitFor } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
 type Deployment = KubeObject & {
@@ -183,6 +183,14 @@ test("an unsafe stream change is refused with a clear condition, never applied",
   const spec = { nats: { url: nats.url }, stream: { replicas: 1, storage: "file" } };
   await apply(cluster, "safe", spec);
   await waitFor("the stream", () => streamInfo(nats.url, "herald_default_safe"));
+  const configMapPath = "/api/v1/namespaces/default/configmaps/safe-edge";
+  const applied = await waitFor("the edges to be rendered", async () => {
+    const r = await cluster.get(`${NS_PATH}/safe`);
+    if (condition(r, "StreamReady")?.status !== "True") return undefined;
+    const configMap = await cluster.get(configMapPath);
+    const deployment = (await cluster.get(`${DEPLOYMENTS}/safe-edge`)) as Deployment | undefined;
+    return configMap && deployment && { data: configMap.data, template: deployment.spec.template };
+  });
   await apply(cluster, "safe", { ...spec, stream: { replicas: 1, storage: "memory", maxMsgsPerTopic: 9 } });
   const refused = await waitFor("the refusal", async () => {
     const r = await cluster.get(`${NS_PATH}/safe`);
@@ -194,6 +202,48 @@ test("an unsafe stream change is refused with a clear condition, never applied",
   t.is(stream?.config.storage, "file");
   t.is(stream?.config.max_msgs_per_subject, 1000, "nothing of the refused spec was applied");
   t.true((await events(cluster)).some((e) => e.reason === "UnsafeStreamChange" && e.type === "Warning"));
+  // Edges started with the refused config would find a stream that contradicts it and not start:
+  // what runs keeps its config.
+  t.regex(refused.message, /the edges keep their current configuration/);
+  t.deepEqual((await cluster.get(configMapPath))?.data, applied.data, "the ConfigMap keeps the applied values");
+  t.is((applied.data as Record<string, string>).HERALD_STREAM_STORAGE, "file");
+  t.deepEqual(((await cluster.get(`${DEPLOYMENTS}/safe-edge`)) as Deployment).spec.template, applied.template, "the edges are not rolled");
+});
+
+test("a spec the edges would refuse at start (a cross-field check) is InvalidSpec with an Event, nothing rendered, not retried", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  // Valid for the CRD schema field by field, but sendBufferBytes (default 1 MiB) < 2 * maxFrameBytes.
+  await apply(cluster, "big", { nats: { url: nats.url }, stream: { replicas: 1 }, limits: { maxFrameBytes: 1048576 } });
+  const invalid = await waitFor("InvalidSpec", async () => {
+    const r = await cluster.get(`${NS_PATH}/big`);
+    return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
+  });
+  t.is(invalid.status, "False");
+  t.is(invalid.message, "the edges would refuse this configuration: HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (2097152), got 1048576");
+  const warning = await waitFor("the Warning Event", async () => (await events(cluster)).find((e) => e.reason === "InvalidSpec" && e.involvedObject.name === "big"));
+  t.is(warning.type, "Warning");
+  t.is(warning.message, invalid.message);
+  // A Secret's value is checked as the edge would check it: an HS256 key that is too short.
+  await createSecret(cluster, "jwt", { key: "short" });
+  await apply(cluster, "weak", { nats: { url: nats.url }, stream: { replicas: 1 }, auth: { jwtSecret: { name: "jwt", key: "key" } } });
+  const weak = await waitFor("InvalidSpec for the short key", async () => {
+    const r = await cluster.get(`${NS_PATH}/weak`);
+    return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
+  });
+  t.regex(weak.message, /HERALD_JWT_SECRET must be at least 32 characters/);
+  t.notRegex(weak.message, /short/, "the secret's value is never shown");
+  for (const name of ["big", "weak"]) {
+    t.is(await cluster.get(`${DEPLOYMENTS}/${name}-edge`), undefined, "nothing is rendered");
+    t.is(await cluster.get(`/api/v1/namespaces/default/configmaps/${name}-edge`), undefined, "nothing is rendered");
+  }
+  t.is(await streamInfo(nats.url, "herald_default_big"), undefined, "no stream is created");
+  t.notRegex(operator.output(), /failed \(retry/, "not a transient error: no retries");
+  // Fixing the spec brings it back.
+  await apply(cluster, "big", { nats: { url: nats.url }, stream: { replicas: 1 }, limits: { maxFrameBytes: 1048576, sendBufferBytes: 2097152 } });
+  await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/big-edge`));
 });
 
 test("an invalid resource is refused by kubectl with the schema's message", async (t) => {

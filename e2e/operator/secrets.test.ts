@@ -1,23 +1,14 @@
 // Rotating a Secret the edges use rolls them: the operator watches Secrets referenced by
 // NotificationServices and hashes their content into the pod template; nothing else is written.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import type { KubeObject, WatchEvent } from "../fake-apiserver/store.js";
-import { applyResource, condition, DEPLOYMENTS, markRollout, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
+import { applyResource, condition, createSecret, DEPLOYMENTS, markRollout, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
 
 const SECRETS = "/api/v1/namespaces/default/secrets";
 type Deployment = KubeObject & { spec: { template: { metadata: { annotations: Record<string, string> } } } };
 
 const annotations = (d: KubeObject | undefined) => (d as Deployment).spec.template.metadata.annotations;
-
-/** Creates a Secret through real kubectl (apply: kubectl's typed `create secret` speaks protobuf). */
-async function createSecret(cluster: Cluster, name: string, data: Record<string, string>): Promise<void> {
-  const file = join(cluster.dir, `secret-${name}.json`);
-  writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, stringData: data }));
-  await cluster.kubectl("apply", "-f", file);
-}
 
 async function setSecretData(cluster: Cluster, name: string, data: Record<string, string>): Promise<void> {
   const secret = (await cluster.get(`${SECRETS}/${name}`))!;
