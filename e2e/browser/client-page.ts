@@ -39,19 +39,24 @@ export async function routeTestPage(context: BrowserContext, origin: string): Pr
 }
 
 /** Opens the test page subscribed to `topic` and waits until the edge confirmed the subscription. */
-export async function openTestPage(context: BrowserContext, origin: string, topic: string, page?: Page): Promise<Page> {
-  const target = page ?? (await context.newPage());
+export async function openTestPage(context: BrowserContext, origin: string, topic: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${origin}${TEST_PAGE_PATH}?topic=${encodeURIComponent(topic)}`);
+  await waitForSubscription(page);
+  return page;
+}
+
+/** Waits until the page's subscription has a position (the edge answered subok); names page errors. */
+export async function waitForSubscription(page: Page): Promise<void> {
   const errors: string[] = [];
-  target.on("pageerror", (error) => errors.push(error.message));
-  await target.goto(`${origin}${TEST_PAGE_PATH}?topic=${encodeURIComponent(topic)}`);
-  await target
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page
     .waitForFunction(() => (window as unknown as { herald?: { subscription: { position?: unknown } } }).herald?.subscription.position !== undefined, undefined, {
       timeout: 60_000,
     })
     .catch((error: unknown) => {
       throw new Error(`the test page did not subscribe${errors.length ? ` (page errors: ${errors.join("; ")})` : ""}: ${String(error)}`);
     });
-  return target;
 }
 
 /** The numbers the page has listed so far, in DOM order. */
