@@ -4,6 +4,7 @@
 // healthy, logged no error of its own, and its heap is back near its baseline.
 import { isDeepStrictEqual } from "node:util";
 import test from "ava";
+import { OPS } from "../harness/expected-errors.js";
 import { spawnEdge } from "../harness/edge-process.js";
 import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
@@ -22,8 +23,10 @@ const STEADY_TOPIC = "steady.stream";
 
 /** After every attempt above: an ordinary object in the edge shows no property smuggled in via __proto__. */
 const pollutionProbes: Row[] = [
-  errRow("no prototype pollution: an err for a frame without id carries no id", '{"op":"nope"}', { code: "invalid_frame", message: 'unknown op "nope"; expected one of sub, unsub, pub, auth, ping' }),
+  errRow("no prototype pollution: an err for a frame without id carries no id", '{"op":"nope"}', { code: "invalid_frame", message: `unknown op "nope"; ${OPS}` }),
   httpRow("no prototype pollution: a body without topic still lacks one", "/v1/publish", postJson({ data: 1 }, { authorization: `Bearer ${API_KEY}` }), { status: 400, body: errorBody("bad_request", "missing field 'topic'") }),
+  httpRow("no prototype pollution: a body without data still lacks it", "/v1/publish", postJson({ topic: "hostile.x" }, { authorization: `Bearer ${API_KEY}` }), { status: 400, body: errorBody("bad_request", "missing field 'data'") }),
+  errRow("no prototype pollution: a pub frame without data still lacks it", '{"op":"pub","topic":"hostile.x","id":"probe"}', { id: "probe", code: "invalid_frame", message: "pub frame: missing field 'data'" }),
 ];
 
 const ROWS: Row[] = [...frameRows, ...wireRows, ...authRows, ...connectionRows, ...httpRows, ...pollutionProbes];

@@ -103,6 +103,15 @@ export function replyTo(client: TestClient, id: string | number): Promise<EdgeFr
 }
 
 /** An ack with its seq replaced by whether it has one: seqs depend on what else was published. */
+/** The `data` of every msg frame on `topic` exactly as it went over the wire, before any client-side parsing. */
+export function rawDataOn(client: TestClient, topic: string): string[] {
+  const prefix = `{"op":"msg","topic":${JSON.stringify(topic)},`;
+  return client.rawFrames
+    .flatMap((text) => text.split("\n"))
+    .filter((line) => line.startsWith(prefix))
+    .map((line) => line.slice(line.indexOf('"data":') + '"data":'.length, line.lastIndexOf(',"ts":')));
+}
+
 export function withSeqChecked(frame: EdgeFrame): object {
   const { seq, ...rest } = frame as EdgeFrame & { seq?: unknown };
   return { ...rest, hasSeq: typeof seq === "number" };

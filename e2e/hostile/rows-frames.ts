@@ -1,12 +1,9 @@
 // herald.v1 frames that are well-formed WebSocket text but hostile JSON: invalid or deeply nested
 // documents, huge strings and arrays, prototype keys, unknown ops, wrong types, bad topics, floods.
-import { closeRow, errRow, openClient, postJson, replyTo, row, withSeqChecked, type Row } from "./row.js";
+import { CHARACTERS, DATA_TOO_DEEP, EMPTY_TOKEN, NOT_JSON_FRAME, OPS, WILDCARDS } from "../harness/expected-errors.js";
+import { closeRow, errRow, openClient, postJson, rawDataOn, replyTo, row, withSeqChecked, type Row } from "./row.js";
 
-const OPS = "expected one of sub, unsub, pub, auth, ping";
-const WILDCARDS = "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns";
-const EMPTY_TOKEN = "topic has an empty token (leading, trailing or double dot)";
-const CHARACTERS = "topic tokens may only contain A-Z a-z 0-9 _ - : @ = +";
-const TOO_DEEP = "pub frame: field 'data' nests deeper than 64 levels";
+const TOO_DEEP = `pub frame: ${DATA_TOO_DEEP}`;
 
 const nestedArrays = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
 const nestedObjects = (depth: number) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
@@ -20,10 +17,10 @@ const overLimit = (frame: string) => `frame of ${Buffer.byteLength(frame)} bytes
 
 export const frameRows: Row[] = [
   // Not JSON objects at all: the edge cannot tell what was meant and closes with 4400.
-  closeRow("invalid JSON", ['{"op":"ping",'], { code: 4400, reason: "frame is not valid JSON" }),
-  closeRow("JSON with trailing garbage", ['{"op":"ping"} {"op":"ping"}'], { code: 4400, reason: "frame is not valid JSON" }),
-  closeRow("empty text frame", [""], { code: 4400, reason: "frame is not valid JSON" }),
-  closeRow("NaN literal", ['{"op":"ping","id":NaN}'], { code: 4400, reason: "frame is not valid JSON" }),
+  closeRow("invalid JSON", ['{"op":"ping",'], { code: 4400, reason: NOT_JSON_FRAME }),
+  closeRow("JSON with trailing garbage", ['{"op":"ping"} {"op":"ping"}'], { code: 4400, reason: NOT_JSON_FRAME }),
+  closeRow("empty text frame", [""], { code: 4400, reason: NOT_JSON_FRAME }),
+  closeRow("NaN literal", ['{"op":"ping","id":NaN}'], { code: 4400, reason: NOT_JSON_FRAME }),
   closeRow("JSON array", ['[{"op":"ping"}]'], { code: 4400, reason: "frame must be a JSON object" }),
   closeRow("JSON null", ["null"], { code: 4400, reason: "frame must be a JSON object" }),
   closeRow("30,000 nested arrays as the frame", [nestedArrays(30_000)], { code: 4400, reason: "frame must be a JSON object" }),
@@ -67,9 +64,7 @@ export const frameRows: Row[] = [
       ctx.shared.send(pub("proto-data", PROTO_DATA, "hostile.proto"));
       const ack = withSeqChecked(await replyTo(ctx.shared, "proto-data"));
       await reader.waitForMessages("hostile.proto", 1);
-      // The data as it went over the wire, before any client-side parsing.
-      const raw = reader.rawFrames.find((text) => text.includes('"op":"msg"'))!;
-      return { ack, deliveredData: raw.slice(raw.indexOf('"data":') + '"data":'.length, raw.indexOf(',"ts":')) };
+      return { ack, deliveredData: rawDataOn(reader, "hostile.proto")[0] };
     },
   ),
   row(

@@ -1,14 +1,12 @@
 // Hostile HTTP: bad and huge bodies, wrong content types, oversized batches, deep nesting, prototype
 // keys, bad query values and topics in the path, missing and forged credentials, request smuggling.
+import { DATA_TOO_DEEP, EMPTY_TOKEN, NOT_JSON_BODY, WILDCARDS } from "../harness/expected-errors.js";
 import { signToken } from "../harness/tokens.js";
 import { forgedTokens } from "./hostile-tokens.js";
 import { RawConnection } from "./raw-socket.js";
-import { answerBeforeClose, errorBody, httpRow, postJson, row, type HostileContext, type Row } from "./row.js";
+import { answerBeforeClose, errorBody, httpRow, openClient, postJson, rawDataOn, row, type HostileContext, type Row } from "./row.js";
 
-const WILDCARDS = "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns";
-const EMPTY_TOKEN = "topic has an empty token (leading, trailing or double dot)";
 const BODY_LIMIT = 1024 * 1024;
-const TOO_DEEP = "field 'data' nests deeper than 64 levels";
 const MALFORMED = { status: 400, body: errorBody("bad_request", "malformed HTTP request") };
 const withKeyBytes = (body: Uint8Array<ArrayBuffer>) => (ctx: HostileContext): RequestInit => ({ method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ctx.apiKey}` }, body });
 /** A publish body with `bytes` spliced into the data string. */
@@ -39,11 +37,13 @@ const rawHttpRow = (name: string, request: string | Buffer, expect: { status: nu
     return answerBeforeClose(connection.received);
   });
 
+/** Data with prototype keys, each as sent and as it must be delivered; the edge-side probes at the end of the table check topic and data. */
+const PROTO_DATA = ['{"__proto__":1}', '{"constructor":{"prototype":1}}', '{"__proto__":{"polluted":true,"topic":"polluted","data":"polluted"}}'];
 const HUGE_STRING = "x".repeat(100 * 1024);
 const HUGE_ARRAY = new Array(100_000).fill(7);
 
 export const httpRows: Row[] = [
-  httpRow("publish: invalid JSON", "/v1/publish", withKey('{"topic":"hostile.x",'), bad("request body is not valid JSON")),
+  httpRow("publish: invalid JSON", "/v1/publish", withKey('{"topic":"hostile.x",'), bad(NOT_JSON_BODY)),
   httpRow("publish: empty body", "/v1/publish", withKey(""), bad("request body is empty; send a JSON document")),
   httpRow("publish: text/plain", "/v1/publish", (ctx) => ({ method: "POST", headers: { "content-type": "text/plain", authorization: `Bearer ${ctx.apiKey}` }, body: "hi" }), bad("Content-Type must be application/json")),
   httpRow("publish: form encoded", "/v1/publish", (ctx) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${ctx.apiKey}` }, body: "topic=a.b&data=1" }), bad("Content-Type must be application/json")),
@@ -51,12 +51,37 @@ export const httpRows: Row[] = [
   httpRow("publish: 100 KiB string as data", "/v1/publish", withKey({ topic: "hostile.x", data: HUGE_STRING }), { status: 413, body: errorBody("payload_too_large", `message data is ${dataBytes(HUGE_STRING)} bytes, over the limit of 65536 bytes`) }),
   httpRow("publish: array of 100,000 numbers as data", "/v1/publish", withKey({ topic: "hostile.x", data: HUGE_ARRAY }), { status: 413, body: errorBody("payload_too_large", `message data is ${dataBytes(HUGE_ARRAY)} bytes, over the limit of 65536 bytes`) }),
   httpRow("publish: batch of 1,001", "/v1/publish", withKey(Array.from({ length: 1001 }, (_, i) => ({ topic: "hostile.x", data: i }))), bad("a batch holds 1 to 1000 messages, got 1001")),
-  httpRow("publish: data nested 65 levels", "/v1/publish", withKey(`{"topic":"hostile.x","data":${"[".repeat(65)}${"]".repeat(65)}}`), bad(TOO_DEEP)),
-  httpRow("publish: data nested 400,000 levels", "/v1/publish", withKey(`{"topic":"hostile.x","data":${"[".repeat(400_000)}${"]".repeat(400_000)}}`), bad(TOO_DEEP)),
-  httpRow("publish: batch item nested deep", "/v1/publish", withKey(`[{"topic":"hostile.x","data":1},{"topic":"hostile.x","data":${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}}]`), bad(`message 1: ${TOO_DEEP}`)),
+  httpRow("publish: data nested 65 levels", "/v1/publish", withKey(`{"topic":"hostile.x","data":${"[".repeat(65)}${"]".repeat(65)}}`), bad(DATA_TOO_DEEP)),
+  httpRow("publish: data nested 400,000 levels", "/v1/publish", withKey(`{"topic":"hostile.x","data":${"[".repeat(400_000)}${"]".repeat(400_000)}}`), bad(DATA_TOO_DEEP)),
+  httpRow("publish: batch item nested deep", "/v1/publish", withKey(`[{"topic":"hostile.x","data":1},{"topic":"hostile.x","data":${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}}]`), bad(`message 1: ${DATA_TOO_DEEP}`)),
   httpRow("publish: body of 300,000 nested arrays", "/v1/publish", withKey("[".repeat(300_000) + "]".repeat(300_000)), bad('message 0: expected {"topic", "data", "msgId"?} (or an array of them)')),
-  httpRow("publish: __proto__ key in the body", "/v1/publish", withKey('{"topic":"hostile.x","data":1,"__proto__":{"topic":"polluted"}}'), bad("request body is not valid JSON")),
-  httpRow("publish: constructor.prototype in the body", "/v1/publish", withKey('{"topic":"hostile.x","data":{"constructor":{"prototype":{"polluted":true}}}}'), bad("request body is not valid JSON")),
+  // Prototype keys at the top of a body are unknown fields; inside data they are data like any other.
+  httpRow("publish: __proto__ key in the body", "/v1/publish", withKey('{"topic":"hostile.x","data":1,"__proto__":{"topic":"polluted"}}'), bad("unknown field '__proto__'")),
+  httpRow("publish: constructor.prototype in the body", "/v1/publish", withKey('{"topic":"hostile.x","data":1,"constructor":{"prototype":{"topic":"polluted"}}}'), bad("unknown field 'constructor'")),
+  httpRow("publish: __proto__ key in a batch item", "/v1/publish", withKey('[{"topic":"hostile.x","data":1},{"__proto__":{"data":1},"topic":"hostile.x"}]'), bad("message 1: unknown field '__proto__'")),
+  row(
+    "publish: __proto__ and constructor keys inside data are stored and delivered verbatim, polluting nothing",
+    {
+      status: 200,
+      delivered: PROTO_DATA,
+      parsed: [["__proto__"], ["constructor"], ["__proto__"]].map((keys) => ({ ownKeys: keys, plainPrototype: true })),
+      prototypesUntouched: { polluted: undefined, topic: undefined, data: undefined, objectPrototypeKeys: [] },
+    },
+    async (ctx) => {
+      const reader = await openClient(ctx);
+      await reader.subscribe("hostile.proto-http");
+      const response = await fetch(`${ctx.edge.url}/v1/publish`, withKey(`[${PROTO_DATA.map((data) => `{"topic":"hostile.proto-http","data":${data}}`).join(",")}]`)(ctx));
+      const received = await reader.waitForMessages("hostile.proto-http", PROTO_DATA.length);
+      const probe = {} as Record<string, unknown>;
+      return {
+        status: response.status,
+        delivered: rawDataOn(reader, "hostile.proto-http"),
+        // As a client's JSON.parse sees it: own properties of a plain object, no prototype swapped in.
+        parsed: received.map((m) => ({ ownKeys: Object.keys(m.data as object), plainPrototype: Object.getPrototypeOf(m.data) === Object.prototype })),
+        prototypesUntouched: { polluted: probe.polluted, topic: probe.topic, data: probe.data, objectPrototypeKeys: Object.keys(Object.prototype) },
+      };
+    },
+  ),
   httpRow("publish: byte 0xFF in the body", "/v1/publish", withBytesInData([0xff]), NOT_UTF8),
   httpRow("publish: overlong UTF-8 encoding of '/'", "/v1/publish", withBytesInData([0xc0, 0xaf]), NOT_UTF8),
   httpRow("publish: UTF-8-encoded surrogate half", "/v1/publish", withBytesInData([0xed, 0xa0, 0x80]), NOT_UTF8),

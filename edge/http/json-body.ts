@@ -6,8 +6,13 @@ import { RequestError } from "../request-error.js";
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function installJsonBodyParser(app: FastifyInstance): void {
-  // fastify's parser for the decoded text: same empty-body, syntax and prototype-poisoning checks.
-  const parseJson = app.getDefaultJsonParser("error", "error");
+  // fastify's parser for the decoded text (same empty-body and syntax checks), with its
+  // prototype-poisoning scan off: `data` is any JSON value (DESIGN.md), and {"__proto__":1} inside it
+  // is data like any other, accepted as over WebSocket. That is safe here because JSON.parse makes
+  // such keys own properties (it never sets a prototype), nothing merges client objects
+  // (Object.assign, spread) into others, the strict body check refuses unknown top-level fields
+  // ("unknown field '__proto__'"), and data is only ever re-serialized by JSON.stringify.
+  const parseJson = app.getDefaultJsonParser("ignore", "ignore");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     let text: string;
