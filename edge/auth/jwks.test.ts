@@ -49,12 +49,36 @@ test("keys rotate without a restart: the new key is accepted, the retired one re
   await refused(t, auth, old, "no key of the key set (JWKS) matches the token");
 });
 
-test("within the cooldown, unknown kids are refused without hammering the key server", async (t) => {
-  const { server, auth } = await setup(t, { jwksCooldownMs: 600_000 });
+test("shipped defaults: a key published within the cooldown after a fetch is accepted (later), not refused", async (t) => {
+  const { server, auth } = await setup(t, {});
   await auth.verifyToken(await sign(claims(), rsa));
-  for (let i = 0; i < 20; i++) {
-    await refused(t, auth, await sign(claims(), rsa, { kid: `random-${i}` }), "no key of the key set (JWKS) matches the token");
-  }
+  const next = await keyPair("ES256", "ec-next");
+  server.setKeys([rsa.jwk, ec.jwk, next.jwk]);
+  // Signed at once, so it arrives well within the cooldown that followed the first fetch.
+  t.is((await auth.verifyToken(await sign(claims(), next))).subject, "user-1");
+  t.is(server.fetches(), 2);
+});
+
+test("shipped defaults: a flood of unknown kids within the cooldown costs one fetch per cooldown", async (t) => {
+  const { server, auth } = await setup(t, {});
+  await auth.verifyToken(await sign(claims(), rsa));
+  const next = await keyPair("RS256", "rsa-next");
+  server.setKeys([rsa.jwk, ec.jwk, next.jwk]);
+  const random = await Promise.all(Array.from({ length: 20 }, (_, i) => sign(claims(), rsa, { kid: `random-${i}` })));
+  const [accepted] = await Promise.all([
+    auth.verifyToken(await sign(claims(), next)),
+    ...random.map((token) => refused(t, auth, token, "no key of the key set (JWKS) matches the token")),
+  ]);
+  t.is(accepted.subject, "user-1");
+  t.is(server.fetches(), 2, "one refetch shared by the 21 tokens with kids not yet known");
+  // The refetch started a new cooldown: the next unknown kid waits for it and costs one more fetch.
+  await refused(t, auth, await sign(claims(), rsa, { kid: "random-late" }), "no key of the key set (JWKS) matches the token");
+  t.is(server.fetches(), 3);
+});
+
+test("a token whose kid is unknown right after a fetch made for it is refused without waiting for another", async (t) => {
+  const { server, auth } = await setup(t, {});
+  await refused(t, auth, await sign(claims(), rsa, { kid: "never-published" }), "no key of the key set (JWKS) matches the token");
   t.is(server.fetches(), 1);
 });
 
@@ -79,7 +103,7 @@ test("a JWKS next to an HMAC secret: each token goes to its own key", async (t) 
 });
 
 test("a key server that is down, failing or hanging gives a clear refusal, and recovery needs no restart", async (t) => {
-  const { server, auth } = await setup(t, { jwksCooldownMs: 0, jwksTimeoutMs: 300 });
+  const { server, auth } = await setup(t, { jwksCooldownMs: 0, jwksTimeoutMs: 2_000 });
   const token = await sign(claims(), rsa);
   server.setBehaviour("error");
   await refused(t, auth, token, "the key set (JWKS) server answered with an error or not with JSON");

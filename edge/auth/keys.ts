@@ -4,7 +4,7 @@
 // with the public key as HMAC secret is checked against the HMAC secret only (or refused outright
 // when there is none).
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { createRemoteJWKSet, errors, type FlattenedJWSInput, type JWSHeaderParameters } from "jose";
+import { createRemoteJWKSet, errors, jwksCache, type FlattenedJWSInput, type JWKSCacheInput, type JWSHeaderParameters } from "jose";
 import { ConfigError, type EdgeConfig } from "../config.js";
 import { AuthError } from "./grants.js";
 
@@ -13,13 +13,17 @@ export type TokenAlgorithm = "HS256" | "RS256" | "ES256";
 export interface JwksOptions {
   /** Bound on one JWKS fetch; a slow key server must not hold connections open. */
   readonly jwksTimeoutMs?: number;
-  /** After a fetch, how long an unknown `kid` is refused without refetching (protects the key server). */
+  /**
+   * Least time between two fetches (protects the key server). A token with an unknown `kid` that
+   * arrives sooner waits for the cooldown to end and is then checked against one refetch, shared by
+   * every token waiting: a key published during the cooldown is accepted, only later.
+   */
   readonly jwksCooldownMs?: number;
   /** How long fetched keys are trusted before the next token triggers a refetch. */
   readonly jwksCacheMaxAgeMs?: number;
 }
 
-export const JWKS_DEFAULTS = { jwksTimeoutMs: 5_000, jwksCooldownMs: 10_000, jwksCacheMaxAgeMs: 600_000 } as const;
+export const JWKS_DEFAULTS = { jwksTimeoutMs: 5_000, jwksCooldownMs: 5_000, jwksCacheMaxAgeMs: 600_000 } as const;
 
 type VerificationKey = KeyObject | Uint8Array | CryptoKey;
 
@@ -50,7 +54,7 @@ export function createTokenKeys(config: KeyConfig, options: JwksOptions = {}): T
       if (header.alg === "HS256" && secret) return secret;
       // A token naming a kid is meant for the key set; without a kid, the single configured key.
       if (publicKey && header.alg === publicKey.alg && (!jwks || header.kid === undefined)) return publicKey.key;
-      if (jwks) return jwks(header, token).catch(unreachableKeySet);
+      if (jwks) return jwks(header, token);
       throw new AuthError("unauthenticated", `token is invalid: no configured key accepts algorithm ${String(header.alg)}`);
     },
   };
@@ -94,9 +98,34 @@ function remoteKeySet(url: string, options: Required<JwksOptions>) {
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
     throw new ConfigError([`HERALD_JWKS_URL must be an http(s) URL, got ${JSON.stringify(url)}`]);
   }
-  return createRemoteJWKSet(parsed, {
+  // jose writes the time of its last successful fetch here (`uat`): it tells when the cooldown ends.
+  const cache: JWKSCacheInput & { uat?: number } = {};
+  const keySet = createRemoteJWKSet(parsed, {
     timeoutDuration: options.jwksTimeoutMs,
     cooldownDuration: options.jwksCooldownMs,
     cacheMaxAge: options.jwksCacheMaxAgeMs,
+    [jwksCache]: cache,
   });
+  let refetch: Promise<void> | undefined;
+  /** One refetch once the cooldown is over, shared by every token that waits for it. */
+  const refetchAfterCooldown = () =>
+    (refetch ??= new Promise<void>((resolve) => {
+      const wait = Math.max(0, (cache.uat ?? 0) + options.jwksCooldownMs - Date.now());
+      setTimeout(resolve, wait).unref();
+    })
+      .then(() => keySet.reload())
+      .finally(() => (refetch = undefined)));
+
+  return async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+    const fetchedBefore = cache.uat;
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      // jose refuses an unknown kid without refetching during its cooldown. Unless the key set was
+      // just fetched for this very token, the kid may be a key published since: look once more.
+      if (!(error instanceof errors.JWKSNoMatchingKey) || cache.uat !== fetchedBefore) unreachableKeySet(error);
+      await refetchAfterCooldown().catch(unreachableKeySet);
+      return keySet(header, token).catch(unreachableKeySet);
+    }
+  };
 }
