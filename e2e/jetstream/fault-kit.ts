@@ -43,6 +43,21 @@ export async function probe(url: string, path: string, init: RequestInit = {}): 
   return { status: response.status, retryAfter: response.headers.get("retry-after"), body };
 }
 
+/**
+ * An edge's /metrics as series → value, keyed by the series exactly as exposed, e.g.
+ * `herald_publish_seconds_count` or `herald_backend_reads_total{kind="resume"}`.
+ */
+export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `waitFor` with the fault tests' longer deadline: recovery after a fault can take a while. */
