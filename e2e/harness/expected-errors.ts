@@ -10,3 +10,5 @@ export const CHARACTERS = "topic tokens may only contain A-Z a-z 0-9 _ - : @ = +
 export const DATA_TOO_DEEP = "field 'data' nests deeper than 64 levels";
 export const NOT_JSON_BODY = "request body is not valid JSON";
 export const NOT_JSON_FRAME = "frame is not valid JSON";
+/** The 4009 reason for a frame beyond twice the default 64 KiB limit, which the edge stops reading. */
+export const FRAME_NOT_READ = "frame of more than 131072 bytes is over the limit of 65536 bytes";

@@ -1,6 +1,6 @@
 // herald.v1 frames that are well-formed WebSocket text but hostile JSON: invalid or deeply nested
 // documents, huge strings and arrays, prototype keys, unknown ops, wrong types, bad topics, floods.
-import { CHARACTERS, DATA_TOO_DEEP, EMPTY_TOKEN, NOT_JSON_FRAME, OPS, WILDCARDS } from "../harness/expected-errors.js";
+import { CHARACTERS, DATA_TOO_DEEP, EMPTY_TOKEN, FRAME_NOT_READ, NOT_JSON_FRAME, OPS, WILDCARDS } from "../harness/expected-errors.js";
 import { closeRow, errRow, openClient, postJson, rawDataOn, replyTo, row, withSeqChecked, type Row } from "./row.js";
 
 const TOO_DEEP = `pub frame: ${DATA_TOO_DEEP}`;
@@ -44,7 +44,7 @@ export const frameRows: Row[] = [
     return withSeqChecked(await replyTo(shared, "big-array"));
   }),
   closeRow("100 KiB frame (between the limit and twice it)", [BIG_FRAME], { code: 4009, reason: overLimit(BIG_FRAME) }),
-  closeRow("200 KiB frame (beyond twice the limit: cut by the WebSocket layer)", [pub(7, JSON.stringify("x".repeat(200 * 1024)))], { code: 1009, reason: "" }),
+  closeRow("200 KiB frame (beyond twice the limit: not even read)", [pub(7, JSON.stringify("x".repeat(200 * 1024)))], { code: 4009, reason: FRAME_NOT_READ }),
   closeRow("100,000-character topic", [HUGE_TOPIC], { code: 4009, reason: overLimit(HUGE_TOPIC) }),
 
   // Prototype keys are ordinary unknown fields; they must neither pollute nor be accepted.

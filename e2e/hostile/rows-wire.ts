@@ -1,6 +1,7 @@
 // WebSocket frames no WebSocket library would send, written byte by byte on a raw socket. RFC 6455
-// says what the edge must do: 1002 for protocol errors, 1007 for text that is not UTF-8, 1009 for
-// messages too big to accept; herald.v1 adds 4009 for frames over its limit.
+// says what the edge must do: 1002 for protocol errors, 1007 for text that is not UTF-8; herald.v1
+// answers every frame over its limit with 4009 (in place of RFC 6455's generic 1009), with a reason.
+import { FRAME_NOT_READ } from "../harness/expected-errors.js";
 import { Opcode, RawWebSocket, encodeFrame } from "./raw-socket.js";
 import { rawRow, row, type Row } from "./row.js";
 
@@ -12,7 +13,8 @@ const closeFrame = (code: number, reason: Buffer | string = "") => {
 };
 const PROTOCOL_ERROR = { code: 1002, reason: "" };
 const NOT_UTF8 = { code: 1007, reason: "" };
-const TOO_BIG = { code: 1009, reason: "" };
+/** Beyond twice the limit the edge stops reading the frame, so the reason gives that bound. */
+const TOO_BIG = { code: 4009, reason: FRAME_NOT_READ };
 /** 40 KiB fragments: four of them pass the 64 KiB limit, four more pass twice the limit. */
 const fragment = (fin: boolean, first: boolean) => ({ opcode: first ? Opcode.text : Opcode.continuation, payload: "x".repeat(40 * 1024), fin });
 
@@ -38,6 +40,7 @@ export const wireRows: Row[] = [
   rawRow("close frame with a 1-byte payload", [{ opcode: Opcode.close, payload: Buffer.from([0x03]) }], PROTOCOL_ERROR),
 
   // Size: a length header claiming 2^53 bytes, and fragmented messages that grow without end.
+  rawRow("text frame of three times the limit", [text("x".repeat(3 * 65536))], TOO_BIG),
   rawRow("length header claiming 2^53 bytes", [{ opcode: Opcode.text, payload: "x", declaredLength: 2 ** 53 }], TOO_BIG),
   rawRow("length header claiming 1 TiB", [{ opcode: Opcode.text, payload: "x", declaredLength: 2 ** 40 }], TOO_BIG),
   rawRow(

@@ -25,6 +25,7 @@ import type { Logger } from "../log.js";
 import type { EdgeMetrics } from "../metrics.js";
 import type { Publisher } from "../publisher.js";
 import { toRequestError } from "../request-error.js";
+import { onOversizedFrame, oversizedReason } from "../ws/oversized-frames.js";
 import { SendQueue, type FlushScheduler } from "./send-queue.js";
 import { SessionSubscriptions } from "./subscriptions.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -90,8 +91,13 @@ export class Session {
       if (!this.ended) this.withinFrameRate();
     });
     ws.on("close", () => this.end());
-    // ws closes the socket itself on protocol errors (bad UTF-8, oversized frames); just log.
+    // ws closes the socket itself on protocol errors (bad UTF-8, bad framing); just log.
     ws.on("error", (error) => ctx.log.log("debug", "ws_error", { session: this.id, error: error.message }));
+    // Frames beyond what ws reads at all: 4009 with a reason, as for any frame over the limit.
+    const guarded = onOversizedFrame(ws, () =>
+      this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, oversizedReason(config.maxFrameBytes)),
+    );
+    if (!guarded) ctx.log.log("warn", "oversized_frame_guard_missing", { session: this.id, detail: "this ws version closes such frames with 1009" });
 
     this.sendFrame({ op: "welcome", session: this.id, heartbeatMs: config.heartbeatMs, limits: ctx.limits });
     if (upgradeAuth.kind === "refused") {
