@@ -1,6 +1,9 @@
 // Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: the holder renews the
 // lease; a candidate takes it over only when the holder's record has not changed for a whole
-// lease duration (measured on the candidate's own clock, so clock skew does not matter).
+// lease duration (measured on the candidate's own clock, so clock skew does not matter). The
+// holder steps down when it could not renew within the renew deadline, which is shorter than the
+// lease duration: it stops leading before any candidate may take over, so there are never two
+// leaders. Every lease request is bounded in time, so a hung API server cannot hold that back.
 // Releasing (on SIGTERM) empties holderIdentity so that another replica takes over at once.
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from "./kube.js";
 
@@ -9,8 +12,29 @@ export interface LeaseOptions {
   name: string;
   identity: string;
   leaseDurationSeconds: number;
-  /** How often the leader renews and candidates retry. */
+  /** The leader steps down when it could not renew for this long; less than the lease duration. */
+  renewDeadlineMs: number;
+  /** How often the leader renews and candidates retry; less than the renew deadline. */
   retryPeriodMs: number;
+}
+
+/**
+ * client-go's rule: a leader whose last successful renew was sent `renewDeadlineMs` or more ago
+ * must stop leading. Measured from when that renew was SENT (the lease's renewTime is no earlier),
+ * so the leader stops before a candidate, which waits a whole lease duration from when it saw that
+ * renew, may take over.
+ */
+export function mustStepDown(lastRenewSentAt: number, now: number, renewDeadlineMs: number): boolean {
+  return now - lastRenewSentAt >= renewDeadlineMs;
+}
+
+/** Rejects when `promise` has not settled within `ms` (the request itself is then abandoned). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 interface LeaseSpec {
@@ -31,14 +55,19 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
   private stopped = false;
-  /** When the lease was last renewed by us (ms): past the lease duration we are no longer leader. */
+  /** When our last successful renew was sent (ms): see mustStepDown. */
   private renewedAt = 0;
 
   constructor(
     private readonly client: KubeClient,
     private readonly options: LeaseOptions,
     private readonly callbacks: { started(): void; stopped(): void; log(line: string): void },
-  ) {}
+  ) {
+    // As client-go's NewLeaderElector: without this ordering two replicas could lead at once.
+    if (!(options.retryPeriodMs > 0 && options.retryPeriodMs < options.renewDeadlineMs && options.renewDeadlineMs < options.leaseDurationSeconds * 1000)) {
+      throw new Error(`leader election needs 0 < retry period (${options.retryPeriodMs} ms) < renew deadline (${options.renewDeadlineMs} ms) < lease duration (${options.leaseDurationSeconds} s)`);
+    }
+  }
 
   get isLeader(): boolean {
     return this.leading;
@@ -49,15 +78,22 @@ export class LeaderElector {
   }
 
   private schedule(): void {
-    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.options.retryPeriodMs);
+    if (this.stopped) return;
+    // A leader also wakes at its renew deadline, so that it steps down in time even then.
+    const untilDeadline = this.leading ? Math.max(0, this.renewedAt + this.options.renewDeadlineMs - Date.now()) : Infinity;
+    this.timer = setTimeout(() => void this.tick(), Math.min(this.options.retryPeriodMs, untilDeadline));
   }
 
   private async tick(): Promise<void> {
+    const sentAt = Date.now();
+    // A leader has until its renew deadline; a candidate, one renew deadline per attempt.
+    const budget = this.leading ? this.renewedAt + this.options.renewDeadlineMs - sentAt : this.options.renewDeadlineMs;
     try {
-      const acquired = await this.tryAcquireOrRenew();
+      const acquired = await withTimeout(this.tryAcquireOrRenew(), Math.max(1, budget));
+      if (this.stopped) return;
       if (acquired) {
-        this.renewedAt = Date.now();
-        if (!this.leading && !this.stopped) {
+        this.renewedAt = sentAt;
+        if (!this.leading) {
           this.leading = true;
           this.callbacks.log(`became leader (lease ${this.options.namespace}/${this.options.name})`);
           this.callbacks.started();
@@ -65,7 +101,9 @@ export class LeaderElector {
       } else if (this.leading) this.lose("another replica holds the lease");
     } catch (error) {
       this.callbacks.log(`lease ${this.options.name}: ${error instanceof Error ? error.message : String(error)}`);
-      if (this.leading && Date.now() - this.renewedAt > this.options.leaseDurationSeconds * 1000) this.lose("could not renew the lease in time");
+    }
+    if (this.leading && mustStepDown(this.renewedAt, Date.now(), this.options.renewDeadlineMs)) {
+      this.lose(`could not renew the lease within the renew deadline (${this.options.renewDeadlineMs} ms)`);
     }
     this.schedule();
   }

@@ -39,6 +39,8 @@ const elector = new LeaderElector(
     name: settings.leaseName,
     identity,
     leaseDurationSeconds: leaseSeconds,
+    // client-go's proportions (15 s lease, 10 s renew deadline, 2 s retry period).
+    renewDeadlineMs: (leaseSeconds * 1000 * 2) / 3,
     retryPeriodMs: Math.max(200, (leaseSeconds * 1000) / 5),
   },
   {

@@ -124,6 +124,11 @@ export interface FakeApiServer {
   stop(): Promise<void>;
   /** Stops and starts again on the same port with the same objects; `compact` forgets watch history (old versions → 410). */
   restart(options?: { compact?: boolean }): Promise<void>;
+  /**
+   * While stalled, requests are accepted and never answered (a hung API server, or a partition
+   * that keeps TCP open); un-stalling answers them as they are then.
+   */
+  stall(stalled: boolean): void;
 }
 
 export async function startFakeApiServer(options: { port?: number } = {}): Promise<FakeApiServer> {
@@ -379,14 +384,18 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = options.port ?? 0;
+  let stalled: (() => void)[] | undefined;
 
   async function listen(): Promise<void> {
     server = createServer((request, response) => {
-      handle(request, response).catch((error: unknown) => {
-        const e = error instanceof ApiError ? error : new ApiError(500, "InternalError", String(error));
-        if (!response.headersSent) send(response, e.code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: e.message, reason: e.reason, code: e.code });
-        else response.end();
-      });
+      const answer = () =>
+        handle(request, response).catch((error: unknown) => {
+          const e = error instanceof ApiError ? error : new ApiError(500, "InternalError", String(error));
+          if (!response.headersSent) send(response, e.code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: e.message, reason: e.reason, code: e.code });
+          else response.end();
+        });
+      if (stalled) stalled.push(() => void answer());
+      else void answer();
     });
     server.on("connection", (socket) => {
       sockets.add(socket);
@@ -418,6 +427,11 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     },
     store,
     stop,
+    stall(on) {
+      const waiting = stalled;
+      stalled = on ? (stalled ?? []) : undefined;
+      if (!on) for (const resume of waiting ?? []) resume();
+    },
     async restart(restartOptions = {}) {
       await stop();
       if (restartOptions.compact) store.compact();
