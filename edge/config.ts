@@ -1,6 +1,7 @@
 // The edge's configuration: one declarative list of environment variables. The edge validates the
 // environment against it at start (one clear line per bad value); the operator renders the same
 // list into the ConfigMap it writes, so the two can never drift apart.
+import { readFileSync } from "node:fs";
 
 export type VariableKind = "integer" | "boolean" | "string" | "list" | "enum";
 
@@ -16,7 +17,7 @@ export interface VariableSpec {
   readonly values?: readonly string[];
   /** Secret material: never logged, and rendered from a Secret rather than a ConfigMap. */
   readonly secret?: boolean;
-  /** Extra check on a string value: returns the problem, or undefined. */
+  /** Extra check on a string value, or on each item of a list: returns the problem, or undefined. */
   readonly check?: (value: string) => string | undefined;
 }
 
@@ -26,12 +27,24 @@ const MiB = 1024 * KiB;
 const tokenLike = (value: string) =>
   /^[A-Za-z0-9_-]{1,64}$/.test(value) ? undefined : "must be 1-64 characters of A-Z a-z 0-9 _ -";
 
+// What nats.js accepts as a server: an optional nats://, tls://, ws:// or wss:// scheme, a host name,
+// IPv4 address or [IPv6] address, and an optional port (nats.js defaults it to 4222). Anything else
+// would only show up later as a connection that is retried forever.
+const NATS_SERVER = /^(?:(?:nats|tls|wss?):\/\/)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*)(?::(\d{1,5}))?$/i;
+
+const natsServer = (value: string) => {
+  const match = NATS_SERVER.exec(value);
+  const port = match?.[1] === undefined ? undefined : Number(match[1]);
+  if (match && (port === undefined || (port >= 1 && port <= 65535))) return undefined;
+  return `must list NATS servers as nats://, tls://, ws://, wss:// URLs or host:port, each with a host and a port 1-65535 (default 4222), got ${JSON.stringify(value)}`;
+};
+
 /** Every variable the edge reads. Keys are the config field names. */
 export const EDGE_VARIABLES = {
   port: { env: "HERALD_PORT", kind: "integer", default: "8080", min: 0, max: 65535, doc: "TCP port for HTTP and WebSocket (0 = any free port)." },
   host: { env: "HERALD_HOST", kind: "string", default: "0.0.0.0", doc: "Address to listen on." },
-  natsUrl: { env: "HERALD_NATS_URL", kind: "list", doc: "NATS server URLs, comma-separated. Unset: the embedded in-memory backend." },
-  natsCreds: { env: "HERALD_NATS_CREDS", kind: "string", doc: "Path to a NATS credentials (.creds) file.", secret: true },
+  natsUrl: { env: "HERALD_NATS_URL", kind: "list", check: natsServer, doc: "NATS server URLs (nats://, tls://, ws://, wss:// or host:port; port 4222 by default), comma-separated. Unset: the embedded in-memory backend." },
+  natsCreds: { env: "HERALD_NATS_CREDS", kind: "string", doc: "Path to a NATS credentials (.creds) file; only with HERALD_NATS_URL, and it must be readable when the edge starts.", secret: true },
   stream: { env: "HERALD_STREAM", kind: "string", default: "HERALD", check: tokenLike, doc: "JetStream stream name." },
   subjectPrefix: { env: "HERALD_SUBJECT_PREFIX", kind: "string", default: "herald", check: tokenLike, doc: "Subject prefix: topics are stored on <prefix>.t.<topic> and republished on <prefix>.live.<topic>." },
   streamReplicas: { env: "HERALD_STREAM_REPLICAS", kind: "integer", default: "1", min: 1, max: 5, doc: "Replicas when the edge creates the stream itself (the operator manages it in Kubernetes)." },
@@ -107,7 +120,8 @@ function parseValue(spec: VariableSpec, raw: string): { value?: unknown; problem
     case "list": {
       const items = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
       if (items.length === 0) return { problem: "must list at least one value (comma-separated)" };
-      return { value: items };
+      const problem = items.map((item) => spec.check?.(item)).find((p) => p !== undefined);
+      return problem ? { problem } : { value: items };
     }
     case "enum":
       return spec.values!.includes(raw.trim())
@@ -140,9 +154,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // A replay fills at most half the send buffer, and one message may be as large as a frame.
     problems.push(`HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (${2 * result.maxFrameBytes}), got ${result.sendBufferBytes}`);
   }
+  if (result.natsCreds !== undefined && env[EDGE_VARIABLES.natsUrl.env] === undefined) {
+    problems.push("HERALD_NATS_CREDS is set but HERALD_NATS_URL is not: credentials are only used with NATS");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   // Anonymous access is a dev convenience: on by default only for the embedded backend.
   result.allowAnonymous ??= result.natsUrl === undefined;
   result.anonymousPublish ??= result.natsUrl === undefined;
   return result;
+}
+
+/**
+ * Checks what loadConfig cannot without touching the file system (it is also used by the operator,
+ * where the edge's files do not exist): the NATS credentials file must be readable. Throws ConfigError.
+ */
+export function checkConfigFiles(config: Pick<EdgeConfig, "natsCreds">): void {
+  if (config.natsCreds === undefined) return;
+  try {
+    readFileSync(config.natsCreds);
+  } catch (error) {
+    // "ENOENT: no such file or directory, open '<path>'": the reason without the path, which is secret.
+    const reason = error instanceof Error ? error.message.split(",")[0] : String(error);
+    throw new ConfigError([`HERALD_NATS_CREDS must name a readable NATS credentials file: ${reason}`]);
+  }
 }

@@ -1,6 +1,6 @@
 // The edge process: configuration from the environment, one edge, JSON logs, and a graceful drain
 // on SIGTERM/SIGINT (exit 0 once every connection was handed off).
-import { ConfigError, loadConfig, type EdgeConfig } from "./config.js";
+import { checkConfigFiles, ConfigError, loadConfig, type EdgeConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { startEdge } from "./server.js";
 
@@ -13,6 +13,7 @@ function refuseConfiguration(error: ConfigError): never {
 let config: EdgeConfig;
 try {
   config = loadConfig();
+  checkConfigFiles(config);
 } catch (error) {
   if (error instanceof ConfigError) refuseConfiguration(error);
   throw error;
