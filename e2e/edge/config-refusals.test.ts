@@ -18,10 +18,10 @@ test("HERALD_NATS_URL entries that are not NATS servers: one line naming the bad
     ["nats://:4222", "nats://:4222"],
     ["nats://127.0.0.1:0", "nats://127.0.0.1:0"],
   ] as const;
-  const edges = await Promise.all(cases.map(([url]) => spawnEdge(t, { HERALD_NATS_URL: url }, { waitReady: false })));
-  for (const [index, edge] of edges.entries()) {
-    t.is(await edge.exited, 1, cases[index][0]);
-    t.is(edge.stderr(), `herald: ${natsUrlProblem(cases[index][1])}\n`);
+  const edges = await Promise.all(cases.map(async ([url, bad]) => ({ url, bad, edge: await spawnEdge(t, { HERALD_NATS_URL: url }, { waitReady: false }) })));
+  for (const { url, bad, edge } of edges) {
+    t.is(await edge.exited, 1, url);
+    t.is(edge.stderr(), `herald: ${natsUrlProblem(bad)}\n`);
     t.is(edge.stdout(), "", "nothing was started, so nothing was logged");
   }
 });
