@@ -4,10 +4,10 @@
 // are refused with the reasons, never applied. Each stream carries its owner in its `description`
 // (2.9 has no stream metadata), so that two NotificationServices never share one stream.
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { desiredStreamConfig, streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
-import { epochOf } from "../edge/backend/jetstream/stream-setup.js";
+import { epochOf, streamInfo } from "../edge/backend/jetstream/stream-setup.js";
 import { edgeConfig, type SecretContents } from "./render.js";
 import type { NotificationService, NotificationServiceSpec } from "./spec.js";
 
@@ -67,15 +67,6 @@ export interface StreamState {
  */
 export function desiredStream(ns: NotificationService, spec: NotificationServiceSpec, secrets?: SecretContents): DesiredStreamConfig {
   return desiredStreamConfig(edgeConfig(ns, spec, secrets));
-}
-
-async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
-  try {
-    return await jsm.streams.info(name);
-  } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
-    throw error;
-  }
 }
 
 /** One NATS connection per (servers, credentials), reused across reconciles. */

@@ -55,7 +55,7 @@ test("limit differences are updatable and streamUpdate fixes them", (t) => {
   t.deepEqual(streamConfigProblems(existing, desired).map((p) => [p.field, p.kind]), [
     ["num_replicas", "updatable"],
     ["max_age", "updatable"],
-    ["allow_direct", "updatable"],
+    ["allow_direct", "required"],
   ]);
   const updated = streamUpdate(existing, desired);
   t.is(updated.description, "kept");

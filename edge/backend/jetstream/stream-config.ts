@@ -62,9 +62,12 @@ export interface StreamConfigProblem {
   /**
    * "incompatible": Herald cannot run on this stream and it must not be changed in place (storage,
    * subjects, retention, republish, mirror): refuse and tell the operator of the system.
-   * "updatable": a limit or setting that a stream update can change safely.
+   * "required": Herald cannot run on this stream until it is fixed, but a stream update fixes it
+   * safely (allow_direct, which nats-server 2.9.10 changes in place): the edge refuses to start,
+   * the operator updates it.
+   * "updatable": a limit or setting that a stream update can change safely; Herald runs meanwhile.
    */
-  readonly kind: "incompatible" | "updatable";
+  readonly kind: "incompatible" | "required" | "updatable";
   readonly message: string;
 }
 
@@ -126,7 +129,7 @@ export function streamConfigProblems(
     updatable("duplicate_window", `stream ${name} has a duplicate window of ${seconds(existing.duplicate_window)}, desired ${seconds(desired.duplicate_window)}`);
   }
   if (existing.allow_direct !== true) {
-    updatable("allow_direct", `stream ${name} does not allow direct get, which Herald needs for reads and gap repair`);
+    problems.push({ field: "allow_direct", kind: "required", message: `stream ${name} does not allow direct get, which Herald needs for reads and gap repair` });
   }
   return problems;
 }

@@ -50,7 +50,8 @@ async function settledInfo(jsm: JetStreamManager, info: StreamInfo): Promise<Str
   return current;
 }
 
-async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+/** The stream's info, or undefined when it does not exist. */
+export async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
     return await jsm.streams.info(name);
   } catch (err) {
@@ -80,8 +81,9 @@ export async function ensureStream(
   }
   info = await settledInfo(jsm, info);
   const problems = streamConfigProblems(info.config, desired);
-  // The edge reads and repairs gaps with direct get: without it the stream is unusable for us.
-  const refused = problems.filter((p) => p.kind === "incompatible" || p.field === "allow_direct");
+  // "required" problems (direct get, which reads and gap repair need) are fixable, but not by the
+  // edge, which leaves the stream's settings to the operator: it cannot run until they are fixed.
+  const refused = problems.filter((p) => p.kind !== "updatable");
   if (refused.length > 0) throw new StreamIncompatibleError(desired.name, refused.map((p) => p.message));
   return { info, drift: problems.map((p) => p.message) };
 }
