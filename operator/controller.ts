@@ -4,7 +4,7 @@
 // the edges use are watched too, so that rotating one rolls the edges.
 import { applyObject } from "./apply.js";
 import type { EventRecorder } from "./events.js";
-import { describeError, Informer, isConflict, type KubeClient, type KubeObject } from "./kube.js";
+import { describeError, Informer, isConflict, objectKey, type KubeClient, type KubeObject } from "./kube.js";
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
@@ -55,7 +55,7 @@ export class Controller {
       {
         changed: (object, deleted) => {
           this.secretUsers.update(object, deleted);
-          this.queue.add(keyOf(object));
+          this.queue.add(objectKey(object));
         },
         error: watchFailed,
       },
@@ -99,7 +99,7 @@ export class Controller {
     for (const informer of this.informers) informer.start();
     this.workers = Array.from({ length: this.options.workers }, () => this.work());
     this.resyncTimer = setInterval(() => {
-      for (const object of this.resources.cache.values()) this.queue.add(keyOf(object));
+      for (const object of this.resources.cache.values()) this.queue.add(objectKey(object));
     }, this.options.resyncMs);
   }
 
@@ -309,8 +309,4 @@ function natsCredentials(spec: NotificationServiceSpec, secrets: SecretContents)
   const encoded = secrets.get(secretKey(ref));
   if (encoded === undefined) throw new Error(`NATS credentials: Secret ${ref.name} has no key ${ref.key}`);
   return Buffer.from(encoded, "base64").toString("utf8");
-}
-
-function keyOf(object: KubeObject): string {
-  return `${object.metadata?.namespace}/${object.metadata?.name}`;
 }

@@ -65,7 +65,7 @@ test("a second NotificationService on the same stream is refused (StreamConflict
   t.is((await streamInfo(nats.url, "shared"))?.config.description, `herald: default/first uid ${recreated.metadata.uid}`);
 });
 
-test("a stream without an owner (created by an edge) is claimed by the resource that names it", async (t) => {
+test("a stream without an owner (created by an edge) is claimed by the resource that names it, direct get turned on", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const spec = { nats: { url: nats.url }, stream: { name: "edge-made", replicas: 1 } };
@@ -73,7 +73,8 @@ test("a stream without an owner (created by an edge) is claimed by the resource 
   const resource = { metadata: { name: "news", namespace: "default" } } as NotificationService;
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
-  const created = await (await jetstreamManager(nc)).streams.add(desiredStream(resource, parseSpec(spec)));
+  // Without direct get, which the edges need and refuse to run without: the operator turns it on.
+  const created = await (await jetstreamManager(nc)).streams.add({ ...desiredStream(resource, parseSpec(spec)), allow_direct: false });
   t.is(created.config.description, undefined);
 
   const operator = await cluster.startOperator("op-1");
@@ -83,4 +84,5 @@ test("a stream without an owner (created by an edge) is claimed by the resource 
   const claimed = (await streamInfo(nats.url, "edge-made"))!;
   t.is(claimed.config.description, `herald: default/news uid ${news.metadata.uid}`);
   t.is(claimed.created, created.created, "claimed, not re-created");
+  t.true(claimed.config.allow_direct, "direct get is turned on in place");
 });
