@@ -13,7 +13,26 @@ export class FlushScheduler {
   private scheduled = false;
   /** UTF-8 bytes of the frames written in the current pass, by frame text. */
   private readonly encoded = new Map<string, Buffer>();
+  /** UTF-8 lengths of the frames queued in this turn, by frame text; cleared by the next pass. */
+  private readonly lengths = new Map<string, number>();
   private flushing = false;
+
+  /**
+   * The UTF-8 length of a frame, which the send bound counts (ws.bufferedAmount is bytes too).
+   * A message broadcast to its topic is one string pushed to every subscriber's queue in the same
+   * turn: it is measured once, and every other subscriber pays a map lookup (V8 caches a string's
+   * hash in the string, and the same string is found by identity), not a scan of its text.
+   */
+  byteLength(text: string): number {
+    let bytes = this.lengths.get(text);
+    if (bytes === undefined) {
+      bytes = Buffer.byteLength(text);
+      this.lengths.set(text, bytes);
+      // The pass that clears the map must come, even if no queue gets marked this turn.
+      this.schedule();
+    }
+    return bytes;
+  }
 
   /**
    * The bytes of a frame. Within one pass, every socket that sends the same frame string (a
@@ -32,10 +51,15 @@ export class FlushScheduler {
 
   mark(queue: SendQueue): void {
     this.dirty.add(queue);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      this.lengths.clear();
       const queues = [...this.dirty];
       this.dirty.clear();
       this.flushing = true;
@@ -57,9 +81,8 @@ export class SendQueue {
   /** Replays waiting for the socket to take what was queued (see drained()). */
   private drainWaiters: (() => void)[] = [];
   private drainPoll: NodeJS.Timeout | undefined;
-  // String length, not UTF-8 bytes: measuring bytes would cost a scan per subscriber per message;
-  // length tracks the memory the queued strings hold, which is what the bound protects.
-  private queuedChars = 0;
+  /** UTF-8 bytes of the queued frames: what they will add to ws.bufferedAmount once flushed. */
+  private queuedBytes = 0;
   private closed = false;
 
   constructor(
@@ -71,12 +94,13 @@ export class SendQueue {
   /** Queues one encoded frame. Returns false, and drops everything queued, when over the bound. */
   push(frame: string): boolean {
     if (this.closed) return true;
-    if (this.queuedChars + frame.length + this.ws.bufferedAmount > this.limitBytes) {
+    const bytes = this.scheduler.byteLength(frame);
+    if (this.queuedBytes + bytes + this.ws.bufferedAmount > this.limitBytes) {
       this.discard();
       return false;
     }
     this.frames.push(frame);
-    this.queuedChars += frame.length;
+    this.queuedBytes += bytes;
     if (this.frames.length === 1) this.scheduler.mark(this);
     return true;
   }
@@ -86,7 +110,7 @@ export class SendQueue {
     if (this.closed || this.frames.length === 0) return;
     const frames = this.frames;
     this.frames = [];
-    this.queuedChars = 0;
+    this.queuedBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return;
     // A lone frame is usually a broadcast shared with other sockets; a batch is this socket's own.
     const bytes = frames.length === 1 ? this.scheduler.encode(frames[0]!) : Buffer.from(frames.join(BATCH_SEPARATOR));
@@ -94,7 +118,7 @@ export class SendQueue {
   }
 
   /**
-   * Characters a replay may still queue: replays fill at most half of the bound, so live traffic
+   * Bytes a replay may still queue: replays fill at most half of the bound, so live traffic
    * on the connection's other subscriptions keeps its headroom.
    */
   room(): number {
@@ -120,13 +144,13 @@ export class SendQueue {
   discard(): void {
     this.closed = true;
     this.frames = [];
-    this.queuedChars = 0;
+    this.queuedBytes = 0;
     clearInterval(this.drainPoll);
     this.drainWaiters = [];
   }
 
   private pending(): number {
-    return this.queuedChars + this.ws.bufferedAmount;
+    return this.queuedBytes + this.ws.bufferedAmount;
   }
 
   private wakeDrainWaiters(): void {
