@@ -8,12 +8,12 @@ import { describeError, Informer, isConflict, objectKey, type KubeClient, type K
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
-import { ConfigError } from "../edge/config.js";
-import type { DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
-import { endpoint, names, OWNED_KINDS, renderAll, secretKey, selectorString, streamName, type Manifest, type SecretContents } from "./render.js";
+import { ConfigError, type EdgeConfig } from "../edge/config.js";
+import { desiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
+import { edgeConfig, endpoint, names, OWNED_KINDS, renderAll, secretKey, selectorString, streamName, type Manifest, type SecretContents } from "./render.js";
 import { API_VERSION, KIND, parseSpec, PLURAL, secretRefs, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
 import { edgeCondition, readyCondition, statusChanged, withConditions, type ConditionInput, type DeploymentRollout } from "./status.js";
-import { desiredStream, StreamConflictError, StreamRefusedError, type StreamManager, type StreamOwner } from "./stream.js";
+import { StreamConflictError, StreamRefusedError, type StreamManager, type StreamOwner } from "./stream.js";
 
 export const FINALIZER = "herald.dev/stream";
 const MANAGED_BY = "app.kubernetes.io/managed-by=herald-operator";
@@ -142,13 +142,13 @@ export class Controller {
 
     let spec: NotificationServiceSpec;
     let secrets: SecretContents;
-    let desired: DesiredStreamConfig;
+    let edge: EdgeConfig;
     try {
       spec = parseSpec(resource.spec);
       secrets = await this.readSecrets(resource, spec);
       // The edges' own config loader, on exactly what would be rendered: any check they make at
       // start (cross-field ones included) refuses the spec here, before anything is rolled out.
-      desired = desiredStream(resource, spec, secrets);
+      edge = edgeConfig(resource, spec, secrets);
     } catch (error) {
       const message = invalidSpecMessage(error);
       if (message === undefined) throw error;
@@ -158,6 +158,11 @@ export class Controller {
       return; // nothing to retry: the next spec change brings the resource back
     }
     const generation = resource.metadata.generation ?? 1;
+    const desired = desiredStreamConfig(edge);
+    // Said once per spec generation (retries and resyncs would repeat it): the edges run, but no
+    // client will get in until the spec changes.
+    const locked = lockedOut(edge);
+    if (locked && resource.status?.observedGeneration !== generation) await this.events.record(resource, "Warning", "NoAuthentication", locked);
 
     let stream: ConditionInput;
     let epoch = resource.status?.epoch;
@@ -172,7 +177,11 @@ export class Controller {
       }
     } catch (error) {
       if (error instanceof StreamConflictError) return this.refuseSharedStream(resource, desired.name, error);
-      if (error instanceof StreamRefusedError) {
+      if (error instanceof NatsCredentialsMissingError) {
+        // Not retried: the Secret watch reconciles this resource again when the Secret appears.
+        stream = { type: "StreamReady", status: false, reason: "NatsCredentialsMissing", message: error.message };
+        await this.events.record(resource, "Warning", "NatsCredentialsMissing", error.message);
+      } else if (error instanceof StreamRefusedError) {
         stream = { type: "StreamReady", status: false, reason: "UnsafeStreamChange", message: `${error.message}; the edges keep their current configuration` };
         await this.events.record(resource, "Warning", "UnsafeStreamChange", error.message);
         refused = true;
@@ -295,6 +304,12 @@ function invalidSpecMessage(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Why no client could ever connect to edges with this config; undefined when some can. */
+function lockedOut(edge: EdgeConfig): string | undefined {
+  if (edge.allowAnonymous || edge.jwtSecret || edge.jwtPublicKey || edge.jwksUrl || edge.apiKeys) return undefined;
+  return "edges will refuse every client: anonymous access is off and there is no way to authenticate (set auth.jwtSecret, auth.jwtPublicKey, auth.jwksUrl or auth.apiKeysSecret, or auth.allowAnonymous)";
+}
+
 function withFinalizers(resource: NotificationService, finalizers: string[]): KubeObject {
   return { ...resource, metadata: { ...resource.metadata, finalizers } } as unknown as KubeObject;
 }
@@ -303,10 +318,13 @@ function ownerOf(resource: NotificationService): StreamOwner {
   return { namespace: resource.metadata.namespace, name: resource.metadata.name, uid: resource.metadata.uid };
 }
 
+/** The Secret (or its key) named by spec.nats.credentialsSecret is missing: the user's to fix, not NATS's. */
+class NatsCredentialsMissingError extends Error {}
+
 function natsCredentials(spec: NotificationServiceSpec, secrets: SecretContents): string | undefined {
   const ref = spec.nats.credentialsSecret;
   if (!ref) return undefined;
   const encoded = secrets.get(secretKey(ref));
-  if (encoded === undefined) throw new Error(`NATS credentials: Secret ${ref.name} has no key ${ref.key}`);
+  if (encoded === undefined) throw new NatsCredentialsMissingError(`NATS credentials: Secret ${ref.name} does not exist or has no key ${ref.key}`);
   return Buffer.from(encoded, "base64").toString("utf8");
 }

@@ -1,15 +1,13 @@
 // The JetStream stream of each NotificationService, managed through NATS with the SAME functions
-// the edge uses (desiredStreamConfig, streamConfigProblems, streamUpdate), so the two never
-// disagree. Safe limit changes are applied; unsafe ones (storage, subjects, retention, republish)
+// the edge uses (the controller derives the desired stream with desiredStreamConfig from the edge's
+// own loadConfig; streamConfigProblems, streamUpdate here), so the two never disagree. Safe limit changes are applied; unsafe ones (storage, subjects, retention, republish)
 // are refused with the reasons, never applied. Each stream carries its owner in its `description`
 // (2.9 has no stream metadata), so that two NotificationServices never share one stream.
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { desiredStreamConfig, streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
+import { streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
 import { epochOf, streamInfo } from "../edge/backend/jetstream/stream-setup.js";
-import { edgeConfig, type SecretContents } from "./render.js";
-import type { NotificationService, NotificationServiceSpec } from "./spec.js";
 
 export class StreamRefusedError extends Error {
   constructor(readonly problems: string[]) {
@@ -58,15 +56,6 @@ export interface StreamState {
   epoch: string;
   /** What this call changed: "created", the limits it updated, or nothing. */
   changes: string[];
-}
-
-/**
- * The stream config for a resource, computed from the very environment the edges receive: the
- * edge's own loader turns it into the edge's config, so the operator and the edges derive the
- * stream from identical values. Throws the edge's ConfigError when the edges would refuse it.
- */
-export function desiredStream(ns: NotificationService, spec: NotificationServiceSpec, secrets?: SecretContents): DesiredStreamConfig {
-  return desiredStreamConfig(edgeConfig(ns, spec, secrets));
 }
 
 /** One NATS connection per (servers, credentials), reused across reconciles. */

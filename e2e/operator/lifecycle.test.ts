@@ -278,3 +278,30 @@ test("a spec that slips past the schema is reported as InvalidSpec, and nothing 
   await apply(cluster, "odd", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { autoscaling: { enabled: true, min: 2, max: 5 } } });
   await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/odd-edge`));
 });
+
+test("a missing NATS credentials Secret is NatsCredentialsMissing, not retried; a spec no client can authenticate to is warned about once", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-1");
+  t.teardown(() => operator.kill("SIGKILL"));
+  await apply(cluster, "creds", { nats: { url: nats.url, credentialsSecret: { name: "nats-creds", key: "user.creds" } }, stream: { replicas: 1 }, auth: { allowAnonymous: true } });
+  const missing = await waitFor("NatsCredentialsMissing", async () => {
+    const r = await cluster.get(`${NS_PATH}/creds`);
+    return condition(r, "StreamReady")?.reason === "NatsCredentialsMissing" && condition(r, "StreamReady")!;
+  });
+  t.is(missing.status, "False");
+  t.is(missing.message, "NATS credentials: Secret nats-creds does not exist or has no key user.creds");
+  const warning = await waitFor("the Warning Event", async () => (await events(cluster)).find((e) => e.reason === "NatsCredentialsMissing"));
+  t.is(warning.type, "Warning");
+  t.is(warning.message, missing.message);
+  t.notRegex(operator.output(), /failed \(retry/, "the user's to fix: not retried (the Secret watch brings it back)");
+
+  await apply(cluster, "locked", { nats: { url: nats.url }, stream: { replicas: 1 } });
+  await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/locked-edge`));
+  await markRollout(cluster, "locked-edge");
+  await waitFor("Ready", async () => condition(await cluster.get(`${NS_PATH}/locked`), "Ready")?.status === "True");
+  const locked = (await events(cluster)).filter((e) => e.reason === "NoAuthentication");
+  t.deepEqual(locked.map((e) => [e.involvedObject.name, e.type, e.message]), [
+    ["locked", "Warning", "edges will refuse every client: anonymous access is off and there is no way to authenticate (set auth.jwtSecret, auth.jwtPublicKey, auth.jwksUrl or auth.apiKeysSecret, or auth.allowAnonymous)"],
+  ]);
+});

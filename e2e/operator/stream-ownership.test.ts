@@ -5,7 +5,8 @@ import test from "ava";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNats } from "../harness/nats-server.js";
-import { desiredStream } from "../../operator/stream.js";
+import { desiredStreamConfig } from "../../edge/backend/jetstream/stream-config.js";
+import { edgeConfig } from "../../operator/render.js";
 import { parseSpec, type NotificationService } from "../../operator/spec.js";
 import { applyResource, condition, DEPLOYMENTS, events, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
 
@@ -74,7 +75,7 @@ test("a stream without an owner (created by an edge) is claimed by the resource 
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   // Without direct get, which the edges need and refuse to run without: the operator turns it on.
-  const created = await (await jetstreamManager(nc)).streams.add({ ...desiredStream(resource, parseSpec(spec)), allow_direct: false });
+  const created = await (await jetstreamManager(nc)).streams.add({ ...desiredStreamConfig(edgeConfig(resource, parseSpec(spec))), allow_direct: false });
   t.is(created.config.description, undefined);
 
   const operator = await cluster.startOperator("op-1");
