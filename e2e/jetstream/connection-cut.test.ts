@@ -3,12 +3,7 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
-import { ResumingSubscriber, RetryingPublisher, sleep, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
-
-async function metric(url: string, line: RegExp): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return text.split("\n").filter((l) => line.test(l)).reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-}
+import { ResumingSubscriber, RetryingPublisher, sleep, spawnNatsEdge, verdict, waitUntil, metricSum } from "./fault-kit.js";
 
 test("an edge cut off from NATS repairs the gap on reconnect before delivering anything newer", async (t) => {
   const nats = await startNats(t);
@@ -32,5 +27,5 @@ test("an edge cut off from NATS repairs the gap on reconnect before delivering a
 
   t.deepEqual(await verdict(publisher, subscribers), []);
   t.true(subscribers.every((s) => s.connections === 1), "clients stayed connected");
-  t.true((await metric(cutEdge.url, /^herald_gap_repairs_total/)) >= 1);
+  t.true((await metricSum(cutEdge.url, /^herald_gap_repairs_total/)) >= 1);
 });

@@ -58,6 +58,13 @@ export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
   return samples;
 }
 
+/** The sum of the samples whose name (with labels) matches `sample`, e.g. /^herald_gap_repairs_total/. */
+export async function metricSum(url: string, sample: RegExp): Promise<number> {
+  let sum = 0;
+  for (const [name, value] of await scrapeMetrics(url)) if (sample.test(name)) sum += value;
+  return sum;
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `waitFor` with the fault tests' longer deadline: recovery after a fault can take a while. */

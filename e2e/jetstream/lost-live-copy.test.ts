@@ -4,12 +4,7 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
-import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
-
-async function metric(url: string, line: RegExp): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return text.split("\n").filter((l) => line.test(l)).reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-}
+import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil, metricSum } from "./fault-kit.js";
 
 test("a live copy lost with no later message is delivered by the periodic head check, once and in order", async (t) => {
   const nats = await startNats(t);
@@ -36,8 +31,8 @@ test("a live copy lost with no later message is delivered by the periodic head c
   proxy.dropMessages(undefined);
   // Still repaired by the head check alone: no later message on the quiet topic until it arrived.
   await waitUntil("the lost messages to arrive", () => subscribers.every((s) => s.received.get("lost.quiet")?.length === 7));
-  t.true((await metric(edge.url, /^herald_gap_repairs_total/)) >= 1);
-  t.true((await metric(edge.url, /^herald_backend_reads_total\{kind="head-check"\}/)) >= 1);
+  t.true((await metricSum(edge.url, /^herald_gap_repairs_total/)) >= 1);
+  t.true((await metricSum(edge.url, /^herald_backend_reads_total\{kind="head-check"\}/)) >= 1);
 
   for (let i = 7; i < 10; i++) await publisher.publish("lost.quiet", `lost.quiet#${i}`);
   for (let i = 5; i < 10; i++) await publisher.publish("lost.busy", `lost.busy#${i}`);

@@ -4,16 +4,18 @@
 import test from "ava";
 import type { FromPosition } from "../../protocol/index.js";
 import { startNats } from "../harness/nats-server.js";
-import { API_KEY, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict } from "./fault-kit.js";
+import { API_KEY, ResumingSubscriber, RetryingPublisher, scrapeMetrics, spawnNatsEdge, verdict } from "./fault-kit.js";
 
 const TOPICS = 50;
 const CLIENTS = 2000;
 
 /** Sum of herald_backend_reads_total by kind. */
 async function backendReads(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
   const reads: Record<string, number> = {};
-  for (const match of text.matchAll(/^herald_backend_reads_total\{kind="([^"]+)"\} (\d+)/gm)) reads[match[1]!] = Number(match[2]);
+  for (const [name, value] of await scrapeMetrics(url)) {
+    const kind = /^herald_backend_reads_total\{kind="([^"]+)"\}$/.exec(name)?.[1];
+    if (kind !== undefined) reads[kind] = value;
+  }
   return reads;
 }
 
