@@ -6,19 +6,12 @@ import { loadConfig } from "../../config.js";
 import { EdgeMetrics } from "../../metrics.js";
 import { BackendUnavailableError, type StoredMessage } from "../backend.js";
 import { EmbeddedBackend } from "./embedded-backend.js";
+import { waitFor } from "../../../e2e/harness/wait.js";
 
 async function backendWith(env: Record<string, string> = {}): Promise<EmbeddedBackend> {
   const backend = new EmbeddedBackend(loadConfig(env), new EdgeMetrics());
   await backend.start();
   return backend;
-}
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const seqs = (messages: readonly StoredMessage[]) => messages.map((m) => m.seq);
