@@ -16,6 +16,7 @@ import { Session } from "./session/session.js";
 import { Sessions } from "./session/sessions.js";
 import { guardPendingConnections } from "./ws/pending-connections.js";
 import { createUpgradeHandler } from "./ws/upgrade.js";
+import { wsMaxPayload } from "./ws/oversized-frames.js";
 
 export interface RunningEdge {
   readonly port: number;
@@ -62,9 +63,9 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
 
   const wss = new WebSocketServer({
     noServer: true,
-    // Above the limit, so that an oversized frame reaches the session and gets close code 4009
-    // (ws itself would answer 1009); frames beyond twice the limit are cut off by ws.
-    maxPayload: 2 * config.maxFrameBytes,
+    // Above the limit, so that an oversized frame reaches the session and gets close code 4009;
+    // frames beyond it are refused unread with 4009 too (edge/ws/oversized-frames.ts).
+    maxPayload: wsMaxPayload(config.maxFrameBytes),
     perMessageDeflate: false,
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
