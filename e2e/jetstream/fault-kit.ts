@@ -43,6 +43,15 @@ export async function probe(url: string, path: string, init: RequestInit = {}): 
   return { status: response.status, retryAfter: response.headers.get("retry-after"), body };
 }
 
+/** One HTTP publish with the API key, answered like probe(): for tests that expect a refusal. */
+export function probePublish(url: string, topic: string, data: unknown): ReturnType<typeof probe> {
+  return probe(url, "/v1/publish", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ topic, data }),
+  });
+}
+
 /**
  * An edge's /metrics as series → value, keyed by the series exactly as exposed, e.g.
  * `herald_publish_seconds_count` or `herald_backend_reads_total{kind="resume"}`.

@@ -7,7 +7,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort } from "../harness/free-port.js";
 import { startNats } from "../harness/nats-server.js";
 import { TestClient } from "../harness/ws-client.js";
-import { API_KEY, probe, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import { probe, probePublish, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
 
 test("an edge started without NATS serves probes, refuses work with 503 / unavailable, and becomes ready once NATS starts", async (t) => {
   const port = await freePort();
@@ -22,11 +22,7 @@ test("an edge started without NATS serves probes, refuses work with 503 / unavai
   t.is(reason.code, "unavailable");
   t.true(reason.message.startsWith(`backend unavailable: cannot reach NATS at ${natsUrl}`), reason.message);
 
-  const publish = await probe(edge.url, "/v1/publish", {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
-    body: JSON.stringify({ topic: "early.topic", data: "too soon" }),
-  });
+  const publish = await probePublish(edge.url, "early.topic", "too soon");
   t.is(publish.status, 503);
   t.is(publish.retryAfter, "1");
   t.is((publish.body as { error: { code: string } }).error.code, "unavailable");

@@ -3,7 +3,7 @@
 // by itself once the stream answers.
 import test from "ava";
 import { startNatsCluster } from "../harness/nats-server.js";
-import { API_KEY, probe, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import { probe, probePublish, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
 
 const READY_REASON = /^backend unavailable: (NATS connected but )?stream HERALD (does not answer|is not usable)/;
 
@@ -25,11 +25,7 @@ test("a stream without quorum turns /readyz to 503 with the reason while the con
   const reason = (readyz.body as { error: { code: string; message: string } }).error;
   t.is(reason.code, "unavailable");
   t.regex(reason.message, READY_REASON);
-  const publish = await probe(edge.url, "/v1/publish", {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
-    body: JSON.stringify({ topic: "quorum.a", data: "no quorum" }),
-  });
+  const publish = await probePublish(edge.url, "quorum.a", "no quorum");
   t.is(publish.status, 503);
   t.is(publish.retryAfter, "1");
 
