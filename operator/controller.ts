@@ -26,6 +26,8 @@ export interface ControllerOptions {
   resyncMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** `stuck()` reports a reconcile running, or an informer out of sync, for this long. */
+  stuckMs: number;
 }
 
 export class Controller {
@@ -35,6 +37,8 @@ export class Controller {
   private readonly secretUsers = new SecretIndex();
   private resyncTimer: NodeJS.Timeout | undefined;
   private workers: Promise<void>[] = [];
+  /** Keys being reconciled, with when each started. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly client: KubeClient,
@@ -110,9 +114,26 @@ export class Controller {
     await Promise.all(this.workers);
   }
 
+  /**
+   * Why this controller cannot make progress (a reconcile hanging, e.g. on an API call that never
+   * returns, or an informer that cannot list or watch), for /healthz so that the liveness probe
+   * restarts the process; undefined when it is fine.
+   */
+  stuck(now = Date.now()): string | undefined {
+    for (const informer of this.informers) {
+      const problem = informer.outOfSync(now, this.options.stuckMs);
+      if (problem) return problem;
+    }
+    for (const [key, started] of this.inFlight) {
+      if (now - started >= this.options.stuckMs) return `reconcile of ${key} running for ${Math.round((now - started) / 1000)} s`;
+    }
+    return undefined;
+  }
+
   private async work(): Promise<void> {
     for (let key = await this.queue.next(); key !== undefined; key = await this.queue.next()) {
       const started = performance.now();
+      this.inFlight.set(key, Date.now());
       try {
         await this.reconcile(key);
         this.queue.forget(key);
@@ -122,6 +143,7 @@ export class Controller {
         this.metrics.reconciles.inc({ result: isConflict(error) ? "conflict" : "error" });
         this.log(`reconcile ${key} failed (retry in ${delay} ms): ${describeError(error)}`);
       } finally {
+        this.inFlight.delete(key);
         this.metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
         this.queue.done(key);
       }

@@ -113,6 +113,8 @@ export class Informer {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private resourceVersion = "0";
+  /** Since when this informer has had neither a successful list nor an established watch. */
+  private failingSince: number | undefined = Date.now();
 
   constructor(
     private readonly client: KubeClient,
@@ -131,7 +133,14 @@ export class Informer {
   }
 
   start(): void {
+    this.failingSince = Date.now();
     void this.relist();
+  }
+
+  /** Why this informer is not in sync with the API server, failing for `ms` or longer; undefined when it is. */
+  outOfSync(now: number, ms: number): string | undefined {
+    if (this.failingSince === undefined || now - this.failingSince < ms) return undefined;
+    return `${this.resource.plural}: no successful list or watch for ${Math.round((now - this.failingSince) / 1000)} s`;
   }
 
   stop(): void {
@@ -142,6 +151,7 @@ export class Informer {
 
   private retry(next: "relist" | "watch", reason: string): void {
     if (this.stopped) return;
+    this.failingSince ??= Date.now();
     this.handlers.error(reason);
     this.timer = setTimeout(() => void (next === "relist" ? this.relist() : this.watch()), this.options.retryMs ?? 1000);
   }
@@ -170,6 +180,7 @@ export class Informer {
       }
     }
     this.resourceVersion = listed.resourceVersion;
+    this.failingSince = undefined;
     await this.watch();
   }
 
@@ -203,6 +214,8 @@ export class Informer {
       // An HTTP error answer (410 Gone among them) needs a fresh list; a dropped connection resumes.
       (error: unknown) => end(statusCode(error) === undefined ? "watch" : "relist", `watch ${plural} ended${error ? `: ${describeError(error)}` : ""}`),
     );
+    // Established (the API server answered 200): in sync again, even if no event comes for long.
+    if (!ended) this.failingSince = undefined;
   }
 }
 

@@ -30,6 +30,7 @@ const controller = new Controller(client, streams, new EventRecorder(client, ide
   resyncMs: settings.resyncSeconds * 1000,
   retryBaseMs: 500,
   retryMaxMs: 60_000,
+  stuckMs: settings.stuckSeconds * 1000,
 });
 
 const elector = new LeaderElector(
@@ -61,7 +62,9 @@ const elector = new LeaderElector(
 
 const server = createServer((request, response) => {
   if (request.url === "/healthz") {
-    response.writeHead(200, { "content-type": "text/plain" }).end(elector.isLeader ? "ok (leader)\n" : "ok (standby)\n");
+    const stuck = elector.isLeader ? controller.stuck() : undefined;
+    if (stuck) response.writeHead(503, { "content-type": "text/plain" }).end(`stuck: ${stuck}\n`);
+    else response.writeHead(200, { "content-type": "text/plain" }).end(elector.isLeader ? "ok (leader)\n" : "ok (standby)\n");
   } else if (request.url === "/metrics") {
     metrics.registry.metrics().then(
       (text) => response.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),

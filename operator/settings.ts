@@ -11,6 +11,7 @@ export const OPERATOR_VARIABLES = {
   port: { env: "HERALD_OPERATOR_PORT", doc: "Port of /healthz and /metrics (0 = any free port, printed).", default: "8081", min: 0 },
   workers: { env: "HERALD_OPERATOR_WORKERS", doc: "Resources reconciled in parallel.", default: "2", min: 1 },
   resyncSeconds: { env: "HERALD_OPERATOR_RESYNC_SECONDS", doc: "Every resource is reconciled again this often.", default: "300", min: 1 },
+  stuckSeconds: { env: "HERALD_OPERATOR_STUCK_SECONDS", doc: "/healthz fails on the leader when a reconcile has been running, or a watch failing, this long (the liveness probe restarts it).", default: "300", min: 1 },
 } as const;
 
 export interface OperatorSettings {
@@ -22,6 +23,7 @@ export interface OperatorSettings {
   port: number;
   workers: number;
   resyncSeconds: number;
+  stuckSeconds: number;
 }
 
 /** Reads the settings; throws one line per bad value. */
@@ -32,7 +34,7 @@ export function loadOperatorSettings(env: Record<string, string | undefined> = p
     const value = env[variable.env];
     return value === undefined || value === "" ? ("default" in variable ? variable.default : undefined) : value;
   };
-  const integer = (key: "leaseSeconds" | "port" | "workers" | "resyncSeconds") => {
+  const integer = (key: "leaseSeconds" | "port" | "workers" | "resyncSeconds" | "stuckSeconds") => {
     const raw = text(key)!;
     const value = Number(raw);
     const { env: name, min } = OPERATOR_VARIABLES[key];
@@ -48,6 +50,7 @@ export function loadOperatorSettings(env: Record<string, string | undefined> = p
     port: integer("port"),
     workers: integer("workers"),
     resyncSeconds: integer("resyncSeconds"),
+    stuckSeconds: integer("stuckSeconds"),
   };
   if (problems.length > 0) throw new Error(`invalid operator configuration:\n  ${problems.join("\n  ")}`);
   return settings;

@@ -258,6 +258,8 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     const inScope = (event: WatchEvent) => (namespace === undefined || event.object.metadata.namespace === namespace) && matches(event.object, query);
     const write = (event: WatchEvent) => response.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
     response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    // As a real API server: the 200 goes out at once, not with the first event (a quiet watch is established).
+    response.flushHeaders();
     const since = query.get("resourceVersion");
     try {
       if (since && since !== "0") {

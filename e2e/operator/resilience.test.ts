@@ -103,3 +103,36 @@ test("NATS unreachable: StreamReady turns False (NatsUnavailable), and the chang
   t.true(events.items.some((e) => e.reason === "NatsUnavailable" && e.type === "Warning"));
   t.true(events.items.some((e) => e.reason === "StreamUpdated"));
 });
+
+test("/healthz fails while the leader is stuck (watches failing, or a reconcile hanging on the API server) and recovers", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  // A long lease: the leader keeps leading through the outages below (its renew deadline is 40 s).
+  const operator = await cluster.startOperator("op-1", { HERALD_OPERATOR_LEASE_SECONDS: "60", HERALD_OPERATOR_STUCK_SECONDS: "2", HERALD_OPERATOR_RESYNC_SECONDS: "1" });
+  t.teardown(() => operator.kill("SIGKILL"));
+  await waitFor("op-1 to lead", () => operator.output().includes("became leader"));
+  await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1 }, auth: { allowAnonymous: true } });
+  await waitFor("the status", async () => (await cluster.get(`${NS_PATH}/news`))?.status);
+  t.deepEqual(await operator.http("/healthz"), { status: 200, text: "ok (leader)\n" });
+
+  // Down: the watches end and cannot be re-established.
+  await cluster.api.stop();
+  const down = await waitFor("/healthz to fail", async () => {
+    const health = await operator.http("/healthz");
+    return health.status === 503 && health;
+  });
+  t.regex(down.text, /^stuck: \S+: no successful list or watch for \d+ s\n$/);
+  await cluster.api.restart();
+  await waitFor("/healthz to recover", async () => (await operator.http("/healthz")).status === 200);
+
+  // Hung: requests are accepted and never answered; the watches stay open, the resync's reconcile hangs.
+  cluster.api.stall(true);
+  const hung = await waitFor("/healthz to fail", async () => {
+    const health = await operator.http("/healthz");
+    return health.status === 503 && health;
+  });
+  t.regex(hung.text, /^stuck: reconcile of default\/news running for \d+ s\n$/);
+  cluster.api.stall(false);
+  await waitFor("/healthz to recover", async () => (await operator.http("/healthz")).status === 200);
+  t.deepEqual(await operator.http("/healthz"), { status: 200, text: "ok (leader)\n" });
+});
