@@ -66,10 +66,17 @@ test("two operators: exactly one reconciles; the other takes over when the leade
 
   // The leader dies without releasing the lease: the standby takes over once it expires.
   await first.kill("SIGKILL");
+  const lastRenew = Date.parse(((await cluster.get(LEASE))!.spec as { renewTime: string }).renewTime);
   await waitFor("op-b to take over", () => second.output().includes("became leader"), 30_000);
-  const taken = (await cluster.get(LEASE))!.spec as { holderIdentity: string; leaseTransitions: number };
+  const taken = (await cluster.get(LEASE))!.spec as { holderIdentity: string; leaseTransitions: number; acquireTime: string; leaseDurationSeconds: number };
   t.is(taken.holderIdentity, "op-b");
   t.is(taken.leaseTransitions, lease.leaseTransitions + 1);
+  // Read from the Lease's own record, not a stopwatch: the standby acquired it at the first expiry
+  // (after the lease duration, polling every retry period), not at some later resync. The bound of
+  // twice the lease leaves room for a loaded machine's scheduling.
+  const takeOverMs = Date.parse(taken.acquireTime) - lastRenew;
+  t.log(`took over ${takeOverMs} ms after the dead leader's last renewal (lease ${taken.leaseDurationSeconds} s)`);
+  t.true(takeOverMs >= taken.leaseDurationSeconds * 1000 && takeOverMs < 2 * taken.leaseDurationSeconds * 1000, `took over ${takeOverMs} ms after the last renewal`);
   await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { image: "herald/edge:2" } });
   await waitFor("the new leader to reconcile", async () => image(await cluster.get(`${DEPLOYMENTS}/news-edge`)) === "herald/edge:2");
 
