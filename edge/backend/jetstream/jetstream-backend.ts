@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { credsAuthenticator, type NatsConnection, type Status } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { topicProblem } from "../../../protocol/topic.js";
 import type { EdgeConfig } from "../../config.js";
 import type { EdgeMetrics } from "../../metrics.js";
@@ -295,7 +295,7 @@ export class JetStreamBackend implements Backend {
     this.lastEpochCheck = Date.now();
     const probe = this.manager()
       .streams.info(this.config.stream)
-      .then((info) => this.adoptEpoch(epochOf(info)))
+      .then((info) => this.adoptEpoch(epochOf(withLeader(info))))
       .catch((err: unknown) => {
         if (!this.connected || this.current.state !== "ready") return;
         this.setStatus("unavailable", `stream ${this.config.stream} does not answer: ${errorText(err)}`);
@@ -379,6 +379,7 @@ export class JetStreamBackend implements Backend {
         try {
           const first = this.currentEpoch === "";
           const { info, drift } = await ensureStream(this.manager(), this.desired);
+          withLeader(info);
           if (first) for (const line of drift) console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
           this.adoptEpoch(epochOf(info));
           for (const feed of this.feeds) feed.catchUp();
@@ -431,4 +432,14 @@ function sleep(ms: number): Promise<void> {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The stream's info, provided its group has a leader. A replicated stream that lost its quorum is
+ * still answered for (nats-server 2.9 lets the members of a leaderless group reply with what they
+ * hold, `cluster.leader` empty), but nothing can be stored or read through it.
+ */
+function withLeader(info: StreamInfo): StreamInfo {
+  if (info.cluster && !info.cluster.leader) throw new Error("it has no leader (its replicas lost their quorum)");
+  return info;
 }
