@@ -1,6 +1,7 @@
 // The bounded send path of one connection (DESIGN.md "Slow consumers" and "Batching").
-// Frames are queued as the shared, already-encoded strings the hub hands out (no per-subscriber
-// JSON work). Everything pending for a socket leaves as ONE WebSocket text frame joined by "\n",
+// Frames arrive as the shared, already-encoded strings the hub hands out (no per-subscriber JSON
+// work) and are queued as their UTF-8 bytes, encoded once per turn for all sockets. Everything
+// pending for a socket leaves as ONE WebSocket text frame joined by "\n",
 // flushed once per event-loop turn for all dirty connections together. What is queued plus what
 // the socket still buffers is bounded by sendBufferBytes; beyond it the queue reports overflow and
 // the owner closes the connection with 4008, so memory stays bounded whatever the client does.
@@ -11,40 +12,22 @@ import { BATCH_SEPARATOR } from "../../protocol/index.js";
 export class FlushScheduler {
   private readonly dirty = new Set<SendQueue>();
   private scheduled = false;
-  /** UTF-8 bytes of the frames written in the current pass, by frame text. */
+  /** The UTF-8 bytes of each frame queued in this turn, by frame text; cleared by the next pass. */
   private readonly encoded = new Map<string, Buffer>();
-  /** UTF-8 lengths of the frames queued in this turn, by frame text; cleared by the next pass. */
-  private readonly lengths = new Map<string, number>();
-  private flushing = false;
 
   /**
-   * The UTF-8 length of a frame, which the send bound counts (ws.bufferedAmount is bytes too).
-   * A message broadcast to its topic is one string pushed to every subscriber's queue in the same
-   * turn: it is measured once, and every other subscriber pays a map lookup (V8 caches a string's
-   * hash in the string, and the same string is found by identity), not a scan of its text.
-   */
-  byteLength(text: string): number {
-    let bytes = this.lengths.get(text);
-    if (bytes === undefined) {
-      bytes = Buffer.byteLength(text);
-      this.lengths.set(text, bytes);
-      // The pass that clears the map must come, even if no queue gets marked this turn.
-      this.schedule();
-    }
-    return bytes;
-  }
-
-  /**
-   * The bytes of a frame. Within one pass, every socket that sends the same frame string (a
-   * message broadcast to its topic) gets the same buffer: it is encoded once, not per subscriber.
+   * The bytes of a frame, encoded once per turn. A message broadcast to its topic is one string
+   * pushed to every subscriber's queue in the same turn: it is encoded for the first and every
+   * other subscriber gets the same buffer for a map lookup (V8 caches a string's hash in the
+   * string), so neither measuring it for the send bound nor writing it scans its text again.
    */
   encode(text: string): Buffer {
-    // Outside a pass (a flush before a close) there is nothing to share with.
-    if (!this.flushing) return Buffer.from(text);
     let bytes = this.encoded.get(text);
     if (bytes === undefined) {
       bytes = Buffer.from(text);
       this.encoded.set(text, bytes);
+      // The pass that clears the map must come, even if no queue gets marked this turn.
+      this.schedule();
     }
     return bytes;
   }
@@ -59,25 +42,23 @@ export class FlushScheduler {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.lengths.clear();
+      // The queues hold the buffers they need: the map only shares them within one turn.
+      this.encoded.clear();
       const queues = [...this.dirty];
       this.dirty.clear();
-      this.flushing = true;
-      try {
-        for (const q of queues) q.flush();
-      } finally {
-        this.flushing = false;
-        this.encoded.clear();
-      }
+      for (const q of queues) q.flush();
     });
   }
 }
+
+const SEPARATOR = Buffer.from(BATCH_SEPARATOR);
 
 /** How often a replay waiting for a socket to drain looks again. */
 const DRAIN_POLL_MS = 20;
 
 export class SendQueue {
-  private frames: string[] = [];
+  /** The queued frames, already encoded (shared with every other socket sending the same frame). */
+  private frames: Buffer[] = [];
   /** Replays waiting for the socket to take what was queued (see drained()). */
   private drainWaiters: (() => void)[] = [];
   private drainPoll: NodeJS.Timeout | undefined;
@@ -94,13 +75,13 @@ export class SendQueue {
   /** Queues one encoded frame. Returns false, and drops everything queued, when over the bound. */
   push(frame: string): boolean {
     if (this.closed) return true;
-    const bytes = this.scheduler.byteLength(frame);
-    if (this.queuedBytes + bytes + this.ws.bufferedAmount > this.limitBytes) {
+    const bytes = this.scheduler.encode(frame);
+    if (this.queuedBytes + bytes.length + this.ws.bufferedAmount > this.limitBytes) {
       this.discard();
       return false;
     }
-    this.frames.push(frame);
-    this.queuedBytes += bytes;
+    this.frames.push(bytes);
+    this.queuedBytes += bytes.length;
     if (this.frames.length === 1) this.scheduler.mark(this);
     return true;
   }
@@ -112,9 +93,8 @@ export class SendQueue {
     this.frames = [];
     this.queuedBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return;
-    // A lone frame is usually a broadcast shared with other sockets; a batch is this socket's own.
-    const bytes = frames.length === 1 ? this.scheduler.encode(frames[0]!) : Buffer.from(frames.join(BATCH_SEPARATOR));
-    this.ws.send(bytes, { binary: false });
+    // A lone frame is sent as the shared buffer itself; a batch is this socket's own copy.
+    this.ws.send(frames.length === 1 ? frames[0]! : joinFrames(frames), { binary: false });
   }
 
   /**
@@ -161,4 +141,14 @@ export class SendQueue {
     this.drainWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** Frames joined by newlines (DESIGN.md "Batching") from their encoded bytes, without re-encoding. */
+function joinFrames(frames: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const frame of frames) {
+    if (parts.length > 0) parts.push(SEPARATOR);
+    parts.push(frame);
+  }
+  return Buffer.concat(parts);
 }
