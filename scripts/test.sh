@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The one test command: tools, lint and type check, then every test (ava 7).
+# The one test command: tools, lint and type check, then every test (ava 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/test-tools.sh
+# npm puts node_modules/.bin first on the PATH: the `node` package pins Node 24 LTS whatever the machine has.
+node scripts/check-node.mjs
 npm run --silent lint
 # ava's own summary says "N tests passed"; also print the plain "N passed, N failed" line.
 log=$(mktemp)
