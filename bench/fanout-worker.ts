@@ -39,7 +39,10 @@ function open(index: number): Promise<void> {
           last = frame.seq;
           delivered++;
           const sentAt = (frame.data as { t: number }).t;
-          const bucket = Math.min(histogram.length - 1, Math.max(0, Math.floor((wallClock() - sentAt) / BUCKET_MS)));
+          const bucket = Math.min(
+            histogram.length - 1,
+            Math.max(0, Math.floor((wallClock() - sentAt) / BUCKET_MS)),
+          );
           histogram[bucket]!++;
         }
       }

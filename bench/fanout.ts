@@ -35,7 +35,8 @@ const TOPIC_COUNT = Number(args.topics);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const PER_WORKER = 5_000;
-if (CONNECTIONS > 19_000) throw new Error("one edge process may hold at most 20,000 open files: use --connections 19000 or fewer");
+if (CONNECTIONS > 19_000)
+  throw new Error("one edge process may hold at most 20,000 open files: use --connections 19000 or fewer");
 
 const TOPICS = Array.from({ length: TOPIC_COUNT }, (_, i) => `fanout.topic-${i}`);
 const BUCKET_MS = 0.1;
@@ -44,7 +45,13 @@ const API_KEY = "fanout-bench-publisher-key";
 type WorkerMessage =
   | { type: "ready" }
   | { type: "error"; message: string }
-  | { type: "stats"; delivered: number; chainBreaks: number; closedEarly: number; histogram: [number, number][] };
+  | {
+      type: "stats";
+      delivered: number;
+      chainBreaks: number;
+      closedEarly: number;
+      histogram: [number, number][];
+    };
 
 function processMemory(pid: number): { rssBytes: number; cpuSeconds: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -91,15 +98,21 @@ async function main(): Promise<void> {
       HERALD_API_KEYS: API_KEY,
     };
     if (args.nats) env.HERALD_NATS_URL = (await startNats(cleanup)).url;
-    const edge = await spawnEdge(cleanup as unknown as ExecutionContext, env, { nodeArgs: ["--max-old-space-size=4096"] });
+    const edge = await spawnEdge(cleanup as unknown as ExecutionContext, env, {
+      nodeArgs: ["--max-old-space-size=4096"],
+    });
     const idle = processMemory(edge.pid);
 
     const workers: ChildProcess[] = [];
     for (let offset = 0; offset < CONNECTIONS; offset += PER_WORKER) {
       const count = Math.min(PER_WORKER, CONNECTIONS - offset);
-      const worker = fork("bench/fanout-worker.ts", [JSON.stringify({ wsUrl: edge.wsUrl, count, topics: TOPICS, offset })], {
-        execArgv: ["--import", "tsx"],
-      });
+      const worker = fork(
+        "bench/fanout-worker.ts",
+        [JSON.stringify({ wsUrl: edge.wsUrl, count, topics: TOPICS, offset })],
+        {
+          execArgv: ["--import", "tsx"],
+        },
+      );
       cleanup.teardown(() => {
         if (worker.exitCode === null) worker.kill("SIGKILL");
       });
@@ -120,11 +133,19 @@ async function main(): Promise<void> {
       owed += perTick;
       const batch: { topic: string; data: { t: number; n: number } }[] = [];
       for (; owed >= 1 && sent < total; owed--, sent++) {
-        batch.push({ topic: TOPICS[sent % TOPICS.length]!, data: { t: performance.timeOrigin + performance.now(), n: sent } });
+        batch.push({
+          topic: TOPICS[sent % TOPICS.length]!,
+          data: { t: performance.timeOrigin + performance.now(), n: sent },
+        });
       }
       if (batch.length > 0) {
-        const response = await fetch(`${edge.url}/v1/publish`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(batch) });
-        if (response.status !== 200) throw new Error(`publish answered ${response.status}: ${await response.text()}`);
+        const response = await fetch(`${edge.url}/v1/publish`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+          body: JSON.stringify(batch),
+        });
+        if (response.status !== 200)
+          throw new Error(`publish answered ${response.status}: ${await response.text()}`);
       }
       const wait = publishStart + (sent / RATE) * 1000 - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -172,10 +193,16 @@ async function main(): Promise<void> {
       deliveriesExpected: expected,
       deliveriesReceived: delivered,
       deliveriesPerSecond: Math.round(delivered / publishSeconds),
-      edgeCpuPercentWhilePublishing: Math.round(((busy.cpuSeconds - loaded.cpuSeconds) / (publishSeconds + 2)) * 100),
+      edgeCpuPercentWhilePublishing: Math.round(
+        ((busy.cpuSeconds - loaded.cpuSeconds) / (publishSeconds + 2)) * 100,
+      ),
       chainBreaks,
       closedEarly,
-      latencyMs: { p50: round(percentile(buckets, delivered, 0.5)), p99: round(percentile(buckets, delivered, 0.99)), max: round(percentile(buckets, delivered, 1)) },
+      latencyMs: {
+        p50: round(percentile(buckets, delivered, 0.5)),
+        p99: round(percentile(buckets, delivered, 0.99)),
+        max: round(percentile(buckets, delivered, 1)),
+      },
     };
     printTable(result);
     mkdirSync("bench/results", { recursive: true });
@@ -192,8 +219,12 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
-function printTable(r: Record<string, unknown> & { latencyMs: { p50: number; p99: number; max: number } }): void {
-  const rows: [string, unknown][] = Object.entries(r).filter(([key]) => key !== "latencyMs" && key !== "machine");
+function printTable(
+  r: Record<string, unknown> & { latencyMs: { p50: number; p99: number; max: number } },
+): void {
+  const rows: [string, unknown][] = Object.entries(r).filter(
+    ([key]) => key !== "latencyMs" && key !== "machine",
+  );
   rows.push(["latency p50 / p99 / max (ms)", `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max}`]);
   const width = Math.max(...rows.map(([key]) => key.length));
   for (const [key, value] of rows) console.log(`${key.padEnd(width)}  ${String(value)}`);

@@ -39,7 +39,8 @@ class Socket {
   readonly frames: ((frame: EdgeFrame) => void)[] = [];
   private constructor(readonly ws: WebSocket) {
     ws.on("message", (data) => {
-      for (const frame of decodeEdgeFrames(data.toString())) for (const listener of this.frames) listener(frame);
+      for (const frame of decodeEdgeFrames(data.toString()))
+        for (const listener of this.frames) listener(frame);
     });
   }
   static open(url: string): Promise<Socket> {
@@ -124,7 +125,12 @@ async function measure(backend: string, edge: EdgeProcess): Promise<Result> {
     Array.from({ length: WINDOW }, async () => {
       while (next < THROUGHPUT_MESSAGES) {
         const i = next++;
-        const ack = await publisher.request({ op: "pub", topic: TOPICS[i % TOPICS.length]!, data: `tp-${i}`, id: `t${i}` });
+        const ack = await publisher.request({
+          op: "pub",
+          topic: TOPICS[i % TOPICS.length]!,
+          data: `tp-${i}`,
+          id: `t${i}`,
+        });
         if (ack.op !== "ack") throw new Error(`${backend}: publish refused: ${JSON.stringify(ack)}`);
       }
     }),
@@ -178,21 +184,48 @@ async function main(): Promise<void> {
   if (args.cluster) {
     await run("jetstream R3 file (3 nodes)", async (c) => {
       const cluster = await startNatsCluster(c, 3);
-      return spawnEdge(asContext(c), { ...edgeEnv, HERALD_NATS_URL: cluster.urls.join(","), HERALD_STREAM_REPLICAS: "3" });
+      return spawnEdge(asContext(c), {
+        ...edgeEnv,
+        HERALD_NATS_URL: cluster.urls.join(","),
+        HERALD_STREAM_REPLICAS: "3",
+      });
     });
   }
 
   const header = ["backend", "subs", "p50 ms", "p99 ms", "max ms", "publishes/s", "deliveries/s"];
-  const rows = results.map((r) => [r.backend, r.subscribers, r.p50Ms, r.p99Ms, r.maxMs, r.publishesPerSecond, r.deliveriesPerSecond].map(String));
+  const rows = results.map((r) =>
+    [r.backend, r.subscribers, r.p50Ms, r.p99Ms, r.maxMs, r.publishesPerSecond, r.deliveriesPerSecond].map(
+      String,
+    ),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(line(header));
   for (const row of rows) console.log(line(row));
 
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version };
   const file = `bench/results/latency-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
   mkdirSync("bench/results", { recursive: true });
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, options: { subscribers: SUBSCRIBERS, latencyMessages: LATENCY_MESSAGES, throughputMessages: THROUGHPUT_MESSAGES, window: WINDOW, pacePerSecond: PACE_PER_SECOND }, results }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        options: {
+          subscribers: SUBSCRIBERS,
+          latencyMessages: LATENCY_MESSAGES,
+          throughputMessages: THROUGHPUT_MESSAGES,
+          window: WINDOW,
+          pacePerSecond: PACE_PER_SECOND,
+        },
+        results,
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`\nwritten to ${file}`);
 }
 

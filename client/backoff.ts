@@ -23,7 +23,10 @@ export class Backoff {
 
   /** The delay before the next attempt; each call counts one more failed attempt. */
   next(): number {
-    const ceiling = Math.min(this.options.maxMs, this.options.initialMs * this.options.factor ** this.#attempt);
+    const ceiling = Math.min(
+      this.options.maxMs,
+      this.options.initialMs * this.options.factor ** this.#attempt,
+    );
     this.#attempt++;
     return Math.floor(this.random() * ceiling);
   }

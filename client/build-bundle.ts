@@ -13,7 +13,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const BUNDLE_PATH = `${root}edge/public/client.js`;
 
 /** Code that must never reach a browser: Node modules, CommonJS, and TypeBox's code generator (CSP). */
-const FORBIDDEN_IN_BUNDLE: readonly RegExp[] = [/\brequire\(/, /from\s*["']node:/, /from\s*["']ws["']/, /new Function\(/, /TypeCompiler/];
+const FORBIDDEN_IN_BUNDLE: readonly RegExp[] = [
+  /\brequire\(/,
+  /from\s*["']node:/,
+  /from\s*["']ws["']/,
+  /new Function\(/,
+  /TypeCompiler/,
+];
 
 /** The bundle's text, checked for code a browser must not get. */
 export async function renderClientBundle(): Promise<string> {
@@ -31,7 +37,8 @@ export async function renderClientBundle(): Promise<string> {
   });
   const text = result.outputFiles[0]!.text;
   const found = FORBIDDEN_IN_BUNDLE.filter((pattern) => pattern.test(text));
-  if (found.length > 0) throw new Error(`client bundle contains code a browser must not get: ${found.join(", ")}`);
+  if (found.length > 0)
+    throw new Error(`client bundle contains code a browser must not get: ${found.join(", ")}`);
   return text;
 }
 

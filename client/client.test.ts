@@ -4,7 +4,13 @@ import test, { type ExecutionContext } from "ava";
 import { startTestEdge } from "../e2e/harness/test-edge.js";
 import { startWsProxy, type WsProxy } from "../e2e/harness/ws-proxy.js";
 import type { RunningEdge } from "../edge/server.js";
-import { HeraldClient, memoryPositions, type ClientState, type HeraldMessage, type ResyncInfo } from "./node.js";
+import {
+  HeraldClient,
+  memoryPositions,
+  type ClientState,
+  type HeraldMessage,
+  type ResyncInfo,
+} from "./node.js";
 import { publishHttp, range, signToken, storedMessages, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
 
 interface Setup {
@@ -18,7 +24,10 @@ async function setup(t: ExecutionContext): Promise<Setup> {
   return { edge, proxy };
 }
 
-function newClient(t: ExecutionContext, options: ConstructorParameters<typeof HeraldClient>[0]): { client: HeraldClient; states: ClientState[] } {
+function newClient(
+  t: ExecutionContext,
+  options: ConstructorParameters<typeof HeraldClient>[0],
+): { client: HeraldClient; states: ClientState[] } {
   const client = new HeraldClient(options);
   const states: ClientState[] = [client.state];
   client.on("state", (state) => states.push(state));
@@ -75,7 +84,11 @@ test("closed with 1001 (draining) or 4008 (slow consumer) it resumes at once, no
     published += 5;
     await waitFor(`${published} messages`, () => values.length === published);
     proxy.closeClients(code, "test");
-    await waitFor(`reconnected after ${code}`, () => proxy.connectionsAccepted() === index + 2 && client.state === "open", 30_000);
+    await waitFor(
+      `reconnected after ${code}`,
+      () => proxy.connectionsAccepted() === index + 2 && client.state === "open",
+      30_000,
+    );
   }
   await publishRange(edge, "close-codes.stream", range(5, published + 1));
   await waitFor("all messages", () => values.length >= published + 5);
@@ -154,14 +167,26 @@ test("publish with a msgId whose ack is lost with the connection is retried and 
   t.true((await second).dup);
 
   const stored = await storedMessages(edge.url, "orders.eu");
-  t.deepEqual(stored.map((m) => m.data), [{ n: 1 }, { n: 2 }]);
-  t.deepEqual(stored.map((m) => m.seq), [result.seq, (await second).seq]);
+  t.deepEqual(
+    stored.map((m) => m.data),
+    [{ n: 1 }, { n: 2 }],
+  );
+  t.deepEqual(
+    stored.map((m) => m.seq),
+    [result.seq, (await second).seq],
+  );
 });
 
 test("publish refused by the edge rejects with its error code", async (t) => {
   const { proxy } = await setup(t);
-  const { client } = newClient(t, { url: proxy.wsUrl, token: () => signToken({ lifetimeSeconds: 600, pub: ["allowed.>"] }) });
-  await t.throwsAsync(client.publish("denied.topic", { n: 1 }), { name: "HeraldError", message: /publish to denied\.topic refused: / });
+  const { client } = newClient(t, {
+    url: proxy.wsUrl,
+    token: () => signToken({ lifetimeSeconds: 600, pub: ["allowed.>"] }),
+  });
+  await t.throwsAsync(client.publish("denied.topic", { n: 1 }), {
+    name: "HeraldError",
+    message: /publish to denied\.topic refused: /,
+  });
   const error = await client.publish("denied.topic", 1).catch((e: unknown) => e);
   t.is((error as { code?: string }).code, "forbidden");
   t.is((await client.publish("allowed.topic", 1)).dup, false);
@@ -169,9 +194,14 @@ test("publish refused by the edge rejects with its error code", async (t) => {
 
 test("a subscription the edge refuses ends with an error event; the connection and other subscriptions go on", async (t) => {
   const { edge, proxy } = await setup(t);
-  const { client } = newClient(t, { url: proxy.wsUrl, token: () => signToken({ lifetimeSeconds: 600, sub: ["allowed.>"] }) });
+  const { client } = newClient(t, {
+    url: proxy.wsUrl,
+    token: () => signToken({ lifetimeSeconds: 600, sub: ["allowed.>"] }),
+  });
   const refused: { code: string; message: string }[] = [];
-  const denied = client.subscribe("denied.topic", () => t.fail("no message may arrive on a refused subscription"));
+  const denied = client.subscribe("denied.topic", () =>
+    t.fail("no message may arrive on a refused subscription"),
+  );
   denied.on("error", (error) => refused.push({ code: error.code, message: error.message }));
   const { sub, values } = received(client, "allowed.topic");
   await waitFor("refusal", () => refused.length === 1);
@@ -233,7 +263,10 @@ test("after a 4001 it reconnects only once the token function gives a new token"
 
 test("a fixed token refused by the edge closes the client instead of retrying forever", async (t) => {
   const { proxy } = await setup(t);
-  const { client, states } = newClient(t, { url: proxy.wsUrl, token: await signToken({ lifetimeSeconds: -10 }) });
+  const { client, states } = newClient(t, {
+    url: proxy.wsUrl,
+    token: await signToken({ lifetimeSeconds: -10 }),
+  });
   await waitFor("closed", () => client.state === "closed");
   t.deepEqual(states, ["connecting", "closed"]);
   t.throws(() => client.subscribe("a.b", () => undefined), { message: /the client is closed/ });

@@ -16,9 +16,21 @@ import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";
 import { newMsgId, PublishTracker, type PublishResult } from "./publish-tracker.js";
 import type { PositionStorage } from "./storage.js";
-import { DEFAULT_MAX_PENDING, Subscription, type MessageHandler, type SubscribeFrom, type SubscriptionHost } from "./subscription.js";
+import {
+  DEFAULT_MAX_PENDING,
+  Subscription,
+  type MessageHandler,
+  type SubscribeFrom,
+  type SubscriptionHost,
+} from "./subscription.js";
 import { refreshDelay, TokenProvider, type TokenSource } from "./token.js";
-import { defaultWebSocket, OPEN, websocketUrl, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
+import {
+  defaultWebSocket,
+  OPEN,
+  websocketUrl,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./websocket.js";
 
 export type ClientState = "connecting" | "open" | "reconnecting" | "closed";
 
@@ -131,7 +143,11 @@ export class HeraldClient {
    * One subscription per topic per client.
    */
   subscribe<T = unknown>(topic: string, handler: MessageHandler<T>): Subscription<T>;
-  subscribe<T = unknown>(topic: string, options: SubscribeOptions, handler: MessageHandler<T>): Subscription<T>;
+  subscribe<T = unknown>(
+    topic: string,
+    options: SubscribeOptions,
+    handler: MessageHandler<T>,
+  ): Subscription<T>;
   subscribe<T = unknown>(
     topic: string,
     optionsOrHandler: SubscribeOptions | MessageHandler<T>,
@@ -142,15 +158,25 @@ export class HeraldClient {
     if (typeof handler !== "function") throw new TypeError("herald: subscribe needs a message handler");
     if (this.#state === "closed") throw new HeraldError("closed", "herald: the client is closed");
     const problem = topicProblem(topic);
-    if (problem) throw new HeraldError("invalid_topic", `herald: invalid topic ${JSON.stringify(topic)}: ${problem}`);
+    if (problem)
+      throw new HeraldError("invalid_topic", `herald: invalid topic ${JSON.stringify(topic)}: ${problem}`);
     if (this.#subscriptions.has(topic)) {
       throw new HeraldError("already_subscribed", `herald: already subscribed to ${topic} on this client`);
     }
     const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
-      throw new TypeError(`herald: maxPending must be a whole number of at least 1, got ${String(maxPending)}`);
+      throw new TypeError(
+        `herald: maxPending must be a whole number of at least 1, got ${String(maxPending)}`,
+      );
     }
-    const subscription = new Subscription<T>(topic, options.from ?? "live", maxPending, handler, this.#host, this.#storage);
+    const subscription = new Subscription<T>(
+      topic,
+      options.from ?? "live",
+      maxPending,
+      handler,
+      this.#host,
+      this.#storage,
+    );
     if (!subscription.ended) this.#subscriptions.set(topic, subscription as Subscription<never>);
     return subscription;
   }
@@ -160,10 +186,13 @@ export class HeraldClient {
    * interrupted by a disconnect is sent again with the same msgId, so it is stored once.
    */
   publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
-    if (this.#state === "closed") return Promise.reject(new HeraldError("closed", "herald: the client is closed"));
+    if (this.#state === "closed")
+      return Promise.reject(new HeraldError("closed", "herald: the client is closed"));
     const problem = topicProblem(topic);
     if (problem) {
-      return Promise.reject(new HeraldError("invalid_topic", `herald: invalid topic ${JSON.stringify(topic)}: ${problem}`));
+      return Promise.reject(
+        new HeraldError("invalid_topic", `herald: invalid topic ${JSON.stringify(topic)}: ${problem}`),
+      );
     }
     const frame = { op: "pub", topic, data, id: this.#newId(), msgId: options.msgId ?? newMsgId() } as const;
     const result = this.#publishes.add(frame);
@@ -186,7 +215,10 @@ export class HeraldClient {
     if (this.#state === "closed") return;
     let token: string | undefined;
     try {
-      token = this.#refusedToken === undefined ? await this.#tokens.forConnect(Date.now()) : await this.#tokens.fetch();
+      token =
+        this.#refusedToken === undefined
+          ? await this.#tokens.forConnect(Date.now())
+          : await this.#tokens.fetch();
     } catch (error) {
       this.#reportError(error);
       this.#scheduleReconnect(this.#backoff.next());
@@ -320,7 +352,8 @@ export class HeraldClient {
     this.#lastReceived = Date.now();
     let frames: EdgeFrame[];
     try {
-      if (typeof data !== "string") throw new Error("herald: binary frame received; herald.v1 uses text frames only");
+      if (typeof data !== "string")
+        throw new Error("herald: binary frame received; herald.v1 uses text frames only");
       frames = decodeEdgeFrames(data);
     } catch (error) {
       // Guessing at a frame we cannot read could lose or reorder messages; a fresh connection resumes cleanly.
@@ -424,7 +457,8 @@ export class HeraldClient {
       token = await this.#tokens.fetch();
     } catch (error) {
       this.#reportError(error);
-      if (ws === this.#ws && this.#ready) this.#timers.refresh = setTimeout(() => void this.#refresh(), REFRESH_RETRY_MS);
+      if (ws === this.#ws && this.#ready)
+        this.#timers.refresh = setTimeout(() => void this.#refresh(), REFRESH_RETRY_MS);
       return;
     }
     if (ws !== this.#ws || !this.#ready || token === undefined) return;

@@ -52,7 +52,11 @@ test("an app that dies inside a handler gets that message again on its next star
   await waitFor("the first client died in the handler of 5", () => first.state === "closed");
   const stored = await storedMessages(edge.url, topic);
   t.deepEqual(firstSeen, range(5), "one message at a time: 6..10 waited for the handler of 5");
-  t.deepEqual(JSON.parse(storage.text.get(topic)!), { epoch: firstSub.position!.epoch, seq: stored[3]!.seq }, "saved up to 4, the last finished");
+  t.deepEqual(
+    JSON.parse(storage.text.get(topic)!),
+    { epoch: firstSub.position!.epoch, seq: stored[3]!.seq },
+    "saved up to 4, the last finished",
+  );
 
   const second = newClient(t, { url: edge.url, storage });
   const secondSeen: number[] = [];
@@ -65,7 +69,10 @@ test("an app that dies inside a handler gets that message again on its next star
   await waitFor("5..15", () => secondSeen.length >= 11);
   t.deepEqual(secondSeen, range(11, 5));
   const all = await storedMessages(edge.url, topic);
-  await waitFor("position saved after the last handler", () => JSON.parse(storage.text.get(topic)!).seq === all.at(-1)!.seq);
+  await waitFor(
+    "position saved after the last handler",
+    () => JSON.parse(storage.text.get(topic)!).seq === all.at(-1)!.seq,
+  );
 });
 
 test("while a synchronous handler runs, storage still holds the previous message's position", async (t) => {
@@ -126,6 +133,10 @@ test("a slow async handler gets messages one at a time, in order; past maxPendin
 test("maxPending must be a whole number of at least 1", async (t) => {
   const edge = await startTestEdge(t, TEST_EDGE_ENV);
   const client = newClient(t, { url: edge.url });
-  t.throws(() => client.subscribe("a.b", { maxPending: 0 }, () => undefined), { message: "herald: maxPending must be a whole number of at least 1, got 0" });
-  t.throws(() => client.subscribe("a.b", { maxPending: 1.5 }, () => undefined), { message: "herald: maxPending must be a whole number of at least 1, got 1.5" });
+  t.throws(() => client.subscribe("a.b", { maxPending: 0 }, () => undefined), {
+    message: "herald: maxPending must be a whole number of at least 1, got 0",
+  });
+  t.throws(() => client.subscribe("a.b", { maxPending: 1.5 }, () => undefined), {
+    message: "herald: maxPending must be a whole number of at least 1, got 1.5",
+  });
 });

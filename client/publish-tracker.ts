@@ -56,7 +56,9 @@ export class PublishTracker {
     const pending = this.#pending.get(frame.id);
     if (!pending) return;
     this.#pending.delete(frame.id);
-    pending.reject(new HeraldError(frame.code, `publish to ${pending.frame.topic} refused: ${frame.message}`));
+    pending.reject(
+      new HeraldError(frame.code, `publish to ${pending.frame.topic} refused: ${frame.message}`),
+    );
   }
 
   /** The client is closed for good: nothing will be sent any more. */

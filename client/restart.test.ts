@@ -23,7 +23,13 @@ interface Stream {
 async function stream(t: ExecutionContext, topic: string, extraEnv: Record<string, string>): Promise<Stream> {
   const nats = await startNats(t, { jetstream: true });
   const port = await freePort();
-  const env = { ...TEST_EDGE_ENV, HERALD_NATS_URL: nats.url, HERALD_PORT: String(port), HERALD_ALLOW_ANONYMOUS: "true", ...extraEnv };
+  const env = {
+    ...TEST_EDGE_ENV,
+    HERALD_NATS_URL: nats.url,
+    HERALD_PORT: String(port),
+    HERALD_ALLOW_ANONYMOUS: "true",
+    ...extraEnv,
+  };
   let edge = await spawnEdge(t, env);
   const proxy = await startWsProxy(t, { port });
   const client = new HeraldClient({ url: proxy.wsUrl, backoff: { initialMs: 100, maxMs: 1000 } });

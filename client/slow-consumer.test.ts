@@ -30,11 +30,14 @@ async function publishBatch(edge: RunningEdge, numbers: number[]): Promise<void>
     headers: { "content-type": "application/json", authorization: `Bearer ${TEST_API_KEY}` },
     body: JSON.stringify(numbers.map((n) => ({ topic: TOPIC, data: { n, padding: PADDING } }))),
   });
-  if (response.status !== 200) throw new Error(`batch publish refused with HTTP ${response.status}: ${await response.text()}`);
+  if (response.status !== 200)
+    throw new Error(`batch publish refused with HTTP ${response.status}: ${await response.text()}`);
 }
 
 async function slowConsumerCloses(edge: RunningEdge): Promise<number> {
-  const counted = (await edge.metrics.closes.get()).values.find((v) => v.labels.code === String(CloseCode.SlowConsumer));
+  const counted = (await edge.metrics.closes.get()).values.find(
+    (v) => v.labels.code === String(CloseCode.SlowConsumer),
+  );
   return counted?.value ?? 0;
 }
 
@@ -77,7 +80,8 @@ test("a client that stops reading is closed with 4008, resumes at once when it r
   sockets[0]!.pause();
   let published = 10;
   while ((await slowConsumerCloses(edge)) === 0) {
-    if (published >= MAX_BURST) throw new Error(`no 4008 after ${published} messages of ${PADDING.length} bytes`);
+    if (published >= MAX_BURST)
+      throw new Error(`no 4008 after ${published} messages of ${PADDING.length} bytes`);
     await publishBatch(edge, range(BATCH, published + 1));
     published += BATCH;
   }
@@ -85,7 +89,10 @@ test("a client that stops reading is closed with 4008, resumes at once when it r
   t.deepEqual(closeCodes, [], "the client has not seen the close yet: its socket is not reading");
 
   sockets[0]!.resume();
-  await waitFor("the 4008 close read and a new connection open", () => closeCodes.length === 1 && sockets.length === 2 && client.state === "open");
+  await waitFor(
+    "the 4008 close read and a new connection open",
+    () => closeCodes.length === 1 && sockets.length === 2 && client.state === "open",
+  );
   t.deepEqual(closeCodes, [CloseCode.SlowConsumer]);
   await publishBatch(edge, range(BATCH, published + 1));
   published += BATCH;

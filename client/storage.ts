@@ -19,7 +19,12 @@ export function parsePosition(text: string | null | undefined): Position | undef
   if (!text) return undefined;
   try {
     const value = JSON.parse(text) as Partial<Position> | null;
-    if (typeof value?.epoch === "string" && value.epoch.length > 0 && Number.isSafeInteger(value.seq) && value.seq! >= 0) {
+    if (
+      typeof value?.epoch === "string" &&
+      value.epoch.length > 0 &&
+      Number.isSafeInteger(value.seq) &&
+      value.seq! >= 0
+    ) {
       return { epoch: value.epoch, seq: value.seq! };
     }
   } catch {
@@ -39,7 +44,9 @@ export interface WebStorageLike {
  * Positions in `localStorage` (or any Web Storage), under `<prefix><topic>`. Use one prefix per
  * Herald service when a page talks to several, so their positions do not mix.
  */
-export function webStoragePositions(options: { prefix?: string; storage?: WebStorageLike } = {}): PositionStorage {
+export function webStoragePositions(
+  options: { prefix?: string; storage?: WebStorageLike } = {},
+): PositionStorage {
   const prefix = options.prefix ?? "herald:";
   const store = options.storage ?? defaultWebStorage();
   return {
@@ -62,12 +69,15 @@ function defaultWebStorage(): WebStorageLike {
   } catch {
     // Reading localStorage throws where the page may not use it (sandboxed frame, blocked cookies).
   }
-  if (!store) throw new Error("herald: localStorage is not available here; pass { storage } or use memoryPositions()");
+  if (!store)
+    throw new Error("herald: localStorage is not available here; pass { storage } or use memoryPositions()");
   return store;
 }
 
 /** Positions kept in memory: survive reconnects of several clients sharing it, not restarts. */
-export function memoryPositions(initial: Iterable<[string, Position]> = []): PositionStorage & { readonly entries: Map<string, Position> } {
+export function memoryPositions(
+  initial: Iterable<[string, Position]> = [],
+): PositionStorage & { readonly entries: Map<string, Position> } {
   const entries = new Map(initial);
   return {
     entries,

@@ -42,12 +42,20 @@ test("a re-created stream gives a resync with the new epoch, then every new mess
   t.not(newEpoch, before.epoch);
 
   for (const n of range(5, 6)) await publish(n);
-  await waitFor("the resync and the new stream's messages", () => resyncs.length === 1 && values.length >= 10, 90_000);
+  await waitFor(
+    "the resync and the new stream's messages",
+    () => resyncs.length === 1 && values.length >= 10,
+    90_000,
+  );
   t.deepEqual(values, range(10));
   t.deepEqual(resyncs[0]!.lost, before);
   t.is(resyncs[0]!.position.epoch, newEpoch);
   const stored = await storedMessages(edge.url, TOPIC);
-  t.deepEqual(stored.map((m) => (m.data as { n: number }).n), range(5, 6), "the new stream holds only the new messages");
+  t.deepEqual(
+    stored.map((m) => (m.data as { n: number }).n),
+    range(5, 6),
+    "the new stream holds only the new messages",
+  );
   t.deepEqual(sub.position, { epoch: newEpoch, seq: stored.at(-1)!.seq });
   t.is(resyncs.length, 1);
 });

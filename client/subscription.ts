@@ -192,7 +192,10 @@ export class Subscription<T = unknown> {
       const lost = this.#accepted && { ...this.#accepted };
       this.#accepted = confirmed;
       // After the messages accepted before it, like any other step.
-      this.#deliver({ position: confirmed, run: () => this.#events.emit("resync", { topic: this.topic, lost, position: confirmed }) });
+      this.#deliver({
+        position: confirmed,
+        run: () => this.#events.emit("resync", { topic: this.topic, lost, position: confirmed }),
+      });
       return;
     }
     if (!this.#accepted || this.#accepted.epoch !== frame.epoch || this.#accepted.seq < frame.seq) {
@@ -231,13 +234,17 @@ export class Subscription<T = unknown> {
       clearTimeout(this.#retryTimer);
       // "already_subscribed" means an earlier subscription of ours is still in force on the edge
       // (an unsub that lost a race): replace it; otherwise simply ask again.
-      const again = frame.code === "already_subscribed" ? this.host.resubscribeOnWire : this.host.subscribeOnWire;
+      const again =
+        frame.code === "already_subscribed" ? this.host.resubscribeOnWire : this.host.subscribeOnWire;
       this.#retryTimer = setTimeout(() => again.call(this.host, this), this.#retry.next());
       return;
     }
     this.#end();
     this.host.remove(this, true);
-    this.#events.emit("error", new HeraldError(frame.code, `subscription to ${this.topic} refused: ${frame.message}`));
+    this.#events.emit(
+      "error",
+      new HeraldError(frame.code, `subscription to ${this.topic} refused: ${frame.message}`),
+    );
   }
 
   /** Whether `id` is this subscription's current request. */

@@ -11,7 +11,12 @@ export const TEST_JWT_SECRET = "client-tests-hs256-secret-of-at-least-32-chars";
 export { waitFor } from "../e2e/harness/wait.js";
 
 /** POST /v1/publish with the test API key; throws with the edge's error body on refusal. */
-export async function publishHttp(baseUrl: string, topic: string, data: unknown, msgId?: string): Promise<PublishResult> {
+export async function publishHttp(
+  baseUrl: string,
+  topic: string,
+  data: unknown,
+  msgId?: string,
+): Promise<PublishResult> {
   const response = await fetch(`${baseUrl}/v1/publish`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${TEST_API_KEY}` },
@@ -26,7 +31,13 @@ export async function publishHttp(baseUrl: string, topic: string, data: unknown,
  * Publishes with a msgId and retries until an edge answers, so a publisher running across an edge
  * restart stores each message exactly once (the msgId dedupes a retry whose first try was stored).
  */
-export async function publishUntilStored(baseUrl: () => string, topic: string, data: unknown, msgId: string, timeoutMs = 60_000): Promise<PublishResult> {
+export async function publishUntilStored(
+  baseUrl: () => string,
+  topic: string,
+  data: unknown,
+  msgId: string,
+  timeoutMs = 60_000,
+): Promise<PublishResult> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -40,16 +51,24 @@ export async function publishUntilStored(baseUrl: () => string, topic: string, d
 
 /** Every stored message of `topic` (the HTTP history API), oldest first. */
 export async function storedMessages(baseUrl: string, topic: string): Promise<HistoryResponse["messages"]> {
-  const response = await fetch(`${baseUrl}/v1/topics/${encodeURIComponent(topic)}/messages?after=0&limit=1000`, {
-    headers: { authorization: `Bearer ${TEST_API_KEY}` },
-  });
+  const response = await fetch(
+    `${baseUrl}/v1/topics/${encodeURIComponent(topic)}/messages?after=0&limit=1000`,
+    {
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+    },
+  );
   const body = await response.text();
   if (response.status !== 200) throw new Error(`history refused with HTTP ${response.status}: ${body}`);
   return (JSON.parse(body) as HistoryResponse).messages;
 }
 
 /** An HS256 token for HERALD_JWT_SECRET=TEST_JWT_SECRET, valid for `lifetimeSeconds` from now. */
-export async function signToken(options: { subject?: string; lifetimeSeconds: number; sub?: string[]; pub?: string[] }): Promise<string> {
+export async function signToken(options: {
+  subject?: string;
+  lifetimeSeconds: number;
+  sub?: string[];
+  pub?: string[];
+}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ herald: { sub: options.sub ?? [">"], pub: options.pub ?? [">"] } })
     .setProtectedHeader({ alg: "HS256" })

@@ -9,7 +9,10 @@ export function tokenExpiry(token: string): number | undefined {
   const payload = token.split(".")[1];
   if (payload === undefined) return undefined;
   try {
-    const base64 = payload.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(payload.length / 4) * 4, "=");
+    const base64 = payload
+      .replace(/-/g, "+")
+      .replace(/_/g, "/")
+      .padEnd(Math.ceil(payload.length / 4) * 4, "=");
     const claims: unknown = JSON.parse(atob(base64));
     const exp = (claims as { exp?: unknown } | null)?.exp;
     return typeof exp === "number" && Number.isFinite(exp) ? exp * 1000 : undefined;
@@ -58,7 +61,8 @@ export class TokenProvider {
   async fetch(): Promise<string | undefined> {
     if (typeof this.source !== "function") return this.#current;
     const token = await this.source();
-    if (typeof token !== "string" || token.length === 0) throw new Error("herald: the token function must return a non-empty string");
+    if (typeof token !== "string" || token.length === 0)
+      throw new Error("herald: the token function must return a non-empty string");
     this.#current = token;
     return token;
   }

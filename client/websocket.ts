@@ -34,7 +34,9 @@ export function websocketUrl(url: string): string {
 export function defaultWebSocket(): WebSocketConstructor {
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!global) {
-    throw new TypeError("herald: no global WebSocket here; in Node import the client from client/node.ts or pass { WebSocket } (the `ws` package)");
+    throw new TypeError(
+      "herald: no global WebSocket here; in Node import the client from client/node.ts or pass { WebSocket } (the `ws` package)",
+    );
   }
   return global;
 }

@@ -30,7 +30,8 @@ const tokenLike = (value: string) =>
 // What nats.js accepts as a server: an optional nats://, tls://, ws:// or wss:// scheme, a host name,
 // IPv4 address or [IPv6] address, and an optional port (nats.js defaults it to 4222). Anything else
 // would only show up later as a connection that is retried forever.
-const NATS_SERVER = /^(?:(?:nats|tls|wss?):\/\/)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*)(?::(\d{1,5}))?$/i;
+const NATS_SERVER =
+  /^(?:(?:nats|tls|wss?):\/\/)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*)(?::(\d{1,5}))?$/i;
 
 const natsServer = (value: string) => {
   const match = NATS_SERVER.exec(value);
@@ -41,43 +42,249 @@ const natsServer = (value: string) => {
 
 /** Every variable the edge reads. Keys are the config field names. */
 export const EDGE_VARIABLES = {
-  port: { env: "HERALD_PORT", kind: "integer", default: "8080", min: 0, max: 65535, doc: "TCP port for HTTP and WebSocket (0 = any free port)." },
+  port: {
+    env: "HERALD_PORT",
+    kind: "integer",
+    default: "8080",
+    min: 0,
+    max: 65535,
+    doc: "TCP port for HTTP and WebSocket (0 = any free port).",
+  },
   host: { env: "HERALD_HOST", kind: "string", default: "0.0.0.0", doc: "Address to listen on." },
-  natsUrl: { env: "HERALD_NATS_URL", kind: "list", check: natsServer, doc: "NATS server URLs (nats://, tls://, ws://, wss:// or host:port; port 4222 by default), comma-separated. Unset: the embedded in-memory backend." },
-  natsCreds: { env: "HERALD_NATS_CREDS", kind: "string", doc: "Path to a NATS credentials (.creds) file; only with HERALD_NATS_URL, and it must be readable when the edge starts.", secret: true },
-  stream: { env: "HERALD_STREAM", kind: "string", default: "HERALD", check: tokenLike, doc: "JetStream stream name." },
-  subjectPrefix: { env: "HERALD_SUBJECT_PREFIX", kind: "string", default: "herald", check: tokenLike, doc: "Subject prefix: topics are stored on <prefix>.t.<topic> and republished on <prefix>.live.<topic>." },
-  streamReplicas: { env: "HERALD_STREAM_REPLICAS", kind: "integer", default: "1", min: 1, max: 5, doc: "Replicas when the edge creates the stream itself (the operator manages it in Kubernetes)." },
-  streamStorage: { env: "HERALD_STREAM_STORAGE", kind: "enum", values: ["file", "memory"], default: "file", doc: "Storage when the edge creates the stream." },
-  maxAgeSeconds: { env: "HERALD_MAX_AGE_SECONDS", kind: "integer", default: "86400", min: 1, max: 10 * 365 * 86400, doc: "Retention: messages older than this are removed." },
-  maxMsgsPerTopic: { env: "HERALD_MAX_MSGS_PER_TOPIC", kind: "integer", default: "1000", min: 1, max: 10_000_000, doc: "Retention: messages kept per topic." },
-  maxBytes: { env: "HERALD_MAX_BYTES", kind: "integer", default: String(1024 * MiB), min: MiB, max: Number.MAX_SAFE_INTEGER, doc: "Retention: total bytes kept in the log." },
-  duplicateWindowSeconds: { env: "HERALD_DUPLICATE_WINDOW_SECONDS", kind: "integer", default: "120", min: 1, max: 86400, doc: "Window in which a repeated msgId is recognised as a duplicate." },
-  headCheckSeconds: { env: "HERALD_HEAD_CHECK_SECONDS", kind: "integer", default: "30", min: 0, max: 86400, doc: "NATS only: every this many seconds, check the head of up to 1000 subscribed topics (round-robin, one direct get each) so that a message whose live copy was lost is delivered even when no later message reveals the gap (0 = off)." },
+  natsUrl: {
+    env: "HERALD_NATS_URL",
+    kind: "list",
+    check: natsServer,
+    doc: "NATS server URLs (nats://, tls://, ws://, wss:// or host:port; port 4222 by default), comma-separated. Unset: the embedded in-memory backend.",
+  },
+  natsCreds: {
+    env: "HERALD_NATS_CREDS",
+    kind: "string",
+    doc: "Path to a NATS credentials (.creds) file; only with HERALD_NATS_URL, and it must be readable when the edge starts.",
+    secret: true,
+  },
+  stream: {
+    env: "HERALD_STREAM",
+    kind: "string",
+    default: "HERALD",
+    check: tokenLike,
+    doc: "JetStream stream name.",
+  },
+  subjectPrefix: {
+    env: "HERALD_SUBJECT_PREFIX",
+    kind: "string",
+    default: "herald",
+    check: tokenLike,
+    doc: "Subject prefix: topics are stored on <prefix>.t.<topic> and republished on <prefix>.live.<topic>.",
+  },
+  streamReplicas: {
+    env: "HERALD_STREAM_REPLICAS",
+    kind: "integer",
+    default: "1",
+    min: 1,
+    max: 5,
+    doc: "Replicas when the edge creates the stream itself (the operator manages it in Kubernetes).",
+  },
+  streamStorage: {
+    env: "HERALD_STREAM_STORAGE",
+    kind: "enum",
+    values: ["file", "memory"],
+    default: "file",
+    doc: "Storage when the edge creates the stream.",
+  },
+  maxAgeSeconds: {
+    env: "HERALD_MAX_AGE_SECONDS",
+    kind: "integer",
+    default: "86400",
+    min: 1,
+    max: 10 * 365 * 86400,
+    doc: "Retention: messages older than this are removed.",
+  },
+  maxMsgsPerTopic: {
+    env: "HERALD_MAX_MSGS_PER_TOPIC",
+    kind: "integer",
+    default: "1000",
+    min: 1,
+    max: 10_000_000,
+    doc: "Retention: messages kept per topic.",
+  },
+  maxBytes: {
+    env: "HERALD_MAX_BYTES",
+    kind: "integer",
+    default: String(1024 * MiB),
+    min: MiB,
+    max: Number.MAX_SAFE_INTEGER,
+    doc: "Retention: total bytes kept in the log.",
+  },
+  duplicateWindowSeconds: {
+    env: "HERALD_DUPLICATE_WINDOW_SECONDS",
+    kind: "integer",
+    default: "120",
+    min: 1,
+    max: 86400,
+    doc: "Window in which a repeated msgId is recognised as a duplicate.",
+  },
+  headCheckSeconds: {
+    env: "HERALD_HEAD_CHECK_SECONDS",
+    kind: "integer",
+    default: "30",
+    min: 0,
+    max: 86400,
+    doc: "NATS only: every this many seconds, check the head of up to 1000 subscribed topics (round-robin, one direct get each) so that a message whose live copy was lost is delivered even when no later message reveals the gap (0 = off).",
+  },
   jwtSecret: { env: "HERALD_JWT_SECRET", kind: "string", secret: true, doc: "HMAC secret for HS256 tokens." },
-  jwtPublicKey: { env: "HERALD_JWT_PUBLIC_KEY", kind: "string", doc: "PEM public key (SPKI) for RS256 or ES256 tokens." },
-  jwksUrl: { env: "HERALD_JWKS_URL", kind: "string", doc: "JWKS URL for token keys; refreshed on an unknown kid." },
+  jwtPublicKey: {
+    env: "HERALD_JWT_PUBLIC_KEY",
+    kind: "string",
+    doc: "PEM public key (SPKI) for RS256 or ES256 tokens.",
+  },
+  jwksUrl: {
+    env: "HERALD_JWKS_URL",
+    kind: "string",
+    doc: "JWKS URL for token keys; refreshed on an unknown kid.",
+  },
   jwtIssuer: { env: "HERALD_JWT_ISSUER", kind: "string", doc: "Required `iss` claim, when set." },
   jwtAudience: { env: "HERALD_JWT_AUDIENCE", kind: "string", doc: "Required `aud` claim, when set." },
-  apiKeys: { env: "HERALD_API_KEYS", kind: "list", secret: true, doc: "API keys for servers that publish and read history, comma-separated." },
-  allowAnonymous: { env: "HERALD_ALLOW_ANONYMOUS", kind: "boolean", doc: "Allow connections without a token (subscribe to anything, no publish). Default: true with the embedded backend, false with NATS." },
-  anonymousPublish: { env: "HERALD_ANONYMOUS_PUBLISH", kind: "boolean", doc: "Let anonymous connections also publish to any topic (the demo page's form). Default: true with the embedded backend, false with NATS." },
-  allowedOrigins: { env: "HERALD_ALLOWED_ORIGINS", kind: "list", doc: "Origins allowed to open WebSockets from a browser, comma-separated. Unset: any origin." },
-  maxFrameBytes: { env: "HERALD_MAX_FRAME_BYTES", kind: "integer", default: String(64 * KiB), min: 256, max: 16 * MiB, doc: "Largest client frame and largest published message." },
-  maxSubscriptions: { env: "HERALD_MAX_SUBSCRIPTIONS", kind: "integer", default: "200", min: 1, max: 100_000, doc: "Subscriptions per connection." },
-  sendBufferBytes: { env: "HERALD_SEND_BUFFER_BYTES", kind: "integer", default: String(MiB), min: 4 * KiB, max: 256 * MiB, doc: "Bytes a connection may have queued; beyond it the client is closed with 4008." },
-  cachePerTopic: { env: "HERALD_CACHE_PER_TOPIC", kind: "integer", default: "1000", min: 0, max: 1_000_000, doc: "Recent messages each edge keeps per subscribed topic for resumes." },
-  framesPerSecond: { env: "HERALD_FRAMES_PER_SECOND", kind: "integer", default: "100", min: 1, max: 1_000_000, doc: "Client frames per second per connection (token bucket, burst = 2x)." },
-  publishesPerSecond: { env: "HERALD_PUBLISHES_PER_SECOND", kind: "integer", default: "50", min: 1, max: 1_000_000, doc: "pub frames per second per connection (token bucket, burst = 2x)." },
-  maxConnections: { env: "HERALD_MAX_CONNECTIONS", kind: "integer", default: "100000", min: 1, max: 10_000_000, doc: "Open WebSocket connections per edge." },
-  maxPendingUpgrades: { env: "HERALD_MAX_PENDING_UPGRADES", kind: "integer", default: "1000", min: 1, max: 1_000_000, doc: "Slowloris bound: connections still without a complete request or upgrade after 1 s (beyond this many they are cut off); 4x this many of any age." },
-  upgradeTimeoutMs: { env: "HERALD_UPGRADE_TIMEOUT_MS", kind: "integer", default: "10000", min: 100, max: 600_000, doc: "Time allowed to finish the HTTP request and WebSocket upgrade." },
-  authTimeoutMs: { env: "HERALD_AUTH_TIMEOUT_MS", kind: "integer", default: "10000", min: 100, max: 600_000, doc: "Time a connection without a token has to send its auth frame." },
-  heartbeatMs: { env: "HERALD_HEARTBEAT_MS", kind: "integer", default: "25000", min: 1000, max: 600_000, doc: "WebSocket ping interval; a peer silent for two intervals is dropped." },
-  historyLimit: { env: "HERALD_HISTORY_LIMIT", kind: "integer", default: "1000", min: 1, max: 100_000, doc: "Largest page of GET /v1/topics/:topic/messages and of one replay read." },
-  drainSeconds: { env: "HERALD_DRAIN_SECONDS", kind: "integer", default: "30", min: 0, max: 3600, doc: "On SIGTERM, connections are closed in waves over this many seconds." },
-  drainDelayMs: { env: "HERALD_DRAIN_DELAY_MS", kind: "integer", default: "0", min: 0, max: 600_000, doc: "On SIGTERM, wait this long after turning unready before draining (lets load balancers notice)." },
-  logLevel: { env: "HERALD_LOG_LEVEL", kind: "enum", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info", doc: "Log level." },
+  apiKeys: {
+    env: "HERALD_API_KEYS",
+    kind: "list",
+    secret: true,
+    doc: "API keys for servers that publish and read history, comma-separated.",
+  },
+  allowAnonymous: {
+    env: "HERALD_ALLOW_ANONYMOUS",
+    kind: "boolean",
+    doc: "Allow connections without a token (subscribe to anything, no publish). Default: true with the embedded backend, false with NATS.",
+  },
+  anonymousPublish: {
+    env: "HERALD_ANONYMOUS_PUBLISH",
+    kind: "boolean",
+    doc: "Let anonymous connections also publish to any topic (the demo page's form). Default: true with the embedded backend, false with NATS.",
+  },
+  allowedOrigins: {
+    env: "HERALD_ALLOWED_ORIGINS",
+    kind: "list",
+    doc: "Origins allowed to open WebSockets from a browser, comma-separated. Unset: any origin.",
+  },
+  maxFrameBytes: {
+    env: "HERALD_MAX_FRAME_BYTES",
+    kind: "integer",
+    default: String(64 * KiB),
+    min: 256,
+    max: 16 * MiB,
+    doc: "Largest client frame and largest published message.",
+  },
+  maxSubscriptions: {
+    env: "HERALD_MAX_SUBSCRIPTIONS",
+    kind: "integer",
+    default: "200",
+    min: 1,
+    max: 100_000,
+    doc: "Subscriptions per connection.",
+  },
+  sendBufferBytes: {
+    env: "HERALD_SEND_BUFFER_BYTES",
+    kind: "integer",
+    default: String(MiB),
+    min: 4 * KiB,
+    max: 256 * MiB,
+    doc: "Bytes a connection may have queued; beyond it the client is closed with 4008.",
+  },
+  cachePerTopic: {
+    env: "HERALD_CACHE_PER_TOPIC",
+    kind: "integer",
+    default: "1000",
+    min: 0,
+    max: 1_000_000,
+    doc: "Recent messages each edge keeps per subscribed topic for resumes.",
+  },
+  framesPerSecond: {
+    env: "HERALD_FRAMES_PER_SECOND",
+    kind: "integer",
+    default: "100",
+    min: 1,
+    max: 1_000_000,
+    doc: "Client frames per second per connection (token bucket, burst = 2x).",
+  },
+  publishesPerSecond: {
+    env: "HERALD_PUBLISHES_PER_SECOND",
+    kind: "integer",
+    default: "50",
+    min: 1,
+    max: 1_000_000,
+    doc: "pub frames per second per connection (token bucket, burst = 2x).",
+  },
+  maxConnections: {
+    env: "HERALD_MAX_CONNECTIONS",
+    kind: "integer",
+    default: "100000",
+    min: 1,
+    max: 10_000_000,
+    doc: "Open WebSocket connections per edge.",
+  },
+  maxPendingUpgrades: {
+    env: "HERALD_MAX_PENDING_UPGRADES",
+    kind: "integer",
+    default: "1000",
+    min: 1,
+    max: 1_000_000,
+    doc: "Slowloris bound: connections still without a complete request or upgrade after 1 s (beyond this many they are cut off); 4x this many of any age.",
+  },
+  upgradeTimeoutMs: {
+    env: "HERALD_UPGRADE_TIMEOUT_MS",
+    kind: "integer",
+    default: "10000",
+    min: 100,
+    max: 600_000,
+    doc: "Time allowed to finish the HTTP request and WebSocket upgrade.",
+  },
+  authTimeoutMs: {
+    env: "HERALD_AUTH_TIMEOUT_MS",
+    kind: "integer",
+    default: "10000",
+    min: 100,
+    max: 600_000,
+    doc: "Time a connection without a token has to send its auth frame.",
+  },
+  heartbeatMs: {
+    env: "HERALD_HEARTBEAT_MS",
+    kind: "integer",
+    default: "25000",
+    min: 1000,
+    max: 600_000,
+    doc: "WebSocket ping interval; a peer silent for two intervals is dropped.",
+  },
+  historyLimit: {
+    env: "HERALD_HISTORY_LIMIT",
+    kind: "integer",
+    default: "1000",
+    min: 1,
+    max: 100_000,
+    doc: "Largest page of GET /v1/topics/:topic/messages and of one replay read.",
+  },
+  drainSeconds: {
+    env: "HERALD_DRAIN_SECONDS",
+    kind: "integer",
+    default: "30",
+    min: 0,
+    max: 3600,
+    doc: "On SIGTERM, connections are closed in waves over this many seconds.",
+  },
+  drainDelayMs: {
+    env: "HERALD_DRAIN_DELAY_MS",
+    kind: "integer",
+    default: "0",
+    min: 0,
+    max: 600_000,
+    doc: "On SIGTERM, wait this long after turning unready before draining (lets load balancers notice).",
+  },
+  logLevel: {
+    env: "HERALD_LOG_LEVEL",
+    kind: "enum",
+    values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    default: "info",
+    doc: "Log level.",
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 type Variables = typeof EDGE_VARIABLES;
@@ -104,10 +311,12 @@ export class ConfigError extends Error {
 function parseValue(spec: VariableSpec, raw: string): { value?: unknown; problem?: string } {
   switch (spec.kind) {
     case "integer": {
-      if (!/^-?\d+$/.test(raw.trim())) return { problem: `must be a whole number, got ${JSON.stringify(raw)}` };
+      if (!/^-?\d+$/.test(raw.trim()))
+        return { problem: `must be a whole number, got ${JSON.stringify(raw)}` };
       const n = Number(raw.trim());
       if (!Number.isSafeInteger(n)) return { problem: `is too large: ${raw}` };
-      if (spec.min !== undefined && n < spec.min) return { problem: `must be at least ${spec.min}, got ${n}` };
+      if (spec.min !== undefined && n < spec.min)
+        return { problem: `must be at least ${spec.min}, got ${n}` };
       if (spec.max !== undefined && n > spec.max) return { problem: `must be at most ${spec.max}, got ${n}` };
       return { value: n };
     }
@@ -118,7 +327,10 @@ function parseValue(spec: VariableSpec, raw: string): { value?: unknown; problem
       return { problem: `must be true or false, got ${JSON.stringify(raw)}` };
     }
     case "list": {
-      const items = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+      const items = raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
       if (items.length === 0) return { problem: "must list at least one value (comma-separated)" };
       const problem = items.map((item) => spec.check?.(item)).find((p) => p !== undefined);
       return problem ? { problem } : { value: items };
@@ -150,9 +362,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (result.jwtSecret && result.jwtSecret.length < 32) {
     problems.push("HERALD_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)");
   }
-  if (result.sendBufferBytes !== undefined && result.maxFrameBytes !== undefined && result.sendBufferBytes < 2 * result.maxFrameBytes) {
+  if (
+    result.sendBufferBytes !== undefined &&
+    result.maxFrameBytes !== undefined &&
+    result.sendBufferBytes < 2 * result.maxFrameBytes
+  ) {
     // A replay fills at most half the send buffer, and one message may be as large as a frame.
-    problems.push(`HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (${2 * result.maxFrameBytes}), got ${result.sendBufferBytes}`);
+    problems.push(
+      `HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (${2 * result.maxFrameBytes}), got ${result.sendBufferBytes}`,
+    );
   }
   if (result.natsCreds !== undefined && env[EDGE_VARIABLES.natsUrl.env] === undefined) {
     problems.push("HERALD_NATS_CREDS is set but HERALD_NATS_URL is not: credentials are only used with NATS");

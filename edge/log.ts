@@ -5,7 +5,15 @@ import type { EdgeConfig } from "./config.js";
 export type LogLevel = EdgeConfig["logLevel"];
 type EventLevel = Exclude<LogLevel, "silent">;
 
-const RANK: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
+const RANK: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: 100,
+};
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
@@ -14,7 +22,10 @@ export interface Logger {
   enabled(level: EventLevel): boolean;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): Logger {
   const threshold = RANK[level];
   return {
     enabled: (at) => RANK[at] >= threshold,

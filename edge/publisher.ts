@@ -31,13 +31,21 @@ export class Publisher {
     const data = JSON.stringify(request.data);
     const bytes = Buffer.byteLength(data);
     if (bytes > this.maxMessageBytes) {
-      throw new RequestError("payload_too_large", `message data is ${bytes} bytes, over the limit of ${this.maxMessageBytes} bytes`);
+      throw new RequestError(
+        "payload_too_large",
+        `message data is ${bytes} bytes, over the limit of ${this.maxMessageBytes} bytes`,
+      );
     }
-    return request.msgId === undefined ? { topic: request.topic, data } : { topic: request.topic, data, msgId: request.msgId };
+    return request.msgId === undefined
+      ? { topic: request.topic, data }
+      : { topic: request.topic, data, msgId: request.msgId };
   }
 
   /** Stores one encoded message durably. Errors propagate (see toRequestError). */
-  async store(message: { topic: string; data: string; msgId?: string }, via: "ws" | "http"): Promise<PublishOutcome> {
+  async store(
+    message: { topic: string; data: string; msgId?: string },
+    via: "ws" | "http",
+  ): Promise<PublishOutcome> {
     const stopTimer = this.metrics.publishLatency.startTimer();
     const outcome = await this.backend.publish(message);
     stopTimer();

@@ -47,8 +47,13 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   // served while the backend connects, also when NATS is not there yet.
   const backend = await createBackend(config, metrics);
   // Why the edge is (un)ready, in the log as well as on /readyz.
-  backend.onStatus((status) => log.log(status.state === "unavailable" ? "warn" : "info", "backend_status", { ...status }));
-  const hub = new Hub(backend, metrics, { cachePerTopic: config.cachePerTopic, historyLimit: config.historyLimit });
+  backend.onStatus((status) =>
+    log.log(status.state === "unavailable" ? "warn" : "info", "backend_status", { ...status }),
+  );
+  const hub = new Hub(backend, metrics, {
+    cachePerTopic: config.cachePerTopic,
+    historyLimit: config.historyLimit,
+  });
   const publisher = new Publisher(backend, metrics, config.maxFrameBytes);
   const sessions = new Sessions(metrics, config.heartbeatMs);
   const limits: Limits = {
@@ -58,7 +63,16 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     framesPerSecond: config.framesPerSecond,
     publishesPerSecond: config.publishesPerSecond,
   };
-  const sessionContext = { config, hub, authenticator, publisher, metrics, log, scheduler: new FlushScheduler(), limits };
+  const sessionContext = {
+    config,
+    hub,
+    authenticator,
+    publisher,
+    metrics,
+    log,
+    scheduler: new FlushScheduler(),
+    limits,
+  };
   let draining = false;
 
   const wss = new WebSocketServer({
@@ -117,7 +131,12 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   }
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
-  log.log("info", "edge_started", { port, host: config.host, backend: backend.kind, anonymous: config.allowAnonymous === true });
+  log.log("info", "edge_started", {
+    port,
+    host: config.host,
+    backend: backend.kind,
+    anonymous: config.allowAnonymous === true,
+  });
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -141,7 +160,11 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   const drain = () =>
     (drainRun ??= (async () => {
       draining = true;
-      log.log("info", "drain_started", { connections: sessions.size, drainSeconds: config.drainSeconds, delayMs: config.drainDelayMs });
+      log.log("info", "drain_started", {
+        connections: sessions.size,
+        drainSeconds: config.drainSeconds,
+        delayMs: config.drainDelayMs,
+      });
       await delay(config.drainDelayMs);
       await closeInWaves(sessions.list(), config.drainSeconds * 1000);
       await close();

@@ -10,14 +10,21 @@ export type ApplyResult = "created" | "updated" | "unchanged";
 /** true when every field set in `desired` has the same value in `actual` (arrays element-wise). */
 export function isSubset(desired: unknown, actual: unknown): boolean {
   if (desired === null || typeof desired !== "object") {
-    if (actual instanceof Date && typeof desired === "string") return actual.toISOString() === new Date(desired).toISOString();
+    if (actual instanceof Date && typeof desired === "string")
+      return actual.toISOString() === new Date(desired).toISOString();
     return desired === actual;
   }
   if (Array.isArray(desired)) {
-    return Array.isArray(actual) && actual.length === desired.length && desired.every((item, i) => isSubset(item, actual[i]));
+    return (
+      Array.isArray(actual) &&
+      actual.length === desired.length &&
+      desired.every((item, i) => isSubset(item, actual[i]))
+    );
   }
   if (actual === null || typeof actual !== "object") return false;
-  return Object.entries(desired).every(([key, value]) => isSubset(value, (actual as Record<string, unknown>)[key]));
+  return Object.entries(desired).every(([key, value]) =>
+    isSubset(value, (actual as Record<string, unknown>)[key]),
+  );
 }
 
 function needsUpdate(desired: Manifest, existing: KubeObject): boolean {
@@ -35,8 +42,17 @@ function needsUpdate(desired: Manifest, existing: KubeObject): boolean {
  * `keepReplicas`: the object's spec.replicas belongs to someone else (the HPA): never write it,
  * keep whatever is there.
  */
-export async function applyObject(client: KubeClient, desired: Manifest, options: { keepReplicas?: boolean } = {}): Promise<ApplyResult> {
-  const existing = await client.read(desired.apiVersion, desired.kind, desired.metadata.namespace, desired.metadata.name);
+export async function applyObject(
+  client: KubeClient,
+  desired: Manifest,
+  options: { keepReplicas?: boolean } = {},
+): Promise<ApplyResult> {
+  const existing = await client.read(
+    desired.apiVersion,
+    desired.kind,
+    desired.metadata.namespace,
+    desired.metadata.name,
+  );
   if (!existing) {
     await client.create(desired as KubeObject);
     return "created";

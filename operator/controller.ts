@@ -10,9 +10,36 @@ import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
 import { ConfigError, type EdgeConfig } from "../edge/config.js";
 import { desiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
-import { edgeConfig, endpoint, names, OWNED_KINDS, renderAll, secretKey, selectorString, streamName, type Manifest, type SecretContents } from "./render.js";
-import { API_VERSION, KIND, parseSpec, PLURAL, secretRefs, SpecError, type NotificationService, type NotificationServiceSpec } from "./spec.js";
-import { edgeCondition, readyCondition, statusChanged, withConditions, type ConditionInput, type DeploymentRollout } from "./status.js";
+import {
+  edgeConfig,
+  endpoint,
+  names,
+  OWNED_KINDS,
+  renderAll,
+  secretKey,
+  selectorString,
+  streamName,
+  type Manifest,
+  type SecretContents,
+} from "./render.js";
+import {
+  API_VERSION,
+  KIND,
+  parseSpec,
+  PLURAL,
+  secretRefs,
+  SpecError,
+  type NotificationService,
+  type NotificationServiceSpec,
+} from "./spec.js";
+import {
+  edgeCondition,
+  readyCondition,
+  statusChanged,
+  withConditions,
+  type ConditionInput,
+  type DeploymentRollout,
+} from "./status.js";
 import { StreamConflictError, StreamRefusedError, type StreamManager, type StreamOwner } from "./stream.js";
 
 export const FINALIZER = "herald.dev/stream";
@@ -73,7 +100,9 @@ export class Controller {
           {
             // A change to an owned object (a Deployment's status, a deleted Service) re-reconciles its owner.
             changed: (object) => {
-              const owner = object.metadata?.ownerReferences?.find((ref) => ref.kind === KIND && ref.apiVersion === API_VERSION);
+              const owner = object.metadata?.ownerReferences?.find(
+                (ref) => ref.kind === KIND && ref.apiVersion === API_VERSION,
+              );
               if (owner) this.queue.add(`${object.metadata?.namespace}/${owner.name}`);
             },
             error: watchFailed,
@@ -125,7 +154,8 @@ export class Controller {
       if (problem) return problem;
     }
     for (const [key, started] of this.inFlight) {
-      if (now - started >= this.options.stuckMs) return `reconcile of ${key} running for ${Math.round((now - started) / 1000)} s`;
+      if (now - started >= this.options.stuckMs)
+        return `reconcile of ${key} running for ${Math.round((now - started) / 1000)} s`;
     }
     return undefined;
   }
@@ -152,14 +182,17 @@ export class Controller {
 
   private async reconcile(key: string): Promise<void> {
     const [namespace, name] = key.split("/") as [string, string];
-    let resource = (await this.client.read(API_VERSION, KIND, namespace, name)) as unknown as NotificationService | undefined;
+    let resource = (await this.client.read(API_VERSION, KIND, namespace, name)) as unknown as
+      NotificationService | undefined;
     if (!resource) {
       this.events.forget(key);
       return;
     }
     if (resource.metadata.deletionTimestamp) return this.finalize(resource);
     if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) {
-      resource = (await this.client.replace(withFinalizers(resource, [...(resource.metadata.finalizers ?? []), FINALIZER]))) as unknown as NotificationService;
+      resource = (await this.client.replace(
+        withFinalizers(resource, [...(resource.metadata.finalizers ?? []), FINALIZER]),
+      )) as unknown as NotificationService;
     }
 
     let spec: NotificationServiceSpec;
@@ -184,31 +217,62 @@ export class Controller {
     // Said once per spec generation (retries and resyncs would repeat it): the edges run, but no
     // client will get in until the spec changes.
     const locked = lockedOut(edge);
-    if (locked && resource.status?.observedGeneration !== generation) await this.events.record(resource, "Warning", "NoAuthentication", locked);
+    if (locked && resource.status?.observedGeneration !== generation)
+      await this.events.record(resource, "Warning", "NoAuthentication", locked);
 
     let stream: ConditionInput;
     let epoch = resource.status?.epoch;
     let retryStream: unknown;
     let refused = false;
     try {
-      const state = await this.streams.ensure(spec.nats.url, natsCredentials(spec, secrets), desired, ownerOf(resource));
+      const state = await this.streams.ensure(
+        spec.nats.url,
+        natsCredentials(spec, secrets),
+        desired,
+        ownerOf(resource),
+      );
       epoch = state.epoch;
-      stream = { type: "StreamReady", status: true, reason: "StreamReady", message: `stream ${state.name} ready` };
+      stream = {
+        type: "StreamReady",
+        status: true,
+        reason: "StreamReady",
+        message: `stream ${state.name} ready`,
+      };
       for (const change of state.changes) {
-        await this.events.record(resource, "Normal", change === "created" ? "StreamCreated" : "StreamUpdated", change === "created" ? `created stream ${state.name}` : change);
+        await this.events.record(
+          resource,
+          "Normal",
+          change === "created" ? "StreamCreated" : "StreamUpdated",
+          change === "created" ? `created stream ${state.name}` : change,
+        );
       }
     } catch (error) {
       if (error instanceof StreamConflictError) return this.refuseSharedStream(resource, desired.name, error);
       if (error instanceof NatsCredentialsMissingError) {
         // Not retried: the Secret watch reconciles this resource again when the Secret appears.
-        stream = { type: "StreamReady", status: false, reason: "NatsCredentialsMissing", message: error.message };
+        stream = {
+          type: "StreamReady",
+          status: false,
+          reason: "NatsCredentialsMissing",
+          message: error.message,
+        };
         await this.events.record(resource, "Warning", "NatsCredentialsMissing", error.message);
       } else if (error instanceof StreamRefusedError) {
-        stream = { type: "StreamReady", status: false, reason: "UnsafeStreamChange", message: `${error.message}; the edges keep their current configuration` };
+        stream = {
+          type: "StreamReady",
+          status: false,
+          reason: "UnsafeStreamChange",
+          message: `${error.message}; the edges keep their current configuration`,
+        };
         await this.events.record(resource, "Warning", "UnsafeStreamChange", error.message);
         refused = true;
       } else {
-        stream = { type: "StreamReady", status: false, reason: "NatsUnavailable", message: `stream ${desired.name}: ${describeError(error)}` };
+        stream = {
+          type: "StreamReady",
+          status: false,
+          reason: "NatsUnavailable",
+          message: `stream ${desired.name}: ${describeError(error)}`,
+        };
         await this.events.record(resource, "Warning", "NatsUnavailable", stream.message);
         retryStream = error;
       }
@@ -219,8 +283,7 @@ export class Controller {
     if (!refused) await this.applyManifests(resource, spec, secrets, generation);
 
     const deployment = (await this.client.read("apps/v1", "Deployment", namespace, names(resource).edge)) as
-      | (KubeObject & DeploymentRollout & { status?: { readyReplicas?: number } })
-      | undefined;
+      (KubeObject & DeploymentRollout & { status?: { readyReplicas?: number } }) | undefined;
     await this.writeStatus(resource, [stream, edgeCondition(deployment)], {
       replicas: deployment?.status?.replicas ?? 0,
       readyReplicas: deployment?.status?.readyReplicas ?? 0,
@@ -232,12 +295,23 @@ export class Controller {
     if (retryStream) throw retryStream;
   }
 
-  private async applyManifests(resource: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents, generation: number): Promise<void> {
+  private async applyManifests(
+    resource: NotificationService,
+    spec: NotificationServiceSpec,
+    secrets: SecretContents,
+    generation: number,
+  ): Promise<void> {
     const manifests = renderAll(resource, spec, secrets);
     for (const manifest of manifests) {
       const keepReplicas = manifest.kind === "Deployment" && spec.edge.autoscaling.enabled;
       const result = await applyObject(this.client, manifest, { keepReplicas });
-      if (result !== "unchanged") await this.events.record(resource, "Normal", result === "created" ? "Created" : "Updated", `${result} ${manifest.kind} ${manifest.metadata.name} (generation ${generation})`);
+      if (result !== "unchanged")
+        await this.events.record(
+          resource,
+          "Normal",
+          result === "created" ? "Created" : "Updated",
+          `${result} ${manifest.kind} ${manifest.metadata.name} (generation ${generation})`,
+        );
     }
     await this.removeUnrendered(resource, manifests);
   }
@@ -251,10 +325,20 @@ export class Controller {
     ];
     for (const candidate of candidates) {
       if (rendered.has(`${candidate.kind}/${candidate.name}`)) continue;
-      const existing = await this.client.read(candidate.apiVersion, candidate.kind, resource.metadata.namespace, candidate.name);
+      const existing = await this.client.read(
+        candidate.apiVersion,
+        candidate.kind,
+        resource.metadata.namespace,
+        candidate.name,
+      );
       if (!existing?.metadata?.ownerReferences?.some((ref) => ref.uid === resource.metadata.uid)) continue;
       await this.client.delete(existing);
-      await this.events.record(resource, "Normal", "Deleted", `deleted ${candidate.kind} ${candidate.name} (no longer in the spec)`);
+      await this.events.record(
+        resource,
+        "Normal",
+        "Deleted",
+        `deleted ${candidate.kind} ${candidate.name} (no longer in the spec)`,
+      );
     }
   }
 
@@ -262,34 +346,66 @@ export class Controller {
    * Another resource owns the stream: nothing is rendered (edges would read and write the other
    * resource's messages) and nothing is retried until the next change or resync.
    */
-  private async refuseSharedStream(resource: NotificationService, stream: string, error: StreamConflictError): Promise<void> {
-    const conflict: ConditionInput = { type: "StreamReady", status: false, reason: "StreamConflict", message: error.message };
-    const edge: ConditionInput = { ...conflict, type: "EdgeAvailable", message: `edges are neither deployed nor updated while stream ${stream} belongs to another owner` };
+  private async refuseSharedStream(
+    resource: NotificationService,
+    stream: string,
+    error: StreamConflictError,
+  ): Promise<void> {
+    const conflict: ConditionInput = {
+      type: "StreamReady",
+      status: false,
+      reason: "StreamConflict",
+      message: error.message,
+    };
+    const edge: ConditionInput = {
+      ...conflict,
+      type: "EdgeAvailable",
+      message: `edges are neither deployed nor updated while stream ${stream} belongs to another owner`,
+    };
     await this.writeStatus(resource, [conflict, edge], { selector: selectorString(resource), stream });
     await this.events.record(resource, "Warning", "StreamConflict", error.message);
   }
 
   /** Every Secret key the edges use, each Secret read once. */
-  private async readSecrets(resource: NotificationService, spec: NotificationServiceSpec): Promise<SecretContents> {
+  private async readSecrets(
+    resource: NotificationService,
+    spec: NotificationServiceSpec,
+  ): Promise<SecretContents> {
     const secrets = new Map<string, (KubeObject & { data?: Record<string, string> }) | undefined>();
     const contents = new Map<string, string | undefined>();
     for (const ref of secretRefs(spec)) {
-      if (!secrets.has(ref.name)) secrets.set(ref.name, await this.client.read("v1", "Secret", resource.metadata.namespace, ref.name));
+      if (!secrets.has(ref.name))
+        secrets.set(ref.name, await this.client.read("v1", "Secret", resource.metadata.namespace, ref.name));
       contents.set(secretKey(ref), secrets.get(ref.name)?.data?.[ref.key]);
     }
     return contents;
   }
 
-  private async writeStatus(resource: NotificationService, inputs: ConditionInput[], fields: Omit<NonNullable<NotificationService["status"]>, "conditions" | "observedGeneration">): Promise<void> {
+  private async writeStatus(
+    resource: NotificationService,
+    inputs: ConditionInput[],
+    fields: Omit<NonNullable<NotificationService["status"]>, "conditions" | "observedGeneration">,
+  ): Promise<void> {
     const generation = resource.metadata.generation ?? 1;
     const [stream, edge] = inputs as [ConditionInput, ConditionInput];
-    const conditions = withConditions(resource.status?.conditions, [readyCondition(stream, edge), stream, edge], generation);
+    const conditions = withConditions(
+      resource.status?.conditions,
+      [readyCondition(stream, edge), stream, edge],
+      generation,
+    );
     const status = { ...fields, observedGeneration: generation, conditions };
     if (!statusChanged(resource.status, status)) return;
-    await this.client.replaceStatus(resource.metadata.namespace, resource.metadata.name, resource.metadata.resourceVersion!, status);
+    await this.client.replaceStatus(
+      resource.metadata.namespace,
+      resource.metadata.name,
+      resource.metadata.resourceVersion!,
+      status,
+    );
     const ready = conditions[0]!;
     if (ready.status !== resource.status?.conditions?.find((c) => c.type === "Ready")?.status) {
-      this.log(`${resource.metadata.namespace}/${resource.metadata.name}: Ready=${ready.status} (${ready.reason}: ${ready.message})`);
+      this.log(
+        `${resource.metadata.namespace}/${resource.metadata.name}: Ready=${ready.status} (${ready.reason}: ${ready.message})`,
+      );
     }
   }
 
@@ -305,30 +421,59 @@ export class Controller {
     if (spec?.stream.deletePolicy === "Delete") {
       const name = streamName(resource, spec);
       try {
-        const deleted = await this.streams.remove(spec.nats.url, natsCredentials(spec, await this.readSecrets(resource, spec)), name, ownerOf(resource));
-        await this.events.record(resource, "Normal", "StreamDeleted", deleted ? `deleted stream ${name}` : `stream ${name} was already gone`);
+        const deleted = await this.streams.remove(
+          spec.nats.url,
+          natsCredentials(spec, await this.readSecrets(resource, spec)),
+          name,
+          ownerOf(resource),
+        );
+        await this.events.record(
+          resource,
+          "Normal",
+          "StreamDeleted",
+          deleted ? `deleted stream ${name}` : `stream ${name} was already gone`,
+        );
       } catch (error) {
         if (!(error instanceof StreamConflictError)) throw error;
-        await this.events.record(resource, "Warning", "StreamRetained", `kept stream ${name} despite deletePolicy Delete: ${error.message}`);
+        await this.events.record(
+          resource,
+          "Warning",
+          "StreamRetained",
+          `kept stream ${name} despite deletePolicy Delete: ${error.message}`,
+        );
       }
     } else if (spec) {
-      await this.events.record(resource, "Normal", "StreamRetained", `kept stream ${streamName(resource, spec)} (deletePolicy Retain)`);
+      await this.events.record(
+        resource,
+        "Normal",
+        "StreamRetained",
+        `kept stream ${streamName(resource, spec)} (deletePolicy Retain)`,
+      );
     }
-    await this.client.replace(withFinalizers(resource, (resource.metadata.finalizers ?? []).filter((f) => f !== FINALIZER)));
-    this.log(`${resource.metadata.namespace}/${resource.metadata.name}: finalized (stream ${spec?.stream.deletePolicy === "Delete" ? "deleted" : "retained"})`);
+    await this.client.replace(
+      withFinalizers(
+        resource,
+        (resource.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+      ),
+    );
+    this.log(
+      `${resource.metadata.namespace}/${resource.metadata.name}: finalized (stream ${spec?.stream.deletePolicy === "Delete" ? "deleted" : "retained"})`,
+    );
   }
 }
 
 /** What to tell the user about a spec that cannot be deployed; undefined for any other error. */
 function invalidSpecMessage(error: unknown): string | undefined {
   if (error instanceof SpecError) return error.message;
-  if (error instanceof ConfigError) return `the edges would refuse this configuration: ${error.problems.join("; ")}`;
+  if (error instanceof ConfigError)
+    return `the edges would refuse this configuration: ${error.problems.join("; ")}`;
   return undefined;
 }
 
 /** Why no client could ever connect to edges with this config; undefined when some can. */
 function lockedOut(edge: EdgeConfig): string | undefined {
-  if (edge.allowAnonymous || edge.jwtSecret || edge.jwtPublicKey || edge.jwksUrl || edge.apiKeys) return undefined;
+  if (edge.allowAnonymous || edge.jwtSecret || edge.jwtPublicKey || edge.jwksUrl || edge.apiKeys)
+    return undefined;
   return "edges will refuse every client: anonymous access is off and there is no way to authenticate (set auth.jwtSecret, auth.jwtPublicKey, auth.jwksUrl or auth.apiKeysSecret, or auth.allowAnonymous)";
 }
 
@@ -347,6 +492,9 @@ function natsCredentials(spec: NotificationServiceSpec, secrets: SecretContents)
   const ref = spec.nats.credentialsSecret;
   if (!ref) return undefined;
   const encoded = secrets.get(secretKey(ref));
-  if (encoded === undefined) throw new NatsCredentialsMissingError(`NATS credentials: Secret ${ref.name} does not exist or has no key ${ref.key}`);
+  if (encoded === undefined)
+    throw new NatsCredentialsMissingError(
+      `NATS credentials: Secret ${ref.name} does not exist or has no key ${ref.key}`,
+    );
   return Buffer.from(encoded, "base64").toString("utf8");
 }

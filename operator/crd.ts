@@ -1,7 +1,15 @@
 // The CustomResourceDefinition object, built from the TypeBox schemas in spec.ts. generate-crd.ts
 // writes it to YAML; the fake API server and the tests read the generated file, never this object,
 // so that what is checked is exactly what users install.
-import { API_VERSION, GROUP, KIND, NotificationServiceSpec, NotificationServiceStatus, PLURAL, VERSION } from "./spec.js";
+import {
+  API_VERSION,
+  GROUP,
+  KIND,
+  NotificationServiceSpec,
+  NotificationServiceStatus,
+  PLURAL,
+  VERSION,
+} from "./spec.js";
 
 /** Plain JSON (TypeBox keeps its metadata under Symbol keys, which JSON drops). */
 function openApi(schema: unknown): Record<string, unknown> {
@@ -26,17 +34,32 @@ export function customResourceDefinition() {
     metadata: { name: `${PLURAL}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: "notificationservice", shortNames: ["herald"] },
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: "notificationservice",
+        shortNames: ["herald"],
+      },
       scope: "Namespaced",
       versions: [
         {
           name: VERSION,
           served: true,
           storage: true,
-          schema: { openAPIV3Schema: { description: `${KIND} (${API_VERSION}): a Herald notification service.`, ...root } },
+          schema: {
+            openAPIV3Schema: {
+              description: `${KIND} (${API_VERSION}): a Herald notification service.`,
+              ...root,
+            },
+          },
           subresources: {
             status: {},
-            scale: { specReplicasPath: ".spec.edge.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" },
+            scale: {
+              specReplicasPath: ".spec.edge.replicas",
+              statusReplicasPath: ".status.replicas",
+              labelSelectorPath: ".status.selector",
+            },
           },
           additionalPrinterColumns: [
             { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },

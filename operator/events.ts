@@ -26,8 +26,17 @@ export class EventRecorder {
       await this.client.create({
         apiVersion: "v1",
         kind: "Event",
-        metadata: { name: `${ns.metadata.name}.${Date.now().toString(16)}${randomBytes(4).toString("hex")}`, namespace: ns.metadata.namespace },
-        involvedObject: { apiVersion: ns.apiVersion, kind: ns.kind, name: ns.metadata.name, namespace: ns.metadata.namespace, uid: ns.metadata.uid },
+        metadata: {
+          name: `${ns.metadata.name}.${Date.now().toString(16)}${randomBytes(4).toString("hex")}`,
+          namespace: ns.metadata.namespace,
+        },
+        involvedObject: {
+          apiVersion: ns.apiVersion,
+          kind: ns.kind,
+          name: ns.metadata.name,
+          namespace: ns.metadata.namespace,
+          uid: ns.metadata.uid,
+        },
         type,
         reason,
         message: message.slice(0, 1024),
@@ -39,7 +48,9 @@ export class EventRecorder {
         count: 1,
       });
     } catch (error) {
-      this.log(`event ${reason} for ${key} not recorded: ${error instanceof Error ? error.message : String(error)}`);
+      this.log(
+        `event ${reason} for ${key} not recorded: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 

@@ -18,7 +18,8 @@ interface SchemaNode {
 function constraints(node: SchemaNode): string {
   const parts: string[] = [];
   if (node.enum) parts.push(`one of ${node.enum.map((v) => `\`${String(v)}\``).join(", ")}`);
-  if (node.minimum !== undefined || node.maximum !== undefined) parts.push(`${node.minimum ?? "…"}–${node.maximum ?? "…"}`);
+  if (node.minimum !== undefined || node.maximum !== undefined)
+    parts.push(`${node.minimum ?? "…"}–${node.maximum ?? "…"}`);
   if (node.pattern) parts.push(`pattern \`${node.pattern.replaceAll("|", "\\|")}\``);
   return parts.join("; ");
 }
@@ -26,19 +27,27 @@ function constraints(node: SchemaNode): string {
 function rows(node: SchemaNode, path: string, required: boolean, out: string[]): void {
   const isObject = node.type === "object" && node.properties;
   const defaultValue = node.default === undefined || isObject ? "" : `\`${JSON.stringify(node.default)}\``;
-  if (path) out.push(`| \`${path}\` | ${node.type ?? ""} | ${required && node.default === undefined ? "yes" : ""} | ${defaultValue} | ${constraints(node)} | ${node.description ?? ""} |`);
-  if (isObject) for (const [key, child] of Object.entries(node.properties!)) rows(child, path ? `${path}.${key}` : key, (node.required ?? []).includes(key), out);
-  if (node.type === "array" && node.items?.properties) rows({ ...node.items, description: "One entry." }, `${path}[]`, false, out);
+  if (path)
+    out.push(
+      `| \`${path}\` | ${node.type ?? ""} | ${required && node.default === undefined ? "yes" : ""} | ${defaultValue} | ${constraints(node)} | ${node.description ?? ""} |`,
+    );
+  if (isObject)
+    for (const [key, child] of Object.entries(node.properties!))
+      rows(child, path ? `${path}.${key}` : key, (node.required ?? []).includes(key), out);
+  if (node.type === "array" && node.items?.properties)
+    rows({ ...node.items, description: "One entry." }, `${path}[]`, false, out);
 }
 
 function table(root: string, schema: unknown): string {
   const out = ["| field | type | required | default | allowed | meaning |", "|---|---|---|---|---|---|"];
   const node = JSON.parse(JSON.stringify(schema)) as SchemaNode;
-  for (const [key, child] of Object.entries(node.properties ?? {})) rows(child, `${root}.${key}`, (node.required ?? []).includes(key), out);
+  for (const [key, child] of Object.entries(node.properties ?? {}))
+    rows(child, `${root}.${key}`, (node.required ?? []).includes(key), out);
   return out.join("\n");
 }
 
-export const REFERENCE_START = "<!-- GENERATED field reference (node --import tsx operator/generate-crd.ts) -->";
+export const REFERENCE_START =
+  "<!-- GENERATED field reference (node --import tsx operator/generate-crd.ts) -->";
 export const REFERENCE_END = "<!-- END GENERATED field reference -->";
 
 export function fieldReference(): string {

@@ -1,7 +1,14 @@
 // The operator's view of the Kubernetes API, on @kubernetes/client-node: generic object CRUD,
 // the NotificationService status subresource, and list+watch informers that re-list after a watch
 // error or 410 Gone. Everything else in the operator talks to this module only.
-import { ApiException, CustomObjectsApi, KubeConfig, KubernetesObjectApi, Watch, type KubernetesObject } from "@kubernetes/client-node";
+import {
+  ApiException,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  Watch,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type NotificationServiceStatus } from "./spec.js";
 
 export type KubeObject = KubernetesObject & { [field: string]: unknown };
@@ -45,7 +52,12 @@ export class KubeClient {
     return new KubeClient(config);
   }
 
-  async read(apiVersion: string, kind: string, namespace: string, name: string): Promise<KubeObject | undefined> {
+  async read(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<KubeObject | undefined> {
     try {
       return (await this.objects.read({ apiVersion, kind, metadata: { name, namespace } })) as KubeObject;
     } catch (error) {
@@ -71,19 +83,43 @@ export class KubeClient {
     }
   }
 
-  async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<{ items: KubeObject[]; resourceVersion: string }> {
-    const list = await this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+  async list(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+    const list = await this.objects.list(
+      apiVersion,
+      kind,
+      namespace,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      labelSelector,
+    );
     return { items: list.items as KubeObject[], resourceVersion: list.metadata?.resourceVersion ?? "0" };
   }
 
-  async replaceStatus(namespace: string, name: string, resourceVersion: string, status: NotificationServiceStatus): Promise<void> {
+  async replaceStatus(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    status: NotificationServiceStatus,
+  ): Promise<void> {
     await this.custom.replaceNamespacedCustomObjectStatus({
       group: GROUP,
       version: VERSION,
       namespace,
       plural: PLURAL,
       name,
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "NotificationService", metadata: { name, namespace, resourceVersion }, status },
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "NotificationService",
+        metadata: { name, namespace, resourceVersion },
+        status,
+      },
     });
   }
 }
@@ -118,7 +154,13 @@ export class Informer {
 
   constructor(
     private readonly client: KubeClient,
-    private readonly resource: { apiVersion: string; kind: string; plural: string; namespace?: string; labelSelector?: string },
+    private readonly resource: {
+      apiVersion: string;
+      kind: string;
+      plural: string;
+      namespace?: string;
+      labelSelector?: string;
+    },
     private readonly handlers: InformerHandlers,
     private readonly options: {
       retryMs?: number;
@@ -153,7 +195,10 @@ export class Informer {
     if (this.stopped) return;
     this.failingSince ??= Date.now();
     this.handlers.error(reason);
-    this.timer = setTimeout(() => void (next === "relist" ? this.relist() : this.watch()), this.options.retryMs ?? 1000);
+    this.timer = setTimeout(
+      () => void (next === "relist" ? this.relist() : this.watch()),
+      this.options.retryMs ?? 1000,
+    );
   }
 
   private async relist(): Promise<void> {
@@ -212,7 +257,11 @@ export class Informer {
         this.handlers.changed(object, type === "DELETED");
       },
       // An HTTP error answer (410 Gone among them) needs a fresh list; a dropped connection resumes.
-      (error: unknown) => end(statusCode(error) === undefined ? "watch" : "relist", `watch ${plural} ended${error ? `: ${describeError(error)}` : ""}`),
+      (error: unknown) =>
+        end(
+          statusCode(error) === undefined ? "watch" : "relist",
+          `watch ${plural} ended${error ? `: ${describeError(error)}` : ""}`,
+        ),
     );
     // Established (the API server answered 200): in sync again, even if no event comes for long.
     if (!ended) this.failingSince = undefined;

@@ -20,10 +20,22 @@ test("a leader steps down once its last successful renew was sent a renew deadli
 test("the elector refuses timings that could let two replicas lead", (t) => {
   const client = {} as KubeClient;
   const callbacks = { started() {}, stopped() {}, log() {} };
-  const options: LeaseOptions = { namespace: "default", name: "x", identity: "a", leaseDurationSeconds: 3, renewDeadlineMs: 2000, retryPeriodMs: 600 };
+  const options: LeaseOptions = {
+    namespace: "default",
+    name: "x",
+    identity: "a",
+    leaseDurationSeconds: 3,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 600,
+  };
   t.notThrows(() => new LeaderElector(client, options, callbacks));
-  t.throws(() => new LeaderElector(client, { ...options, renewDeadlineMs: 3000 }, callbacks), { message: "leader election needs 0 < retry period (600 ms) < renew deadline (3000 ms) < lease duration (3 s)" });
-  t.throws(() => new LeaderElector(client, { ...options, retryPeriodMs: 2000 }, callbacks), { message: /retry period \(2000 ms\) < renew deadline \(2000 ms\)/ });
+  t.throws(() => new LeaderElector(client, { ...options, renewDeadlineMs: 3000 }, callbacks), {
+    message:
+      "leader election needs 0 < retry period (600 ms) < renew deadline (3000 ms) < lease duration (3 s)",
+  });
+  t.throws(() => new LeaderElector(client, { ...options, retryPeriodMs: 2000 }, callbacks), {
+    message: /retry period \(2000 ms\) < renew deadline \(2000 ms\)/,
+  });
 });
 
 test("a leader whose API server hangs steps down within its renew deadline", async (t) => {
@@ -43,7 +55,14 @@ test("a leader whose API server hangs steps down within its renew deadline", asy
   const steppedDown = new Promise<void>((resolve) => (stopped = resolve));
   const elector = new LeaderElector(
     new KubeClient(config),
-    { namespace: "default", name: "lease", identity: "op-a", leaseDurationSeconds: 3, renewDeadlineMs: 2000, retryPeriodMs: 300 },
+    {
+      namespace: "default",
+      name: "lease",
+      identity: "op-a",
+      leaseDurationSeconds: 3,
+      renewDeadlineMs: 2000,
+      retryPeriodMs: 300,
+    },
     { started, stopped, log: (line) => lines.push(line) },
   );
   t.teardown(() => elector.release());
@@ -54,9 +73,19 @@ test("a leader whose API server hangs steps down within its renew deadline", asy
   api.stall(true);
   await steppedDown;
   t.false(elector.isLeader);
-  t.true(lines.some((line) => /^lease lease: no answer within \d+ ms$/.test(line)), lines.join("\n"));
-  t.true(lines.includes("lost leadership: could not renew the lease within the renew deadline (2000 ms)"), lines.join("\n"));
+  t.true(
+    lines.some((line) => /^lease lease: no answer within \d+ ms$/.test(line)),
+    lines.join("\n"),
+  );
+  t.true(
+    lines.includes("lost leadership: could not renew the lease within the renew deadline (2000 ms)"),
+    lines.join("\n"),
+  );
   // The lease still names op-a (nothing was written), so a candidate waits a whole lease duration
   // from op-a's last renew, longer than op-a's renew deadline.
-  t.is((api.store.get("coordination.k8s.io/leases", "default", "lease").spec as { holderIdentity: string }).holderIdentity, "op-a");
+  t.is(
+    (api.store.get("coordination.k8s.io/leases", "default", "lease").spec as { holderIdentity: string })
+      .holderIdentity,
+    "op-a",
+  );
 });

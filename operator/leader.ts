@@ -64,8 +64,14 @@ export class LeaderElector {
     private readonly callbacks: { started(): void; stopped(): void; log(line: string): void },
   ) {
     // As client-go's NewLeaderElector: without this ordering two replicas could lead at once.
-    if (!(options.retryPeriodMs > 0 && options.retryPeriodMs < options.renewDeadlineMs && options.renewDeadlineMs < options.leaseDurationSeconds * 1000)) {
-      throw new Error(`leader election needs 0 < retry period (${options.retryPeriodMs} ms) < renew deadline (${options.renewDeadlineMs} ms) < lease duration (${options.leaseDurationSeconds} s)`);
+    if (!(
+      options.retryPeriodMs > 0 &&
+      options.retryPeriodMs < options.renewDeadlineMs &&
+      options.renewDeadlineMs < options.leaseDurationSeconds * 1000
+    )) {
+      throw new Error(
+        `leader election needs 0 < retry period (${options.retryPeriodMs} ms) < renew deadline (${options.renewDeadlineMs} ms) < lease duration (${options.leaseDurationSeconds} s)`,
+      );
     }
   }
 
@@ -80,14 +86,18 @@ export class LeaderElector {
   private schedule(): void {
     if (this.stopped) return;
     // A leader also wakes at its renew deadline, so that it steps down in time even then.
-    const untilDeadline = this.leading ? Math.max(0, this.renewedAt + this.options.renewDeadlineMs - Date.now()) : Infinity;
+    const untilDeadline = this.leading
+      ? Math.max(0, this.renewedAt + this.options.renewDeadlineMs - Date.now())
+      : Infinity;
     this.timer = setTimeout(() => void this.tick(), Math.min(this.options.retryPeriodMs, untilDeadline));
   }
 
   private async tick(): Promise<void> {
     const sentAt = Date.now();
     // A leader has until its renew deadline; a candidate, one renew deadline per attempt.
-    const budget = this.leading ? this.renewedAt + this.options.renewDeadlineMs - sentAt : this.options.renewDeadlineMs;
+    const budget = this.leading
+      ? this.renewedAt + this.options.renewDeadlineMs - sentAt
+      : this.options.renewDeadlineMs;
     try {
       const acquired = await withTimeout(this.tryAcquireOrRenew(), Math.max(1, budget));
       if (this.stopped) return;
@@ -100,7 +110,9 @@ export class LeaderElector {
         }
       } else if (this.leading) this.lose("another replica holds the lease");
     } catch (error) {
-      this.callbacks.log(`lease ${this.options.name}: ${error instanceof Error ? error.message : String(error)}`);
+      this.callbacks.log(
+        `lease ${this.options.name}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (this.leading && mustStepDown(this.renewedAt, Date.now(), this.options.renewDeadlineMs)) {
       this.lose(`could not renew the lease within the renew deadline (${this.options.renewDeadlineMs} ms)`);
@@ -117,14 +129,21 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity, leaseDurationSeconds } = this.options;
     const now = microTime();
-    const lease = (await this.client.read("coordination.k8s.io/v1", "Lease", namespace, name)) as Lease | undefined;
+    const lease = (await this.client.read("coordination.k8s.io/v1", "Lease", namespace, name)) as
+      Lease | undefined;
     if (!lease) {
       try {
         await this.client.create({
           apiVersion: "coordination.k8s.io/v1",
           kind: "Lease",
           metadata: { name, namespace },
-          spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
         });
         return true;
       } catch (error) {
@@ -136,7 +155,8 @@ export class LeaderElector {
     const record = JSON.stringify([spec.holderIdentity, String(spec.renewTime), spec.leaseDurationSeconds]);
     if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
     const held = spec.holderIdentity && spec.holderIdentity !== identity;
-    const expired = Date.now() - this.observed.at > (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+    const expired =
+      Date.now() - this.observed.at > (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
     if (held && !expired) return false;
     const takingOver = spec.holderIdentity !== identity;
     const updated: Lease = {
@@ -167,12 +187,19 @@ export class LeaderElector {
     this.leading = false;
     const { namespace, name, identity } = this.options;
     try {
-      const lease = (await this.client.read("coordination.k8s.io/v1", "Lease", namespace, name)) as Lease | undefined;
+      const lease = (await this.client.read("coordination.k8s.io/v1", "Lease", namespace, name)) as
+        Lease | undefined;
       if (lease?.spec?.holderIdentity !== identity) return;
-      await this.client.replace({ ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime() } });
+      await this.client.replace({
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime() },
+      });
       this.callbacks.log(`released lease ${namespace}/${name}`);
     } catch (error) {
-      if (!isNotFound(error)) this.callbacks.log(`could not release the lease: ${error instanceof Error ? error.message : String(error)}`);
+      if (!isNotFound(error))
+        this.callbacks.log(
+          `could not release the lease: ${error instanceof Error ? error.message : String(error)}`,
+        );
     }
   }
 }

@@ -64,7 +64,10 @@ const server = createServer((request, response) => {
   if (request.url === "/healthz") {
     const stuck = elector.isLeader ? controller.stuck() : undefined;
     if (stuck) response.writeHead(503, { "content-type": "text/plain" }).end(`stuck: ${stuck}\n`);
-    else response.writeHead(200, { "content-type": "text/plain" }).end(elector.isLeader ? "ok (leader)\n" : "ok (standby)\n");
+    else
+      response
+        .writeHead(200, { "content-type": "text/plain" })
+        .end(elector.isLeader ? "ok (leader)\n" : "ok (standby)\n");
   } else if (request.url === "/metrics") {
     metrics.registry.metrics().then(
       (text) => response.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
@@ -73,7 +76,9 @@ const server = createServer((request, response) => {
   } else response.writeHead(404).end();
 });
 server.listen(port, () => {
-  log(`herald-operator ${identity} listening on :${(server.address() as { port: number }).port} (/healthz, /metrics)`);
+  log(
+    `herald-operator ${identity} listening on :${(server.address() as { port: number }).port} (/healthz, /metrics)`,
+  );
   elector.start();
 });
 

@@ -43,10 +43,13 @@ export class WorkQueue {
     this.failures.set(key, failures + 1);
     const delay = Math.min(this.options.baseDelayMs * 2 ** failures, this.options.maxDelayMs);
     if (!this.timers.has(key) && !this.shuttingDown) {
-      this.timers.set(key, setTimeout(() => {
-        this.timers.delete(key);
-        this.add(key);
-      }, delay));
+      this.timers.set(
+        key,
+        setTimeout(() => {
+          this.timers.delete(key);
+          this.add(key);
+        }, delay),
+      );
     }
     return delay;
   }

@@ -2,13 +2,26 @@
 // operator owns. No I/O here, so a second reconcile renders exactly the same objects.
 import { createHash } from "node:crypto";
 import { EDGE_VARIABLES, loadConfig, type EdgeConfig, type VariableSpec } from "../edge/config.js";
-import { API_VERSION, KIND, durationSeconds, type NotificationService, type NotificationServiceSpec, type SecretKeyRef } from "./spec.js";
+import {
+  API_VERSION,
+  KIND,
+  durationSeconds,
+  type NotificationService,
+  type NotificationServiceSpec,
+  type SecretKeyRef,
+} from "./spec.js";
 
 /** A Kubernetes object as the operator writes it. */
 export interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+  };
   [field: string]: unknown;
 }
 
@@ -42,25 +55,47 @@ function selectorLabels(ns: NotificationService): Record<string, string> {
 }
 
 export function selectorString(ns: NotificationService): string {
-  return Object.entries(selectorLabels(ns)).map(([k, v]) => `${k}=${v}`).join(",");
+  return Object.entries(selectorLabels(ns))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 }
 
 function labels(ns: NotificationService): Record<string, string> {
-  return { ...selectorLabels(ns), "app.kubernetes.io/managed-by": "herald-operator", "app.kubernetes.io/part-of": "herald" };
+  return {
+    ...selectorLabels(ns),
+    "app.kubernetes.io/managed-by": "herald-operator",
+    "app.kubernetes.io/part-of": "herald",
+  };
 }
 
-function metadata(ns: NotificationService, name: string, annotations?: Record<string, string>): Manifest["metadata"] {
+function metadata(
+  ns: NotificationService,
+  name: string,
+  annotations?: Record<string, string>,
+): Manifest["metadata"] {
   return {
     name,
     namespace: ns.metadata.namespace,
     labels: labels(ns),
     ...(annotations ? { annotations } : {}),
-    ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name: ns.metadata.name, uid: ns.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    ownerReferences: [
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        name: ns.metadata.name,
+        uid: ns.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
   };
 }
 
 /** The edge's settings, keyed by EDGE_VARIABLES field: what the spec says, in the edge's terms. */
-function edgeSettings(ns: NotificationService, spec: NotificationServiceSpec): Partial<Record<EdgeKey, EdgeValue>> {
+function edgeSettings(
+  ns: NotificationService,
+  spec: NotificationServiceSpec,
+): Partial<Record<EdgeKey, EdgeValue>> {
   const v = (value: string | number | boolean): EdgeValue => ({ value: String(value) });
   const settings: Partial<Record<EdgeKey, EdgeValue>> = {
     port: v(EDGE_PORT),
@@ -84,7 +119,8 @@ function edgeSettings(ns: NotificationService, spec: NotificationServiceSpec): P
     drainSeconds: v(spec.edge.drainSeconds),
     logLevel: v(spec.edge.logLevel),
   };
-  if (spec.nats.credentialsSecret) settings.natsCreds = v(`${NATS_CREDS_DIR}/${spec.nats.credentialsSecret.key}`);
+  if (spec.nats.credentialsSecret)
+    settings.natsCreds = v(`${NATS_CREDS_DIR}/${spec.nats.credentialsSecret.key}`);
   if (spec.auth.jwtSecret) settings.jwtSecret = { secretKeyRef: spec.auth.jwtSecret };
   if (spec.auth.jwtPublicKey) settings.jwtPublicKey = v(spec.auth.jwtPublicKey);
   if (spec.auth.jwksUrl) settings.jwksUrl = v(spec.auth.jwksUrl);
@@ -102,13 +138,18 @@ function edgeSettings(ns: NotificationService, spec: NotificationServiceSpec): P
  */
 export function edgeEnvironment(ns: NotificationService, spec: NotificationServiceSpec) {
   const configData: Record<string, string> = {};
-  const secretEnv: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] = [];
+  const secretEnv: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef: { name: string; key: string } };
+  }[] = [];
   const settings = edgeSettings(ns, spec);
   for (const key of Object.keys(EDGE_VARIABLES) as EdgeKey[]) {
     const setting = settings[key];
     if (!setting) continue;
     const variable: VariableSpec = EDGE_VARIABLES[key];
-    if ("secretKeyRef" in setting) secretEnv.push({ name: variable.env, valueFrom: { secretKeyRef: setting.secretKeyRef } });
+    if ("secretKeyRef" in setting)
+      secretEnv.push({ name: variable.env, valueFrom: { secretKeyRef: setting.secretKeyRef } });
     else if (variable.secret) secretEnv.push({ name: variable.env, value: setting.value });
     else configData[variable.env] = setting.value;
   }
@@ -130,13 +171,21 @@ export const secretKey = (ref: SecretKeyRef) => `${ref.name}/${ref.key}`;
  * included) is made here first, so a spec the edges would refuse is never rolled out. A Secret
  * or key still missing counts as unset, as the edge would see it. Throws the edge's ConfigError.
  */
-export function edgeConfig(ns: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents = new Map()): EdgeConfig {
+export function edgeConfig(
+  ns: NotificationService,
+  spec: NotificationServiceSpec,
+  secrets: SecretContents = new Map(),
+): EdgeConfig {
   const { configData, secretEnv } = edgeEnvironment(ns, spec);
   const env: Record<string, string | undefined> = { ...configData };
   for (const entry of secretEnv) {
     const ref = entry.valueFrom?.secretKeyRef;
     const encoded = ref ? secrets.get(secretKey(ref)) : undefined;
-    env[entry.name] = ref ? (encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8")) : entry.value;
+    env[entry.name] = ref
+      ? encoded === undefined
+        ? undefined
+        : Buffer.from(encoded, "base64").toString("utf8")
+      : entry.value;
   }
   return loadConfig(env);
 }
@@ -146,16 +195,28 @@ function hashOf(value: unknown): string {
 }
 
 export function renderConfigMap(ns: NotificationService, spec: NotificationServiceSpec): Manifest {
-  return { apiVersion: "v1", kind: "ConfigMap", metadata: metadata(ns, names(ns).edge), data: edgeEnvironment(ns, spec).configData };
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: metadata(ns, names(ns).edge),
+    data: edgeEnvironment(ns, spec).configData,
+  };
 }
 
-export function renderDeployment(ns: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents = new Map()): Manifest {
+export function renderDeployment(
+  ns: NotificationService,
+  spec: NotificationServiceSpec,
+  secrets: SecretContents = new Map(),
+): Manifest {
   const { configData, secretEnv } = edgeEnvironment(ns, spec);
   const creds = spec.nats.credentialsSecret;
   const volumes: unknown[] = [{ name: "tmp", emptyDir: {} }];
   const mounts: unknown[] = [{ name: "tmp", mountPath: "/tmp" }];
   if (creds) {
-    volumes.push({ name: "nats-creds", secret: { secretName: creds.name, items: [{ key: creds.key, path: creds.key }] } });
+    volumes.push({
+      name: "nats-creds",
+      secret: { secretName: creds.name, items: [{ key: creds.key, path: creds.key }] },
+    });
     mounts.push({ name: "nats-creds", mountPath: NATS_CREDS_DIR, readOnly: true });
   }
   const selector = selectorLabels(ns);
@@ -175,19 +236,29 @@ export function renderDeployment(ns: NotificationService, spec: NotificationServ
         annotations: {
           "herald.dev/config-hash": hashOf({ configData, secretEnv }),
           // Sorted so that the order Secrets are read in never rolls the pods; missing keys hash as null.
-          ...(secrets.size > 0 ? { "herald.dev/secrets-hash": hashOf([...secrets].sort(([a], [b]) => a.localeCompare(b))) } : {}),
+          ...(secrets.size > 0
+            ? { "herald.dev/secrets-hash": hashOf([...secrets].sort(([a], [b]) => a.localeCompare(b))) }
+            : {}),
         },
       },
       spec: {
         // The edge drains over drainSeconds after the preStop delay; leave room to finish.
         terminationGracePeriodSeconds: PRESTOP_SECONDS + spec.edge.drainSeconds + 15,
-        securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
-        topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((topologyKey) => ({
-          maxSkew: 1,
-          topologyKey,
-          whenUnsatisfiable: "ScheduleAnyway",
-          labelSelector: { matchLabels: selector },
-        })),
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: 1000,
+          runAsGroup: 1000,
+          fsGroup: 1000,
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+        topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map(
+          (topologyKey) => ({
+            maxSkew: 1,
+            topologyKey,
+            whenUnsatisfiable: "ScheduleAnyway",
+            labelSelector: { matchLabels: selector },
+          }),
+        ),
         volumes,
         containers: [
           {
@@ -200,7 +271,11 @@ export function renderDeployment(ns: NotificationService, spec: NotificationServ
             livenessProbe: probe("/healthz", 10, 3),
             lifecycle: { preStop: { exec: { command: ["sleep", String(PRESTOP_SECONDS)] } } },
             resources: spec.edge.resources,
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ["ALL"] },
+            },
             volumeMounts: mounts,
           },
         ],
@@ -209,7 +284,12 @@ export function renderDeployment(ns: NotificationService, spec: NotificationServ
   };
   // With autoscaling on, the HPA owns the replica count: the operator must not write it.
   if (!spec.edge.autoscaling.enabled) deploymentSpec.replicas = spec.edge.replicas;
-  return { apiVersion: "apps/v1", kind: "Deployment", metadata: metadata(ns, names(ns).edge), spec: deploymentSpec };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: metadata(ns, names(ns).edge),
+    spec: deploymentSpec,
+  };
 }
 
 export function renderService(ns: NotificationService): Manifest {
@@ -217,7 +297,11 @@ export function renderService(ns: NotificationService): Manifest {
     apiVersion: "v1",
     kind: "Service",
     metadata: metadata(ns, names(ns).service),
-    spec: { type: "ClusterIP", selector: selectorLabels(ns), ports: [{ name: "http", port: EDGE_PORT, targetPort: "http", protocol: "TCP" }] },
+    spec: {
+      type: "ClusterIP",
+      selector: selectorLabels(ns),
+      ports: [{ name: "http", port: EDGE_PORT, targetPort: "http", protocol: "TCP" }],
+    },
   };
 }
 
@@ -231,11 +315,25 @@ export function renderPodDisruptionBudget(ns: NotificationService): Manifest {
   };
 }
 
-export function renderHorizontalPodAutoscaler(ns: NotificationService, spec: NotificationServiceSpec): Manifest {
+export function renderHorizontalPodAutoscaler(
+  ns: NotificationService,
+  spec: NotificationServiceSpec,
+): Manifest {
   const scaling = spec.edge.autoscaling;
-  const metrics: unknown[] = [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: scaling.targetCPU } } }];
+  const metrics: unknown[] = [
+    {
+      type: "Resource",
+      resource: { name: "cpu", target: { type: "Utilization", averageUtilization: scaling.targetCPU } },
+    },
+  ];
   if (scaling.targetConnectionsPerPod !== undefined) {
-    metrics.push({ type: "Pods", pods: { metric: { name: "herald_connections" }, target: { type: "AverageValue", averageValue: String(scaling.targetConnectionsPerPod) } } });
+    metrics.push({
+      type: "Pods",
+      pods: {
+        metric: { name: "herald_connections" },
+        target: { type: "AverageValue", averageValue: String(scaling.targetConnectionsPerPod) },
+      },
+    });
   }
   return {
     apiVersion: "autoscaling/v2",
@@ -247,7 +345,12 @@ export function renderHorizontalPodAutoscaler(ns: NotificationService, spec: Not
       maxReplicas: scaling.max,
       metrics,
       // Scale down slowly: every removed pod makes its clients reconnect.
-      behavior: { scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: "Pods", value: 1, periodSeconds: 60 }] } },
+      behavior: {
+        scaleDown: {
+          stabilizationWindowSeconds: 300,
+          policies: [{ type: "Pods", value: 1, periodSeconds: 60 }],
+        },
+      },
     },
   };
 }
@@ -271,7 +374,15 @@ export function renderIngress(ns: NotificationService, spec: NotificationService
       rules: [
         {
           host: ingress.host,
-          http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: names(ns).service, port: { name: "http" } } } }] },
+          http: {
+            paths: [
+              {
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: names(ns).service, port: { name: "http" } } },
+              },
+            ],
+          },
         },
       ],
     },
@@ -284,8 +395,17 @@ export function endpoint(ns: NotificationService, spec: NotificationServiceSpec)
 }
 
 /** Every object the operator owns for this resource, in the order they are applied. */
-export function renderAll(ns: NotificationService, spec: NotificationServiceSpec, secrets: SecretContents = new Map()): Manifest[] {
-  const manifests = [renderConfigMap(ns, spec), renderDeployment(ns, spec, secrets), renderService(ns), renderPodDisruptionBudget(ns)];
+export function renderAll(
+  ns: NotificationService,
+  spec: NotificationServiceSpec,
+  secrets: SecretContents = new Map(),
+): Manifest[] {
+  const manifests = [
+    renderConfigMap(ns, spec),
+    renderDeployment(ns, spec, secrets),
+    renderService(ns),
+    renderPodDisruptionBudget(ns),
+  ];
   if (spec.edge.autoscaling.enabled) manifests.push(renderHorizontalPodAutoscaler(ns, spec));
   const ingress = renderIngress(ns, spec);
   if (ingress) manifests.push(ingress);

@@ -3,15 +3,41 @@
 import { hostname } from "node:os";
 
 export const OPERATOR_VARIABLES = {
-  podName: { env: "POD_NAME", doc: "This replica's identity in the leader Lease (the chart sets the pod name)." },
+  podName: {
+    env: "POD_NAME",
+    doc: "This replica's identity in the leader Lease (the chart sets the pod name).",
+  },
   podNamespace: { env: "POD_NAMESPACE", doc: "Namespace of the leader Lease.", default: "default" },
-  watchNamespace: { env: "HERALD_OPERATOR_NAMESPACE", doc: "Watch NotificationServices in this namespace only; empty = all." },
+  watchNamespace: {
+    env: "HERALD_OPERATOR_NAMESPACE",
+    doc: "Watch NotificationServices in this namespace only; empty = all.",
+  },
   leaseName: { env: "HERALD_OPERATOR_LEASE", doc: "Name of the leader Lease.", default: "herald-operator" },
-  leaseSeconds: { env: "HERALD_OPERATOR_LEASE_SECONDS", doc: "Lease duration; a dead leader is replaced after it.", default: "15", min: 1 },
-  port: { env: "HERALD_OPERATOR_PORT", doc: "Port of /healthz and /metrics (0 = any free port, printed).", default: "8081", min: 0 },
+  leaseSeconds: {
+    env: "HERALD_OPERATOR_LEASE_SECONDS",
+    doc: "Lease duration; a dead leader is replaced after it.",
+    default: "15",
+    min: 1,
+  },
+  port: {
+    env: "HERALD_OPERATOR_PORT",
+    doc: "Port of /healthz and /metrics (0 = any free port, printed).",
+    default: "8081",
+    min: 0,
+  },
   workers: { env: "HERALD_OPERATOR_WORKERS", doc: "Resources reconciled in parallel.", default: "2", min: 1 },
-  resyncSeconds: { env: "HERALD_OPERATOR_RESYNC_SECONDS", doc: "Every resource is reconciled again this often.", default: "300", min: 1 },
-  stuckSeconds: { env: "HERALD_OPERATOR_STUCK_SECONDS", doc: "/healthz fails on the leader when a reconcile has been running, or a watch failing, this long (the liveness probe restarts it).", default: "300", min: 1 },
+  resyncSeconds: {
+    env: "HERALD_OPERATOR_RESYNC_SECONDS",
+    doc: "Every resource is reconciled again this often.",
+    default: "300",
+    min: 1,
+  },
+  stuckSeconds: {
+    env: "HERALD_OPERATOR_STUCK_SECONDS",
+    doc: "/healthz fails on the leader when a reconcile has been running, or a watch failing, this long (the liveness probe restarts it).",
+    default: "300",
+    min: 1,
+  },
 } as const;
 
 export interface OperatorSettings {
@@ -27,18 +53,25 @@ export interface OperatorSettings {
 }
 
 /** Reads the settings; throws one line per bad value. */
-export function loadOperatorSettings(env: Record<string, string | undefined> = process.env): OperatorSettings {
+export function loadOperatorSettings(
+  env: Record<string, string | undefined> = process.env,
+): OperatorSettings {
   const problems: string[] = [];
   const text = (key: keyof typeof OPERATOR_VARIABLES) => {
     const variable = OPERATOR_VARIABLES[key];
     const value = env[variable.env];
-    return value === undefined || value === "" ? ("default" in variable ? variable.default : undefined) : value;
+    return value === undefined || value === ""
+      ? "default" in variable
+        ? variable.default
+        : undefined
+      : value;
   };
   const integer = (key: "leaseSeconds" | "port" | "workers" | "resyncSeconds" | "stuckSeconds") => {
     const raw = text(key)!;
     const value = Number(raw);
     const { env: name, min } = OPERATOR_VARIABLES[key];
-    if (!/^\d+$/.test(raw) || value < min) problems.push(`${name} must be a whole number >= ${min}, got ${JSON.stringify(raw)}`);
+    if (!/^\d+$/.test(raw) || value < min)
+      problems.push(`${name} must be a whole number >= ${min}, got ${JSON.stringify(raw)}`);
     return value;
   };
   const settings: OperatorSettings = {

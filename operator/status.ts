@@ -11,7 +11,12 @@ export interface ConditionInput {
 }
 
 /** Sets conditions; lastTransitionTime moves only when a condition's status flips. */
-export function withConditions(previous: Condition[] | undefined, inputs: ConditionInput[], generation: number, now = new Date()): Condition[] {
+export function withConditions(
+  previous: Condition[] | undefined,
+  inputs: ConditionInput[],
+  generation: number,
+  now = new Date(),
+): Condition[] {
   const timestamp = now.toISOString().replace(/\.\d+Z$/, "Z");
   return inputs.map((input) => {
     const status = input.status ? "True" : "False";
@@ -47,24 +52,58 @@ export interface DeploymentRollout {
  * a finished rollout (Progressing reason NewReplicaSetAvailable) are EdgesNotReady, not a rollout.
  */
 export function edgeCondition(deployment: DeploymentRollout | undefined): ConditionInput {
-  const edge = (status: boolean, reason: string, message: string): ConditionInput => ({ type: "EdgeAvailable", status, reason, message });
+  const edge = (status: boolean, reason: string, message: string): ConditionInput => ({
+    type: "EdgeAvailable",
+    status,
+    reason,
+    message,
+  });
   if (!deployment) return edge(false, "RollingOut", "the edge Deployment does not exist yet");
   const generation = deployment.metadata?.generation ?? 1;
   const wanted = deployment.spec?.replicas ?? 1; // the API server's default
-  const { observedGeneration = 0, replicas = 0, updatedReplicas = 0, availableReplicas = 0, conditions = [] } = deployment.status ?? {};
-  if (observedGeneration < generation) return edge(false, "RollingOut", `waiting for the Deployment controller to observe generation ${generation}`);
+  const {
+    observedGeneration = 0,
+    replicas = 0,
+    updatedReplicas = 0,
+    availableReplicas = 0,
+    conditions = [],
+  } = deployment.status ?? {};
+  if (observedGeneration < generation)
+    return edge(
+      false,
+      "RollingOut",
+      `waiting for the Deployment controller to observe generation ${generation}`,
+    );
   const progressing = conditions.find((c) => c.type === "Progressing");
   if (progressing?.reason === "ProgressDeadlineExceeded") {
-    return edge(false, "ProgressDeadlineExceeded", `rollout of generation ${generation} is stuck: ${progressing.message ?? "progress deadline exceeded"}`);
+    return edge(
+      false,
+      "ProgressDeadlineExceeded",
+      `rollout of generation ${generation} is stuck: ${progressing.message ?? "progress deadline exceeded"}`,
+    );
   }
-  if (updatedReplicas < wanted) return edge(false, "RollingOut", `${updatedReplicas} of ${wanted} edge pods updated to generation ${generation}`);
-  if (replicas > updatedReplicas) return edge(false, "RollingOut", `${replicas - updatedReplicas} old edge pods pending termination`);
+  if (updatedReplicas < wanted)
+    return edge(
+      false,
+      "RollingOut",
+      `${updatedReplicas} of ${wanted} edge pods updated to generation ${generation}`,
+    );
+  if (replicas > updatedReplicas)
+    return edge(false, "RollingOut", `${replicas - updatedReplicas} old edge pods pending termination`);
   if (wanted === 0) return edge(false, "ScaledToZero", "0 edge pods wanted");
   if (availableReplicas < wanted) {
     const finished = progressing?.reason === "NewReplicaSetAvailable";
-    return edge(false, finished ? "EdgesNotReady" : "RollingOut", `${availableReplicas}/${wanted} edge pods available`);
+    return edge(
+      false,
+      finished ? "EdgesNotReady" : "RollingOut",
+      `${availableReplicas}/${wanted} edge pods available`,
+    );
   }
-  return edge(true, "EdgesReady", `${availableReplicas}/${wanted} edge pods available (generation ${generation} rolled out)`);
+  return edge(
+    true,
+    "EdgesReady",
+    `${availableReplicas}/${wanted} edge pods available (generation ${generation} rolled out)`,
+  );
 }
 
 /** The Ready condition summarises the others. */
@@ -75,6 +114,9 @@ export function readyCondition(stream: ConditionInput, edge: ConditionInput): Co
     : { type: "Ready", status: true, reason: "Ready", message: "stream ready and edges available" };
 }
 
-export function statusChanged(previous: NotificationServiceStatus | undefined, next: NotificationServiceStatus): boolean {
+export function statusChanged(
+  previous: NotificationServiceStatus | undefined,
+  next: NotificationServiceStatus,
+): boolean {
   return !(isSubset(next, previous ?? {}) && isSubset(previous ?? {}, next));
 }

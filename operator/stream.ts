@@ -4,9 +4,18 @@
 // are refused with the reasons, never applied. Each stream carries its owner in its `description`
 // (2.9 has no stream metadata), so that two NotificationServices never share one stream.
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
+import {
+  streamConfigProblems,
+  streamUpdate,
+  type DesiredStreamConfig,
+} from "../edge/backend/jetstream/stream-config.js";
 import { epochOf, streamInfo } from "../edge/backend/jetstream/stream-setup.js";
 
 export class StreamRefusedError extends Error {
@@ -42,10 +51,15 @@ export function ownerDescription(owner: StreamOwner): string {
  * a description (created by an edge, or by an operator before ownership markers) is claimed, and
  * a resource re-created under the same namespace/name (new uid) takes its retained stream back.
  */
-export function ownershipConflict(stream: string, description: string | undefined, owner: StreamOwner): string | undefined {
+export function ownershipConflict(
+  stream: string,
+  description: string | undefined,
+  owner: StreamOwner,
+): string | undefined {
   if (!description) return undefined;
   const match = OWNER_PATTERN.exec(description);
-  if (!match) return `stream ${stream} exists and is not managed by Herald (description ${JSON.stringify(description)}); choose another spec.stream.name`;
+  if (!match)
+    return `stream ${stream} exists and is not managed by Herald (description ${JSON.stringify(description)}); choose another spec.stream.name`;
   const [, namespace, name, uid] = match;
   if (namespace === owner.namespace && name === owner.name) return undefined;
   return `stream ${stream} belongs to NotificationService ${namespace}/${name} (uid ${uid}); choose another spec.stream.name`;
@@ -85,7 +99,12 @@ export class StreamManager {
    * Creates the stream marked as `owner`'s, or updates its safe limits (and claims it when it
    * carries no owner yet); refuses another owner's stream and unsafe changes, changing nothing.
    */
-  async ensure(servers: string, credentials: string | undefined, desired: DesiredStreamConfig, owner: StreamOwner): Promise<StreamState> {
+  async ensure(
+    servers: string,
+    credentials: string | undefined,
+    desired: DesiredStreamConfig,
+    owner: StreamOwner,
+  ): Promise<StreamState> {
     const jsm = await this.manager(servers, credentials);
     const description = ownerDescription(owner);
     let info = await streamInfo(jsm, desired.name);
@@ -102,7 +121,10 @@ export class StreamManager {
     if (problems.length === 0 && !claim) return { name: desired.name, epoch: epochOf(info), changes: [] };
     info = await jsm.streams.update(desired.name, { ...streamUpdate(info.config, desired), description });
     const changes = problems.map((p) => p.message);
-    if (claim) changes.push(`stream ${desired.name} now marked as owned by ${owner.namespace}/${owner.name} (uid ${owner.uid})`);
+    if (claim)
+      changes.push(
+        `stream ${desired.name} now marked as owned by ${owner.namespace}/${owner.name} (uid ${owner.uid})`,
+      );
     return { name: desired.name, epoch: epochOf(info), changes };
   }
 
@@ -110,7 +132,12 @@ export class StreamManager {
    * Deletes `owner`'s stream; a stream that is already gone is fine. Another owner's stream is
    * never deleted (StreamConflictError).
    */
-  async remove(servers: string, credentials: string | undefined, name: string, owner: StreamOwner): Promise<boolean> {
+  async remove(
+    servers: string,
+    credentials: string | undefined,
+    name: string,
+    owner: StreamOwner,
+  ): Promise<boolean> {
     const jsm = await this.manager(servers, credentials);
     const info = await streamInfo(jsm, name);
     if (!info) return false;

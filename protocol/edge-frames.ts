@@ -8,7 +8,13 @@ import { EDGE_FRAMES, type EdgeFrame, type EdgeOp } from "./frames.js";
  * parsing or re-serializing it: the edge encodes each message once and shares the string with every
  * subscriber (DESIGN.md "Broadcast efficiency").
  */
-export function encodeMsgFrame(topic: string, seq: number, prev: number, dataJson: string, ts: number): string {
+export function encodeMsgFrame(
+  topic: string,
+  seq: number,
+  prev: number,
+  dataJson: string,
+  ts: number,
+): string {
   return `{"op":"msg","topic":${JSON.stringify(topic)},"seq":${seq},"prev":${prev},"data":${dataJson},"ts":${ts}}`;
 }
 

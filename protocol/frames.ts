@@ -32,17 +32,29 @@ export type FromLast = Static<typeof FromLast>;
 export type From = Static<typeof From>;
 
 // ---- client → edge ----
-export const SubFrame = Type.Object({ op: Type.Literal("sub"), topic: Topic, ...optionalId, from: Type.Optional(From) }, strict);
+export const SubFrame = Type.Object(
+  { op: Type.Literal("sub"), topic: Topic, ...optionalId, from: Type.Optional(From) },
+  strict,
+);
 export const UnsubFrame = Type.Object({ op: Type.Literal("unsub"), topic: Topic, ...optionalId }, strict);
 export const PubFrame = Type.Object(
   { op: Type.Literal("pub"), topic: Topic, data: Data, id: RequestId, msgId: Type.Optional(MsgId) },
   strict,
 );
-export const AuthFrame = Type.Object({ op: Type.Literal("auth"), token: Type.String({ minLength: 1 }), ...optionalId }, strict);
+export const AuthFrame = Type.Object(
+  { op: Type.Literal("auth"), token: Type.String({ minLength: 1 }), ...optionalId },
+  strict,
+);
 export const PingFrame = Type.Object({ op: Type.Literal("ping"), ...optionalId }, strict);
 
 /** Client frames by op: the validator picks the schema by `op` so errors name the right fields. */
-export const CLIENT_FRAMES = { sub: SubFrame, unsub: UnsubFrame, pub: PubFrame, auth: AuthFrame, ping: PingFrame } as const;
+export const CLIENT_FRAMES = {
+  sub: SubFrame,
+  unsub: UnsubFrame,
+  pub: PubFrame,
+  auth: AuthFrame,
+  ping: PingFrame,
+} as const;
 export type ClientOp = keyof typeof CLIENT_FRAMES;
 export type SubFrame = Static<typeof SubFrame>;
 export type UnsubFrame = Static<typeof UnsubFrame>;
@@ -96,7 +108,10 @@ export const ErrFrame = Type.Object({
   code: ErrorCodeSchema,
   message: Type.String(),
 });
-export const ReconnectFrame = Type.Object({ op: Type.Literal("reconnect"), afterMs: Type.Integer({ minimum: 0 }) });
+export const ReconnectFrame = Type.Object({
+  op: Type.Literal("reconnect"),
+  afterMs: Type.Integer({ minimum: 0 }),
+});
 
 export const EDGE_FRAMES = {
   welcome: WelcomeFrame,
@@ -117,7 +132,10 @@ export type EdgeFrame = WelcomeFrame | SubOkFrame | MsgFrame | AckFrame | ErrFra
 
 // ---- HTTP API ----
 export const PublishItem = Type.Object({ topic: Topic, data: Data, msgId: Type.Optional(MsgId) }, strict);
-export const PublishBody = Type.Union([PublishItem, Type.Array(PublishItem, { minItems: 1, maxItems: 1000 })]);
+export const PublishBody = Type.Union([
+  PublishItem,
+  Type.Array(PublishItem, { minItems: 1, maxItems: 1000 }),
+]);
 export const PublishResult = Type.Object({ seq: Seq, dup: Type.Boolean() });
 export const HistoryMessage = Type.Object({ seq: Seq, prev: Seq, data: Data, ts: Type.Integer() });
 export const HistoryResponse = Type.Object({

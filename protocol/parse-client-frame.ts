@@ -40,13 +40,29 @@ export function parseClientFrame(text: string): ParsedClientFrame {
     const path = first?.path ? first.path.slice(1).replaceAll("/", ".") : "";
     const unknownField = unknownFieldHint(record, op as ClientOp);
     // The schema bounds a topic's length too: say why the topic is wrong, as for any other bad topic.
-    const topic = unknownField === undefined && path === "topic" && typeof record.topic === "string" ? topicProblem(record.topic) : undefined;
+    const topic =
+      unknownField === undefined && path === "topic" && typeof record.topic === "string"
+        ? topicProblem(record.topic)
+        : undefined;
     if (topic !== undefined) return { ok: false, fatal: false, code: "invalid_topic", message: topic, id };
     const detail = describeError(path, first?.message ?? "invalid");
-    return { ok: false, fatal: false, code: "invalid_frame", message: `${op} frame: ${unknownField ?? detail}`, id };
+    return {
+      ok: false,
+      fatal: false,
+      code: "invalid_frame",
+      message: `${op} frame: ${unknownField ?? detail}`,
+      id,
+    };
   }
   const dataProblem = op === "pub" ? jsonDataProblem(record.data, MAX_DATA_DEPTH) : undefined;
-  if (dataProblem !== undefined) return { ok: false, fatal: false, code: "invalid_frame", message: `pub frame: field 'data' ${dataProblem}`, id };
+  if (dataProblem !== undefined)
+    return {
+      ok: false,
+      fatal: false,
+      code: "invalid_frame",
+      message: `pub frame: field 'data' ${dataProblem}`,
+      id,
+    };
   if (Object.hasOwn(record, "topic")) {
     const problem = topicProblem(record.topic);
     if (problem) return { ok: false, fatal: false, code: "invalid_topic", message: problem, id };

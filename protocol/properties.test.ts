@@ -9,31 +9,53 @@ import { patternProblem, topicMatches, topicProblem } from "./topic.js";
 
 const SEED = 20261125;
 const RUNS = 1_000;
-const run = <T>(property: fc.IPropertyWithHooks<T> | fc.IProperty<T>) => fc.assert(property, { seed: SEED, numRuns: RUNS });
+const run = <T>(property: fc.IPropertyWithHooks<T> | fc.IProperty<T>) =>
+  fc.assert(property, { seed: SEED, numRuns: RUNS });
 
 // ---- references (DESIGN.md) ----
 const TOPIC_RE = /^[A-Za-z0-9_\-:@=+]{1,64}(\.[A-Za-z0-9_\-:@=+]{1,64}){0,7}$/;
 const refTopic = (s: string) => TOPIC_RE.test(s) && Buffer.byteLength(s) <= 255;
 
 const PATTERN_RE = /^([A-Za-z0-9_\-:@=+]{1,64}|\*)(\.([A-Za-z0-9_\-:@=+]{1,64}|\*)){0,7}$/;
-const refPattern = (s: string) => s.length <= 255 && (s === ">" ? true : s.endsWith(".>") ? s.split(".").length <= 8 && PATTERN_RE.test(s.slice(0, -2)) : PATTERN_RE.test(s));
+const refPattern = (s: string) =>
+  s.length <= 255 &&
+  (s === ">"
+    ? true
+    : s.endsWith(".>")
+      ? s.split(".").length <= 8 && PATTERN_RE.test(s.slice(0, -2))
+      : PATTERN_RE.test(s));
 
 /** NATS semantics as a regular expression: `*` one token, `>` one or more trailing tokens. */
 function refMatches(pattern: string, topic: string): boolean {
   const source = pattern
     .split(".")
-    .map((token) => (token === "*" ? "[^.]+" : token === ">" ? "[^.]+(\\.[^.]+)*" : token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .map((token) =>
+      token === "*"
+        ? "[^.]+"
+        : token === ">"
+          ? "[^.]+(\\.[^.]+)*"
+          : token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+    )
     .join("\\.");
   return new RegExp(`^${source}$`).test(topic);
 }
 
 const isSafeIndex = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-const isString = (v: unknown, min: number, max = Infinity) => typeof v === "string" && v.length >= min && v.length <= max;
+const isString = (v: unknown, min: number, max = Infinity) =>
+  typeof v === "string" && v.length >= min && v.length <= max;
 const isRequestId = (v: unknown) => isString(v, 1, 64) || isSafeIndex(v);
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const hasExactly = (v: Record<string, unknown>, keys: string[]) => Object.keys(v).length === keys.length && keys.every((k) => Object.hasOwn(v, k));
-const finite = (v: unknown): boolean => (typeof v === "number" ? Number.isFinite(v) : typeof v === "object" && v !== null ? Object.values(v).every(finite) : true);
-const depth = (v: unknown): number => (typeof v === "object" && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const hasExactly = (v: Record<string, unknown>, keys: string[]) =>
+  Object.keys(v).length === keys.length && keys.every((k) => Object.hasOwn(v, k));
+const finite = (v: unknown): boolean =>
+  typeof v === "number"
+    ? Number.isFinite(v)
+    : typeof v === "object" && v !== null
+      ? Object.values(v).every(finite)
+      : true;
+const depth = (v: unknown): number =>
+  typeof v === "object" && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0;
 
 const FIELDS: Record<string, { required: string[]; optional: string[] }> = {
   sub: { required: ["topic"], optional: ["id", "from"] },
@@ -58,7 +80,8 @@ function refValidFrame(v: unknown): boolean {
   if (Object.hasOwn(v, "from")) {
     const from = v.from;
     if (!isPlainObject(from)) return false;
-    const position = hasExactly(from, ["epoch", "seq"]) && isString(from.epoch, 1, 128) && isSafeIndex(from.seq);
+    const position =
+      hasExactly(from, ["epoch", "seq"]) && isString(from.epoch, 1, 128) && isSafeIndex(from.seq);
     const last = hasExactly(from, ["last"]) && isSafeIndex(from.last) && (from.last as number) <= 100_000;
     if (!position && !last) return false;
   }
@@ -70,9 +93,14 @@ const CHARS = ["a", "b", "Z", "0", "_", "-", ":", "@", "=", "+", ".", "*", ">", 
 /** Short strings over an alphabet where valid and invalid topics are both common. */
 const topicish = fc.array(fc.constantFrom(...CHARS), { maxLength: 12 }).map((chars) => chars.join(""));
 const validToken = fc.stringMatching(/^[A-Za-z0-9_\-:@=+]{1,64}$/);
-const validTopic = fc.array(validToken, { minLength: 1, maxLength: 8 }).map((t) => t.join(".")).filter((t) => t.length <= 255);
+const validTopic = fc
+  .array(validToken, { minLength: 1, maxLength: 8 })
+  .map((t) => t.join("."))
+  .filter((t) => t.length <= 255);
 /** Topics and patterns over a tiny vocabulary, so that matches are frequent. */
-const smallTopic = fc.array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 5 }).map((t) => t.join("."));
+const smallTopic = fc
+  .array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 5 })
+  .map((t) => t.join("."));
 const smallPattern = fc
   .tuple(fc.array(fc.constantFrom("a", "b", "*"), { minLength: 0, maxLength: 5 }), fc.boolean())
   .map(([tokens, tail]) => [...tokens, ...(tail || tokens.length === 0 ? [">"] : [])].join("."));
@@ -89,13 +117,24 @@ const anyValue = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   nested,
   fc.nat(),
-  fc.constantFrom(-1, 1.5, 1e300, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, "", "x".repeat(65), "x".repeat(129)),
+  fc.constantFrom(
+    -1,
+    1.5,
+    1e300,
+    Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER + 2,
+    "",
+    "x".repeat(65),
+    "x".repeat(129),
+  ),
   topicish,
   validTopic,
   fc.record({ epoch: fc.string({ maxLength: 3 }), seq: fc.oneof(fc.nat(), fc.constant(-1)) }),
   fc.record({ last: fc.oneof(fc.nat({ max: 100_001 }), fc.constant(-1)) }),
 );
-const optionalId = fc.option(fc.oneof(fc.string({ minLength: 1, maxLength: 64 }), fc.nat()), { nil: undefined });
+const optionalId = fc.option(fc.oneof(fc.string({ minLength: 1, maxLength: 64 }), fc.nat()), {
+  nil: undefined,
+});
 const optionalFrom = fc.option(
   fc.oneof(
     fc.record({ epoch: fc.string({ minLength: 1, maxLength: 128 }), seq: fc.maxSafeNat() }),
@@ -118,7 +157,19 @@ const validFrame = fc.oneof(
   fc.record({ op: fc.constant("ping"), id: optionalId }),
 );
 
-const KEYS = ["op", "topic", "id", "from", "data", "msgId", "token", "__proto__", "constructor", "prototype", "extra"];
+const KEYS = [
+  "op",
+  "topic",
+  "id",
+  "from",
+  "data",
+  "msgId",
+  "token",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "extra",
+];
 const opValue = fc.oneof(
   fc.constantFrom("sub", "unsub", "pub", "auth", "ping"),
   fc.constantFrom("SUB", "", "__proto__", "constructor", "toString", "msg"),
@@ -149,20 +200,24 @@ function checkParser(text: string): void {
   try {
     value = JSON.parse(text);
   } catch {
-    if (result.ok || !result.fatal || result.message !== "frame is not valid JSON") throw new Error("non-JSON not refused as fatal");
+    if (result.ok || !result.fatal || result.message !== "frame is not valid JSON")
+      throw new Error("non-JSON not refused as fatal");
     return;
   }
   const valid = refValidFrame(value);
   if (result.ok) {
     if (!valid) throw new Error(`accepted an invalid frame: ${text.slice(0, 200)}`);
-    if (JSON.stringify(result.frame) !== JSON.stringify(value)) throw new Error("accepted frame differs from the input");
+    if (JSON.stringify(result.frame) !== JSON.stringify(value))
+      throw new Error("accepted frame differs from the input");
     return;
   }
   if (valid) throw new Error(`refused a valid frame (${result.message}): ${text.slice(0, 200)}`);
   if (result.fatal !== !isPlainObject(value)) throw new Error(`wrong fatality for ${text.slice(0, 200)}`);
-  if (result.message.length === 0 || !["invalid_frame", "invalid_topic"].includes(result.code)) throw new Error("bad refusal");
+  if (result.message.length === 0 || !["invalid_frame", "invalid_topic"].includes(result.code))
+    throw new Error("bad refusal");
   if (result.id !== undefined && !isRequestId(result.id)) throw new Error("echoed an invalid id");
-  if ((Object.prototype as Record<string, unknown>).polluted !== undefined) throw new Error("prototype polluted");
+  if ((Object.prototype as Record<string, unknown>).polluted !== undefined)
+    throw new Error("prototype polluted");
 }
 
 test("the frame parser never throws on arbitrary text", (t) => {
@@ -195,7 +250,9 @@ test("topic validity agrees with the reference regex", (t) => {
 });
 
 test("pattern validity agrees with the reference regex", (t) => {
-  run(fc.property(fc.oneof(topicish, smallPattern), (s) => (patternProblem(s) === undefined) === refPattern(s)));
+  run(
+    fc.property(fc.oneof(topicish, smallPattern), (s) => (patternProblem(s) === undefined) === refPattern(s)),
+  );
   t.pass();
 });
 
@@ -226,10 +283,18 @@ test("a topic matches itself; > matches every topic longer than its prefix; * ex
 
 // ---- edge frames ----
 test("msg frames round-trip for any data, topic and position, alone or batched", (t) => {
-  const msg = fc.record({ topic: validTopic, seq: fc.maxSafeNat(), prev: fc.maxSafeNat(), data: fc.jsonValue({ maxDepth: 5 }), ts: fc.nat() });
+  const msg = fc.record({
+    topic: validTopic,
+    seq: fc.maxSafeNat(),
+    prev: fc.maxSafeNat(),
+    data: fc.jsonValue({ maxDepth: 5 }),
+    ts: fc.nat(),
+  });
   run(
     fc.property(fc.array(msg, { minLength: 1, maxLength: 4 }), (messages) => {
-      const text = messages.map((m) => encodeMsgFrame(m.topic, m.seq, m.prev, JSON.stringify(m.data), m.ts)).join("\n");
+      const text = messages
+        .map((m) => encodeMsgFrame(m.topic, m.seq, m.prev, JSON.stringify(m.data), m.ts))
+        .join("\n");
       const expected = messages.map((m) => ({ op: "msg", ...m }));
       return JSON.stringify(decodeEdgeFrames(text)) === JSON.stringify(expected);
     }),

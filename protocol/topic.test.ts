@@ -96,7 +96,8 @@ test("matching: * is exactly one token, > is one or more trailing tokens", (t) =
     ["user.7f3a.inbox", "user.7f3b.inbox", false],
     ["a.b", "A.b", false],
   ];
-  for (const [pattern, topic, expected] of cases) t.is(topicMatches(pattern, topic), expected, `${pattern} ~ ${topic}`);
+  for (const [pattern, topic, expected] of cases)
+    t.is(topicMatches(pattern, topic), expected, `${pattern} ~ ${topic}`);
 });
 
 test("an invalid pattern never matches, not even the same text", (t) => {

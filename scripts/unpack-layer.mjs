@@ -26,7 +26,8 @@ for (let i = 0; i < entries; i++) {
   at += 46 + nameLength + extraLength + commentLength;
   const wanted = ["kubectl/kubectl", "helm/helm"].includes(name);
   if (!wanted) continue;
-  const dataStart = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
+  const dataStart =
+    localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
   const raw = zip.subarray(dataStart, dataStart + compressedSize);
   const body = method === 0 ? raw : inflateRawSync(raw);
   const target = join(outDir, basename(name));

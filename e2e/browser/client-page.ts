@@ -51,11 +51,19 @@ export async function waitForSubscription(page: Page): Promise<void> {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   await page
-    .waitForFunction(() => (window as unknown as { herald?: { subscription: { position?: unknown } } }).herald?.subscription.position !== undefined, undefined, {
-      timeout: 60_000,
-    })
+    .waitForFunction(
+      () =>
+        (window as unknown as { herald?: { subscription: { position?: unknown } } }).herald?.subscription
+          .position !== undefined,
+      undefined,
+      {
+        timeout: 60_000,
+      },
+    )
     .catch((error: unknown) => {
-      throw new Error(`the test page did not subscribe${errors.length ? ` (page errors: ${errors.join("; ")})` : ""}: ${String(error)}`);
+      throw new Error(
+        `the test page did not subscribe${errors.length ? ` (page errors: ${errors.join("; ")})` : ""}: ${String(error)}`,
+      );
     });
 }
 

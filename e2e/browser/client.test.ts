@@ -42,7 +42,8 @@ test("a page reload resumes from the position persisted in localStorage", async 
   const persisted = () =>
     page.evaluate(() => {
       const stored = localStorage.getItem("herald-test:browser.reload");
-      const live = (window as unknown as { herald: { subscription: { position?: { seq: number } } } }).herald.subscription.position;
+      const live = (window as unknown as { herald: { subscription: { position?: { seq: number } } } }).herald
+        .subscription.position;
       return stored !== null && (JSON.parse(stored) as { seq: number }).seq === live?.seq;
     });
   await waitFor("the position of message 5 persisted", persisted);
@@ -72,7 +73,13 @@ test("a page reload resumes from the position persisted in localStorage", async 
 test("the edge is restarted mid-stream on the same port: the page lists every message once, in order", async (t) => {
   const nats = await startNats(t, { jetstream: true });
   const port = await freePort();
-  const env = { ...TEST_EDGE_ENV, HERALD_NATS_URL: nats.url, HERALD_PORT: String(port), HERALD_DRAIN_SECONDS: "0", HERALD_ALLOW_ANONYMOUS: "true" };
+  const env = {
+    ...TEST_EDGE_ENV,
+    HERALD_NATS_URL: nats.url,
+    HERALD_PORT: String(port),
+    HERALD_DRAIN_SECONDS: "0",
+    HERALD_ALLOW_ANONYMOUS: "true",
+  };
   let edge = await spawnEdge(t, env);
   const context = await launchChromium(t);
   await routeTestPage(context, edge.url);
@@ -92,6 +99,10 @@ test("the edge is restarted mid-stream on the same port: the page lists every me
   edge = await spawnEdge(t, env);
   await publishing;
 
-  await waitFor(`${total} messages in the DOM`, async () => (await listedNumbers(page)).length >= total, 90_000);
+  await waitFor(
+    `${total} messages in the DOM`,
+    async () => (await listedNumbers(page)).length >= total,
+    90_000,
+  );
   t.deepEqual(await listedNumbers(page), range(total));
 });

@@ -17,7 +17,11 @@ test("the demo page receives messages and publishes from its form", async (t) =>
   const pageErrors: string[] = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));
   await page.goto(`${edge.url}/`);
-  await page.waitForFunction(() => document.getElementById("status")?.textContent === "connected", undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => document.getElementById("status")?.textContent === "connected",
+    undefined,
+    { timeout: 60_000 },
+  );
 
   // The page subscribed to its default topic; give the subscription time to be confirmed by
   // publishing until the first message shows up, then publish the rest.
@@ -29,7 +33,12 @@ test("the demo page receives messages and publishes from its form", async (t) =>
   for (const n of range(5)) await publishHttp(edge.url, "demo.chat", { n });
   await waitFor("5 more rows", async () => (await rows()).slice(0, 5).includes('{"n":1}'));
   // Newest first.
-  t.deepEqual((await rows()).slice(0, 5), range(5).reverse().map((n) => JSON.stringify({ n })));
+  t.deepEqual(
+    (await rows()).slice(0, 5),
+    range(5)
+      .reverse()
+      .map((n) => JSON.stringify({ n })),
+  );
 
   await page.fill("#data", '{"n":6}');
   await page.click("#publish-form button");

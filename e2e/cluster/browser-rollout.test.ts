@@ -23,10 +23,19 @@ test.before(async () => {
 test("pages loading /client.js through the balancer keep every message once, in order, across a rollout and an edge crash", async (t) => {
   t.timeout(180_000);
   const nats = await startNats(t);
-  const env = { ...TEST_EDGE_ENV, HERALD_NATS_URL: nats.url, HERALD_ALLOW_ANONYMOUS: "true", HERALD_DRAIN_SECONDS: "2", HERALD_DRAIN_DELAY_MS: "500" };
+  const env = {
+    ...TEST_EDGE_ENV,
+    HERALD_NATS_URL: nats.url,
+    HERALD_ALLOW_ANONYMOUS: "true",
+    HERALD_DRAIN_SECONDS: "2",
+    HERALD_DRAIN_DELAY_MS: "500",
+  };
   const spawn = () => spawnEdge(t, env);
   const originals = await Promise.all([spawn(), spawn(), spawn()]);
-  const balancer = await startTcpBalancer(t, originals.map((edge) => edge.port));
+  const balancer = await startTcpBalancer(
+    t,
+    originals.map((edge) => edge.port),
+  );
   const context = await launchChromium(t);
   // Each page has its own topic: pages of one origin share localStorage, where positions are kept.
   await routeTestPage(context, balancer.url);
@@ -34,7 +43,10 @@ test("pages loading /client.js through the balancer keep every message once, in 
   for (const topic of TOPICS) pages.push(await openTestPage(context, balancer.url, topic));
   // The page's client's state events, kept in the page.
   const recordStates = () => {
-    const page = window as unknown as { herald: { client: { on(event: "state", listener: (state: string) => void): void } }; states: string[] };
+    const page = window as unknown as {
+      herald: { client: { on(event: "state", listener: (state: string) => void): void } };
+      states: string[];
+    };
     page.states = [];
     page.herald.client.on("state", (state) => page.states.push(state));
   };
@@ -72,15 +84,36 @@ test("pages loading /client.js through the balancer keep every message once, in 
   for (const [i, page] of pages.entries()) {
     const topic = TOPICS[i]!;
     const total = published.get(topic)!;
-    await waitFor(`${total} messages on page ${i}`, async () => (await listedNumbers(page)).length >= total, 90_000);
-    t.deepEqual(await listedNumbers(page), Array.from({ length: total }, (_, k) => k + 1), `page ${i}`);
+    await waitFor(
+      `${total} messages on page ${i}`,
+      async () => (await listedNumbers(page)).length >= total,
+      90_000,
+    );
+    t.deepEqual(
+      await listedNumbers(page),
+      Array.from({ length: total }, (_, k) => k + 1),
+      `page ${i}`,
+    );
     t.is(await page.textContent("#state"), "open");
     // Its edge was replaced under it: the page moved at least once and is connected again.
     const states = await page.evaluate(() => (window as unknown as { states: string[] }).states);
-    t.true(states.includes("reconnecting") && states.at(-1) === "open", `page ${i} states: ${states.join(",")}`);
+    t.true(
+      states.includes("reconnecting") && states.at(-1) === "open",
+      `page ${i} states: ${states.join(",")}`,
+    );
     const stored = await storedMessages(balancer.url, topic);
-    t.deepEqual(stored.map((m) => (m.data as { n: number }).n), Array.from({ length: total }, (_, k) => k + 1), `stored ${topic}`);
-    t.deepEqual(stored.map((m) => m.prev), [0, ...stored.slice(0, -1).map((m) => m.seq)], `prev chain of ${topic}`);
+    t.deepEqual(
+      stored.map((m) => (m.data as { n: number }).n),
+      Array.from({ length: total }, (_, k) => k + 1),
+      `stored ${topic}`,
+    );
+    t.deepEqual(
+      stored.map((m) => m.prev),
+      [0, ...stored.slice(0, -1).map((m) => m.seq)],
+      `prev chain of ${topic}`,
+    );
   }
-  t.log(`published ${[...published.values()].join("/")} messages; balancer ${JSON.stringify(balancer.stats())}`);
+  t.log(
+    `published ${[...published.values()].join("/")} messages; balancer ${JSON.stringify(balancer.stats())}`,
+  );
 });

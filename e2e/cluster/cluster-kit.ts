@@ -6,7 +6,12 @@
 // come from the JetStream fault kit (e2e/jetstream/fault-kit.ts).
 import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
-import { HeraldClient, type ClientState, type Subscription, type WebSocketConstructor } from "../../client/node.js";
+import {
+  HeraldClient,
+  type ClientState,
+  type Subscription,
+  type WebSocketConstructor,
+} from "../../client/node.js";
 import { decodeEdgeFrames, type HistoryResponse } from "../../protocol/index.js";
 import type { EdgeProcess } from "../harness/edge-process.js";
 import type { TcpBalancer } from "../harness/tcp-balancer.js";
@@ -37,8 +42,15 @@ export class SdkSubscriber {
   readonly resyncs: string[] = [];
   private readonly subscriptions: Subscription<string>[] = [];
 
-  constructor(url: string, readonly topics: string[]) {
-    this.client = new HeraldClient({ url, WebSocket: observedWebSocket(this), backoff: { initialMs: 100, maxMs: 1000 } });
+  constructor(
+    url: string,
+    readonly topics: string[],
+  ) {
+    this.client = new HeraldClient({
+      url,
+      WebSocket: observedWebSocket(this),
+      backoff: { initialMs: 100, maxMs: 1000 },
+    });
     this.client.on("state", (state) => this.states.push(state));
     for (const topic of topics) {
       const subscription = this.client.subscribe<string>(topic, (message) => {
@@ -46,7 +58,9 @@ export class SdkSubscriber {
         list.push({ data: message.data, seq: message.seq, prev: message.prev });
         this.delivered.set(topic, list);
       });
-      subscription.on("resync", (info) => this.resyncs.push(`${topic}: resync from ${JSON.stringify(info.lost)}`));
+      subscription.on("resync", (info) =>
+        this.resyncs.push(`${topic}: resync from ${JSON.stringify(info.lost)}`),
+      );
       this.subscriptions.push(subscription);
     }
   }
@@ -87,11 +101,21 @@ function observedWebSocket(subscriber: SdkSubscriber): WebSocketConstructor {
  * `count` SDK clients on `url`, client i on topics i and i+offset (mod topics.length), all
  * subscribed before this resolves; closed when the test ends.
  */
-export async function startSubscribers(t: ExecutionContext, url: string, topics: string[], count: number): Promise<SdkSubscriber[]> {
+export async function startSubscribers(
+  t: ExecutionContext,
+  url: string,
+  topics: string[],
+  count: number,
+): Promise<SdkSubscriber[]> {
   const offset = Math.floor(topics.length / 2);
-  const subscribers = Array.from({ length: count }, (_, i) => new SdkSubscriber(url, [topics[i % topics.length]!, topics[(i + offset) % topics.length]!]));
+  const subscribers = Array.from(
+    { length: count },
+    (_, i) => new SdkSubscriber(url, [topics[i % topics.length]!, topics[(i + offset) % topics.length]!]),
+  );
   t.teardown(() => subscribers.forEach((s) => s.client.close()));
-  await waitUntil("every client subscribed through the balancer", () => subscribers.every((s) => s.subscribed));
+  await waitUntil("every client subscribed through the balancer", () =>
+    subscribers.every((s) => s.subscribed),
+  );
   return subscribers;
 }
 
@@ -100,7 +124,13 @@ export async function startSubscribers(t: ExecutionContext, url: string, topics:
  * says to stop, and at least `minRounds` rounds: traffic flows for as long as the fault or the
  * rollout takes, however slow the machine.
  */
-export async function publishWhile(publisher: RetryingPublisher, topics: string[], minRounds: number, done: () => boolean, paceMs = 5): Promise<void> {
+export async function publishWhile(
+  publisher: RetryingPublisher,
+  topics: string[],
+  minRounds: number,
+  done: () => boolean,
+  paceMs = 5,
+): Promise<void> {
   for (let round = 0; round < minRounds || !done(); round++) {
     for (const topic of topics) {
       await publisher.publish(topic, `${topic}#${round}`);
@@ -120,9 +150,17 @@ function expected(publisher: RetryingPublisher, topic: string): Delivered[] {
  * Waits until every client delivered as many messages as were acknowledged on each of its topics,
  * then lists every difference from the acknowledged stream (empty when all is well).
  */
-export async function deliveryProblems(publisher: RetryingPublisher, subscribers: SdkSubscriber[]): Promise<string[]> {
-  const complete = (s: SdkSubscriber) => s.topics.every((topic) => (s.delivered.get(topic)?.length ?? 0) >= (publisher.published.get(topic)?.length ?? 0));
-  await waitUntil("every client to deliver every acknowledged message", () => subscribers.every(complete)).catch(() => undefined);
+export async function deliveryProblems(
+  publisher: RetryingPublisher,
+  subscribers: SdkSubscriber[],
+): Promise<string[]> {
+  const complete = (s: SdkSubscriber) =>
+    s.topics.every(
+      (topic) => (s.delivered.get(topic)?.length ?? 0) >= (publisher.published.get(topic)?.length ?? 0),
+    );
+  await waitUntil("every client to deliver every acknowledged message", () =>
+    subscribers.every(complete),
+  ).catch(() => undefined);
   const problems: string[] = [];
   subscribers.forEach((s, index) => {
     for (const resync of s.resyncs) problems.push(`client ${index}: ${resync}`);
@@ -130,8 +168,13 @@ export async function deliveryProblems(publisher: RetryingPublisher, subscribers
       const want = expected(publisher, topic);
       const got = s.delivered.get(topic) ?? [];
       if (JSON.stringify(got) === JSON.stringify(want)) continue;
-      const at = Math.max(0, want.findIndex((w, k) => JSON.stringify(got[k]) !== JSON.stringify(w)));
-      problems.push(`client ${index} ${topic}: delivered ${got.length}, acknowledged ${want.length}; first difference #${at}: got ${JSON.stringify(got[at])}, expected ${JSON.stringify(want[at])}`);
+      const at = Math.max(
+        0,
+        want.findIndex((w, k) => JSON.stringify(got[k]) !== JSON.stringify(w)),
+      );
+      problems.push(
+        `client ${index} ${topic}: delivered ${got.length}, acknowledged ${want.length}; first difference #${at}: got ${JSON.stringify(got[at])}, expected ${JSON.stringify(want[at])}`,
+      );
     }
   });
   return problems.slice(0, 20);
@@ -142,21 +185,34 @@ export async function deliveryProblems(publisher: RetryingPublisher, subscribers
  * difference from what was acknowledged: each msgId (the data) stored once, in publish order, on
  * an unbroken prev chain.
  */
-export async function historyProblems(url: string, publisher: RetryingPublisher, topics: string[]): Promise<string[]> {
+export async function historyProblems(
+  url: string,
+  publisher: RetryingPublisher,
+  topics: string[],
+): Promise<string[]> {
   const problems: string[] = [];
   for (const topic of topics) {
-    const response = await fetch(`${url}/v1/topics/${encodeURIComponent(topic)}/messages?after=0&limit=1000`, {
-      headers: { authorization: `Bearer ${API_KEY}` },
-    });
+    const response = await fetch(
+      `${url}/v1/topics/${encodeURIComponent(topic)}/messages?after=0&limit=1000`,
+      {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      },
+    );
     const text = await response.text();
     if (response.status !== 200) {
       problems.push(`${topic}: history answered ${response.status}: ${text}`);
       continue;
     }
-    const stored = (JSON.parse(text) as HistoryResponse).messages.map((m) => ({ data: m.data, seq: m.seq, prev: m.prev }));
+    const stored = (JSON.parse(text) as HistoryResponse).messages.map((m) => ({
+      data: m.data,
+      seq: m.seq,
+      prev: m.prev,
+    }));
     const want = expected(publisher, topic);
     if (JSON.stringify(stored) !== JSON.stringify(want)) {
-      problems.push(`${topic}: stored ${stored.length} (${new Set(stored.map((m) => m.data)).size} distinct msgIds), acknowledged ${want.length}`);
+      problems.push(
+        `${topic}: stored ${stored.length} (${new Set(stored.map((m) => m.data)).size} distinct msgIds), acknowledged ${want.length}`,
+      );
     }
   }
   return problems;
@@ -177,7 +233,11 @@ async function ready(url: string): Promise<boolean> {
  * once) and the balancer stops sending it new connections, while the edge drains the ones it has.
  * Resolves with the replacement and the old edge's exit code.
  */
-export async function rollEdge(balancer: TcpBalancer, old: EdgeProcess, spawnReplacement: () => Promise<EdgeProcess>): Promise<{ replacement: EdgeProcess; exitCode: number | null }> {
+export async function rollEdge(
+  balancer: TcpBalancer,
+  old: EdgeProcess,
+  spawnReplacement: () => Promise<EdgeProcess>,
+): Promise<{ replacement: EdgeProcess; exitCode: number | null }> {
   const replacement = await spawnReplacement();
   balancer.add(replacement.port);
   old.kill("SIGTERM");

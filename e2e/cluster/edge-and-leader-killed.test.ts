@@ -20,7 +20,10 @@ test("SIGKILL of an edge and of the stream's leader behind a load balancer: 150 
   const edges = await Promise.all(
     [0, 1, 2].map((k) => spawnNatsEdge(t, [...cluster.urls.slice(k), ...cluster.urls.slice(0, k)], env)),
   );
-  const balancer = await startTcpBalancer(t, edges.map((edge) => edge.port));
+  const balancer = await startTcpBalancer(
+    t,
+    edges.map((edge) => edge.port),
+  );
   const subscribers = await startSubscribers(t, balancer.wsUrl, TOPICS, CLIENTS);
   const [victim, ...survivors] = edges as [(typeof edges)[0], ...typeof edges];
   const onVictim = balancer.connectionsTo(victim.port);
@@ -38,7 +41,9 @@ test("SIGKILL of an edge and of the stream's leader behind a load balancer: 150 
     // and are skipped. Then it is taken out, as a real load balancer does after failed checks.
     await waitUntil(
       "the dead edge's clients connected elsewhere",
-      () => subscribers.filter((s) => s.reconnects > 0).length >= onVictim && subscribers.every((s) => s.client.state === "open"),
+      () =>
+        subscribers.filter((s) => s.reconnects > 0).length >= onVictim &&
+        subscribers.every((s) => s.client.state === "open"),
     );
     balancer.remove(victim.port);
     const newLeader = await cluster.leaderOf("HERALD");
@@ -50,10 +55,23 @@ test("SIGKILL of an edge and of the stream's leader behind a load balancer: 150 
 
   t.deepEqual(await deliveryProblems(publisher, subscribers), []);
   const errCodes = subscribers.flatMap((s) => s.errCodes);
-  t.log(`published ${publisher.count} messages (${publisher.retries} retries with their msgId); ${onVictim} clients moved off the killed edge; balancer ${JSON.stringify(balancer.stats())}; err frames retried by the SDK: ${errCodes.length} (${[...new Set(errCodes)].join(", ")})`);
-  t.true(subscribers.every((s) => s.client.state === "open"), "every client is connected at the end");
-  t.is(subscribers.filter((s) => s.reconnects > 0).length, onVictim, "exactly the killed edge's clients reconnected");
+  t.log(
+    `published ${publisher.count} messages (${publisher.retries} retries with their msgId); ${onVictim} clients moved off the killed edge; balancer ${JSON.stringify(balancer.stats())}; err frames retried by the SDK: ${errCodes.length} (${[...new Set(errCodes)].join(", ")})`,
+  );
+  t.true(
+    subscribers.every((s) => s.client.state === "open"),
+    "every client is connected at the end",
+  );
+  t.is(
+    subscribers.filter((s) => s.reconnects > 0).length,
+    onVictim,
+    "exactly the killed edge's clients reconnected",
+  );
 
-  for (const edge of survivors) await waitUntil(`edge ${edge.port} ready`, async () => (await fetch(`${edge.url}/readyz`)).status === 200);
+  for (const edge of survivors)
+    await waitUntil(
+      `edge ${edge.port} ready`,
+      async () => (await fetch(`${edge.url}/readyz`)).status === 200,
+    );
   t.deepEqual(await historyProblems(balancer.url, publisher, TOPICS), []);
 });

@@ -8,7 +8,13 @@ import { CloseCode } from "../../protocol/index.js";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpBalancer } from "../harness/tcp-balancer.js";
 import { RetryingPublisher, spawnNatsEdge, waitUntil } from "../jetstream/fault-kit.js";
-import { deliveryProblems, historyProblems, publishWhile, rollEdge, startSubscribers } from "./cluster-kit.js";
+import {
+  deliveryProblems,
+  historyProblems,
+  publishWhile,
+  rollEdge,
+  startSubscribers,
+} from "./cluster-kit.js";
 
 const TOPICS = Array.from({ length: 15 }, (_, i) => `cluster.rollout.topic-${i}`);
 const CLIENTS = 150;
@@ -19,7 +25,10 @@ test("a rolling restart behind a load balancer: clients move in spread-out recon
   t.timeout(180_000);
   const nats = await startNats(t);
   const originals = await Promise.all([0, 1, 2].map(() => spawnNatsEdge(t, nats.url, EDGE_ENV)));
-  const balancer = await startTcpBalancer(t, originals.map((edge) => edge.port));
+  const balancer = await startTcpBalancer(
+    t,
+    originals.map((edge) => edge.port),
+  );
   const subscribers = await startSubscribers(t, balancer.wsUrl, TOPICS, CLIENTS);
 
   const publisher = new RetryingPublisher(() => balancer.url);
@@ -27,7 +36,8 @@ test("a rolling restart behind a load balancer: clients move in spread-out recon
   const exitCodes: (number | null)[] = [];
   const rollout = (async () => {
     await waitUntil("traffic flowing", () => publisher.count >= 30);
-    for (const old of originals) exitCodes.push((await rollEdge(balancer, old, () => spawnNatsEdge(t, nats.url, EDGE_ENV))).exitCode);
+    for (const old of originals)
+      exitCodes.push((await rollEdge(balancer, old, () => spawnNatsEdge(t, nats.url, EDGE_ENV))).exitCode);
     rolledOut = true;
   })();
   await publishWhile(publisher, TOPICS, 12, () => rolledOut);
@@ -36,14 +46,20 @@ test("a rolling restart behind a load balancer: clients move in spread-out recon
   t.deepEqual(await deliveryProblems(publisher, subscribers), []);
   t.deepEqual(exitCodes, [0, 0, 0], "every old edge drained and exited 0");
   const afterMs = subscribers.flatMap((s) => s.reconnectAfterMs);
-  t.log(`published ${publisher.count} messages (${publisher.retries} retries); ${afterMs.length} reconnect frames; balancer ${JSON.stringify(balancer.stats())}`);
+  t.log(
+    `published ${publisher.count} messages (${publisher.retries} retries); ${afterMs.length} reconnect frames; balancer ${JSON.stringify(balancer.stats())}`,
+  );
   for (const [index, s] of subscribers.entries()) {
     // Every client started on an edge that was rolled, so each was asked to move at least once; it
     // went `reconnecting` exactly once per reconnect frame (no other disconnect), each of those
     // connections closed by the edge with 1001, and it is connected again.
     t.true(s.reconnectAfterMs.length >= 1, `client ${index} got a reconnect frame`);
     t.is(s.reconnects, s.reconnectAfterMs.length, `client ${index}: states ${s.states.join(",")}`);
-    t.is(s.closeCodes.filter((code) => code === CloseCode.Draining).length, s.reconnectAfterMs.length, `client ${index}: closes ${s.closeCodes.join(",")}`);
+    t.is(
+      s.closeCodes.filter((code) => code === CloseCode.Draining).length,
+      s.reconnectAfterMs.length,
+      `client ${index}: closes ${s.closeCodes.join(",")}`,
+    );
     t.is(s.client.state, "open");
   }
   // The edges spread the moves over the drain instead of sending everybody at the same instant.

@@ -66,7 +66,9 @@ test("round-robin, failed connects skipped, removal spares open connections, not
   balancer.remove(b!.port);
   t.deepEqual(balancer.backends(), [c!.port]);
   t.deepEqual(await greetings(balancer.port, 2), ["c", "c"]);
-  const echoed = new Promise<string>((resolve) => kept.socket.once("data", (chunk: Buffer) => resolve(chunk.toString())));
+  const echoed = new Promise<string>((resolve) =>
+    kept.socket.once("data", (chunk: Buffer) => resolve(chunk.toString())),
+  );
   kept.socket.write("still here\n");
   t.is(await echoed, "still here\n");
   kept.socket.destroy();

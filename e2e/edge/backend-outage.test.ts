@@ -8,11 +8,19 @@ import { waitFor } from "../harness/wait.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
 
 const publish = (url: string, data: unknown) =>
-  fetch(`${url}/v1/publish`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ topic: "out.a", data }) });
+  fetch(`${url}/v1/publish`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ topic: "out.a", data }),
+  });
 
 test("NATS down: unready, 503 with Retry-After and err unavailable; back up: ready, nothing lost", async (t) => {
   const nats = await startNats(t);
-  const edge = await startTestEdge(t, { HERALD_NATS_URL: nats.url, HERALD_ALLOW_ANONYMOUS: "true", HERALD_ANONYMOUS_PUBLISH: "true" });
+  const edge = await startTestEdge(t, {
+    HERALD_NATS_URL: nats.url,
+    HERALD_ALLOW_ANONYMOUS: "true",
+    HERALD_ANONYMOUS_PUBLISH: "true",
+  });
   const client = await TestClient.ready(edge.wsUrl);
   t.teardown(() => client.close());
   await client.subscribe("out.a");
@@ -22,7 +30,9 @@ test("NATS down: unready, 503 with Retry-After and err unavailable; back up: rea
   await nats.stop();
   const readyz = await waitFor("/readyz to fail", async () => {
     const response = await fetch(`${edge.url}/readyz`);
-    return response.status === 503 ? ((await response.json()) as { error: { code: string; message: string } }) : undefined;
+    return response.status === 503
+      ? ((await response.json()) as { error: { code: string; message: string } })
+      : undefined;
   });
   t.is(readyz.error.code, "unavailable");
   t.regex(readyz.error.message, /^backend (unavailable|connecting): ./);
@@ -36,13 +46,20 @@ test("NATS down: unready, 503 with Retry-After and err unavailable; back up: rea
   const reply = await client.request({ op: "pub", topic: "out.a", data: 3, id: "p" }, 60_000);
   t.like(reply, { op: "err", id: "p", code: "unavailable" });
   t.regex(reply.op === "err" ? reply.message : "", /^JetStream unavailable: ./);
-  t.like(await client.request({ op: "sub", topic: "out.b", id: "s" }, 60_000), { op: "err", id: "s", code: "unavailable" });
+  t.like(await client.request({ op: "sub", topic: "out.b", id: "s" }, 60_000), {
+    op: "err",
+    id: "s",
+    code: "unavailable",
+  });
   t.is(client.closed, undefined, "connections stay open while the log is away");
 
   await nats.restart();
   await waitFor("/readyz to pass", async () => (await fetch(`${edge.url}/readyz`)).status === 200);
   t.is((await publish(edge.url, 4)).status, 200);
   const messages = await client.waitForMessages("out.a", 2, 60_000);
-  t.deepEqual(messages.map((m) => m.data), [1, 4]);
+  t.deepEqual(
+    messages.map((m) => m.data),
+    [1, 4],
+  );
   t.is(chainProblem(messages, 0), undefined);
 });

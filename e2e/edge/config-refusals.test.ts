@@ -18,7 +18,13 @@ test("HERALD_NATS_URL entries that are not NATS servers: one line naming the bad
     ["nats://:4222", "nats://:4222"],
     ["nats://127.0.0.1:0", "nats://127.0.0.1:0"],
   ] as const;
-  const edges = await Promise.all(cases.map(async ([url, bad]) => ({ url, bad, edge: await spawnEdge(t, { HERALD_NATS_URL: url }, { waitReady: false }) })));
+  const edges = await Promise.all(
+    cases.map(async ([url, bad]) => ({
+      url,
+      bad,
+      edge: await spawnEdge(t, { HERALD_NATS_URL: url }, { waitReady: false }),
+    })),
+  );
   for (const { url, bad, edge } of edges) {
     t.is(await edge.exited, 1, url);
     t.is(edge.stderr(), `herald: ${natsUrlProblem(bad)}\n`);
@@ -27,16 +33,27 @@ test("HERALD_NATS_URL entries that are not NATS servers: one line naming the bad
 });
 
 test("every server form nats.js accepts is accepted", (t) => {
-  const urls = "nats://nats.nats:4222, tls://nats.example.com:4443,ws://127.0.0.1:8080,wss://[::1]:443,127.0.0.1:4222,nats-0.nats,NATS://n";
-  t.deepEqual(loadConfig({ HERALD_NATS_URL: urls }).natsUrl, urls.split(",").map((url) => url.trim()));
+  const urls =
+    "nats://nats.nats:4222, tls://nats.example.com:4443,ws://127.0.0.1:8080,wss://[::1]:443,127.0.0.1:4222,nats-0.nats,NATS://n";
+  t.deepEqual(
+    loadConfig({ HERALD_NATS_URL: urls }).natsUrl,
+    urls.split(",").map((url) => url.trim()),
+  );
 });
 
 test("HERALD_NATS_CREDS naming a missing file: refused at start, not reported as an unreachable NATS", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "herald-creds-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const edge = await spawnEdge(t, { HERALD_NATS_URL: "nats://127.0.0.1:4222", HERALD_NATS_CREDS: join(dir, "missing.creds") }, { waitReady: false });
+  const edge = await spawnEdge(
+    t,
+    { HERALD_NATS_URL: "nats://127.0.0.1:4222", HERALD_NATS_CREDS: join(dir, "missing.creds") },
+    { waitReady: false },
+  );
   t.is(await edge.exited, 1);
-  t.is(edge.stderr(), "herald: HERALD_NATS_CREDS must name a readable NATS credentials file: ENOENT: no such file or directory\n");
+  t.is(
+    edge.stderr(),
+    "herald: HERALD_NATS_CREDS must name a readable NATS credentials file: ENOENT: no such file or directory\n",
+  );
   t.is(edge.stdout(), "");
 });
 
@@ -47,6 +64,9 @@ test("HERALD_NATS_CREDS without HERALD_NATS_URL: refused at start instead of sil
   await writeFile(creds, "-----BEGIN NATS USER JWT-----\nx\n------END NATS USER JWT------\n");
   const edge = await spawnEdge(t, { HERALD_NATS_CREDS: creds }, { waitReady: false });
   t.is(await edge.exited, 1);
-  t.is(edge.stderr(), "herald: HERALD_NATS_CREDS is set but HERALD_NATS_URL is not: credentials are only used with NATS\n");
+  t.is(
+    edge.stderr(),
+    "herald: HERALD_NATS_CREDS is set but HERALD_NATS_URL is not: credentials are only used with NATS\n",
+  );
   t.is(edge.stdout(), "");
 });

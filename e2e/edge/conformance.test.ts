@@ -7,7 +7,11 @@ import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { chainProblem, TestClient, UpgradeRefused } from "../harness/ws-client.js";
 
 const API_KEY = "edge-conformance-api-key";
-const AUTH_ENV = { HERALD_JWT_SECRET: TEST_JWT_SECRET, HERALD_ALLOW_ANONYMOUS: "false", HERALD_API_KEYS: API_KEY };
+const AUTH_ENV = {
+  HERALD_JWT_SECRET: TEST_JWT_SECRET,
+  HERALD_ALLOW_ANONYMOUS: "false",
+  HERALD_API_KEYS: API_KEY,
+};
 const WITH_KEY = { authorization: `Bearer ${API_KEY}` };
 
 async function publish(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -28,21 +32,45 @@ test("welcome carries the session id, heartbeat and the configured limits", asyn
   if (welcome.op !== "welcome") return;
   t.regex(welcome.session, /^[0-9a-f-]{36}$/);
   t.is(welcome.heartbeatMs, 5000);
-  t.deepEqual(welcome.limits, { maxFrameBytes: 65536, maxSubscriptions: 7, sendBufferBytes: 1048576, framesPerSecond: 100, publishesPerSecond: 50 });
+  t.deepEqual(welcome.limits, {
+    maxFrameBytes: 65536,
+    maxSubscriptions: 7,
+    sendBufferBytes: 1048576,
+    framesPerSecond: 100,
+    publishesPerSecond: 50,
+  });
   t.is(client.ws.protocol, "herald.v1");
 });
 
 test("sub live-only: subok at the head, then every new message in order with its prev chain", async (t) => {
   const edge = await startTestEdge(t);
-  await publish(edge.url, [{ topic: "scores.a", data: 1 }, { topic: "scores.a", data: 2 }]);
+  await publish(edge.url, [
+    { topic: "scores.a", data: 1 },
+    { topic: "scores.a", data: 2 },
+  ]);
   const client = await TestClient.ready(edge.wsUrl);
   t.teardown(() => client.close());
   const subok = await client.subscribe("scores.a", undefined, 7);
   t.like(subok, { op: "subok", id: 7, topic: "scores.a", seq: 2, recovered: true });
-  const published = await publish(edge.url, [{ topic: "scores.a", data: { n: 3 } }, { topic: "scores.a", data: "four" }]);
-  t.deepEqual(published, { status: 200, body: [{ seq: 3, dup: false }, { seq: 4, dup: false }] });
+  const published = await publish(edge.url, [
+    { topic: "scores.a", data: { n: 3 } },
+    { topic: "scores.a", data: "four" },
+  ]);
+  t.deepEqual(published, {
+    status: 200,
+    body: [
+      { seq: 3, dup: false },
+      { seq: 4, dup: false },
+    ],
+  });
   const messages = await client.waitForMessages("scores.a", 2);
-  t.deepEqual(messages.map((m) => [m.seq, m.prev, m.data]), [[3, 2, { n: 3 }], [4, 3, "four"]]);
+  t.deepEqual(
+    messages.map((m) => [m.seq, m.prev, m.data]),
+    [
+      [3, 2, { n: 3 }],
+      [4, 3, "four"],
+    ],
+  );
   t.true(messages.every((m) => typeof m.ts === "number" && m.ts > 0));
 });
 
@@ -51,8 +79,14 @@ test("pub is acked with its seq; a repeated msgId is acked as dup with the first
   const client = await TestClient.ready(edge.wsUrl);
   t.teardown(() => client.close());
   await client.subscribe("chat.room1");
-  t.deepEqual(await client.request({ op: "pub", topic: "chat.room1", data: { text: "hi" }, id: "p1", msgId: "m-1" }), { op: "ack", id: "p1", seq: 1, dup: false });
-  t.deepEqual(await client.request({ op: "pub", topic: "chat.room1", data: { text: "hi" }, id: "p2", msgId: "m-1" }), { op: "ack", id: "p2", seq: 1, dup: true });
+  t.deepEqual(
+    await client.request({ op: "pub", topic: "chat.room1", data: { text: "hi" }, id: "p1", msgId: "m-1" }),
+    { op: "ack", id: "p1", seq: 1, dup: false },
+  );
+  t.deepEqual(
+    await client.request({ op: "pub", topic: "chat.room1", data: { text: "hi" }, id: "p2", msgId: "m-1" }),
+    { op: "ack", id: "p2", seq: 1, dup: true },
+  );
   const [message] = await client.waitForMessages("chat.room1", 1);
   t.deepEqual(message!.data, { text: "hi" });
   // The duplicate was not stored or delivered again.
@@ -65,9 +99,19 @@ test("unsub is acked and stops delivery; unsub of an unknown topic and a second 
   const client = await TestClient.ready(edge.wsUrl);
   t.teardown(() => client.close());
   await client.subscribe("a.b");
-  t.deepEqual(await client.request({ op: "sub", topic: "a.b", id: 2 }), { op: "err", id: 2, code: "already_subscribed", message: 'already subscribed to "a.b"' });
+  t.deepEqual(await client.request({ op: "sub", topic: "a.b", id: 2 }), {
+    op: "err",
+    id: 2,
+    code: "already_subscribed",
+    message: 'already subscribed to "a.b"',
+  });
   t.deepEqual(await client.request({ op: "unsub", topic: "a.b", id: 3 }), { op: "ack", id: 3 });
-  t.deepEqual(await client.request({ op: "unsub", topic: "a.b", id: 4 }), { op: "err", id: 4, code: "not_subscribed", message: 'not subscribed to "a.b"' });
+  t.deepEqual(await client.request({ op: "unsub", topic: "a.b", id: 4 }), {
+    op: "err",
+    id: 4,
+    code: "not_subscribed",
+    message: 'not subscribed to "a.b"',
+  });
   await publish(edge.url, { topic: "a.b", data: 1 });
   await client.subscribe("a.c");
   await publish(edge.url, { topic: "a.c", data: 2 });
@@ -81,7 +125,10 @@ test("ping with an id is acked; without an id it expects no reply", async (t) =>
   t.teardown(() => client.close());
   client.send({ op: "ping" });
   t.deepEqual(await client.request({ op: "ping", id: 1 }), { op: "ack", id: 1 });
-  t.deepEqual(client.frames.map((f) => f.op), ["welcome", "ack"]);
+  t.deepEqual(
+    client.frames.map((f) => f.op),
+    ["welcome", "ack"],
+  );
 });
 
 test("pending frames for one socket are batched into one WebSocket frame, split on newlines", async (t) => {
@@ -92,9 +139,15 @@ test("pending frames for one socket are batched into one WebSocket frame, split 
   const items = Array.from({ length: 50 }, (_, i) => ({ topic: "batch.t", data: i }));
   await publish(edge.url, items);
   const messages = await client.waitForMessages("batch.t", 50);
-  t.deepEqual(messages.map((m) => m.data), items.map((i) => i.data));
+  t.deepEqual(
+    messages.map((m) => m.data),
+    items.map((i) => i.data),
+  );
   t.is(chainProblem(messages, 0), undefined);
-  t.true(client.rawFrames.some((raw) => raw.split("\n").length > 1), "some WebSocket frame carried several edge frames");
+  t.true(
+    client.rawFrames.some((raw) => raw.split("\n").length > 1),
+    "some WebSocket frame carried several edge frames",
+  );
 });
 
 test("anonymous access: subscribe allowed; publish refused when HERALD_ANONYMOUS_PUBLISH=false", async (t) => {
@@ -102,9 +155,17 @@ test("anonymous access: subscribe allowed; publish refused when HERALD_ANONYMOUS
   const client = await TestClient.ready(edge.wsUrl);
   t.teardown(() => client.close());
   await client.subscribe("news.x");
-  t.deepEqual(await client.request({ op: "pub", topic: "news.x", data: 1, id: 1 }), { op: "err", id: 1, code: "forbidden", message: 'not allowed to publish to "news.x"' });
+  t.deepEqual(await client.request({ op: "pub", topic: "news.x", data: 1, id: 1 }), {
+    op: "err",
+    id: 1,
+    code: "forbidden",
+    message: 'not allowed to publish to "news.x"',
+  });
   const http = await publish(edge.url, { topic: "news.x", data: 1 });
-  t.deepEqual(http, { status: 403, body: { error: { code: "forbidden", message: 'not allowed to publish to "news.x"' } } });
+  t.deepEqual(http, {
+    status: 403,
+    body: { error: { code: "forbidden", message: 'not allowed to publish to "news.x"' } },
+  });
 });
 
 test("token on the upgrade: entitlement by its sub and pub patterns", async (t) => {
@@ -113,9 +174,23 @@ test("token on the upgrade: entitlement by its sub and pub patterns", async (t) 
   const client = await TestClient.ready(edge.wsUrl, { token });
   t.teardown(() => client.close());
   await client.subscribe("scores.football.m1");
-  t.deepEqual(await client.request({ op: "sub", topic: "news.x", id: 1 }), { op: "err", id: 1, code: "forbidden", message: 'not allowed to subscribe to "news.x"' });
-  t.like(await client.request({ op: "pub", topic: "scores.football.m1", data: 1, id: 2 }), { op: "ack", id: 2, seq: 1 });
-  t.deepEqual(await client.request({ op: "pub", topic: "scores.tennis.m1", data: 1, id: 3 }), { op: "err", id: 3, code: "forbidden", message: 'not allowed to publish to "scores.tennis.m1"' });
+  t.deepEqual(await client.request({ op: "sub", topic: "news.x", id: 1 }), {
+    op: "err",
+    id: 1,
+    code: "forbidden",
+    message: 'not allowed to subscribe to "news.x"',
+  });
+  t.like(await client.request({ op: "pub", topic: "scores.football.m1", data: 1, id: 2 }), {
+    op: "ack",
+    id: 2,
+    seq: 1,
+  });
+  t.deepEqual(await client.request({ op: "pub", topic: "scores.tennis.m1", data: 1, id: 3 }), {
+    op: "err",
+    id: 3,
+    code: "forbidden",
+    message: 'not allowed to publish to "scores.tennis.m1"',
+  });
 });
 
 test("4001: a refused ?token= closes the connection after the welcome, with the reason", async (t) => {
@@ -136,7 +211,10 @@ test("4001: without anonymous access, a first frame other than auth", async (t) 
   const edge = await startTestEdge(t, AUTH_ENV);
   const client = await TestClient.ready(edge.wsUrl);
   client.send({ op: "sub", topic: "a.b", id: 1 });
-  t.deepEqual(await client.waitForClose(), { code: 4001, reason: "authenticate first: the first frame must be an auth frame" });
+  t.deepEqual(await client.waitForClose(), {
+    code: 4001,
+    reason: "authenticate first: the first frame must be an auth frame",
+  });
 });
 
 test("4001: a first auth frame with a bad token", async (t) => {
@@ -163,7 +241,10 @@ test("4001 exactly at exp without a refresh; a refresh before exp keeps the conn
   const expiring = await TestClient.ready(edge.wsUrl, { token: shortLived });
   const refreshed = await TestClient.ready(edge.wsUrl, { token: shortLived });
   t.teardown(() => refreshed.close());
-  t.deepEqual(await refreshed.request({ op: "auth", token: await signToken({ expiresIn: 3600 }), id: "r" }), { op: "ack", id: "r" });
+  t.deepEqual(await refreshed.request({ op: "auth", token: await signToken({ expiresIn: 3600 }), id: "r" }), {
+    op: "ack",
+    id: "r",
+  });
   t.deepEqual(await expiring.waitForClose(), { code: 4001, reason: "token expired" });
   // The refreshed connection outlived the first token's exp.
   t.deepEqual(await refreshed.request({ op: "ping", id: 1 }), { op: "ack", id: 1 });
@@ -172,18 +253,38 @@ test("4001 exactly at exp without a refresh; a refresh before exp keeps the conn
 
 test("a refresh with fewer rights ends the subscriptions it no longer allows, with an err each", async (t) => {
   const edge = await startTestEdge(t, AUTH_ENV);
-  const client = await TestClient.ready(edge.wsUrl, { token: await signToken({ subscribe: ["scores.>", "news.>"] }) });
+  const client = await TestClient.ready(edge.wsUrl, {
+    token: await signToken({ subscribe: ["scores.>", "news.>"] }),
+  });
   t.teardown(() => client.close());
   await client.subscribe("scores.a", undefined, "s1");
   await client.subscribe("news.a", undefined, "s2");
-  t.deepEqual(await client.request({ op: "auth", token: await signToken({ subscribe: ["scores.>"] }), id: "r" }), { op: "ack", id: "r" });
-  t.deepEqual(client.frames.find((f) => f.op === "err"), {
-    op: "err",
-    id: "s2",
-    code: "forbidden",
-    message: 'subscription to "news.a" ended: the refreshed token does not allow it',
-  });
-  t.is((await publish(edge.url, [{ topic: "news.a", data: 1 }, { topic: "scores.a", data: 2 }], WITH_KEY)).status, 200);
+  t.deepEqual(
+    await client.request({ op: "auth", token: await signToken({ subscribe: ["scores.>"] }), id: "r" }),
+    { op: "ack", id: "r" },
+  );
+  t.deepEqual(
+    client.frames.find((f) => f.op === "err"),
+    {
+      op: "err",
+      id: "s2",
+      code: "forbidden",
+      message: 'subscription to "news.a" ended: the refreshed token does not allow it',
+    },
+  );
+  t.is(
+    (
+      await publish(
+        edge.url,
+        [
+          { topic: "news.a", data: 1 },
+          { topic: "scores.a", data: 2 },
+        ],
+        WITH_KEY,
+      )
+    ).status,
+    200,
+  );
   await client.waitForMessages("scores.a", 1);
   t.is(client.messages("news.a").length, 0);
 });
@@ -192,7 +293,12 @@ test("a refresh with a bad token is refused with err and keeps the current grant
   const edge = await startTestEdge(t, AUTH_ENV);
   const client = await TestClient.ready(edge.wsUrl, { token: await signToken({}) });
   t.teardown(() => client.close());
-  t.deepEqual(await client.request({ op: "auth", token: "x.y.z", id: 1 }), { op: "err", id: 1, code: "unauthenticated", message: "token is malformed" });
+  t.deepEqual(await client.request({ op: "auth", token: "x.y.z", id: 1 }), {
+    op: "err",
+    id: 1,
+    code: "unauthenticated",
+    message: "token is malformed",
+  });
   t.like(await client.subscribe("a.b"), { op: "subok" });
 });
 
@@ -200,7 +306,10 @@ test("4003: a refreshed token for another subject", async (t) => {
   const edge = await startTestEdge(t, AUTH_ENV);
   const client = await TestClient.ready(edge.wsUrl, { token: await signToken({ subject: "alice" }) });
   client.send({ op: "auth", token: await signToken({ subject: "bob" }), id: 1 });
-  t.deepEqual(await client.waitForClose(), { code: CloseCode.Forbidden, reason: "a refreshed token must be for the same subject as the connection's token" });
+  t.deepEqual(await client.waitForClose(), {
+    code: CloseCode.Forbidden,
+    reason: "a refreshed token must be for the same subject as the connection's token",
+  });
 });
 
 test("4009: more subscriptions than HERALD_MAX_SUBSCRIPTIONS", async (t) => {
@@ -209,7 +318,10 @@ test("4009: more subscriptions than HERALD_MAX_SUBSCRIPTIONS", async (t) => {
   await client.subscribe("t.1");
   await client.subscribe("t.2");
   client.send({ op: "sub", topic: "t.3", id: 3 });
-  t.deepEqual(await client.waitForClose(), { code: CloseCode.LimitExceeded, reason: "more than 2 subscriptions on one connection" });
+  t.deepEqual(await client.waitForClose(), {
+    code: CloseCode.LimitExceeded,
+    reason: "more than 2 subscriptions on one connection",
+  });
 });
 
 test("4009: a frame over HERALD_MAX_FRAME_BYTES", async (t) => {
@@ -217,14 +329,20 @@ test("4009: a frame over HERALD_MAX_FRAME_BYTES", async (t) => {
   const client = await TestClient.ready(edge.wsUrl);
   const frame = JSON.stringify({ op: "pub", topic: "a.b", id: 1, data: "x".repeat(1100) });
   client.send(frame);
-  t.deepEqual(await client.waitForClose(), { code: 4009, reason: `frame of ${frame.length} bytes is over the limit of 1024 bytes` });
+  t.deepEqual(await client.waitForClose(), {
+    code: 4009,
+    reason: `frame of ${frame.length} bytes is over the limit of 1024 bytes`,
+  });
 });
 
 test("4009: a frame over twice HERALD_MAX_FRAME_BYTES is refused unread", async (t) => {
   const edge = await startTestEdge(t, { HERALD_MAX_FRAME_BYTES: "1024" });
   const client = await TestClient.ready(edge.wsUrl);
   client.send({ op: "pub", topic: "a.b", id: 1, data: "x".repeat(5000) });
-  t.deepEqual(await client.waitForClose(), { code: 4009, reason: "frame of more than 2048 bytes is over the limit of 1024 bytes" });
+  t.deepEqual(await client.waitForClose(), {
+    code: 4009,
+    reason: "frame of more than 2048 bytes is over the limit of 1024 bytes",
+  });
   t.is((await fetch(`${edge.url}/healthz`)).status, 200);
 });
 
@@ -287,10 +405,16 @@ test("1001 and reconnect: drain tells every client to reconnect, then closes it"
 });
 
 test("upgrade guards: wrong path, missing subprotocol, foreign origin, connection limit", async (t) => {
-  const edge = await startTestEdge(t, { HERALD_ALLOWED_ORIGINS: "https://app.example", HERALD_MAX_CONNECTIONS: "1" });
+  const edge = await startTestEdge(t, {
+    HERALD_ALLOWED_ORIGINS: "https://app.example",
+    HERALD_MAX_CONNECTIONS: "1",
+  });
   const refused = async (url: string, options: Parameters<typeof TestClient.connect>[1]) => {
     const error = await t.throwsAsync(TestClient.connect(url, options), { instanceOf: UpgradeRefused });
-    return { status: (error as UpgradeRefused).status, body: JSON.parse((error as UpgradeRefused).body) as unknown };
+    return {
+      status: (error as UpgradeRefused).status,
+      body: JSON.parse((error as UpgradeRefused).body) as unknown,
+    };
   };
   t.deepEqual(await refused(edge.wsUrl.replace("/v1/ws", "/ws"), {}), {
     status: 404,
@@ -298,7 +422,12 @@ test("upgrade guards: wrong path, missing subprotocol, foreign origin, connectio
   });
   t.deepEqual(await refused(edge.wsUrl, { protocols: ["mqtt"] }), {
     status: 400,
-    body: { error: { code: "bad_request", message: "the WebSocket subprotocol herald.v1 is required (Sec-WebSocket-Protocol)" } },
+    body: {
+      error: {
+        code: "bad_request",
+        message: "the WebSocket subprotocol herald.v1 is required (Sec-WebSocket-Protocol)",
+      },
+    },
   });
   t.deepEqual(await refused(edge.wsUrl, { headers: { origin: "https://evil.example" } }), {
     status: 403,
@@ -308,7 +437,9 @@ test("upgrade guards: wrong path, missing subprotocol, foreign origin, connectio
   t.teardown(() => first.close());
   t.deepEqual(await refused(edge.wsUrl, {}), {
     status: 503,
-    body: { error: { code: "unavailable", message: "this edge is at its limit of 1 connections; try another one" } },
+    body: {
+      error: { code: "unavailable", message: "this edge is at its limit of 1 connections; try another one" },
+    },
   });
 });
 
@@ -317,9 +448,11 @@ test("heartbeat: a peer that stops answering pings is dropped", async (t) => {
   const client = await TestClient.connect(edge.wsUrl, {});
   // Stop answering pings: ws answers them automatically unless the socket stops reading.
   client.ws.pause();
-  const dropped = async () => (await edge.metrics.closes.get()).values.find((v) => v.labels.code === "1006")?.value;
+  const dropped = async () =>
+    (await edge.metrics.closes.get()).values.find((v) => v.labels.code === "1006")?.value;
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && (await dropped()) === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+  while (Date.now() < deadline && (await dropped()) === undefined)
+    await new Promise((resolve) => setTimeout(resolve, 100));
   t.is(await dropped(), 1);
   t.is((await edge.metrics.connections.get()).values[0]?.value, 0);
   client.close();

@@ -23,11 +23,16 @@ test("demo page: live messages with their seq, publishing from the form", async 
   await page.fill("#data", '{"text":"from the form"}');
   await page.click("#publish-form button");
   await page.locator("#messages tr").nth(1).waitFor({ timeout: 30_000 });
-  const rows = await page.locator("#messages tr").evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (td) => td.textContent)));
+  const rows = await page
+    .locator("#messages tr")
+    .evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (td) => td.textContent)));
   // Newest first: topic, seq, prev, time, data.
-  t.deepEqual(rows.map((r) => [r[0], r[1], r[2], r[4]]), [
-    ["demo.chat", "2", "1", '{"text":"from the form"}'],
-    ["demo.chat", "1", "0", '{"text":"from curl"}'],
-  ]);
+  t.deepEqual(
+    rows.map((r) => [r[0], r[1], r[2], r[4]]),
+    [
+      ["demo.chat", "2", "1", '{"text":"from the form"}'],
+      ["demo.chat", "1", "0", '{"text":"from curl"}'],
+    ],
+  );
   t.is(await page.locator("#log").textContent(), "published as seq 2");
 });

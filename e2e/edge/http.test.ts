@@ -6,15 +6,27 @@ import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient } from "../harness/ws-client.js";
 
 const API_KEY = "edge-http-test-key";
-const SECURED = { HERALD_JWT_SECRET: TEST_JWT_SECRET, HERALD_API_KEYS: API_KEY, HERALD_ALLOW_ANONYMOUS: "false" };
+const SECURED = {
+  HERALD_JWT_SECRET: TEST_JWT_SECRET,
+  HERALD_API_KEYS: API_KEY,
+  HERALD_ALLOW_ANONYMOUS: "false",
+};
 
 async function call(url: string, init: RequestInit & { bearer?: string; json?: unknown } = {}) {
   const headers: Record<string, string> = {};
   if (init.bearer) headers.authorization = `Bearer ${init.bearer}`;
   if (init.json !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(url, { ...init, headers, body: init.json === undefined ? undefined : JSON.stringify(init.json) });
+  const response = await fetch(url, {
+    ...init,
+    headers,
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
   const text = await response.text();
-  return { status: response.status, body: text.startsWith("{") || text.startsWith("[") ? (JSON.parse(text) as unknown) : text, headers: response.headers };
+  return {
+    status: response.status,
+    body: text.startsWith("{") || text.startsWith("[") ? (JSON.parse(text) as unknown) : text,
+    headers: response.headers,
+  };
 }
 
 test("publish needs credentials when anonymous access is off; API keys and JWTs with pub rights may", async (t) => {
@@ -24,24 +36,56 @@ test("publish needs credentials when anonymous access is off; API keys and JWTs 
     status: 401,
     body: { error: { code: "unauthenticated", message: "send Authorization: Bearer <API key or JWT>" } },
   });
-  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 }, bearer: API_KEY }), { status: 200, body: { seq: 1, dup: false } });
-  const writer = await signToken({ publish: ["a.*"] });
-  t.like(await call(publish, { method: "POST", json: [{ topic: "a.b", data: 2 }, { topic: "a.c", data: 3 }], bearer: writer }), {
+  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 }, bearer: API_KEY }), {
     status: 200,
-    body: [{ seq: 2, dup: false }, { seq: 3, dup: false }],
+    body: { seq: 1, dup: false },
   });
-  t.like(await call(publish, { method: "POST", json: [{ topic: "a.b", data: 4 }, { topic: "x.y", data: 5 }], bearer: writer }), {
-    status: 403,
-    body: { error: { code: "forbidden", message: 'message 1: not allowed to publish to "x.y"' } },
-  });
+  const writer = await signToken({ publish: ["a.*"] });
+  t.like(
+    await call(publish, {
+      method: "POST",
+      json: [
+        { topic: "a.b", data: 2 },
+        { topic: "a.c", data: 3 },
+      ],
+      bearer: writer,
+    }),
+    {
+      status: 200,
+      body: [
+        { seq: 2, dup: false },
+        { seq: 3, dup: false },
+      ],
+    },
+  );
+  t.like(
+    await call(publish, {
+      method: "POST",
+      json: [
+        { topic: "a.b", data: 4 },
+        { topic: "x.y", data: 5 },
+      ],
+      bearer: writer,
+    }),
+    {
+      status: 403,
+      body: { error: { code: "forbidden", message: 'message 1: not allowed to publish to "x.y"' } },
+    },
+  );
   const expired = await signToken({ publish: [">"], expiresIn: -60 });
   t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 6 }, bearer: expired }), {
     status: 401,
     body: { error: { code: "unauthenticated", message: "token has expired" } },
   });
   // msgId dedupes over HTTP too.
-  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 7, msgId: "once" }, bearer: API_KEY }), { body: { seq: 4, dup: false } });
-  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 7, msgId: "once" }, bearer: API_KEY }), { body: { seq: 4, dup: true } });
+  t.like(
+    await call(publish, { method: "POST", json: { topic: "a.b", data: 7, msgId: "once" }, bearer: API_KEY }),
+    { body: { seq: 4, dup: false } },
+  );
+  t.like(
+    await call(publish, { method: "POST", json: { topic: "a.b", data: 7, msgId: "once" }, bearer: API_KEY }),
+    { body: { seq: 4, dup: true } },
+  );
 });
 
 test("history: pages after a position, needs subscribe rights on the topic", async (t) => {
@@ -50,16 +94,37 @@ test("history: pages after a position, needs subscribe rights on the topic", asy
   t.is((await call(`${edge.url}/v1/publish`, { method: "POST", json: items, bearer: API_KEY })).status, 200);
   const page = await call(`${edge.url}/v1/topics/feed.1/messages?after=2&limit=2`, { bearer: API_KEY });
   t.is(page.status, 200);
-  const body = page.body as { topic: string; epoch: string; recovered: boolean; messages: { seq: number; prev: number; data: unknown; ts: number }[] };
+  const body = page.body as {
+    topic: string;
+    epoch: string;
+    recovered: boolean;
+    messages: { seq: number; prev: number; data: unknown; ts: number }[];
+  };
   t.like(body, { topic: "feed.1", recovered: true });
-  t.deepEqual(body.messages.map((m) => [m.seq, m.prev, m.data]), [[3, 2, { i: 2 }], [4, 3, { i: 3 }]]);
-  t.like(await call(`${edge.url}/v1/topics/feed.1/messages`, { bearer: await signToken({ subscribe: ["other.>"] }) }), {
-    status: 403,
-    body: { error: { code: "forbidden", message: 'not allowed to read "feed.1"' } },
-  });
+  t.deepEqual(
+    body.messages.map((m) => [m.seq, m.prev, m.data]),
+    [
+      [3, 2, { i: 2 }],
+      [4, 3, { i: 3 }],
+    ],
+  );
+  t.like(
+    await call(`${edge.url}/v1/topics/feed.1/messages`, {
+      bearer: await signToken({ subscribe: ["other.>"] }),
+    }),
+    {
+      status: 403,
+      body: { error: { code: "forbidden", message: 'not allowed to read "feed.1"' } },
+    },
+  );
   t.like(await call(`${edge.url}/v1/topics/feed.1/messages`), { status: 401 });
-  const reader = await call(`${edge.url}/v1/topics/feed.1/messages?after=4`, { bearer: await signToken({ subscribe: ["feed.*"] }) });
-  t.deepEqual((reader.body as typeof body).messages.map((m) => m.seq), [5]);
+  const reader = await call(`${edge.url}/v1/topics/feed.1/messages?after=4`, {
+    bearer: await signToken({ subscribe: ["feed.*"] }),
+  });
+  t.deepEqual(
+    (reader.body as typeof body).messages.map((m) => m.seq),
+    [5],
+  );
 });
 
 test("probes, metrics and the demo page", async (t) => {
@@ -77,7 +142,12 @@ test("probes, metrics and the demo page", async (t) => {
   const metrics = await call(`${edge.url}/metrics`);
   t.is(metrics.status, 200);
   t.regex(metrics.headers.get("content-type") ?? "", /^text\/plain/);
-  for (const line of ['herald_messages_in_total{via="http"} 1', "herald_deliveries_total 1", 'herald_rejected_frames_total{code="invalid_frame"} 1', 'herald_closes_total{code="4400"} 1']) {
+  for (const line of [
+    'herald_messages_in_total{via="http"} 1',
+    "herald_deliveries_total 1",
+    'herald_rejected_frames_total{code="invalid_frame"} 1',
+    'herald_closes_total{code="4400"} 1',
+  ]) {
     t.true((metrics.body as string).split("\n").includes(line), line);
   }
 

@@ -16,20 +16,33 @@ async function publishBacklog(url: string, topic: string): Promise<void> {
   // In batches: an HTTP body is bounded by 16 x HERALD_MAX_FRAME_BYTES.
   for (let first = 1; first <= MESSAGES; first += 10) {
     const body = Array.from({ length: 10 }, (_, i) => ({ topic, data: payload(first + i) }));
-    const response = await fetch(`${url}/v1/publish`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    if (response.status !== 200) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+    const response = await fetch(`${url}/v1/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (response.status !== 200)
+      throw new Error(`publish failed: ${response.status} ${await response.text()}`);
   }
 }
 
 const cases = [
   { name: "resume served from the ring", env: {}, from: "position" },
-  { name: "resume served from the log in pages", env: { HERALD_CACHE_PER_TOPIC: "10", HERALD_HISTORY_LIMIT: "50" }, from: "position" },
+  {
+    name: "resume served from the log in pages",
+    env: { HERALD_CACHE_PER_TOPIC: "10", HERALD_HISTORY_LIMIT: "50" },
+    from: "position",
+  },
   { name: "last:K served from the ring", env: {}, from: "last" },
 ] as const;
 
 for (const { name, env, from } of cases) {
   test(`${name}: a backlog 25x the send buffer arrives in full, in order, without 4008`, async (t) => {
-    const edge = await startTestEdge(t, { HERALD_SEND_BUFFER_BYTES: String(SEND_BUFFER), HERALD_MAX_FRAME_BYTES: "16384", ...env });
+    const edge = await startTestEdge(t, {
+      HERALD_SEND_BUFFER_BYTES: String(SEND_BUFFER),
+      HERALD_MAX_FRAME_BYTES: "16384",
+      ...env,
+    });
     const topic = "backlog.topic";
     const first = await TestClient.ready(edge.wsUrl);
     const subok = (await first.subscribe(topic)) as SubOkFrame;
@@ -39,7 +52,10 @@ for (const { name, env, from } of cases) {
 
     const again = await TestClient.ready(edge.wsUrl);
     t.teardown(() => again.close());
-    await again.subscribe(topic, from === "last" ? { last: MESSAGES } : { epoch: subok.epoch, seq: subok.seq });
+    await again.subscribe(
+      topic,
+      from === "last" ? { last: MESSAGES } : { epoch: subok.epoch, seq: subok.seq },
+    );
     const received = await again.waitForMessages(topic, MESSAGES);
     t.deepEqual(
       received.map((m) => (m.data as { n: number }).n),

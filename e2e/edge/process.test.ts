@@ -6,7 +6,11 @@ import { TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient } from "../harness/ws-client.js";
 
 test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the process exits 0", async (t) => {
-  const edge = await spawnEdge(t, { HERALD_DRAIN_SECONDS: "2", HERALD_DRAIN_DELAY_MS: "3000", HERALD_LOG_LEVEL: "info" });
+  const edge = await spawnEdge(t, {
+    HERALD_DRAIN_SECONDS: "2",
+    HERALD_DRAIN_DELAY_MS: "3000",
+    HERALD_LOG_LEVEL: "info",
+  });
   const clients = await Promise.all(Array.from({ length: 20 }, () => TestClient.ready(edge.wsUrl)));
   t.teardown(() => clients.forEach((c) => c.close()));
   await Promise.all(clients.map((c) => c.subscribe("drain.t")));
@@ -17,7 +21,10 @@ test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the
   let readyz = 200;
   while (readyz === 200 && Date.now() < deadline) readyz = (await fetch(`${edge.url}/readyz`)).status;
   t.is(readyz, 503);
-  t.true(clients.every((c) => c.closed === undefined), "nobody was closed before the drain delay");
+  t.true(
+    clients.every((c) => c.closed === undefined),
+    "nobody was closed before the drain delay",
+  );
 
   const closes = await Promise.all(clients.map((c) => c.waitForClose()));
   t.true(closes.every((c) => c.code === 1001 && /^edge draining; reconnect in \d+ ms$/.test(c.reason)));
@@ -25,7 +32,10 @@ test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the
     const reconnect = c.frames.find((f) => f.op === "reconnect");
     return reconnect?.op === "reconnect" ? reconnect.afterMs : -1;
   });
-  t.true(delays.every((ms) => ms >= 0 && ms < 2000), `afterMs within the drain: ${delays.join(",")}`);
+  t.true(
+    delays.every((ms) => ms >= 0 && ms < 2000),
+    `afterMs within the drain: ${delays.join(",")}`,
+  );
   t.true(new Set(delays).size > 1, "afterMs are spread out");
   t.is(await edge.exited, 0);
   t.regex(edge.stdout(), /"event":"drain_started"/);
@@ -40,7 +50,13 @@ test("SIGINT drains too, and an edge without connections exits 0 at once", async
 test("bad configuration: one clear line per bad value, exit code 1", async (t) => {
   const edge = await spawnEdge(
     t,
-    { HERALD_MAX_FRAME_BYTES: "big", HERALD_DRAIN_SECONDS: "-3", HERALD_ALLOW_ANONYMOUS: "maybe", HERALD_LOG_LEVEL: "loud", HERALD_JWT_SECRET: "short" },
+    {
+      HERALD_MAX_FRAME_BYTES: "big",
+      HERALD_DRAIN_SECONDS: "-3",
+      HERALD_ALLOW_ANONYMOUS: "maybe",
+      HERALD_LOG_LEVEL: "loud",
+      HERALD_JWT_SECRET: "short",
+    },
     { waitReady: false },
   );
   t.is(await edge.exited, 1);
@@ -86,10 +102,18 @@ test("logs: one JSON object per line, filtered by HERALD_LOG_LEVEL, never a secr
   }
   const lines = verbose.stdout().trim().split("\n");
   const events = lines.map((line) => (JSON.parse(line) as { event: string; level: string }).event);
-  t.true(["edge_started", "session_open", "session_close", "signal", "drain_started", "edge_closed"].every((e) => events.includes(e)), events.join(","));
+  t.true(
+    ["edge_started", "session_open", "session_close", "signal", "drain_started", "edge_closed"].every((e) =>
+      events.includes(e),
+    ),
+    events.join(","),
+  );
   for (const edge of [verbose, quiet]) {
     const output = edge.stdout() + edge.stderr();
-    t.false(output.includes(TEST_JWT_SECRET) || output.includes(apiKey) || output.includes("secret-payload"), "no secret or message data in logs");
+    t.false(
+      output.includes(TEST_JWT_SECRET) || output.includes(apiKey) || output.includes("secret-payload"),
+      "no secret or message data in logs",
+    );
   }
   t.is(quiet.stdout(), "", "nothing below error is logged at HERALD_LOG_LEVEL=error");
 });

@@ -31,10 +31,17 @@ test("resume after a disconnect: the messages published while away, then live on
   const again = await TestClient.ready(edge.wsUrl);
   t.teardown(() => again.close());
   const last = seen.at(-1)!.seq;
-  t.like(await again.subscribe("game.1", { epoch: subok.epoch, seq: last }), { seq: last, recovered: true, epoch: subok.epoch });
+  t.like(await again.subscribe("game.1", { epoch: subok.epoch, seq: last }), {
+    seq: last,
+    recovered: true,
+    epoch: subok.epoch,
+  });
   await publishMany(edge.url, "game.1", range(9, 10));
   const resumed = await again.waitForMessages("game.1", 7);
-  t.deepEqual(resumed.map((m) => m.data), range(4, 10));
+  t.deepEqual(
+    resumed.map((m) => m.data),
+    range(4, 10),
+  );
   t.is(chainProblem(resumed, last), undefined);
 });
 
@@ -43,15 +50,21 @@ test("resume while messages keep arriving: no gap and no duplicate at the hand-o
   await publishMany(edge.url, "busy.t", range(1, 50));
   const client = await TestClient.ready(edge.wsUrl);
   t.teardown(() => client.close());
-  const epoch = (await (await fetch(`${edge.url}/v1/topics/busy.t/messages?limit=1`)).json()) as { epoch: string };
+  const epoch = (await (await fetch(`${edge.url}/v1/topics/busy.t/messages?limit=1`)).json()) as {
+    epoch: string;
+  };
   // Publishing runs concurrently with the resume's replay.
   const publishing = (async () => {
-    for (let batch = 0; batch < 10; batch++) await publishMany(edge.url, "busy.t", range(51 + batch * 10, 60 + batch * 10));
+    for (let batch = 0; batch < 10; batch++)
+      await publishMany(edge.url, "busy.t", range(51 + batch * 10, 60 + batch * 10));
   })();
   client.send({ op: "sub", topic: "busy.t", id: 1, from: { epoch: epoch.epoch, seq: 10 } });
   await publishing;
   const messages = await client.waitForMessages("busy.t", 140);
-  t.deepEqual(messages.map((m) => m.data), range(11, 150));
+  t.deepEqual(
+    messages.map((m) => m.data),
+    range(11, 150),
+  );
   t.is(chainProblem(messages, 10), undefined);
 });
 
@@ -63,9 +76,15 @@ test("resume at the edge of retention: the oldest retained message's prev still 
   const { epoch } = (await (await fetch(`${edge.url}/v1/topics/ret.t/messages`)).json()) as { epoch: string };
 
   // Messages 6..10 are retained: after seq of message 5 everything is still there.
-  t.like(await client.subscribe("ret.t", { epoch, seq: seqs[4]! }, "edge"), { seq: seqs[4], recovered: true });
+  t.like(await client.subscribe("ret.t", { epoch, seq: seqs[4]! }, "edge"), {
+    seq: seqs[4],
+    recovered: true,
+  });
   const retained = await client.waitForMessages("ret.t", 5);
-  t.deepEqual(retained.map((m) => m.data), range(6, 10));
+  t.deepEqual(
+    retained.map((m) => m.data),
+    range(6, 10),
+  );
   t.is(chainProblem(retained, seqs[4]!), undefined);
 
   // After message 4, message 5 is gone: not recoverable, delivery continues from the head.
@@ -74,7 +93,10 @@ test("resume at the edge of retention: the oldest retained message's prev still 
   t.like(await late.subscribe("ret.t", { epoch, seq: seqs[3]! }, "late"), { seq: seqs[9], recovered: false });
   await publishMany(edge.url, "ret.t", [11]);
   const live = await late.waitForMessages("ret.t", 1);
-  t.deepEqual(live.map((m) => [m.data, m.prev]), [[11, seqs[9]]]);
+  t.deepEqual(
+    live.map((m) => [m.data, m.prev]),
+    [[11, seqs[9]]],
+  );
 });
 
 test("recovered:false for a position from another epoch; delivery continues from the head", async (t) => {
@@ -87,7 +109,10 @@ test("recovered:false for a position from another epoch; delivery continues from
   t.not(subok.epoch, "some-other-epoch");
   await publishMany(edge.url, "epoch.t", [4]);
   const messages = await client.waitForMessages("epoch.t", 1);
-  t.deepEqual(messages.map((m) => m.data), [4]);
+  t.deepEqual(
+    messages.map((m) => m.data),
+    [4],
+  );
 });
 
 test("from:{last:K}: the last K retained messages, then live; subok.seq is the prev of the first", async (t) => {
@@ -98,7 +123,10 @@ test("from:{last:K}: the last K retained messages, then live; subok.seq is the p
   t.like(await client.subscribe("last.t", { last: 3 }), { seq: seqs[6], recovered: true });
   await publishMany(edge.url, "last.t", [11]);
   const messages = await client.waitForMessages("last.t", 4);
-  t.deepEqual(messages.map((m) => m.data), [8, 9, 10, 11]);
+  t.deepEqual(
+    messages.map((m) => m.data),
+    [8, 9, 10, 11],
+  );
   t.is(chainProblem(messages, seqs[6]!), undefined);
 
   const empty = await TestClient.ready(edge.wsUrl);

@@ -22,7 +22,12 @@ async function slowConsumerCloses(edge: EdgeProcess): Promise<number> {
 test("a client that never reads gets 4008; memory returns near baseline; others see every message", async (t) => {
   const edge = await spawnEdge(
     t,
-    { HERALD_SEND_BUFFER_BYTES: String(MiB), HERALD_MAX_MSGS_PER_TOPIC: "50", HERALD_CACHE_PER_TOPIC: "50", HERALD_HISTORY_LIMIT: "50" },
+    {
+      HERALD_SEND_BUFFER_BYTES: String(MiB),
+      HERALD_MAX_MSGS_PER_TOPIC: "50",
+      HERALD_CACHE_PER_TOPIC: "50",
+      HERALD_HISTORY_LIMIT: "50",
+    },
     HEAP_PROBE,
   );
   const pad = "x".repeat(1024);
@@ -51,18 +56,29 @@ test("a client that never reads gets 4008; memory returns near baseline; others 
 
   const received = reader.messages("firehose");
   t.is(received.length, n);
-  t.deepEqual(received.map((m) => (m.data as { n: number }).n), Array.from({ length: n }, (_, i) => i + 1));
+  t.deepEqual(
+    received.map((m) => (m.data as { n: number }).n),
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
   t.is(chainProblem(received, 0), undefined);
 
   // While the client is still stalled, the edge holds at most its send buffer for it.
   const stalledHeap = await heapOf(edge);
   // Once it reads again, the stalled client finds the close frame behind what was already sent.
   stalled.ws.resume();
-  t.deepEqual(await stalled.waitForClose(60_000), { code: 4008, reason: "send buffer of 1048576 bytes exceeded; reconnect and resume" });
+  t.deepEqual(await stalled.waitForClose(60_000), {
+    code: 4008,
+    reason: "send buffer of 1048576 bytes exceeded; reconnect and resume",
+  });
   const after = await heapOf(edge);
 
-  for (const [when, heap] of [["stalled", stalledHeap], ["after", after]] as const) {
-    t.log(`${when}: heapUsed ${mib(baseline.heapUsed)} → ${mib(heap.heapUsed)} MiB; arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(heap.arrayBuffers)} MiB`);
+  for (const [when, heap] of [
+    ["stalled", stalledHeap],
+    ["after", after],
+  ] as const) {
+    t.log(
+      `${when}: heapUsed ${mib(baseline.heapUsed)} → ${mib(heap.heapUsed)} MiB; arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(heap.arrayBuffers)} MiB`,
+    );
     t.true(heap.heapUsed < baseline.heapUsed + 8 * MiB, `${when}: heap near baseline`);
     t.true(heap.arrayBuffers < baseline.arrayBuffers + 8 * MiB, `${when}: buffers near baseline`);
   }

@@ -12,7 +12,11 @@ function stalledHandshake(port: number): Promise<Socket & { closedByPeer: Promis
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1", () => {
       socket.write("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n");
-      resolve(Object.assign(socket, { closedByPeer: new Promise<void>((done) => socket.once("close", () => done())) }));
+      resolve(
+        Object.assign(socket, {
+          closedByPeer: new Promise<void>((done) => socket.once("close", () => done())),
+        }),
+      );
     });
     socket.on("error", () => undefined);
     socket.once("error", reject);
@@ -31,13 +35,19 @@ test("a handshake that does not finish within HERALD_UPGRADE_TIMEOUT_MS is cut o
 });
 
 test("slow handshakes beyond HERALD_MAX_PENDING_UPGRADES are cut off; honest clients still connect", async (t) => {
-  const edge = await startTestEdge(t, { HERALD_MAX_PENDING_UPGRADES: "2", HERALD_UPGRADE_TIMEOUT_MS: "60000" });
+  const edge = await startTestEdge(t, {
+    HERALD_MAX_PENDING_UPGRADES: "2",
+    HERALD_UPGRADE_TIMEOUT_MS: "60000",
+  });
   const held = [await stalledHandshake(edge.port), await stalledHandshake(edge.port)];
   const extra = await stalledHandshake(edge.port);
   t.teardown(() => [...held, extra].forEach((s) => s.destroy()));
   // The third slow one exceeds the bound once its grace is over; the first two are kept.
   await extra.closedByPeer;
-  t.false(held.some((s) => s.closed), "the slow handshakes within the bound are kept");
+  t.false(
+    held.some((s) => s.closed),
+    "the slow handshakes within the bound are kept",
+  );
   const client = await TestClient.ready(edge.wsUrl);
   client.close();
 });
@@ -50,13 +60,17 @@ test("a burst of honest handshakes above the bound (within 4x) is served in full
 });
 
 test("a flood of connections that send nothing: beyond 4x the bound new ones are dropped, then served again", async (t) => {
-  const edge = await startTestEdge(t, { HERALD_MAX_PENDING_UPGRADES: "2", HERALD_UPGRADE_TIMEOUT_MS: "60000" });
+  const edge = await startTestEdge(t, {
+    HERALD_MAX_PENDING_UPGRADES: "2",
+    HERALD_UPGRADE_TIMEOUT_MS: "60000",
+  });
   const flood = await Promise.all(Array.from({ length: 8 }, () => stalledHandshake(edge.port)));
   t.teardown(() => flood.forEach((s) => s.destroy()));
   await t.throwsAsync(TestClient.connect(edge.wsUrl), { message: /socket hang up|ECONNRESET/ });
   // After the grace only the bound's worth of slow handshakes remain, and honest clients get in.
   const deadline = Date.now() + 30_000;
-  while (flood.filter((s) => s.closed).length < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (flood.filter((s) => s.closed).length < 6 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   t.is(flood.filter((s) => !s.closed).length, 2);
   const client = await TestClient.ready(edge.wsUrl);
   client.close();
@@ -64,14 +78,22 @@ test("a flood of connections that send nothing: beyond 4x the bound new ones are
 
 test("an upgrade with headers over 16 KiB is refused with 431", async (t) => {
   const edge = await startTestEdge(t);
-  const error = await t.throwsAsync(TestClient.connect(edge.wsUrl, { headers: { "x-padding": "p".repeat(20_000) } }));
+  const error = await t.throwsAsync(
+    TestClient.connect(edge.wsUrl, { headers: { "x-padding": "p".repeat(20_000) } }),
+  );
   t.true(error instanceof UpgradeRefused && error.status === 431, String(error));
 });
 
 test("a burst of token-bearing upgrades never overshoots HERALD_MAX_CONNECTIONS", async (t) => {
-  const edge = await startTestEdge(t, { HERALD_MAX_CONNECTIONS: "5", HERALD_JWT_SECRET: TEST_JWT_SECRET, HERALD_ALLOW_ANONYMOUS: "false" });
+  const edge = await startTestEdge(t, {
+    HERALD_MAX_CONNECTIONS: "5",
+    HERALD_JWT_SECRET: TEST_JWT_SECRET,
+    HERALD_ALLOW_ANONYMOUS: "false",
+  });
   const token = await signToken();
-  const attempts = await Promise.allSettled(Array.from({ length: 12 }, () => TestClient.connect(edge.wsUrl, { token })));
+  const attempts = await Promise.allSettled(
+    Array.from({ length: 12 }, () => TestClient.connect(edge.wsUrl, { token })),
+  );
   const accepted = attempts.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
   t.teardown(() => accepted.forEach((c) => c.close()));
   const refused = attempts.flatMap((a) => (a.status === "rejected" ? [a.reason as unknown] : []));

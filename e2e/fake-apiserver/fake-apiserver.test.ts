@@ -11,7 +11,14 @@ interface Answer {
   kind?: string;
   message?: string;
   code?: number;
-  metadata: { name: string; uid: string; resourceVersion: string; generation?: number; deletionTimestamp?: string; finalizers?: string[] };
+  metadata: {
+    name: string;
+    uid: string;
+    resourceVersion: string;
+    generation?: number;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+  };
   spec: { replicas?: number } & Record<string, unknown>;
   status: { readyReplicas?: number };
 }
@@ -20,8 +27,18 @@ interface Event {
   object: Answer;
 }
 
-async function call(api: FakeApiServer, method: string, path: string, body?: unknown, contentType = "application/json") {
-  const response = await fetch(`${api.url}${path}`, { method, headers: { "content-type": contentType }, body: body === undefined ? undefined : JSON.stringify(body) });
+async function call(
+  api: FakeApiServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+) {
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { "content-type": contentType },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Answer };
 }
 
@@ -44,9 +61,19 @@ async function watchEvents(api: FakeApiServer, path: string, count: number): Pro
 }
 
 const deployment = (name: string, replicas: number, ownerUid?: string) => ({
-  apiVersion: "apps/v1", kind: "Deployment",
-  metadata: { name, ...(ownerUid ? { ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: ownerUid }] } : {}) },
-  spec: { replicas, selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } },
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: {
+    name,
+    ...(ownerUid
+      ? { ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: ownerUid }] }
+      : {}),
+  },
+  spec: {
+    replicas,
+    selector: { matchLabels: { a: "b" } },
+    template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } },
+  },
 });
 
 test("resourceVersion, 409 on a stale update, generation only on spec changes, status subresource", async (t) => {
@@ -57,21 +84,37 @@ test("resourceVersion, 409 on a stale update, generation only on spec changes, s
   t.is(created.body.metadata.generation, 1);
   t.is((await call(api, "POST", DEPLOYMENTS, deployment("d", 1))).status, 409);
 
-  const updated = await call(api, "PUT", `${DEPLOYMENTS}/d`, { ...created.body, spec: { ...created.body.spec, replicas: 3 } });
+  const updated = await call(api, "PUT", `${DEPLOYMENTS}/d`, {
+    ...created.body,
+    spec: { ...created.body.spec, replicas: 3 },
+  });
   t.is(updated.body.metadata.generation, 2);
   t.true(Number(updated.body.metadata.resourceVersion) > Number(created.body.metadata.resourceVersion));
   const stale = await call(api, "PUT", `${DEPLOYMENTS}/d`, created.body);
   t.is(stale.status, 409);
   t.regex(stale.body.message ?? "", /the object has been modified/);
 
-  const withStatus = await call(api, "PUT", `${DEPLOYMENTS}/d/status`, { ...updated.body, spec: { ...updated.body.spec, replicas: 99 }, status: { readyReplicas: 3 } });
+  const withStatus = await call(api, "PUT", `${DEPLOYMENTS}/d/status`, {
+    ...updated.body,
+    spec: { ...updated.body.spec, replicas: 99 },
+    status: { readyReplicas: 3 },
+  });
   t.is(withStatus.body.status.readyReplicas, 3);
   t.is(withStatus.body.spec.replicas, 3, "the status subresource does not write spec");
   t.is(withStatus.body.metadata.generation, 2, "a status change does not bump generation");
-  const mainIgnoresStatus = await call(api, "PUT", `${DEPLOYMENTS}/d`, { ...withStatus.body, status: { readyReplicas: 0 } });
+  const mainIgnoresStatus = await call(api, "PUT", `${DEPLOYMENTS}/d`, {
+    ...withStatus.body,
+    status: { readyReplicas: 0 },
+  });
   t.is(mainIgnoresStatus.body.status.readyReplicas, 3, "the main resource does not write status");
 
-  const scaled = await call(api, "PATCH", `${DEPLOYMENTS}/d/scale`, { spec: { replicas: 5 } }, "application/merge-patch+json");
+  const scaled = await call(
+    api,
+    "PATCH",
+    `${DEPLOYMENTS}/d/scale`,
+    { spec: { replicas: 5 } },
+    "application/merge-patch+json",
+  );
   t.is(scaled.body.kind, "Scale");
   t.is((await call(api, "GET", `${DEPLOYMENTS}/d`)).body.spec.replicas, 5);
 });
@@ -79,7 +122,12 @@ test("resourceVersion, 409 on a stale update, generation only on spec changes, s
 test("watch from a version, 410 Gone after compaction, and owner-reference garbage collection", async (t) => {
   const api = await startFakeApiServer();
   t.teardown(() => api.stop());
-  const owner = await call(api, "POST", CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owner" }, data: {} });
+  const owner = await call(api, "POST", CONFIGMAPS, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "owner" },
+    data: {},
+  });
   const start = owner.body.metadata.resourceVersion;
   await call(api, "POST", DEPLOYMENTS, deployment("owned", 1, owner.body.metadata.uid));
   await call(api, "POST", DEPLOYMENTS, deployment("free", 1));
@@ -89,7 +137,10 @@ test("watch from a version, 410 Gone after compaction, and owner-reference garba
   t.is((await call(api, "GET", `${DEPLOYMENTS}/free`)).status, 200);
 
   const events = await watchEvents(api, `${DEPLOYMENTS}?watch=true&resourceVersion=${start}`, 3);
-  t.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ["ADDED owned", "ADDED free", "DELETED owned"]);
+  t.deepEqual(
+    events.map((e) => `${e.type} ${e.object.metadata.name}`),
+    ["ADDED owned", "ADDED free", "DELETED owned"],
+  );
 
   api.store.compact();
   const [gone] = await watchEvents(api, `${DEPLOYMENTS}?watch=true&resourceVersion=${start}`, 1);
@@ -100,12 +151,19 @@ test("watch from a version, 410 Gone after compaction, and owner-reference garba
 test("finalizers hold a deletion until they are removed", async (t) => {
   const api = await startFakeApiServer();
   t.teardown(() => api.stop());
-  await call(api, "POST", CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "held", finalizers: ["x/y"] } });
+  await call(api, "POST", CONFIGMAPS, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "held", finalizers: ["x/y"] },
+  });
   const deleting = await call(api, "DELETE", `${CONFIGMAPS}/held`);
   t.truthy(deleting.body.metadata.deletionTimestamp);
   const held = await call(api, "GET", `${CONFIGMAPS}/held`);
   t.is(held.status, 200);
-  await call(api, "PUT", `${CONFIGMAPS}/held`, { ...held.body, metadata: { ...held.body.metadata, finalizers: [] } });
+  await call(api, "PUT", `${CONFIGMAPS}/held`, {
+    ...held.body,
+    metadata: { ...held.body.metadata, finalizers: [] },
+  });
   t.is((await call(api, "GET", `${CONFIGMAPS}/held`)).status, 404);
 });
 
@@ -113,9 +171,18 @@ test("a Secret's stringData is stored as base64 data, as a real API server does"
   const api = await startFakeApiServer();
   t.teardown(() => api.stop());
   const secrets = "/api/v1/namespaces/default/secrets";
-  const created = await call(api, "POST", secrets, { apiVersion: "v1", kind: "Secret", metadata: { name: "s" }, data: { a: "YQ==" }, stringData: { b: "bee" } });
+  const created = await call(api, "POST", secrets, {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "s" },
+    data: { a: "YQ==" },
+    stringData: { b: "bee" },
+  });
   t.is(created.status, 201);
-  const stored = (await call(api, "GET", `${secrets}/s`)).body as unknown as { data: Record<string, string>; stringData?: unknown };
+  const stored = (await call(api, "GET", `${secrets}/s`)).body as unknown as {
+    data: Record<string, string>;
+    stringData?: unknown;
+  };
   t.deepEqual(stored.data, { a: "YQ==", b: Buffer.from("bee").toString("base64") });
   t.false("stringData" in stored);
 });

@@ -30,29 +30,134 @@ interface PrinterColumn {
 }
 
 const BUILT_IN: ResourceType[] = [
-  { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false, generation: false, status: true },
-  { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true, generation: false, status: false },
-  { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true, generation: false, status: false },
-  { group: "", version: "v1", plural: "services", kind: "Service", namespaced: true, generation: false, status: true },
-  { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true, generation: false, status: false },
-  { group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true, generation: false, status: true },
   {
-    group: "apps", version: "v1", plural: "deployments", kind: "Deployment", namespaced: true, generation: true, status: true,
+    group: "",
+    version: "v1",
+    plural: "namespaces",
+    kind: "Namespace",
+    namespaced: false,
+    generation: false,
+    status: true,
+  },
+  {
+    group: "",
+    version: "v1",
+    plural: "configmaps",
+    kind: "ConfigMap",
+    namespaced: true,
+    generation: false,
+    status: false,
+  },
+  {
+    group: "",
+    version: "v1",
+    plural: "secrets",
+    kind: "Secret",
+    namespaced: true,
+    generation: false,
+    status: false,
+  },
+  {
+    group: "",
+    version: "v1",
+    plural: "services",
+    kind: "Service",
+    namespaced: true,
+    generation: false,
+    status: true,
+  },
+  {
+    group: "",
+    version: "v1",
+    plural: "events",
+    kind: "Event",
+    namespaced: true,
+    generation: false,
+    status: false,
+  },
+  {
+    group: "",
+    version: "v1",
+    plural: "pods",
+    kind: "Pod",
+    namespaced: true,
+    generation: false,
+    status: true,
+  },
+  {
+    group: "apps",
+    version: "v1",
+    plural: "deployments",
+    kind: "Deployment",
+    namespaced: true,
+    generation: true,
+    status: true,
     scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas" },
   },
-  { group: "policy", version: "v1", plural: "poddisruptionbudgets", kind: "PodDisruptionBudget", namespaced: true, generation: true, status: true },
-  { group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler", namespaced: true, generation: false, status: true },
-  { group: "networking.k8s.io", version: "v1", plural: "ingresses", kind: "Ingress", namespaced: true, generation: true, status: true },
-  { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true, generation: false, status: false },
-  { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true, generation: false, status: false },
-  { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, generation: true, status: true },
+  {
+    group: "policy",
+    version: "v1",
+    plural: "poddisruptionbudgets",
+    kind: "PodDisruptionBudget",
+    namespaced: true,
+    generation: true,
+    status: true,
+  },
+  {
+    group: "autoscaling",
+    version: "v2",
+    plural: "horizontalpodautoscalers",
+    kind: "HorizontalPodAutoscaler",
+    namespaced: true,
+    generation: false,
+    status: true,
+  },
+  {
+    group: "networking.k8s.io",
+    version: "v1",
+    plural: "ingresses",
+    kind: "Ingress",
+    namespaced: true,
+    generation: true,
+    status: true,
+  },
+  {
+    group: "coordination.k8s.io",
+    version: "v1",
+    plural: "leases",
+    kind: "Lease",
+    namespaced: true,
+    generation: false,
+    status: false,
+  },
+  {
+    group: "events.k8s.io",
+    version: "v1",
+    plural: "events",
+    kind: "Event",
+    namespaced: true,
+    generation: false,
+    status: false,
+  },
+  {
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+    generation: true,
+    status: true,
+  },
 ];
 
 const resourceKey = (type: ResourceType) => `${type.group}/${type.plural}`;
 const groupVersion = (type: ResourceType) => (type.group ? `${type.group}/${type.version}` : type.version);
 
 function getPath(object: unknown, path: string): unknown {
-  return path.split(".").filter(Boolean).reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], object);
+  return path
+    .split(".")
+    .filter(Boolean)
+    .reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], object);
 }
 function setPath(object: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split(".").filter(Boolean);
@@ -64,7 +169,10 @@ function setPath(object: Record<string, unknown>, path: string, value: unknown):
 /** RFC 7386 JSON merge patch (also used, approximately, for strategic merge patches). */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
-  const result: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const result: Record<string, unknown> =
+    target && typeof target === "object" && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     if (value === null) delete result[key];
     else result[key] = mergePatch(result[key], value);
@@ -76,7 +184,8 @@ function mergePatch(target: unknown, patch: unknown): unknown {
 function validationMessage(type: ResourceType, name: string, validate: ValidateFunction): string {
   const details = (validate.errors ?? []).map((error) => {
     const path = error.instancePath.split("/").filter(Boolean).join(".");
-    if (error.keyword === "required") return `${path ? `${path}.` : ""}${String(error.params.missingProperty)}: Required value`;
+    if (error.keyword === "required")
+      return `${path ? `${path}.` : ""}${String(error.params.missingProperty)}: Required value`;
     if (error.keyword === "enum") {
       const allowed = (error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ");
       return `${path}: Unsupported value: ${JSON.stringify(error.data)}: supported values: ${allowed}`;
@@ -89,16 +198,27 @@ function validationMessage(type: ResourceType, name: string, validate: ValidateF
 /** The JSONPath subset printer columns use: `.a.b`, `[?(@.key=="value")]`. */
 function jsonPath(object: unknown, path: string): unknown {
   let values: unknown[] = [object];
-  for (const [, field, filterKey, filterValue] of path.matchAll(/\.([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_-]+)=="([^"]*)"\)\]/g)) {
+  for (const [, field, filterKey, filterValue] of path.matchAll(
+    /\.([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_-]+)=="([^"]*)"\)\]/g,
+  )) {
     if (field !== undefined) values = values.map((v) => (v as Record<string, unknown> | undefined)?.[field]);
-    else values = values.flatMap((v) => (Array.isArray(v) ? v.filter((item) => (item as Record<string, unknown>)?.[filterKey!] === filterValue) : []));
+    else
+      values = values.flatMap((v) =>
+        Array.isArray(v)
+          ? v.filter((item) => (item as Record<string, unknown>)?.[filterKey!] === filterValue)
+          : [],
+      );
   }
   return values[0];
 }
 
 function age(timestamp: unknown): string {
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(String(timestamp))) / 1000));
-  return seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.floor(seconds / 60)}m` : `${Math.floor(seconds / 3600)}h`;
+  return seconds < 120
+    ? `${seconds}s`
+    : seconds < 7200
+      ? `${Math.floor(seconds / 60)}m`
+      : `${Math.floor(seconds / 3600)}h`;
 }
 
 /** A meta.k8s.io Table, as kubectl asks for it: the CRD's printer columns, rendered by the server. */
@@ -108,9 +228,23 @@ function table(type: ResourceType, objects: KubeObject[], resourceVersion: strin
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
     metadata: { resourceVersion },
-    columnDefinitions: [{ name: "Name", type: "string", format: "name", description: "", priority: 0 }, ...columns.map((c) => ({ name: c.name, type: c.type === "date" ? "string" : c.type, format: "", description: "", priority: 0 }))],
+    columnDefinitions: [
+      { name: "Name", type: "string", format: "name", description: "", priority: 0 },
+      ...columns.map((c) => ({
+        name: c.name,
+        type: c.type === "date" ? "string" : c.type,
+        format: "",
+        description: "",
+        priority: 0,
+      })),
+    ],
     rows: objects.map((object) => ({
-      cells: [object.metadata.name, ...columns.map((c) => (c.type === "date" ? age(jsonPath(object, c.jsonPath)) : (jsonPath(object, c.jsonPath) ?? null)))],
+      cells: [
+        object.metadata.name,
+        ...columns.map((c) =>
+          c.type === "date" ? age(jsonPath(object, c.jsonPath)) : (jsonPath(object, c.jsonPath) ?? null),
+        ),
+      ],
       object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: object.metadata },
     })),
   };
@@ -134,37 +268,68 @@ export interface FakeApiServer {
 export async function startFakeApiServer(options: { port?: number } = {}): Promise<FakeApiServer> {
   const store = new Store();
   const types: ResourceType[] = [...BUILT_IN];
-  const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, validateFormats: false, verbose: true });
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: false,
+    useDefaults: true,
+    validateFormats: false,
+    verbose: true,
+  });
 
   // A created CustomResourceDefinition serves its resource, as on a real API server.
   store.subscribe((event) => {
     if (event.resource !== "apiextensions.k8s.io/customresourcedefinitions") return;
     const spec = event.object.spec as {
-      group: string; scope: string; names: { plural: string; kind: string; shortNames?: string[] };
-      versions: { name: string; schema?: { openAPIV3Schema: object }; subresources?: { status?: object; scale?: ResourceType["scale"] }; additionalPrinterColumns?: PrinterColumn[] }[];
+      group: string;
+      scope: string;
+      names: { plural: string; kind: string; shortNames?: string[] };
+      versions: {
+        name: string;
+        schema?: { openAPIV3Schema: object };
+        subresources?: { status?: object; scale?: ResourceType["scale"] };
+        additionalPrinterColumns?: PrinterColumn[];
+      }[];
     };
-    for (let i = types.length - 1; i >= 0; i--) if (types[i]!.group === spec.group && types[i]!.plural === spec.names.plural) types.splice(i, 1);
+    for (let i = types.length - 1; i >= 0; i--)
+      if (types[i]!.group === spec.group && types[i]!.plural === spec.names.plural) types.splice(i, 1);
     if (event.type === "DELETED") return;
     for (const version of spec.versions) {
       types.push({
-        group: spec.group, version: version.name, plural: spec.names.plural, kind: spec.names.kind,
-        namespaced: spec.scope === "Namespaced", generation: true, status: version.subresources?.status !== undefined,
-        scale: version.subresources?.scale, shortNames: spec.names.shortNames, printerColumns: version.additionalPrinterColumns,
+        group: spec.group,
+        version: version.name,
+        plural: spec.names.plural,
+        kind: spec.names.kind,
+        namespaced: spec.scope === "Namespaced",
+        generation: true,
+        status: version.subresources?.status !== undefined,
+        scale: version.subresources?.scale,
+        shortNames: spec.names.shortNames,
+        printerColumns: version.additionalPrinterColumns,
         validate: version.schema ? ajv.compile(version.schema.openAPIV3Schema) : undefined,
       });
     }
   });
 
-  const findType = (group: string, version: string, plural: string) => types.find((t) => t.group === group && t.version === version && t.plural === plural);
+  const findType = (group: string, version: string, plural: string) =>
+    types.find((t) => t.group === group && t.version === version && t.plural === plural);
 
   function discovery(path: string): unknown | undefined {
-    if (path === "/version") return { major: "1", minor: "33", gitVersion: "v1.33.0-fake", platform: "linux/amd64" };
-    if (path === "/api") return { kind: "APIVersions", apiVersion: "v1", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }] };
+    if (path === "/version")
+      return { major: "1", minor: "33", gitVersion: "v1.33.0-fake", platform: "linux/amd64" };
+    if (path === "/api")
+      return {
+        kind: "APIVersions",
+        apiVersion: "v1",
+        versions: ["v1"],
+        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }],
+      };
     if (path === "/apis") {
       const groups = new Map<string, Set<string>>();
-      for (const t of types) if (t.group) (groups.get(t.group) ?? groups.set(t.group, new Set()).get(t.group)!).add(t.version);
+      for (const t of types)
+        if (t.group) (groups.get(t.group) ?? groups.set(t.group, new Set()).get(t.group)!).add(t.version);
       return {
-        kind: "APIGroupList", apiVersion: "v1",
+        kind: "APIGroupList",
+        apiVersion: "v1",
         groups: [...groups].map(([name, versions]) => {
           const list = [...versions].map((version) => ({ groupVersion: `${name}/${version}`, version }));
           return { name, versions: list, preferredVersion: list[0] };
@@ -180,7 +345,9 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       return { paths };
     }
     const openApi = path.startsWith("/openapi/v3/");
-    const match = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(openApi ? path.slice("/openapi/v3".length) : path);
+    const match = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(
+      openApi ? path.slice("/openapi/v3".length) : path,
+    );
     if (!match) return undefined;
     const [group, version] = match[1] ? ["", match[1]] : [match[2]!, match[3]!];
     const served = types.filter((t) => t.group === group && t.version === version);
@@ -191,20 +358,59 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       return {
         openapi: "3.0.0",
         info: { title: "Kubernetes (fake)", version: "v1.33.0" },
-        paths: Object.fromEntries(served.map((t) => [
-          `/${match[1] ? "api/v1" : `apis/${group}/${version}`}${t.namespaced ? "/namespaces/{namespace}" : ""}/${t.plural}/{name}`,
-          { patch: { "x-kubernetes-group-version-kind": { group, version, kind: t.kind }, parameters: [{ name: "fieldValidation", in: "query", schema: { type: "string" } }], responses: {} } },
-        ])),
+        paths: Object.fromEntries(
+          served.map((t) => [
+            `/${match[1] ? "api/v1" : `apis/${group}/${version}`}${t.namespaced ? "/namespaces/{namespace}" : ""}/${t.plural}/{name}`,
+            {
+              patch: {
+                "x-kubernetes-group-version-kind": { group, version, kind: t.kind },
+                parameters: [{ name: "fieldValidation", in: "query", schema: { type: "string" } }],
+                responses: {},
+              },
+            },
+          ]),
+        ),
         components: { schemas: {} },
       };
     }
     const verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
     return {
-      kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version,
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion: group ? `${group}/${version}` : version,
       resources: served.flatMap((t) => [
-        { name: t.plural, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs, ...(t.shortNames ? { shortNames: t.shortNames } : {}) },
-        ...(t.status ? [{ name: `${t.plural}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: ["get", "patch", "update"] }] : []),
-        ...(t.scale ? [{ name: `${t.plural}/scale`, singularName: "", namespaced: t.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] }] : []),
+        {
+          name: t.plural,
+          singularName: t.kind.toLowerCase(),
+          namespaced: t.namespaced,
+          kind: t.kind,
+          verbs,
+          ...(t.shortNames ? { shortNames: t.shortNames } : {}),
+        },
+        ...(t.status
+          ? [
+              {
+                name: `${t.plural}/status`,
+                singularName: "",
+                namespaced: t.namespaced,
+                kind: t.kind,
+                verbs: ["get", "patch", "update"],
+              },
+            ]
+          : []),
+        ...(t.scale
+          ? [
+              {
+                name: `${t.plural}/scale`,
+                singularName: "",
+                namespaced: t.namespaced,
+                group: "autoscaling",
+                version: "v1",
+                kind: "Scale",
+                verbs: ["get", "patch", "update"],
+              },
+            ]
+          : []),
       ]),
     };
   }
@@ -217,11 +423,18 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     const name = object.metadata.name;
     // As a real API server does: a Secret's write-only stringData is merged into data, base64.
     if (type.kind === "Secret" && object.stringData) {
-      const encoded = Object.entries(object.stringData as Record<string, string>).map(([key, value]) => [key, Buffer.from(value).toString("base64")]);
-      object.data = { ...(object.data as Record<string, string> | undefined), ...Object.fromEntries(encoded) };
+      const encoded = Object.entries(object.stringData as Record<string, string>).map(([key, value]) => [
+        key,
+        Buffer.from(value).toString("base64"),
+      ]);
+      object.data = {
+        ...(object.data as Record<string, string> | undefined),
+        ...Object.fromEntries(encoded),
+      };
       delete object.stringData;
     }
-    if (type.validate && !type.validate(object)) throw new ApiError(422, "Invalid", validationMessage(type, name, type.validate));
+    if (type.validate && !type.validate(object))
+      throw new ApiError(422, "Invalid", validationMessage(type, name, type.validate));
     return object;
   }
 
@@ -233,7 +446,11 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     try {
       return JSON.parse(text);
     } catch {
-      throw new ApiError(400, "BadRequest", "the request body is not JSON (the fake API server speaks JSON only)");
+      throw new ApiError(
+        400,
+        "BadRequest",
+        "the request body is not JSON (the fake API server speaks JSON only)",
+      );
     }
   }
 
@@ -254,16 +471,25 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     return true;
   }
 
-  function watch(response: ServerResponse, type: ResourceType, namespace: string | undefined, query: URLSearchParams): void {
-    const inScope = (event: WatchEvent) => (namespace === undefined || event.object.metadata.namespace === namespace) && matches(event.object, query);
-    const write = (event: WatchEvent) => response.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+  function watch(
+    response: ServerResponse,
+    type: ResourceType,
+    namespace: string | undefined,
+    query: URLSearchParams,
+  ): void {
+    const inScope = (event: WatchEvent) =>
+      (namespace === undefined || event.object.metadata.namespace === namespace) &&
+      matches(event.object, query);
+    const write = (event: WatchEvent) =>
+      response.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
     response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     // As a real API server: the 200 goes out at once, not with the first event (a quiet watch is established).
     response.flushHeaders();
     const since = query.get("resourceVersion");
     try {
       if (since && since !== "0") {
-        for (const event of store.eventsSince(resourceKey(type), Number(since))) if (inScope(event)) write(event);
+        for (const event of store.eventsSince(resourceKey(type), Number(since)))
+          if (inScope(event)) write(event);
       } else {
         for (const object of store.list(resourceKey(type), namespace)) {
           if (matches(object, query)) write({ type: "ADDED", resource: resourceKey(type), object, rv: 0 });
@@ -272,7 +498,9 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     } catch (error) {
       // A real API server answers a too-old watch with an ERROR event carrying 410.
       const e = error as ApiError;
-      response.end(`${JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", message: e.message, reason: e.reason, code: e.code } })}\n`);
+      response.end(
+        `${JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", message: e.message, reason: e.reason, code: e.code } })}\n`,
+      );
       return;
     }
     const unsubscribe = store.subscribe((event) => {
@@ -293,29 +521,46 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       const document = discovery(path);
       if (document) return send(response, 200, document);
     }
-    const match = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status|scale))?$/.exec(path);
-    if (!match) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
+    const match =
+      /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status|scale))?$/.exec(
+        path,
+      );
+    if (!match)
+      throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
     const [group, version] = match[1] ? ["", match[1]] : [match[2]!, match[3]!];
     let namespace = match[4];
     const plural = match[5]!;
     const name = match[6];
     const subresource = match[7];
     const type = findType(group, version, plural);
-    if (!type) throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
+    if (!type)
+      throw new ApiError(404, "NotFound", `the server could not find the requested resource (${path})`);
     if (!type.namespaced) namespace = undefined;
     const key = resourceKey(type);
-    const wantsTable = (t: ResourceType) => t.printerColumns !== undefined && (request.headers.accept ?? "").includes("as=Table");
+    const wantsTable = (t: ResourceType) =>
+      t.printerColumns !== undefined && (request.headers.accept ?? "").includes("as=Table");
 
     if (name === undefined) {
       if (request.method === "GET") {
-        if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") return watch(response, type, namespace, url.searchParams);
+        if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
+          return watch(response, type, namespace, url.searchParams);
         const items = store.list(key, namespace).filter((o) => matches(o, url.searchParams));
         if (wantsTable(type)) return send(response, 200, table(type, items, store.resourceVersion));
-        return send(response, 200, { kind: `${type.kind}List`, apiVersion: groupVersion(type), metadata: { resourceVersion: store.resourceVersion }, items });
+        return send(response, 200, {
+          kind: `${type.kind}List`,
+          apiVersion: groupVersion(type),
+          metadata: { resourceVersion: store.resourceVersion },
+          items,
+        });
       }
       if (request.method === "POST") {
         const object = (await body(request)) as KubeObject;
-        if (!object?.metadata?.name) throw new ApiError(422, "Invalid", `${type.kind} is invalid: metadata.name: Required value: name is required`);
+        if (!object?.metadata?.name)
+          throw new ApiError(
+            422,
+            "Invalid",
+            `${type.kind} is invalid: metadata.name: Required value: name is required`,
+          );
         if (type.status) delete object.status;
         // The one built-in default the operator depends on: a Deployment without replicas gets 1.
         if (key === "apps/deployments") {
@@ -332,28 +577,56 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       if (!type.scale) throw new ApiError(404, "NotFound", `${type.plural} has no scale subresource`);
       const scale = type.scale;
       const toScale = (object: KubeObject) => ({
-        kind: "Scale", apiVersion: "autoscaling/v1",
-        metadata: { name, namespace, uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion, creationTimestamp: object.metadata.creationTimestamp },
+        kind: "Scale",
+        apiVersion: "autoscaling/v1",
+        metadata: {
+          name,
+          namespace,
+          uid: object.metadata.uid,
+          resourceVersion: object.metadata.resourceVersion,
+          creationTimestamp: object.metadata.creationTimestamp,
+        },
         spec: { replicas: getPath(object, scale.specReplicasPath) ?? 0 },
-        status: { replicas: getPath(object, scale.statusReplicasPath) ?? 0, ...(scale.labelSelectorPath ? { selector: getPath(object, scale.labelSelectorPath) } : {}) },
+        status: {
+          replicas: getPath(object, scale.statusReplicasPath) ?? 0,
+          ...(scale.labelSelectorPath ? { selector: getPath(object, scale.labelSelectorPath) } : {}),
+        },
       });
       if (request.method === "GET") return send(response, 200, toScale(current()));
       if (request.method === "PUT" || request.method === "PATCH") {
-        const given = (await body(request)) as { spec?: { replicas?: number }; metadata?: { resourceVersion?: string } };
+        const given = (await body(request)) as {
+          spec?: { replicas?: number };
+          metadata?: { resourceVersion?: string };
+        };
         const object = current();
-        const scaleObject = request.method === "PUT" ? given : (mergePatch(toScale(object), given) as typeof given);
+        const scaleObject =
+          request.method === "PUT" ? given : (mergePatch(toScale(object), given) as typeof given);
         const replicas = scaleObject.spec?.replicas;
-        if (!Number.isInteger(replicas) || replicas! < 0) throw new ApiError(422, "Invalid", `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`);
+        if (!Number.isInteger(replicas) || replicas! < 0)
+          throw new ApiError(
+            422,
+            "Invalid",
+            `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+          );
         setPath(object, scale.specReplicasPath, replicas);
-        if (request.method === "PUT" && scaleObject.metadata?.resourceVersion) object.metadata.resourceVersion = scaleObject.metadata.resourceVersion;
-        return send(response, 200, toScale(store.update(key, prepare(type, object, namespace), type.generation)));
+        if (request.method === "PUT" && scaleObject.metadata?.resourceVersion)
+          object.metadata.resourceVersion = scaleObject.metadata.resourceVersion;
+        return send(
+          response,
+          200,
+          toScale(store.update(key, prepare(type, object, namespace), type.generation)),
+        );
       }
       throw new ApiError(405, "MethodNotAllowed", `${request.method} is not supported on scale`);
     }
 
     switch (request.method) {
       case "GET":
-        return send(response, 200, wantsTable(type) ? table(type, [current()], store.resourceVersion) : current());
+        return send(
+          response,
+          200,
+          wantsTable(type) ? table(type, [current()], store.resourceVersion) : current(),
+        );
       case "PUT":
       case "PATCH": {
         const given = await body(request);
@@ -362,16 +635,27 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
         if (request.method === "PUT") object = given as KubeObject;
         else {
           const contentType = request.headers["content-type"] ?? "";
-          if (!contentType.includes("merge-patch+json")) throw new ApiError(415, "UnsupportedMediaType", `the fake API server supports only merge patches, not ${contentType}`);
+          if (!contentType.includes("merge-patch+json"))
+            throw new ApiError(
+              415,
+              "UnsupportedMediaType",
+              `the fake API server supports only merge patches, not ${contentType}`,
+            );
           object = mergePatch(existing, given) as KubeObject;
           // A merge patch without a resourceVersion applies to whatever is current.
-          if ((given as KubeObject | undefined)?.metadata?.resourceVersion === undefined) object.metadata.resourceVersion = existing.metadata.resourceVersion;
+          if ((given as KubeObject | undefined)?.metadata?.resourceVersion === undefined)
+            object.metadata.resourceVersion = existing.metadata.resourceVersion;
         }
         if (!object?.metadata) throw new ApiError(400, "BadRequest", "the object has no metadata");
         object.metadata.name = name;
         // The status subresource and the main resource each write only their own part.
         if (type.status) {
-          if (subresource === "status") object = { ...existing, status: object.status, metadata: { ...existing.metadata, resourceVersion: object.metadata.resourceVersion } };
+          if (subresource === "status")
+            object = {
+              ...existing,
+              status: object.status,
+              metadata: { ...existing.metadata, resourceVersion: object.metadata.resourceVersion },
+            };
           else object.status = existing.status;
         }
         return send(response, 200, store.update(key, prepare(type, object, namespace), type.generation));
@@ -393,7 +677,16 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       const answer = () =>
         handle(request, response).catch((error: unknown) => {
           const e = error instanceof ApiError ? error : new ApiError(500, "InternalError", String(error));
-          if (!response.headersSent) send(response, e.code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: e.message, reason: e.reason, code: e.code });
+          if (!response.headersSent)
+            send(response, e.code, {
+              kind: "Status",
+              apiVersion: "v1",
+              metadata: {},
+              status: "Failure",
+              message: e.message,
+              reason: e.reason,
+              code: e.code,
+            });
           else response.end();
         });
       if (stalled) stalled.push(() => void answer());

@@ -79,12 +79,19 @@ export class Store {
   }
 
   list(resource: string, namespace: string | undefined): KubeObject[] {
-    return [...this.bucket(resource).values()].filter((o) => namespace === undefined || o.metadata.namespace === namespace).map(clone);
+    return [...this.bucket(resource).values()]
+      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+      .map(clone);
   }
 
   create(resource: string, object: KubeObject, generation: boolean): KubeObject {
     const key = `${object.metadata.namespace ?? ""}/${object.metadata.name}`;
-    if (this.bucket(resource).has(key)) throw new ApiError(409, "AlreadyExists", `${resource.split("/").pop()} "${object.metadata.name}" already exists`);
+    if (this.bucket(resource).has(key))
+      throw new ApiError(
+        409,
+        "AlreadyExists",
+        `${resource.split("/").pop()} "${object.metadata.name}" already exists`,
+      );
     const stored = clone(object);
     this.revision++;
     stored.metadata.uid = randomUUID();
@@ -101,17 +108,28 @@ export class Store {
   update(resource: string, object: KubeObject, generation: boolean): KubeObject {
     const key = `${object.metadata.namespace ?? ""}/${object.metadata.name}`;
     const current = this.bucket(resource).get(key);
-    if (!current) throw new ApiError(404, "NotFound", `${resource.split("/").pop()} "${object.metadata.name}" not found`);
+    if (!current)
+      throw new ApiError(404, "NotFound", `${resource.split("/").pop()} "${object.metadata.name}" not found`);
     const given = object.metadata.resourceVersion;
     if (given !== undefined && given !== "" && given !== current.metadata.resourceVersion) {
-      throw new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${resource.split("/").pop()} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new ApiError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${resource.split("/").pop()} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     const stored = clone(object);
     stored.metadata.uid = current.metadata.uid;
     stored.metadata.creationTimestamp = current.metadata.creationTimestamp;
-    if (current.metadata.deletionTimestamp) stored.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
-    if (generation) stored.metadata.generation = (current.metadata.generation ?? 1) + (specPart(current) === specPart(stored) ? 0 : 1);
-    if (JSON.stringify({ ...stored, metadata: { ...stored.metadata, resourceVersion: "" } }) === JSON.stringify({ ...current, metadata: { ...current.metadata, resourceVersion: "" } })) {
+    if (current.metadata.deletionTimestamp)
+      stored.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+    if (generation)
+      stored.metadata.generation =
+        (current.metadata.generation ?? 1) + (specPart(current) === specPart(stored) ? 0 : 1);
+    if (
+      JSON.stringify({ ...stored, metadata: { ...stored.metadata, resourceVersion: "" } }) ===
+      JSON.stringify({ ...current, metadata: { ...current.metadata, resourceVersion: "" } })
+    ) {
       return clone(current); // a no-op update does not bump resourceVersion (as on a real server)
     }
     this.revision++;
@@ -160,7 +178,11 @@ export class Store {
   /** Events after `resourceVersion`, or 410 Gone when the history no longer reaches back that far. */
   eventsSince(resource: string, resourceVersion: number): WatchEvent[] {
     if (resourceVersion < this.compactedTo) {
-      throw new ApiError(410, "Expired", `too old resource version: ${resourceVersion} (${this.compactedTo})`);
+      throw new ApiError(
+        410,
+        "Expired",
+        `too old resource version: ${resourceVersion} (${this.compactedTo})`,
+      );
     }
     return this.history.filter((e) => e.resource === resource && e.rv > resourceVersion).map(clone);
   }

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import type { Teardown } from "./nats-server.js";
 
-const NOT_FOUND = "chromium not found: run `bash scripts/test-tools.sh` as root or `apt-get install -y chromium`";
+const NOT_FOUND =
+  "chromium not found: run `bash scripts/test-tools.sh` as root or `apt-get install -y chromium`";
 
 /** Flags for a quiet, sandbox-free headless run on a CI machine without a GPU or network. */
 const CHROMIUM_ARGS = [

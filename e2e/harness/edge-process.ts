@@ -30,14 +30,32 @@ export interface SpawnOptions {
   readonly imports?: string[];
 }
 
-export async function spawnEdge(t: ExecutionContext, env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<EdgeProcess> {
+export async function spawnEdge(
+  t: ExecutionContext,
+  env: Record<string, string> = {},
+  options: SpawnOptions = {},
+): Promise<EdgeProcess> {
   const port = env.HERALD_PORT ? Number(env.HERALD_PORT) : await freePort();
   // Start from a clean HERALD_* slate so the developer's shell cannot change what a test means.
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("HERALD_")));
-  const args = [...(options.nodeArgs ?? []), "--import", "tsx", ...(options.imports ?? []).flatMap((m) => ["--import", m]), "edge/main.ts"];
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith("HERALD_")),
+  );
+  const args = [
+    ...(options.nodeArgs ?? []),
+    "--import",
+    "tsx",
+    ...(options.imports ?? []).flatMap((m) => ["--import", m]),
+    "edge/main.ts",
+  ];
   const child = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { ...inherited, HERALD_HOST: "127.0.0.1", HERALD_LOG_LEVEL: "warn", ...env, HERALD_PORT: String(port) },
+    env: {
+      ...inherited,
+      HERALD_HOST: "127.0.0.1",
+      HERALD_LOG_LEVEL: "warn",
+      ...env,
+      HERALD_PORT: String(port),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -75,7 +93,8 @@ export async function spawnEdge(t: ExecutionContext, env: Record<string, string>
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`edge exited with ${exitCode} before it was ready:\n${err}${out}`);
+    if (exitCode !== undefined)
+      throw new Error(`edge exited with ${exitCode} before it was ready:\n${err}${out}`);
     try {
       const response = await fetch(`${url}/readyz`);
       if (response.status === 200) return edge;

@@ -3,7 +3,8 @@
 
 /** Ends the err message for an unknown or missing op. */
 export const OPS = "expected one of sub, unsub, pub, auth, ping";
-export const WILDCARDS = "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns";
+export const WILDCARDS =
+  "topic must not contain wildcards (* or >); they are only allowed in entitlement patterns";
 export const EMPTY_TOKEN = "topic has an empty token (leading, trailing or double dot)";
 export const CHARACTERS = "topic tokens may only contain A-Z a-z 0-9 _ - : @ = +";
 /** Data nested past MAX_DATA_DEPTH; WebSocket prefixes it with "pub frame: ", HTTP with nothing. */

@@ -5,5 +5,7 @@ process.on("SIGUSR2", () => {
   gc?.();
   gc?.();
   const { heapUsed, arrayBuffers } = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({ event: "heap_probe", heapUsed, arrayBuffers, gc: gc !== undefined })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: "heap_probe", heapUsed, arrayBuffers, gc: gc !== undefined })}\n`,
+  );
 });

@@ -4,7 +4,10 @@ import { fileURLToPath } from "node:url";
 import type { EdgeProcess, SpawnOptions } from "./edge-process.js";
 
 /** spawnEdge options for an edge whose heap a test reads with heapOf. */
-export const HEAP_PROBE: SpawnOptions = { nodeArgs: ["--expose-gc"], imports: [fileURLToPath(new URL("./heap-probe.ts", import.meta.url))] };
+export const HEAP_PROBE: SpawnOptions = {
+  nodeArgs: ["--expose-gc"],
+  imports: [fileURLToPath(new URL("./heap-probe.ts", import.meta.url))],
+};
 
 export const MiB = 1024 * 1024;
 export const mib = (bytes: number) => (bytes / MiB).toFixed(1);
@@ -16,7 +19,11 @@ export interface Heap {
   readonly gc: boolean;
 }
 
-const probeLines = (edge: EdgeProcess) => edge.stdout().split("\n").filter((line) => line.includes('"heap_probe"'));
+const probeLines = (edge: EdgeProcess) =>
+  edge
+    .stdout()
+    .split("\n")
+    .filter((line) => line.includes('"heap_probe"'));
 
 export async function heapOf(edge: EdgeProcess): Promise<Heap> {
   const before = probeLines(edge).length;

@@ -26,7 +26,9 @@ let binary: string | undefined;
 export function natsServerBinary(): string {
   binary ??= findOnPath() ?? installDebianPackage();
   if (!binary) {
-    throw new Error("nats-server not found: run `bash scripts/test-tools.sh` as root, or `apt-get install -y nats-server`");
+    throw new Error(
+      "nats-server not found: run `bash scripts/test-tools.sh` as root, or `apt-get install -y nats-server`",
+    );
   }
   return binary;
 }
@@ -38,9 +40,11 @@ function findOnPath(): string | undefined {
 }
 
 function installDebianPackage(): string | undefined {
-  if (process.getuid?.() !== 0 || spawnSync("sh", ["-c", "command -v apt-get"]).status !== 0) return undefined;
+  if (process.getuid?.() !== 0 || spawnSync("sh", ["-c", "command -v apt-get"]).status !== 0)
+    return undefined;
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => spawnSync("apt-get", ["install", "-y", "-qq", "nats-server"], { env, stdio: "ignore" }).status === 0;
+  const install = () =>
+    spawnSync("apt-get", ["install", "-y", "-qq", "nats-server"], { env, stdio: "ignore" }).status === 0;
   if (!install()) {
     spawnSync("apt-get", ["update", "-qq"], { env, stdio: "ignore" });
     install();
@@ -84,11 +88,21 @@ class NatsProcess implements NatsNode {
     writeFileSync(join(spec.dir, `${spec.name}.conf`), spec.config);
   }
 
-  get name() { return this.spec.name; }
-  get port() { return this.spec.port; }
-  get url() { return `nats://127.0.0.1:${this.spec.port}`; }
-  get storeDir() { return this.spec.storeDir; }
-  get pid() { return this.child?.pid ?? 0; }
+  get name() {
+    return this.spec.name;
+  }
+  get port() {
+    return this.spec.port;
+  }
+  get url() {
+    return `nats://127.0.0.1:${this.spec.port}`;
+  }
+  get storeDir() {
+    return this.spec.storeDir;
+  }
+  get pid() {
+    return this.child?.pid ?? 0;
+  }
 
   launch(): void {
     if (this.child) throw new Error(`nats-server ${this.name} is already running`);
@@ -96,16 +110,20 @@ class NatsProcess implements NatsNode {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.output = "";
-    const keep = (chunk: Buffer) => { this.output = (this.output + chunk.toString()).slice(-4000); };
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-4000);
+    };
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
     running.add(child);
     this.child = child;
-    this.exited = new Promise((resolve) => child.once("exit", () => {
-      running.delete(child);
-      if (this.child === child) this.child = undefined;
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once("exit", () => {
+        running.delete(child);
+        if (this.child === child) this.child = undefined;
+        resolve();
+      }),
+    );
   }
 
   /** Waits until a client can connect (and, for JetStream, the account API answers). */
@@ -127,7 +145,9 @@ class NatsProcess implements NatsNode {
         await delay(100);
       }
     }
-    throw new Error(`nats-server ${this.name} not ready after ${READY_TIMEOUT_MS}ms (${last}):\n${this.output}`);
+    throw new Error(
+      `nats-server ${this.name} not ready after ${READY_TIMEOUT_MS}ms (${last}):\n${this.output}`,
+    );
   }
 
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
@@ -156,7 +176,10 @@ export type NatsServer = NatsNode;
  * One nats-server on a free loopback port (or the given one: a test that started an edge before
  * NATS), with JetStream (file store in a temp dir) unless told otherwise.
  */
-export async function startNats(t: Teardown, opts: { jetstream?: boolean; port?: number } = {}): Promise<NatsServer> {
+export async function startNats(
+  t: Teardown,
+  opts: { jetstream?: boolean; port?: number } = {},
+): Promise<NatsServer> {
   const jetstream = opts.jetstream ?? true;
   const dir = mkdtempSync(join(tmpdir(), "herald-nats-"));
   const port = opts.port ?? (await freePort());
@@ -201,7 +224,10 @@ export async function startNatsCluster(t: Teardown, size = 3): Promise<NatsClust
       `cluster {`,
       `  name: herald-test`,
       `  listen: 127.0.0.1:${routePorts[i]}`,
-      `  routes: [${routes.filter((_, j) => j !== i).map((r) => JSON.stringify(r)).join(", ")}]`,
+      `  routes: [${routes
+        .filter((_, j) => j !== i)
+        .map((r) => JSON.stringify(r))
+        .join(", ")}]`,
       `}`,
     ].join("\n");
     return new NatsProcess({ name, port, dir, storeDir, config });

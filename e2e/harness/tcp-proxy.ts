@@ -65,7 +65,11 @@ class MessageFilter extends Transform {
   }
 }
 
-export async function startTcpProxy(t: Teardown, target: { host?: string; port: number }, options: TcpProxyOptions = {}): Promise<TcpProxy> {
+export async function startTcpProxy(
+  t: Teardown,
+  target: { host?: string; port: number },
+  options: TcpProxyOptions = {},
+): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let open = true;
   let matches: ((subject: string) => boolean) | undefined;
@@ -125,7 +129,8 @@ export async function startTcpProxy(t: Teardown, target: { host?: string; port: 
     },
     connections: () => pairs.size,
     dropMessages(next) {
-      if (!options.inspectMessages) throw new Error("dropMessages needs a proxy started with inspectMessages");
+      if (!options.inspectMessages)
+        throw new Error("dropMessages needs a proxy started with inspectMessages");
       matches = next;
     },
     dropped: () => dropped,

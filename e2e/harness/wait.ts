@@ -22,8 +22,13 @@ const DEFAULT_INTERVAL_MS = 25;
  * thrown by `check` is not retried: it fails the wait at once, so a broken check is not mistaken
  * for a slow one.
  */
-export async function waitFor<T>(what: string, check: Check<T>, options: WaitOptions | number = {}): Promise<T> {
-  const { timeoutMs = DEFAULT_TIMEOUT_MS, intervalMs = DEFAULT_INTERVAL_MS } = typeof options === "number" ? { timeoutMs: options } : options;
+export async function waitFor<T>(
+  what: string,
+  check: Check<T>,
+  options: WaitOptions | number = {},
+): Promise<T> {
+  const { timeoutMs = DEFAULT_TIMEOUT_MS, intervalMs = DEFAULT_INTERVAL_MS } =
+    typeof options === "number" ? { timeoutMs: options } : options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -73,9 +73,16 @@ export class TestClient {
   }
 
   /** Sends a request and waits for the ack or err frame carrying its id. */
-  async request(frame: { id: string | number } & Record<string, unknown>, timeoutMs?: number): Promise<EdgeFrame> {
+  async request(
+    frame: { id: string | number } & Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<EdgeFrame> {
     this.send(frame);
-    return this.waitFor((f) => (f.op === "ack" || f.op === "err" || f.op === "subok") && f.id === frame.id, `reply to ${JSON.stringify(frame).slice(0, 80)}`, timeoutMs);
+    return this.waitFor(
+      (f) => (f.op === "ack" || f.op === "err" || f.op === "subok") && f.id === frame.id,
+      `reply to ${JSON.stringify(frame).slice(0, 80)}`,
+      timeoutMs,
+    );
   }
 
   /** Subscribes and waits for subok (throws with the err frame otherwise). */
@@ -97,7 +104,11 @@ export class TestClient {
 
   /** Waits until `count` msg frames of `topic` arrived. */
   async waitForMessages(topic: string, count: number, timeoutMs?: number): Promise<MsgFrame[]> {
-    await this.until(() => (this.messages(topic).length >= count ? true : undefined), `${count} messages on ${topic}`, timeoutMs);
+    await this.until(
+      () => (this.messages(topic).length >= count ? true : undefined),
+      `${count} messages on ${topic}`,
+      timeoutMs,
+    );
     return this.messages(topic);
   }
 
@@ -114,10 +125,19 @@ export class TestClient {
         if (value !== undefined) return finish(() => resolve(value));
         if (this.closed) {
           // A closed socket will not deliver more: fail now rather than at the deadline.
-          return finish(() => reject(new Error(`connection closed (${this.closed!.code} ${this.closed!.reason}) while waiting for ${what}`)));
+          return finish(() =>
+            reject(
+              new Error(
+                `connection closed (${this.closed!.code} ${this.closed!.reason}) while waiting for ${what}`,
+              ),
+            ),
+          );
         }
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))),
+        timeoutMs,
+      );
       const finish = (settle: () => void) => {
         clearTimeout(timer);
         this.waiters.delete(attempt);
@@ -129,7 +149,8 @@ export class TestClient {
   }
 
   close(): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)
+      this.ws.terminate();
   }
 
   private wake(): void {

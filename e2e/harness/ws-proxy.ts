@@ -44,7 +44,9 @@ interface DropRule {
 
 /** Close codes that may be sent in a close frame (1005/1006/1015 only describe what happened). */
 function sendableCode(code: number): number | undefined {
-  return code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+  return code === 1000 ||
+    (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
     ? code
     : undefined;
 }
@@ -133,7 +135,8 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
     wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
     dropEdgeFrame: (matches) => new Promise((dropped) => rules.push({ matches, dropped })),
     injectEdgeFrame: (frame) => {
-      for (const { client } of pairs) if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame));
+      for (const { client } of pairs)
+        if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(frame));
     },
     freezeAll: () => {
       for (const pair of pairs) pair.frozen = true;

@@ -23,13 +23,37 @@ const STEADY_TOPIC = "steady.stream";
 
 /** After every attempt above: an ordinary object in the edge shows no property smuggled in via __proto__. */
 const pollutionProbes: Row[] = [
-  errRow("no prototype pollution: an err for a frame without id carries no id", '{"op":"nope"}', { code: "invalid_frame", message: `unknown op "nope"; ${OPS}` }),
-  httpRow("no prototype pollution: a body without topic still lacks one", "/v1/publish", postJson({ data: 1 }, { authorization: `Bearer ${API_KEY}` }), { status: 400, body: errorBody("bad_request", "missing field 'topic'") }),
-  httpRow("no prototype pollution: a body without data still lacks it", "/v1/publish", postJson({ topic: "hostile.x" }, { authorization: `Bearer ${API_KEY}` }), { status: 400, body: errorBody("bad_request", "missing field 'data'") }),
-  errRow("no prototype pollution: a pub frame without data still lacks it", '{"op":"pub","topic":"hostile.x","id":"probe"}', { id: "probe", code: "invalid_frame", message: "pub frame: missing field 'data'" }),
+  errRow("no prototype pollution: an err for a frame without id carries no id", '{"op":"nope"}', {
+    code: "invalid_frame",
+    message: `unknown op "nope"; ${OPS}`,
+  }),
+  httpRow(
+    "no prototype pollution: a body without topic still lacks one",
+    "/v1/publish",
+    postJson({ data: 1 }, { authorization: `Bearer ${API_KEY}` }),
+    { status: 400, body: errorBody("bad_request", "missing field 'topic'") },
+  ),
+  httpRow(
+    "no prototype pollution: a body without data still lacks it",
+    "/v1/publish",
+    postJson({ topic: "hostile.x" }, { authorization: `Bearer ${API_KEY}` }),
+    { status: 400, body: errorBody("bad_request", "missing field 'data'") },
+  ),
+  errRow(
+    "no prototype pollution: a pub frame without data still lacks it",
+    '{"op":"pub","topic":"hostile.x","id":"probe"}',
+    { id: "probe", code: "invalid_frame", message: "pub frame: missing field 'data'" },
+  ),
 ];
 
-const ROWS: Row[] = [...frameRows, ...wireRows, ...authRows, ...connectionRows, ...httpRows, ...pollutionProbes];
+const ROWS: Row[] = [
+  ...frameRows,
+  ...wireRows,
+  ...authRows,
+  ...connectionRows,
+  ...httpRows,
+  ...pollutionProbes,
+];
 
 test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber beside them misses nothing`, async (t) => {
   t.timeout(240_000);
@@ -60,11 +84,18 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
     HEAP_PROBE,
   );
 
-  const subscriber = await TestClient.ready(edge.wsUrl, { token: await signToken({ subject: "steady", subscribe: ["steady.>"] }) });
+  const subscriber = await TestClient.ready(edge.wsUrl, {
+    token: await signToken({ subject: "steady", subscribe: ["steady.>"] }),
+  });
   t.teardown(() => subscriber.close());
   const subok = await subscriber.subscribe(STEADY_TOPIC);
   const publisher = new SteadyPublisher(edge, STEADY_TOPIC, `Bearer ${API_KEY}`);
-  t.teardown(() => publisher.stop().then(() => undefined, () => undefined));
+  t.teardown(() =>
+    publisher.stop().then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   await subscriber.waitForMessages(STEADY_TOPIC, 20, 60_000);
 
   const token = await signToken({ subject: "hostile", subscribe: [">"], publish: ["hostile.>"] });
@@ -77,7 +108,14 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   const mismatches: { name: string; actual: unknown; expected: unknown }[] = [];
   for (const hostile of ROWS) {
     const opened: (() => void)[] = [];
-    const ctx: HostileContext = { scope: { teardown: (fn) => opened.push(fn) }, edge, keys, token, shared, apiKey: API_KEY };
+    const ctx: HostileContext = {
+      scope: { teardown: (fn) => opened.push(fn) },
+      edge,
+      keys,
+      token,
+      shared,
+      apiKey: API_KEY,
+    };
     let actual: unknown;
     try {
       actual = await hostile.run(ctx);
@@ -86,8 +124,14 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
     } finally {
       opened.forEach((close) => close());
     }
-    if (!isDeepStrictEqual(actual, hostile.expect)) mismatches.push({ name: hostile.name, actual, expected: hostile.expect });
-    if (shared.closed) mismatches.push({ name: hostile.name, actual: `closed the shared connection: ${JSON.stringify(shared.closed)}`, expected: "open" });
+    if (!isDeepStrictEqual(actual, hostile.expect))
+      mismatches.push({ name: hostile.name, actual, expected: hostile.expect });
+    if (shared.closed)
+      mismatches.push({
+        name: hostile.name,
+        actual: `closed the shared connection: ${JSON.stringify(shared.closed)}`,
+        expected: "open",
+      });
   }
   t.deepEqual(mismatches, [], "every hostile input gets exactly its expected answer");
 
@@ -95,7 +139,11 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   const received = await subscriber.waitForMessages(STEADY_TOPIC, published, 60_000);
   await subscriber.request({ op: "ping", id: "last" });
   t.is(received.length, published, "every steady message exactly once");
-  t.deepEqual(received.map((m) => m.data), Array.from({ length: published }, (_, i) => i + 1), "in publish order");
+  t.deepEqual(
+    received.map((m) => m.data),
+    Array.from({ length: published }, (_, i) => i + 1),
+    "in publish order",
+  );
   t.is(chainProblem(received, (subok as { seq: number }).seq), undefined, "an unbroken prev chain");
   t.is(subscriber.closed, undefined);
   t.log(`${ROWS.length} hostile rows; ${published} steady messages delivered`);
@@ -103,15 +151,24 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   t.deepEqual(await (await fetch(`${edge.url}/healthz`)).json(), { status: "ok" });
   t.deepEqual(await (await fetch(`${edge.url}/readyz`)).json(), { status: "ready" });
   // Bad input is the client's fault: the edge must not have logged an error or failure of its own.
-  const ownErrors = edge.stdout().split("\n").filter((line) => /"level":"(error|fatal)"/.test(line));
+  const ownErrors = edge
+    .stdout()
+    .split("\n")
+    .filter((line) => /"level":"(error|fatal)"/.test(line));
   t.deepEqual(ownErrors, [], "no error logged by the edge");
   t.is(edge.stderr(), "", "nothing on stderr");
 
   shared.close();
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && !/^herald_connections 1$/m.test(await (await fetch(`${edge.url}/metrics`)).text())) await delay(100);
+  while (
+    Date.now() < deadline &&
+    !/^herald_connections 1$/m.test(await (await fetch(`${edge.url}/metrics`)).text())
+  )
+    await delay(100);
   const after = await heapOf(edge);
-  t.log(`heapUsed ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} MiB; arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)} MiB`);
+  t.log(
+    `heapUsed ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} MiB; arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)} MiB`,
+  );
   // One pass of the table warms ~2 MiB of code and caches for good (repeated passes add nothing):
   // anything near the megabytes of hostile frames and bodies sent here would show.
   t.true(after.heapUsed < baseline.heapUsed + 6 * MiB, "heap back near baseline");

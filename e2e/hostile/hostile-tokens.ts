@@ -9,7 +9,11 @@ const base64url = (text: string) => Buffer.from(text).toString("base64url");
 const inOneHour = () => Math.floor(Date.now() / 1000) + 3600;
 
 /** header.payload.signature with an HMAC-SHA256 over the exact JSON texts given. */
-export function hs256Raw(headerJson: string, payloadJson: string, secret: string | Buffer = TEST_JWT_SECRET): string {
+export function hs256Raw(
+  headerJson: string,
+  payloadJson: string,
+  secret: string | Buffer = TEST_JWT_SECRET,
+): string {
   const input = `${base64url(headerJson)}.${base64url(payloadJson)}`;
   return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
 }
@@ -32,7 +36,8 @@ export async function hostileKeys(): Promise<HostileKeys> {
   const otherKeys = await generateKeyPair("RS256");
   const ecKeys = await generateKeyPair("ES256");
   const publicKeyPem = await exportSPKI(edgeKeys.publicKey);
-  const claims = () => new SignJWT({ herald: { sub: [">"], pub: [">"] } }).setSubject("attacker").setExpirationTime(inOneHour());
+  const claims = () =>
+    new SignJWT({ herald: { sub: [">"], pub: [">"] } }).setSubject("attacker").setExpirationTime(inOneHour());
   return {
     publicKeyPem,
     validRs256: await claims().setProtectedHeader({ alg: "RS256" }).sign(edgeKeys.privateKey),
@@ -59,20 +64,54 @@ export const forgedTokens = {
   },
   noExp: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "attacker", herald: { sub: [">"] } })),
   noSub: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ exp: inOneHour(), herald: { sub: [">"] } })),
-  badPattern: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "attacker", exp: inOneHour(), herald: { sub: ["a.>.b"] } })),
+  badPattern: () =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      JSON.stringify({ sub: "attacker", exp: inOneHour(), herald: { sub: ["a.>.b"] } }),
+    ),
   /** Rights smuggled in through __proto__ inside the herald claim. */
-  protoInHerald: () => hs256Raw('{"alg":"HS256"}', `{"sub":"attacker","exp":${inOneHour()},"herald":{"__proto__":{"pub":[">"]},"sub":["a.>"]}}`),
+  protoInHerald: () =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      `{"sub":"attacker","exp":${inOneHour()},"herald":{"__proto__":{"pub":[">"]},"sub":["a.>"]}}`,
+    ),
   /** Rights smuggled in through a top-level __proto__ (no herald claim of its own). */
-  protoAtTop: () => hs256Raw('{"alg":"HS256"}', `{"sub":"attacker","exp":${inOneHour()},"__proto__":{"herald":{"sub":[">"],"pub":[">"]}}}`),
+  protoAtTop: () =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      `{"sub":"attacker","exp":${inOneHour()},"__proto__":{"herald":{"sub":[">"],"pub":[">"]}}}`,
+    ),
   /** Rights smuggled in through constructor.prototype. */
-  constructorAtTop: () => hs256Raw('{"alg":"HS256"}', `{"sub":"attacker","exp":${inOneHour()},"constructor":{"prototype":{"herald":{"sub":[">"],"pub":[">"]}}}}`),
+  constructorAtTop: () =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      `{"sub":"attacker","exp":${inOneHour()},"constructor":{"prototype":{"herald":{"sub":[">"],"pub":[">"]}}}}`,
+    ),
   /** A header whose __proto__ tries to change the algorithm. */
-  protoInHeader: () => `${base64url('{"__proto__":{"alg":"HS256"},"alg":"none"}')}.${base64url(everything())}.`,
+  protoInHeader: () =>
+    `${base64url('{"__proto__":{"alg":"HS256"},"alg":"none"}')}.${base64url(everything())}.`,
   /** Valid for ~30,000 years: beyond what one setTimeout can wait. */
-  farFuture: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "patient", exp: 1e12, herald: { sub: [">"] } })),
-  notYetValid: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "early", exp: inOneHour(), nbf: inOneHour() - 60, herald: { sub: [">"] } })),
-  expAsString: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "attacker", exp: String(inOneHour()), herald: { sub: [">"] } })),
-  tooManyPatterns: () => hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "attacker", exp: inOneHour(), herald: { sub: Array.from({ length: 101 }, (_, i) => `t${i}.>`) } })),
+  farFuture: () =>
+    hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "patient", exp: 1e12, herald: { sub: [">"] } })),
+  notYetValid: () =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      JSON.stringify({ sub: "early", exp: inOneHour(), nbf: inOneHour() - 60, herald: { sub: [">"] } }),
+    ),
+  expAsString: () =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      JSON.stringify({ sub: "attacker", exp: String(inOneHour()), herald: { sub: [">"] } }),
+    ),
+  tooManyPatterns: () =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      JSON.stringify({
+        sub: "attacker",
+        exp: inOneHour(),
+        herald: { sub: Array.from({ length: 101 }, (_, i) => `t${i}.>`) },
+      }),
+    ),
   notAJwt: () => "definitely-not-a-jwt",
   oversized: () => "x".repeat(16 * 1024 + 1),
 };

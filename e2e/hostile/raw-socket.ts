@@ -13,7 +13,14 @@ export interface Owner {
   teardown(fn: () => void): void;
 }
 
-export const Opcode = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
+export const Opcode = {
+  continuation: 0x0,
+  text: 0x1,
+  binary: 0x2,
+  close: 0x8,
+  ping: 0x9,
+  pong: 0xa,
+} as const;
 
 export interface FrameSpec {
   readonly opcode: number;
@@ -30,7 +37,8 @@ export interface FrameSpec {
 
 /** Encodes one WebSocket frame (RFC 6455 §5.2). */
 export function encodeFrame(spec: FrameSpec): Buffer {
-  const payload = typeof spec.payload === "string" ? Buffer.from(spec.payload) : (spec.payload ?? Buffer.alloc(0));
+  const payload =
+    typeof spec.payload === "string" ? Buffer.from(spec.payload) : (spec.payload ?? Buffer.alloc(0));
   const length = spec.declaredLength ?? payload.length;
   const mask = spec.mask ?? true;
   const first = ((spec.fin ?? true) ? 0x80 : 0) | ((spec.rsv ?? 0) << 4) | spec.opcode;
@@ -107,7 +115,11 @@ export class RawConnection {
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received ${JSON.stringify(this.text().slice(0, 300))}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; received ${JSON.stringify(this.text().slice(0, 300))}`,
+          ),
+        );
       }, timeoutMs);
       const finish = () => {
         clearTimeout(timer);
@@ -120,7 +132,11 @@ export class RawConnection {
 
   /** Resolves when the edge closed the TCP connection; with what it had sent. */
   waitForEnd(timeoutMs?: number): Promise<string> {
-    return this.until(() => (this.ended ? this.text() : undefined), "the edge to close the connection", timeoutMs);
+    return this.until(
+      () => (this.ended ? this.text() : undefined),
+      "the edge to close the connection",
+      timeoutMs,
+    );
   }
 
   /** Resolves with the HTTP response once its head (and Content-Length body) arrived. */
@@ -150,14 +166,24 @@ export function parseResponse(bytes: Buffer, ended: boolean): HttpResponse | und
   if (headEnd < 0) return undefined;
   const [statusLine, ...lines] = bytes.subarray(0, headEnd).toString("latin1").split("\r\n");
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine ?? "")?.[1]);
-  const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]));
+  const headers = Object.fromEntries(
+    lines.map((line) => [
+      line.slice(0, line.indexOf(":")).toLowerCase(),
+      line.slice(line.indexOf(":") + 1).trim(),
+    ]),
+  );
   const bodyStart = headEnd + 4;
   if (status === 101) return { status, headers, body: "", rest: bytes.subarray(bodyStart) };
   const length = headers["content-length"] === undefined ? undefined : Number(headers["content-length"]);
   if (length === undefined && !ended) return undefined;
   const bodyEnd = length === undefined ? bytes.length : bodyStart + length;
   if (bytes.length < bodyEnd) return undefined;
-  return { status, headers, body: bytes.subarray(bodyStart, bodyEnd).toString("utf8"), rest: bytes.subarray(bodyEnd) };
+  return {
+    status,
+    headers,
+    body: bytes.subarray(bodyStart, bodyEnd).toString("utf8"),
+    rest: bytes.subarray(bodyEnd),
+  };
 }
 
 export interface UpgradeRequest {
@@ -178,7 +204,9 @@ export function upgradeRequest(port: number, request: UpgradeRequest = {}): stri
     "Sec-WebSocket-Protocol": SUBPROTOCOL,
     ...request.headers,
   };
-  const lines = Object.entries(headers).flatMap(([name, value]) => (value === null ? [] : [`${name}: ${value}`]));
+  const lines = Object.entries(headers).flatMap(([name, value]) =>
+    value === null ? [] : [`${name}: ${value}`],
+  );
   return `${request.method ?? "GET"} ${request.path ?? WS_PATH} HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n`;
 }
 
@@ -197,7 +225,10 @@ export class RawWebSocket {
     const response = await connection.waitForResponse();
     if (response.status !== 101) throw new Error(`upgrade refused with ${response.status}: ${response.body}`);
     const ws = new RawWebSocket(connection, connection.received.length - response.rest.length);
-    await connection.until(() => ws.frames().find((f) => f.opcode === Opcode.text && f.payload.toString().includes('"welcome"')), "welcome");
+    await connection.until(
+      () => ws.frames().find((f) => f.opcode === Opcode.text && f.payload.toString().includes('"welcome"')),
+      "welcome",
+    );
     return ws;
   }
 
@@ -223,7 +254,10 @@ export class RawWebSocket {
         header = 10;
       }
       if (offset + header + length > bytes.length) break;
-      frames.push({ opcode: bytes[offset]! & 0x0f, payload: bytes.subarray(offset + header, offset + header + length) });
+      frames.push({
+        opcode: bytes[offset]! & 0x0f,
+        payload: bytes.subarray(offset + header, offset + header + length),
+      });
       offset += header + length;
     }
     return frames;
@@ -234,7 +268,8 @@ export class RawWebSocket {
     return this.connection.until(
       () => {
         const close = this.frames().find((f) => f.opcode === Opcode.close);
-        if (close) return { code: close.payload.readUInt16BE(0), reason: close.payload.subarray(2).toString("utf8") };
+        if (close)
+          return { code: close.payload.readUInt16BE(0), reason: close.payload.subarray(2).toString("utf8") };
         return this.connection.ended ? ("no close frame" as const) : undefined;
       },
       "a close frame or the end of the connection",

@@ -5,7 +5,16 @@ import type { EdgeFrame } from "../../protocol/index.js";
 import type { EdgeProcess } from "../harness/edge-process.js";
 import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
 import type { HostileKeys } from "./hostile-tokens.js";
-import { encodeFrame, parseResponse, RawConnection, RawWebSocket, upgradeRequest, type FrameSpec, type Owner, type UpgradeRequest } from "./raw-socket.js";
+import {
+  encodeFrame,
+  parseResponse,
+  RawConnection,
+  RawWebSocket,
+  upgradeRequest,
+  type FrameSpec,
+  type Owner,
+  type UpgradeRequest,
+} from "./raw-socket.js";
 
 export interface HostileContext {
   /** Closes what the current row opened, once the row is done. */
@@ -25,10 +34,18 @@ export interface Row {
   readonly expect: unknown;
 }
 
-export const row = (name: string, expect: unknown, run: (ctx: HostileContext) => Promise<unknown>): Row => ({ name, expect, run });
+export const row = (name: string, expect: unknown, run: (ctx: HostileContext) => Promise<unknown>): Row => ({
+  name,
+  expect,
+  run,
+});
 
 /** A frame on the shared connection, answered by the next err frame. */
-export function errRow(name: string, frame: string | object, expect: { id?: string | number; code: string; message: string }): Row {
+export function errRow(
+  name: string,
+  frame: string | object,
+  expect: { id?: string | number; code: string; message: string },
+): Row {
   return row(name, { op: "err", ...expect }, async ({ shared }) => {
     const before = shared.frames.filter((f) => f.op === "err").length;
     shared.send(frame);
@@ -37,7 +54,11 @@ export function errRow(name: string, frame: string | object, expect: { id?: stri
 }
 
 /** Frames (text, or Buffers sent as binary) on a fresh authenticated connection, which the edge closes. */
-export function closeRow(name: string, frames: (string | Buffer)[], expect: { code: number; reason: string }): Row {
+export function closeRow(
+  name: string,
+  frames: (string | Buffer)[],
+  expect: { code: number; reason: string },
+): Row {
   return row(name, expect, async (ctx) => {
     const client = await openClient(ctx);
     for (const frame of frames) client.ws.send(frame);
@@ -46,7 +67,11 @@ export function closeRow(name: string, frames: (string | Buffer)[], expect: { co
 }
 
 /** Hand-built WebSocket frames, written at once on a fresh authenticated raw connection. */
-export function rawRow(name: string, frames: FrameSpec[], expect: { code: number; reason: string } | "no close frame"): Row {
+export function rawRow(
+  name: string,
+  frames: FrameSpec[],
+  expect: { code: number; reason: string } | "no close frame",
+): Row {
   return row(name, expect, async (ctx) => {
     const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port, ctx.token);
     ws.connection.write(Buffer.concat(frames.map(encodeFrame)));
@@ -55,7 +80,11 @@ export function rawRow(name: string, frames: FrameSpec[], expect: { code: number
 }
 
 /** A hand-written upgrade request; the edge's HTTP answer. */
-export function upgradeRow(name: string, request: UpgradeRequest, expect: { status: number; body: unknown }): Row {
+export function upgradeRow(
+  name: string,
+  request: UpgradeRequest,
+  expect: { status: number; body: unknown },
+): Row {
   return row(name, expect, async (ctx) => {
     const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
     connection.write(upgradeRequest(ctx.edge.port, request));
@@ -66,15 +95,27 @@ export function upgradeRow(name: string, request: UpgradeRequest, expect: { stat
 }
 
 /** An HTTP request; the status and body. */
-export function httpRow(name: string, path: string, init: RequestInit | ((ctx: HostileContext) => RequestInit), expect: { status: number; body: unknown }): Row {
+export function httpRow(
+  name: string,
+  path: string,
+  init: RequestInit | ((ctx: HostileContext) => RequestInit),
+  expect: { status: number; body: unknown },
+): Row {
   return row(name, expect, async (ctx) => {
     const response = await fetch(ctx.edge.url + path, typeof init === "function" ? init(ctx) : init);
-    return { status: response.status, body: bodyOf(await response.text(), response.headers.get("content-type") ?? undefined) };
+    return {
+      status: response.status,
+      body: bodyOf(await response.text(), response.headers.get("content-type") ?? undefined),
+    };
   });
 }
 
 export function postJson(body: unknown, headers: Record<string, string> = {}): RequestInit {
-  return { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) };
+  return {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  };
 }
 
 export const errorBody = (code: string, message: string) => ({ error: { code, message } });
@@ -99,7 +140,10 @@ export async function closeOfToken(ctx: HostileContext, token: string): Promise<
 
 /** The first reply frame carrying `id` (ack, err or subok). */
 export function replyTo(client: TestClient, id: string | number): Promise<EdgeFrame> {
-  return client.waitFor((f) => (f.op === "ack" || f.op === "err" || f.op === "subok") && f.id === id, `reply ${id}`);
+  return client.waitFor(
+    (f) => (f.op === "ack" || f.op === "err" || f.op === "subok") && f.id === id,
+    `reply ${id}`,
+  );
 }
 
 /** An ack with its seq replaced by whether it has one: seqs depend on what else was published. */
@@ -120,7 +164,9 @@ export function withSeqChecked(frame: EdgeFrame): object {
 /** What the edge sent before closing, as one HTTP response: status and body (parsed when JSON), or the raw text. */
 export function answerBeforeClose(bytes: Buffer): { status: number; body: unknown } | string {
   const response = parseResponse(bytes, true);
-  return response ? { status: response.status, body: bodyOf(response.body, response.headers["content-type"]) } : bytes.toString();
+  return response
+    ? { status: response.status, body: bodyOf(response.body, response.headers["content-type"]) }
+    : bytes.toString();
 }
 
 function bodyOf(text: string, contentType: string | undefined): unknown {

@@ -9,12 +9,19 @@ import { delay } from "./steady-stream.js";
 export const LIMITS = { maxConnections: 40, maxPendingUpgrades: 20, upgradeTimeoutMs: 2500 } as const;
 
 // Node's parser refuses a header block over the limit before any route; the edge answers in herald's format.
-const HEADERS_TOO_LARGE = { status: 431, body: errorBody("headers_too_large", "request line and headers are over the limit of 16384 bytes") };
+const HEADERS_TOO_LARGE = {
+  status: 431,
+  body: errorBody("headers_too_large", "request line and headers are over the limit of 16384 bytes"),
+};
 const TIMED_OUT = { status: 408, body: errorBody("request_timeout", "the request did not arrive in time") };
-const SUBPROTOCOL_REQUIRED = errorBody("bad_request", "the WebSocket subprotocol herald.v1 is required (Sec-WebSocket-Protocol)");
+const SUBPROTOCOL_REQUIRED = errorBody(
+  "bad_request",
+  "the WebSocket subprotocol herald.v1 is required (Sec-WebSocket-Protocol)",
+);
 
 /** Opens `count` raw connections at once. */
-const openMany = (ctx: HostileContext, count: number) => Promise.all(Array.from({ length: count }, () => RawConnection.open(ctx.scope, ctx.edge.port)));
+const openMany = (ctx: HostileContext, count: number) =>
+  Promise.all(Array.from({ length: count }, () => RawConnection.open(ctx.scope, ctx.edge.port)));
 
 /** Waits until the edge accepts and answers a fresh connection again (after rows that exhaust a bound). */
 async function untilFreshConnectionsServed(ctx: HostileContext): Promise<void> {
@@ -35,20 +42,79 @@ async function openConnections(ctx: HostileContext): Promise<number> {
 }
 
 export const connectionRows: Row[] = [
-  upgradeRow("Origin not in HERALD_ALLOWED_ORIGINS", { headers: { Origin: "https://evil.example" } }, { status: 403, body: errorBody("forbidden", "origin https://evil.example is not allowed") }),
-  upgradeRow("Origin null (sandboxed page)", { headers: { Origin: "null" } }, { status: 403, body: errorBody("forbidden", "origin null is not allowed") }),
-  upgradeRow("allowed Origin with a different port", { headers: { Origin: "https://app.example:8443" } }, { status: 403, body: errorBody("forbidden", "origin https://app.example:8443 is not allowed") }),
-  upgradeRow("allowed Origin is accepted", { headers: { Origin: "https://app.example" } }, { status: 101, body: "" }),
-  upgradeRow("no subprotocol", { headers: { "Sec-WebSocket-Protocol": null } }, { status: 400, body: SUBPROTOCOL_REQUIRED }),
-  upgradeRow("another subprotocol", { headers: { "Sec-WebSocket-Protocol": "herald.v2, mqtt" } }, { status: 400, body: SUBPROTOCOL_REQUIRED }),
-  upgradeRow("upgrade on another path", { path: "/v1/ws/../admin" }, { status: 404, body: errorBody("not_found", "no WebSocket endpoint at /v1/admin; use /v1/ws") }),
-  upgradeRow("upgrade without Sec-WebSocket-Key", { headers: { "Sec-WebSocket-Key": null } }, { status: 400, body: errorBody("bad_request", "Sec-WebSocket-Key must be 16 random bytes in base64") }),
-  upgradeRow("upgrade with a short Sec-WebSocket-Key", { headers: { "Sec-WebSocket-Key": "c2hvcnQ=" } }, { status: 400, body: errorBody("bad_request", "Sec-WebSocket-Key must be 16 random bytes in base64") }),
-  upgradeRow("upgrade with Sec-WebSocket-Version 12", { headers: { "Sec-WebSocket-Version": "12" } }, { status: 400, body: errorBody("bad_request", "Sec-WebSocket-Version must be 13") }),
-  upgradeRow("upgrade with POST", { method: "POST" }, { status: 405, body: errorBody("method_not_allowed", "a WebSocket upgrade must use GET, not POST") }),
-  upgradeRow("upgrade to another protocol (Upgrade: h2c)", { headers: { Upgrade: "h2c" } }, { status: 400, body: errorBody("bad_request", "the Upgrade header must be websocket") }),
-  upgradeRow("unparsable Sec-WebSocket-Protocol (refused by ws, in herald's format)", { headers: { "Sec-WebSocket-Protocol": "herald.v1, " } }, { status: 400, body: errorBody("bad_request", "malformed WebSocket upgrade: Invalid Sec-WebSocket-Protocol header") }),
-  upgradeRow("upgrade with a 20 KiB header", { headers: { "X-Filler": "f".repeat(20 * 1024) } }, HEADERS_TOO_LARGE),
+  upgradeRow(
+    "Origin not in HERALD_ALLOWED_ORIGINS",
+    { headers: { Origin: "https://evil.example" } },
+    { status: 403, body: errorBody("forbidden", "origin https://evil.example is not allowed") },
+  ),
+  upgradeRow(
+    "Origin null (sandboxed page)",
+    { headers: { Origin: "null" } },
+    { status: 403, body: errorBody("forbidden", "origin null is not allowed") },
+  ),
+  upgradeRow(
+    "allowed Origin with a different port",
+    { headers: { Origin: "https://app.example:8443" } },
+    { status: 403, body: errorBody("forbidden", "origin https://app.example:8443 is not allowed") },
+  ),
+  upgradeRow(
+    "allowed Origin is accepted",
+    { headers: { Origin: "https://app.example" } },
+    { status: 101, body: "" },
+  ),
+  upgradeRow(
+    "no subprotocol",
+    { headers: { "Sec-WebSocket-Protocol": null } },
+    { status: 400, body: SUBPROTOCOL_REQUIRED },
+  ),
+  upgradeRow(
+    "another subprotocol",
+    { headers: { "Sec-WebSocket-Protocol": "herald.v2, mqtt" } },
+    { status: 400, body: SUBPROTOCOL_REQUIRED },
+  ),
+  upgradeRow(
+    "upgrade on another path",
+    { path: "/v1/ws/../admin" },
+    { status: 404, body: errorBody("not_found", "no WebSocket endpoint at /v1/admin; use /v1/ws") },
+  ),
+  upgradeRow(
+    "upgrade without Sec-WebSocket-Key",
+    { headers: { "Sec-WebSocket-Key": null } },
+    { status: 400, body: errorBody("bad_request", "Sec-WebSocket-Key must be 16 random bytes in base64") },
+  ),
+  upgradeRow(
+    "upgrade with a short Sec-WebSocket-Key",
+    { headers: { "Sec-WebSocket-Key": "c2hvcnQ=" } },
+    { status: 400, body: errorBody("bad_request", "Sec-WebSocket-Key must be 16 random bytes in base64") },
+  ),
+  upgradeRow(
+    "upgrade with Sec-WebSocket-Version 12",
+    { headers: { "Sec-WebSocket-Version": "12" } },
+    { status: 400, body: errorBody("bad_request", "Sec-WebSocket-Version must be 13") },
+  ),
+  upgradeRow(
+    "upgrade with POST",
+    { method: "POST" },
+    { status: 405, body: errorBody("method_not_allowed", "a WebSocket upgrade must use GET, not POST") },
+  ),
+  upgradeRow(
+    "upgrade to another protocol (Upgrade: h2c)",
+    { headers: { Upgrade: "h2c" } },
+    { status: 400, body: errorBody("bad_request", "the Upgrade header must be websocket") },
+  ),
+  upgradeRow(
+    "unparsable Sec-WebSocket-Protocol (refused by ws, in herald's format)",
+    { headers: { "Sec-WebSocket-Protocol": "herald.v1, " } },
+    {
+      status: 400,
+      body: errorBody("bad_request", "malformed WebSocket upgrade: Invalid Sec-WebSocket-Protocol header"),
+    },
+  ),
+  upgradeRow(
+    "upgrade with a 20 KiB header",
+    { headers: { "X-Filler": "f".repeat(20 * 1024) } },
+    HEADERS_TOO_LARGE,
+  ),
   upgradeRow(
     "upgrade with 3,000 small headers",
     { headers: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`X-H${i}`, "v"])) },
@@ -64,25 +130,40 @@ export const connectionRows: Row[] = [
     const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
     return connection.waitForEnd();
   }),
-  row("POST whose body never arrives is answered 408 after upgradeTimeoutMs (requestTimeout)", TIMED_OUT, async (ctx) => {
-    const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
-    connection.write(`POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"topic"`);
-    // Well within the 30 s that Node would otherwise take to notice (its default checking interval).
-    await connection.waitForEnd(LIMITS.upgradeTimeoutMs + 10_000);
-    return answerBeforeClose(connection.received);
-  }),
-  row("request that stalls on a kept-alive connection is answered 408 too", { first: 200, second: TIMED_OUT }, async (ctx) => {
-    const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
-    connection.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    const first = await connection.waitForResponse();
-    const answered = connection.received.length;
-    connection.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
-    await connection.waitForEnd(LIMITS.upgradeTimeoutMs + 10_000);
-    return { first: first.status, second: answerBeforeClose(connection.received.subarray(answered)) };
-  }),
+  row(
+    "POST whose body never arrives is answered 408 after upgradeTimeoutMs (requestTimeout)",
+    TIMED_OUT,
+    async (ctx) => {
+      const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
+      connection.write(
+        `POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"topic"`,
+      );
+      // Well within the 30 s that Node would otherwise take to notice (its default checking interval).
+      await connection.waitForEnd(LIMITS.upgradeTimeoutMs + 10_000);
+      return answerBeforeClose(connection.received);
+    },
+  ),
+  row(
+    "request that stalls on a kept-alive connection is answered 408 too",
+    { first: 200, second: TIMED_OUT },
+    async (ctx) => {
+      const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
+      connection.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      const first = await connection.waitForResponse();
+      const answered = connection.received.length;
+      connection.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+      await connection.waitForEnd(LIMITS.upgradeTimeoutMs + 10_000);
+      return { first: first.status, second: answerBeforeClose(connection.received.subarray(answered)) };
+    },
+  ),
   row(
     `more than maxPendingUpgrades (${LIMITS.maxPendingUpgrades}) slow upgrades: the extra one is cut when it turns slow, the others at upgradeTimeoutMs`,
-    { extraCut: "", othersOpenWhenExtraCut: true, othersCut: new Array(LIMITS.maxPendingUpgrades).fill(""), servedAgainAfterwards: true },
+    {
+      extraCut: "",
+      othersOpenWhenExtraCut: true,
+      othersCut: new Array(LIMITS.maxPendingUpgrades).fill(""),
+      servedAgainAfterwards: true,
+    },
     async (ctx) => {
       const stalled = await openMany(ctx, LIMITS.maxPendingUpgrades);
       for (const connection of stalled) connection.write("GET /v1/ws HTTP/1.1\r\n");
@@ -97,7 +178,18 @@ export const connectionRows: Row[] = [
   ),
   row(
     `more than maxConnections (${LIMITS.maxConnections}) WebSockets: 503 with Retry-After`,
-    { refused: { status: 503, body: JSON.stringify(errorBody("unavailable", `this edge is at its limit of ${LIMITS.maxConnections} connections; try another one`)) }, acceptedAgainAfterClose: true },
+    {
+      refused: {
+        status: 503,
+        body: JSON.stringify(
+          errorBody(
+            "unavailable",
+            `this edge is at its limit of ${LIMITS.maxConnections} connections; try another one`,
+          ),
+        ),
+      },
+      acceptedAgainAfterClose: true,
+    },
     async (ctx) => {
       // Only the steady subscriber and the shared connection are open between rows.
       const deadline = Date.now() + 30_000;
@@ -105,10 +197,12 @@ export const connectionRows: Row[] = [
       // One at a time: opened all at once, they would also meet the bound on pending upgrades.
       const clients: TestClient[] = [];
       ctx.scope.teardown(() => clients.forEach((client) => client.close()));
-      while (clients.length < LIMITS.maxConnections - 2) clients.push(await TestClient.ready(ctx.edge.wsUrl, { token: ctx.token }));
+      while (clients.length < LIMITS.maxConnections - 2)
+        clients.push(await TestClient.ready(ctx.edge.wsUrl, { token: ctx.token }));
       const refused = await TestClient.connect(ctx.edge.wsUrl, { token: ctx.token }).then(
         (client) => (client.close(), "accepted"),
-        (error: unknown) => (error instanceof UpgradeRefused ? { status: error.status, body: error.body } : String(error)),
+        (error: unknown) =>
+          error instanceof UpgradeRefused ? { status: error.status, body: error.body } : String(error),
       );
       clients.forEach((client) => client.close());
       while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await delay(100);

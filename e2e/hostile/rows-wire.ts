@@ -5,7 +5,11 @@ import { FRAME_NOT_READ } from "../harness/expected-errors.js";
 import { Opcode, RawWebSocket, encodeFrame } from "./raw-socket.js";
 import { rawRow, row, type Row } from "./row.js";
 
-const text = (payload: Buffer | string, extra: { fin?: boolean; opcode?: number } = {}) => ({ opcode: extra.opcode ?? Opcode.text, payload, fin: extra.fin });
+const text = (payload: Buffer | string, extra: { fin?: boolean; opcode?: number } = {}) => ({
+  opcode: extra.opcode ?? Opcode.text,
+  payload,
+  fin: extra.fin,
+});
 const closeFrame = (code: number, reason: Buffer | string = "") => {
   const payload = Buffer.concat([Buffer.alloc(2), typeof reason === "string" ? Buffer.from(reason) : reason]);
   payload.writeUInt16BE(code, 0);
@@ -16,33 +20,77 @@ const NOT_UTF8 = { code: 1007, reason: "" };
 /** Beyond twice the limit the edge stops reading the frame, so the reason gives that bound. */
 const TOO_BIG = { code: 4009, reason: FRAME_NOT_READ };
 /** 40 KiB fragments: four of them pass the 64 KiB limit, four more pass twice the limit. */
-const fragment = (fin: boolean, first: boolean) => ({ opcode: first ? Opcode.text : Opcode.continuation, payload: "x".repeat(40 * 1024), fin });
+const fragment = (fin: boolean, first: boolean) => ({
+  opcode: first ? Opcode.text : Opcode.continuation,
+  payload: "x".repeat(40 * 1024),
+  fin,
+});
 
 export const wireRows: Row[] = [
   // Invalid UTF-8 in text: RFC 6455 §8.1 requires failing the connection with 1007.
   rawRow("invalid UTF-8 byte 0xFF in a text frame", [text(Buffer.from([0x7b, 0xff, 0x7d]))], NOT_UTF8),
-  rawRow("overlong UTF-8 encoding of '/'", [text(Buffer.from([0x7b, 0x22, 0xc0, 0xaf, 0x22, 0x7d]))], NOT_UTF8),
+  rawRow(
+    "overlong UTF-8 encoding of '/'",
+    [text(Buffer.from([0x7b, 0x22, 0xc0, 0xaf, 0x22, 0x7d]))],
+    NOT_UTF8,
+  ),
   rawRow("UTF-8-encoded surrogate half", [text(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]))], NOT_UTF8),
-  rawRow("truncated UTF-8 sequence at the end of a fragmented message", [text('{"op":"ping"', { fin: false }), text(Buffer.from([0xe2, 0x82]), { opcode: Opcode.continuation })], NOT_UTF8),
+  rawRow(
+    "truncated UTF-8 sequence at the end of a fragmented message",
+    [text('{"op":"ping"', { fin: false }), text(Buffer.from([0xe2, 0x82]), { opcode: Opcode.continuation })],
+    NOT_UTF8,
+  ),
   rawRow("close frame whose reason is not UTF-8", [closeFrame(1000, Buffer.from([0xff, 0xfe]))], NOT_UTF8),
 
   // Framing violations: 1002.
-  rawRow("unmasked client frame", [{ opcode: Opcode.text, payload: '{"op":"ping"}', mask: false }], PROTOCOL_ERROR),
-  rawRow("RSV1 set without a negotiated extension", [{ opcode: Opcode.text, payload: '{"op":"ping"}', rsv: 4 }], PROTOCOL_ERROR),
+  rawRow(
+    "unmasked client frame",
+    [{ opcode: Opcode.text, payload: '{"op":"ping"}', mask: false }],
+    PROTOCOL_ERROR,
+  ),
+  rawRow(
+    "RSV1 set without a negotiated extension",
+    [{ opcode: Opcode.text, payload: '{"op":"ping"}', rsv: 4 }],
+    PROTOCOL_ERROR,
+  ),
   rawRow("reserved opcode 0x3", [{ opcode: 0x3, payload: "x" }], PROTOCOL_ERROR),
   rawRow("reserved control opcode 0xB", [{ opcode: 0xb, payload: "x" }], PROTOCOL_ERROR),
-  rawRow("ping with a 126-byte payload (control frames are at most 125)", [{ opcode: Opcode.ping, payload: "p".repeat(126) }], PROTOCOL_ERROR),
+  rawRow(
+    "ping with a 126-byte payload (control frames are at most 125)",
+    [{ opcode: Opcode.ping, payload: "p".repeat(126) }],
+    PROTOCOL_ERROR,
+  ),
   rawRow("fragmented ping", [{ opcode: Opcode.ping, payload: "p", fin: false }], PROTOCOL_ERROR),
-  rawRow("continuation frame with nothing to continue", [{ opcode: Opcode.continuation, payload: "x" }], PROTOCOL_ERROR),
-  rawRow("new text frame inside a fragmented message", [text('{"op":', { fin: false }), text('{"op":"ping"}')], PROTOCOL_ERROR),
+  rawRow(
+    "continuation frame with nothing to continue",
+    [{ opcode: Opcode.continuation, payload: "x" }],
+    PROTOCOL_ERROR,
+  ),
+  rawRow(
+    "new text frame inside a fragmented message",
+    [text('{"op":', { fin: false }), text('{"op":"ping"}')],
+    PROTOCOL_ERROR,
+  ),
   rawRow("close frame with the reserved code 1005", [closeFrame(1005)], PROTOCOL_ERROR),
   rawRow("close frame with code 999", [closeFrame(999)], PROTOCOL_ERROR),
-  rawRow("close frame with a 1-byte payload", [{ opcode: Opcode.close, payload: Buffer.from([0x03]) }], PROTOCOL_ERROR),
+  rawRow(
+    "close frame with a 1-byte payload",
+    [{ opcode: Opcode.close, payload: Buffer.from([0x03]) }],
+    PROTOCOL_ERROR,
+  ),
 
   // Size: a length header claiming 2^53 bytes, and fragmented messages that grow without end.
   rawRow("text frame of three times the limit", [text("x".repeat(3 * 65536))], TOO_BIG),
-  rawRow("length header claiming 2^53 bytes", [{ opcode: Opcode.text, payload: "x", declaredLength: 2 ** 53 }], TOO_BIG),
-  rawRow("length header claiming 1 TiB", [{ opcode: Opcode.text, payload: "x", declaredLength: 2 ** 40 }], TOO_BIG),
+  rawRow(
+    "length header claiming 2^53 bytes",
+    [{ opcode: Opcode.text, payload: "x", declaredLength: 2 ** 53 }],
+    TOO_BIG,
+  ),
+  rawRow(
+    "length header claiming 1 TiB",
+    [{ opcode: Opcode.text, payload: "x", declaredLength: 2 ** 40 }],
+    TOO_BIG,
+  ),
   rawRow(
     "fragmented message that never ends (cut beyond twice the frame limit)",
     Array.from({ length: 8 }, (_, i) => fragment(false, i === 0)),
@@ -53,24 +101,48 @@ export const wireRows: Row[] = [
     [fragment(false, true), fragment(false, false), fragment(true, false)],
     { code: 4009, reason: `frame of ${3 * 40 * 1024} bytes is over the limit of 65536 bytes` },
   ),
-  row("fragment started, then silence (no FIN, no pong): dropped by the heartbeat", "no close frame", async (ctx) => {
-    const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port, ctx.token);
-    ws.send(text('{"op":"ping","id":1', { fin: false }));
-    return ws.waitForClose();
-  }),
+  row(
+    "fragment started, then silence (no FIN, no pong): dropped by the heartbeat",
+    "no close frame",
+    async (ctx) => {
+      const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port, ctx.token);
+      ws.send(text('{"op":"ping","id":1', { fin: false }));
+      return ws.waitForClose();
+    },
+  ),
 
   // Ping floods. A burst is cut by ws itself (more than 60 pongs pending: dropped without a close
   // frame); a flood paced to stay under that bound counts against the frame rate (50/s, burst 100).
-  rawRow("ping flood: 500 WebSocket pings at once", Array.from({ length: 500 }, () => ({ opcode: Opcode.ping, payload: "p".repeat(125) })), "no close frame"),
-  row("paced ping flood: 10 pings at a time, each batch's pongs awaited", { code: 4009, reason: "more than 50 frames per second" }, async (ctx) => {
-    const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port, ctx.token);
-    const batch = Buffer.concat(Array.from({ length: 10 }, () => encodeFrame({ opcode: Opcode.ping, payload: "p" })));
-    const pongs = () => ws.frames().filter((f) => f.opcode === Opcode.pong).length;
-    for (let sent = 10; sent <= 2000 && !ws.connection.ended && !ws.frames().some((f) => f.opcode === Opcode.close); sent += 10) {
-      ws.connection.write(batch);
-      await ws.connection.until(() => (pongs() >= sent || ws.frames().some((f) => f.opcode === Opcode.close) || ws.connection.ended ? true : undefined), `${sent} pongs`);
-    }
-    const closed = ws.frames().some((f) => f.opcode === Opcode.close) || ws.connection.ended;
-    return closed ? ws.waitForClose() : `still open after 2000 pings (${pongs()} pongs)`;
-  }),
+  rawRow(
+    "ping flood: 500 WebSocket pings at once",
+    Array.from({ length: 500 }, () => ({ opcode: Opcode.ping, payload: "p".repeat(125) })),
+    "no close frame",
+  ),
+  row(
+    "paced ping flood: 10 pings at a time, each batch's pongs awaited",
+    { code: 4009, reason: "more than 50 frames per second" },
+    async (ctx) => {
+      const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port, ctx.token);
+      const batch = Buffer.concat(
+        Array.from({ length: 10 }, () => encodeFrame({ opcode: Opcode.ping, payload: "p" })),
+      );
+      const pongs = () => ws.frames().filter((f) => f.opcode === Opcode.pong).length;
+      for (
+        let sent = 10;
+        sent <= 2000 && !ws.connection.ended && !ws.frames().some((f) => f.opcode === Opcode.close);
+        sent += 10
+      ) {
+        ws.connection.write(batch);
+        await ws.connection.until(
+          () =>
+            pongs() >= sent || ws.frames().some((f) => f.opcode === Opcode.close) || ws.connection.ended
+              ? true
+              : undefined,
+          `${sent} pongs`,
+        );
+      }
+      const closed = ws.frames().some((f) => f.opcode === Opcode.close) || ws.connection.ended;
+      return closed ? ws.waitForClose() : `still open after 2000 pings (${pongs()} pongs)`;
+    },
+  ),
 ];

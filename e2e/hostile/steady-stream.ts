@@ -37,13 +37,16 @@ export class SteadyPublisher {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const n = this.published + 1;
-      const outcome = await this.post(JSON.stringify({ topic: this.topic, data: n, msgId: `steady-${n}` })).catch((error: Error) => error);
+      const outcome = await this.post(
+        JSON.stringify({ topic: this.topic, data: n, msgId: `steady-${n}` }),
+      ).catch((error: Error) => error);
       if (outcome instanceof Error) {
         // Refused at the TCP level (pending-upgrade or connection bounds under test): retry.
         await delay(RETRY_MS);
         continue;
       }
-      if (outcome.status !== 200) throw new Error(`steady publish ${n} answered ${outcome.status}: ${outcome.body}`);
+      if (outcome.status !== 200)
+        throw new Error(`steady publish ${n} answered ${outcome.status}: ${outcome.body}`);
       this.published = n;
       await delay(INTERVAL_MS);
     }
@@ -53,7 +56,11 @@ export class SteadyPublisher {
     return new Promise((resolve, reject) => {
       const req = request(
         `${this.edge.url}/v1/publish`,
-        { method: "POST", agent: this.agent, headers: { "content-type": "application/json", authorization: this.authorization } },
+        {
+          method: "POST",
+          agent: this.agent,
+          headers: { "content-type": "application/json", authorization: this.authorization },
+        },
         (response) => {
           let text = "";
           response.on("data", (chunk: Buffer) => (text += chunk.toString()));

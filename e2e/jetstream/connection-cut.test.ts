@@ -3,21 +3,39 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
-import { ResumingSubscriber, RetryingPublisher, sleep, spawnNatsEdge, verdict, waitUntil, metricSum } from "./fault-kit.js";
+import {
+  ResumingSubscriber,
+  RetryingPublisher,
+  sleep,
+  spawnNatsEdge,
+  verdict,
+  waitUntil,
+  metricSum,
+} from "./fault-kit.js";
 
 test("an edge cut off from NATS repairs the gap on reconnect before delivering anything newer", async (t) => {
   const nats = await startNats(t);
   const proxy = await startTcpProxy(t, { port: nats.port });
   const [cutEdge, publishEdge] = await Promise.all([spawnNatsEdge(t, proxy.url), spawnNatsEdge(t, nats.url)]);
   const topics = Array.from({ length: 10 }, (_, i) => `fault4.topic-${i}`);
-  const subscribers = Array.from({ length: 40 }, (_, i) => new ResumingSubscriber({ urls: () => [cutEdge.wsUrl], topics: [topics[i % 10]!, topics[(i + 5) % 10]!] }));
+  const subscribers = Array.from(
+    { length: 40 },
+    (_, i) =>
+      new ResumingSubscriber({
+        urls: () => [cutEdge.wsUrl],
+        topics: [topics[i % 10]!, topics[(i + 5) % 10]!],
+      }),
+  );
   t.teardown(() => subscribers.forEach((s) => s.stop()));
   await Promise.all(subscribers.map((s) => s.start()));
 
   const publisher = new RetryingPublisher(() => publishEdge.url);
   await publisher.run(topics, 20, 50, async () => {
     proxy.cut();
-    await waitUntil("the cut edge to turn unready", async () => (await fetch(`${cutEdge.url}/readyz`)).status === 503);
+    await waitUntil(
+      "the cut edge to turn unready",
+      async () => (await fetch(`${cutEdge.url}/readyz`)).status === 503,
+    );
     // Publishing goes on through the other edge while this one is cut off.
     const before = publisher.count;
     await waitUntil("40 messages published during the cut", () => publisher.count >= before + 40);
@@ -26,6 +44,9 @@ test("an edge cut off from NATS repairs the gap on reconnect before delivering a
   });
 
   t.deepEqual(await verdict(publisher, subscribers), []);
-  t.true(subscribers.every((s) => s.connections === 1), "clients stayed connected");
+  t.true(
+    subscribers.every((s) => s.connections === 1),
+    "clients stayed connected",
+  );
   t.true((await metricSum(cutEdge.url, /^herald_gap_repairs_total/)) >= 1);
 });

@@ -9,12 +9,14 @@ test("SIGKILL of the edge serving 200 subscribers: they resume on the other edge
   const [edgeA, edgeB] = await Promise.all([spawnNatsEdge(t, nats.url), spawnNatsEdge(t, nats.url)]);
   const topics = Array.from({ length: 20 }, (_, i) => `fault1.topic-${i}`);
   let aAlive = true;
-  const subscribers = Array.from({ length: 200 }, (_, i) =>
-    new ResumingSubscriber({
-      // Edge A first while it lives; afterwards only edge B is there to reconnect to.
-      urls: () => (aAlive ? [edgeA.wsUrl] : [edgeB.wsUrl]),
-      topics: [topics[i % 20]!, topics[(i + 7) % 20]!],
-    }),
+  const subscribers = Array.from(
+    { length: 200 },
+    (_, i) =>
+      new ResumingSubscriber({
+        // Edge A first while it lives; afterwards only edge B is there to reconnect to.
+        urls: () => (aAlive ? [edgeA.wsUrl] : [edgeB.wsUrl]),
+        topics: [topics[i % 20]!, topics[(i + 7) % 20]!],
+      }),
   );
   t.teardown(() => subscribers.forEach((s) => s.stop()));
   await Promise.all(subscribers.map((s) => s.start()));
@@ -27,6 +29,9 @@ test("SIGKILL of the edge serving 200 subscribers: they resume on the other edge
   });
 
   t.deepEqual(await verdict(publisher, subscribers), []);
-  t.true(subscribers.every((s) => s.connections >= 2), "every subscriber reconnected");
+  t.true(
+    subscribers.every((s) => s.connections >= 2),
+    "every subscriber reconnected",
+  );
   t.is(publisher.count, 300);
 });

@@ -31,7 +31,11 @@ export function spawnNatsEdge(
 }
 
 /** GET <url><path>: the status, the retry-after header and the JSON body (undefined when not JSON). */
-export async function probe(url: string, path: string, init: RequestInit = {}): Promise<{ status: number; retryAfter: string | null; body: unknown }> {
+export async function probe(
+  url: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; retryAfter: string | null; body: unknown }> {
   const response = await fetch(`${url}${path}`, init);
   const text = await response.text();
   let body: unknown;
@@ -77,7 +81,8 @@ export async function metricSum(url: string, sample: RegExp): Promise<number> {
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `waitFor` with the fault tests' longer deadline: recovery after a fault can take a while. */
-export const waitUntil = (what: string, check: Check<unknown>, timeoutMs = DEADLINE_MS) => waitFor(what, check, timeoutMs);
+export const waitUntil = (what: string, check: Check<unknown>, timeoutMs = DEADLINE_MS) =>
+  waitFor(what, check, timeoutMs);
 
 /**
  * Publishes through POST /v1/publish, one message at a time per topic, and keeps every
@@ -121,15 +126,23 @@ export class RetryingPublisher {
         this.count++;
         return;
       }
-      if (status !== 0 && status !== 503) throw new Error(`publish ${data} failed with HTTP ${status}: ${body}`);
-      if (Date.now() > deadline) throw new Error(`publish ${data} not acknowledged within ${DEADLINE_MS} ms: ${status} ${body}`);
+      if (status !== 0 && status !== 503)
+        throw new Error(`publish ${data} failed with HTTP ${status}: ${body}`);
+      if (Date.now() > deadline)
+        throw new Error(`publish ${data} not acknowledged within ${DEADLINE_MS} ms: ${status} ${body}`);
       this.retries++;
       await sleep(100);
     }
   }
 
   /** Publishes `perTopic` messages round-robin over the topics, calling `during` after `faultAfter` of them. */
-  async run(topics: string[], perTopic: number, faultAfter: number, during: () => Promise<void>, paceMs = 5): Promise<void> {
+  async run(
+    topics: string[],
+    perTopic: number,
+    faultAfter: number,
+    during: () => Promise<void>,
+    paceMs = 5,
+  ): Promise<void> {
     let sent = 0;
     let fault: Promise<void> | undefined;
     for (let i = 0; i < perTopic; i++) {
@@ -179,7 +192,13 @@ export class ResumingSubscriber {
     this.open();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`subscriptions not confirmed within ${DEADLINE_MS} ms: ${this.problems.join("; ")}`)), DEADLINE_MS);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`subscriptions not confirmed within ${DEADLINE_MS} ms: ${this.problems.join("; ")}`),
+          ),
+        DEADLINE_MS,
+      );
     });
     try {
       await Promise.race([subscribed, timeout]);
@@ -229,9 +248,12 @@ export class ResumingSubscriber {
       case "subok": {
         this.suboks.push(frame);
         const asked = this.positions.get(frame.topic);
-        if (asked && !frame.recovered) this.problems.push(`${frame.topic}: resume from ${asked.seq} not recovered`);
+        if (asked && !frame.recovered)
+          this.problems.push(`${frame.topic}: resume from ${asked.seq} not recovered`);
         if (asked && frame.recovered && (frame.epoch !== asked.epoch || frame.seq !== asked.seq)) {
-          this.problems.push(`${frame.topic}: resumed at ${frame.epoch}/${frame.seq}, asked ${asked.epoch}/${asked.seq}`);
+          this.problems.push(
+            `${frame.topic}: resumed at ${frame.epoch}/${frame.seq}, asked ${asked.epoch}/${asked.seq}`,
+          );
         }
         this.positions.set(frame.topic, { epoch: frame.epoch, seq: frame.seq });
         this.subscribed.add(frame.topic);
@@ -245,7 +267,9 @@ export class ResumingSubscriber {
           return;
         }
         if (frame.prev !== position.seq) {
-          this.problems.push(`${frame.topic}: message ${frame.seq} has prev ${frame.prev}, last accepted ${position.seq}`);
+          this.problems.push(
+            `${frame.topic}: message ${frame.seq} has prev ${frame.prev}, last accepted ${position.seq}`,
+          );
         }
         position.seq = frame.seq;
         this.received.set(frame.topic, [...(this.received.get(frame.topic) ?? []), String(frame.data)]);
@@ -261,11 +285,18 @@ export class ResumingSubscriber {
 }
 
 /** Waits until every subscriber holds every acknowledged message, then states what differs. */
-export async function verdict(publisher: RetryingPublisher, subscribers: ResumingSubscriber[]): Promise<string[]> {
+export async function verdict(
+  publisher: RetryingPublisher,
+  subscribers: ResumingSubscriber[],
+): Promise<string[]> {
   const topicsOf = (s: ResumingSubscriber) => s.topics;
   const complete = (s: ResumingSubscriber) =>
-    topicsOf(s).every((topic) => (s.received.get(topic)?.length ?? 0) >= (publisher.published.get(topic)?.length ?? 0));
-  await waitUntil("every subscriber to receive every message", () => subscribers.every(complete)).catch(() => undefined);
+    topicsOf(s).every(
+      (topic) => (s.received.get(topic)?.length ?? 0) >= (publisher.published.get(topic)?.length ?? 0),
+    );
+  await waitUntil("every subscriber to receive every message", () => subscribers.every(complete)).catch(
+    () => undefined,
+  );
   const problems: string[] = [];
   subscribers.forEach((s, index) => {
     for (const problem of s.problems) problems.push(`subscriber ${index}: ${problem}`);
@@ -273,7 +304,9 @@ export async function verdict(publisher: RetryingPublisher, subscribers: Resumin
       const want = publisher.published.get(topic) ?? [];
       const got = s.received.get(topic) ?? [];
       if (JSON.stringify(got) !== JSON.stringify(want)) {
-        problems.push(`subscriber ${index} ${topic}: got ${got.length} messages, expected ${want.length}; first difference at ${firstDifference(got, want)}`);
+        problems.push(
+          `subscriber ${index} ${topic}: got ${got.length} messages, expected ${want.length}; first difference at ${firstDifference(got, want)}`,
+        );
       }
     }
   });

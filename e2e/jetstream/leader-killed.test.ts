@@ -3,7 +3,14 @@
 // stored or delivered.
 import test from "ava";
 import { startNatsCluster } from "../harness/nats-server.js";
-import { API_KEY, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import {
+  API_KEY,
+  ResumingSubscriber,
+  RetryingPublisher,
+  spawnNatsEdge,
+  verdict,
+  waitUntil,
+} from "./fault-kit.js";
 
 test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or delivered", async (t) => {
   const cluster = await startNatsCluster(t, 3);
@@ -14,8 +21,13 @@ test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or deliver
     spawnNatsEdge(t, [...cluster.urls].reverse(), env),
   ]);
   const topics = Array.from({ length: 10 }, (_, i) => `fault3.topic-${i}`);
-  const subscribers = Array.from({ length: 40 }, (_, i) =>
-    new ResumingSubscriber({ urls: () => [i % 2 ? edgeA.wsUrl : edgeB.wsUrl], topics: [topics[i % 10]!, topics[(i + 5) % 10]!] }),
+  const subscribers = Array.from(
+    { length: 40 },
+    (_, i) =>
+      new ResumingSubscriber({
+        urls: () => [i % 2 ? edgeA.wsUrl : edgeB.wsUrl],
+        topics: [topics[i % 10]!, topics[(i + 5) % 10]!],
+      }),
   );
   t.teardown(() => subscribers.forEach((s) => s.stop()));
   await Promise.all(subscribers.map((s) => s.start()));
@@ -37,10 +49,21 @@ test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or deliver
   // (read once the edge reports its backend ready again).
   await waitUntil("edge A ready", async () => (await fetch(`${edgeA.url}/readyz`)).status === 200);
   for (const topic of topics) {
-    const response = await fetch(`${edgeA.url}/v1/topics/${topic}/messages?after=0`, { headers: { authorization: `Bearer ${API_KEY}` } });
-    const history = (await response.json()) as { recovered: boolean; messages: { seq: number; prev: number; data: string }[] };
+    const response = await fetch(`${edgeA.url}/v1/topics/${topic}/messages?after=0`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    const history = (await response.json()) as {
+      recovered: boolean;
+      messages: { seq: number; prev: number; data: string }[];
+    };
     t.is(response.status, 200, JSON.stringify(history));
-    t.deepEqual(history.messages.map((m) => m.data), publisher.published.get(topic));
-    t.deepEqual(history.messages.map((m) => m.prev), [0, ...history.messages.slice(0, -1).map((m) => m.seq)]);
+    t.deepEqual(
+      history.messages.map((m) => m.data),
+      publisher.published.get(topic),
+    );
+    t.deepEqual(
+      history.messages.map((m) => m.prev),
+      [0, ...history.messages.slice(0, -1).map((m) => m.seq)],
+    );
   }
 });

@@ -4,7 +4,14 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
-import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil, metricSum } from "./fault-kit.js";
+import {
+  ResumingSubscriber,
+  RetryingPublisher,
+  spawnNatsEdge,
+  verdict,
+  waitUntil,
+  metricSum,
+} from "./fault-kit.js";
 
 test("a live copy lost with no later message is delivered by the periodic head check, once and in order", async (t) => {
   const nats = await startNats(t);
@@ -15,13 +22,18 @@ test("a live copy lost with no later message is delivered by the periodic head c
     spawnNatsEdge(t, nats.url),
   ]);
   const topics = ["lost.quiet", "lost.busy"];
-  const subscribers = Array.from({ length: 4 }, () => new ResumingSubscriber({ urls: () => [edge.wsUrl], topics }));
+  const subscribers = Array.from(
+    { length: 4 },
+    () => new ResumingSubscriber({ urls: () => [edge.wsUrl], topics }),
+  );
   t.teardown(() => subscribers.forEach((s) => s.stop()));
   await Promise.all(subscribers.map((s) => s.start()));
 
   const publisher = new RetryingPublisher(() => publishEdge.url);
   for (let i = 0; i < 5; i++) for (const topic of topics) await publisher.publish(topic, `${topic}#${i}`);
-  await waitUntil("the first messages to arrive live", () => subscribers.every((s) => s.received.get("lost.quiet")?.length === 5));
+  await waitUntil("the first messages to arrive live", () =>
+    subscribers.every((s) => s.received.get("lost.quiet")?.length === 5),
+  );
 
   // The live copies of the quiet topic's next two messages never reach the edge; nothing follows them.
   proxy.dropMessages((subject) => subject === "herald.live.lost.quiet");
@@ -30,12 +42,17 @@ test("a live copy lost with no later message is delivered by the periodic head c
   await waitUntil("both live copies to be dropped", () => proxy.dropped() === 2);
   proxy.dropMessages(undefined);
   // Still repaired by the head check alone: no later message on the quiet topic until it arrived.
-  await waitUntil("the lost messages to arrive", () => subscribers.every((s) => s.received.get("lost.quiet")?.length === 7));
+  await waitUntil("the lost messages to arrive", () =>
+    subscribers.every((s) => s.received.get("lost.quiet")?.length === 7),
+  );
   t.true((await metricSum(edge.url, /^herald_gap_repairs_total/)) >= 1);
   t.true((await metricSum(edge.url, /^herald_backend_reads_total\{kind="head-check"\}/)) >= 1);
 
   for (let i = 7; i < 10; i++) await publisher.publish("lost.quiet", `lost.quiet#${i}`);
   for (let i = 5; i < 10; i++) await publisher.publish("lost.busy", `lost.busy#${i}`);
   t.deepEqual(await verdict(publisher, subscribers), []);
-  t.true(subscribers.every((s) => s.connections === 1), "clients stayed connected");
+  t.true(
+    subscribers.every((s) => s.connections === 1),
+    "clients stayed connected",
+  );
 });

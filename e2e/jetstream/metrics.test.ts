@@ -3,7 +3,14 @@
 // and a real edge process; the resumes also check that each subscriber gets its messages once, in order.
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
-import { ResumingSubscriber, RetryingPublisher, scrapeMetrics, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import {
+  ResumingSubscriber,
+  RetryingPublisher,
+  scrapeMetrics,
+  spawnNatsEdge,
+  verdict,
+  waitUntil,
+} from "./fault-kit.js";
 
 const TOPIC = "metrics.topic";
 const PUBLISHES = 20;
@@ -26,19 +33,33 @@ test("/metrics counts publishes (herald_publish_seconds), ring hits and misses, 
   const seqs = publisher.seqs.get(TOPIC)!;
   const published = publisher.published.get(TOPIC)!;
   const resumeAfter = async (index: number) => {
-    const subscriber = new ResumingSubscriber({ urls: () => [edge.wsUrl], topics: [TOPIC], positions: new Map([[TOPIC, { epoch, seq: seqs[index]! }]]) });
+    const subscriber = new ResumingSubscriber({
+      urls: () => [edge.wsUrl],
+      topics: [TOPIC],
+      positions: new Map([[TOPIC, { epoch, seq: seqs[index]! }]]),
+    });
     t.teardown(() => subscriber.stop());
     await subscriber.start();
     return subscriber;
   };
   const expectTail = async (subscriber: ResumingSubscriber, index: number, label: string) => {
     const expected = published.slice(index + 1);
-    await waitUntil(`${label} to receive the ${expected.length} messages after its position`, () => (subscriber.received.get(TOPIC)?.length ?? 0) >= expected.length);
-    t.deepEqual(subscriber.received.get(TOPIC), expected, `${label}: every message after its position once, in order`);
+    await waitUntil(
+      `${label} to receive the ${expected.length} messages after its position`,
+      () => (subscriber.received.get(TOPIC)?.length ?? 0) >= expected.length,
+    );
+    t.deepEqual(
+      subscriber.received.get(TOPIC),
+      expected,
+      `${label}: every message after its position once, in order`,
+    );
     t.deepEqual(subscriber.problems, [], label);
   };
   const counted = async (series: string) => (await scrapeMetrics(edge.url)).get(series) ?? 0;
-  const before = { hits: await counted("herald_ring_hits_total"), misses: await counted("herald_ring_misses_total") };
+  const before = {
+    hits: await counted("herald_ring_hits_total"),
+    misses: await counted("herald_ring_misses_total"),
+  };
   const recent = await resumeAfter(PUBLISHES - 3); // inside the ring
   await expectTail(recent, PUBLISHES - 3, "resume from a recent position");
   t.is(await counted("herald_ring_hits_total"), before.hits + 1, "the recent resume is a ring hit");
@@ -49,8 +70,14 @@ test("/metrics counts publishes (herald_publish_seconds), ring hits and misses, 
 
   const metrics = await scrapeMetrics(edge.url);
   const publishCount = metrics.get("herald_publish_seconds_count") ?? 0;
-  t.true(publishCount >= PUBLISHES, `herald_publish_seconds_count is ${publishCount}, ${PUBLISHES} publishes were acknowledged`);
-  t.true((metrics.get('herald_backend_reads_total{kind="resume"}') ?? 0) >= 1, "the old resume's JetStream read counted");
+  t.true(
+    publishCount >= PUBLISHES,
+    `herald_publish_seconds_count is ${publishCount}, ${PUBLISHES} publishes were acknowledged`,
+  );
+  t.true(
+    (metrics.get('herald_backend_reads_total{kind="resume"}') ?? 0) >= 1,
+    "the old resume's JetStream read counted",
+  );
   // No gap in this run: the counter is exposed (at 0) so dashboards and alerts can use it.
   t.is(metrics.get("herald_gap_repairs_total"), 0);
 });

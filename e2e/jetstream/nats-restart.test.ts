@@ -8,7 +8,11 @@ test("restart of a file-backed NATS node mid-stream: nothing lost, nothing twice
   const nats = await startNats(t);
   const edge = await spawnNatsEdge(t, nats.url);
   const topics = Array.from({ length: 10 }, (_, i) => `fault2.topic-${i}`);
-  const subscribers = Array.from({ length: 40 }, (_, i) => new ResumingSubscriber({ urls: () => [edge.wsUrl], topics: [topics[i % 10]!, topics[(i + 3) % 10]!] }));
+  const subscribers = Array.from(
+    { length: 40 },
+    (_, i) =>
+      new ResumingSubscriber({ urls: () => [edge.wsUrl], topics: [topics[i % 10]!, topics[(i + 3) % 10]!] }),
+  );
   t.teardown(() => subscribers.forEach((s) => s.stop()));
   await Promise.all(subscribers.map((s) => s.start()));
 
@@ -27,5 +31,8 @@ test("restart of a file-backed NATS node mid-stream: nothing lost, nothing twice
   t.log(`publishes retried with their msgId: ${publisher.retries}`);
   t.true(sawUnready);
   t.true(publisher.retries > 0, "some publishes were refused while NATS was down");
-  t.true(subscribers.every((s) => s.connections === 1), "clients stayed connected");
+  t.true(
+    subscribers.every((s) => s.connections === 1),
+    "clients stayed connected",
+  );
 });

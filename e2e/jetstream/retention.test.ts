@@ -26,19 +26,40 @@ test("a position older than retention: recovered:false, then every message from 
   const clients = await Promise.all([0, 1, 2].map(() => TestClient.ready(edge.wsUrl)));
   t.teardown(() => clients.forEach((c) => c.close()));
   const [expired, otherEpoch, retained] = clients as [TestClient, TestClient, TestClient];
-  t.like(await expired.subscribe("fault5.a", { epoch, seq: seqs[2]! }), { op: "subok", recovered: false, epoch, seq: head });
-  t.like(await otherEpoch.subscribe("fault5.a", { epoch: "another-epoch", seq: seqs[9]! }), { op: "subok", recovered: false, epoch, seq: head });
-  t.like(await retained.subscribe("fault5.a", { epoch, seq: seqs[8]! }), { op: "subok", recovered: true, epoch, seq: seqs[8] });
+  t.like(await expired.subscribe("fault5.a", { epoch, seq: seqs[2]! }), {
+    op: "subok",
+    recovered: false,
+    epoch,
+    seq: head,
+  });
+  t.like(await otherEpoch.subscribe("fault5.a", { epoch: "another-epoch", seq: seqs[9]! }), {
+    op: "subok",
+    recovered: false,
+    epoch,
+    seq: head,
+  });
+  t.like(await retained.subscribe("fault5.a", { epoch, seq: seqs[8]! }), {
+    op: "subok",
+    recovered: true,
+    epoch,
+    seq: seqs[8],
+  });
 
   for (let i = 0; i < 5; i++) await publisher.publish("fault5.a", `new-${i}`);
   const fresh = publisher.published.get("fault5.a")!.slice(12);
   for (const client of [expired, otherEpoch]) {
     // Delivery is in order: anything old or repeated would show up among the first five.
     const got = await client.waitForMessages("fault5.a", 5);
-    t.deepEqual(got.map((m) => m.data), fresh);
+    t.deepEqual(
+      got.map((m) => m.data),
+      fresh,
+    );
     t.is(chainProblem(got, head), undefined);
   }
   const all = await retained.waitForMessages("fault5.a", 8);
-  t.deepEqual(all.map((m) => m.data), publisher.published.get("fault5.a")!.slice(9));
+  t.deepEqual(
+    all.map((m) => m.data),
+    publisher.published.get("fault5.a")!.slice(9),
+  );
   t.is(chainProblem(all, seqs[8]!), undefined);
 });

@@ -7,13 +7,24 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort } from "../harness/free-port.js";
 import { startNats } from "../harness/nats-server.js";
 import { TestClient } from "../harness/ws-client.js";
-import { probe, probePublish, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import {
+  probe,
+  probePublish,
+  ResumingSubscriber,
+  RetryingPublisher,
+  spawnNatsEdge,
+  verdict,
+  waitUntil,
+} from "./fault-kit.js";
 
 test("an edge started without NATS serves probes, refuses work with 503 / unavailable, and becomes ready once NATS starts", async (t) => {
   const port = await freePort();
   const natsUrl = `nats://127.0.0.1:${port}`;
   const edge = await spawnNatsEdge(t, natsUrl, {}, { waitReady: false });
-  await waitUntil("/healthz to answer", async () => (await probe(edge.url, "/healthz").catch(() => ({ status: 0 }))).status === 200);
+  await waitUntil(
+    "/healthz to answer",
+    async () => (await probe(edge.url, "/healthz").catch(() => ({ status: 0 }))).status === 200,
+  );
 
   const readyz = await probe(edge.url, "/readyz");
   t.is(readyz.status, 503);

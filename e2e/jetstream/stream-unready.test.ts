@@ -3,13 +3,22 @@
 // by itself once the stream answers.
 import test from "ava";
 import { startNatsCluster } from "../harness/nats-server.js";
-import { probe, probePublish, ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import {
+  probe,
+  probePublish,
+  ResumingSubscriber,
+  RetryingPublisher,
+  spawnNatsEdge,
+  verdict,
+  waitUntil,
+} from "./fault-kit.js";
 
-const READY_REASON = /^backend unavailable: (NATS connected but )?stream HERALD (does not answer|is not usable)/;
+const READY_REASON =
+  /^backend unavailable: (NATS connected but )?stream HERALD (does not answer|is not usable)/;
 
 test("a stream without quorum turns /readyz to 503 with the reason while the connection stays up, and back to 200 when it recovers", async (t) => {
   const cluster = await startNatsCluster(t, 3);
-  const [survivor, ...lost] = cluster.nodes as [typeof cluster.nodes[0], ...typeof cluster.nodes];
+  const [survivor, ...lost] = cluster.nodes as [(typeof cluster.nodes)[0], ...typeof cluster.nodes];
   // The edge talks to one node only: its connection stays up through the whole test.
   const edge = await spawnNatsEdge(t, survivor.url, { HERALD_STREAM_REPLICAS: "3" });
   const topics = ["quorum.a", "quorum.b"];
@@ -20,7 +29,10 @@ test("a stream without quorum turns /readyz to 503 with the reason while the con
   for (const topic of topics) await publisher.publish(topic, `${topic}#0`);
 
   await Promise.all(lost.map((node) => node.stop("SIGKILL")));
-  await waitUntil("/readyz to report the stream", async () => (await probe(edge.url, "/readyz")).status === 503);
+  await waitUntil(
+    "/readyz to report the stream",
+    async () => (await probe(edge.url, "/readyz")).status === 503,
+  );
   const readyz = await probe(edge.url, "/readyz");
   const reason = (readyz.body as { error: { code: string; message: string } }).error;
   t.is(reason.code, "unavailable");

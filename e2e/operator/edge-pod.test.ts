@@ -14,7 +14,11 @@ interface EnvVar {
   value?: string;
   valueFrom?: { secretKeyRef: { name: string; key: string } };
 }
-type Deployment = KubeObject & { spec: { template: { spec: { containers: { env: EnvVar[]; envFrom: { configMapRef: { name: string } }[] }[] } } } };
+type Deployment = KubeObject & {
+  spec: {
+    template: { spec: { containers: { env: EnvVar[]; envFrom: { configMapRef: { name: string } }[] }[] } };
+  };
+};
 
 test("an edge started with the rendered environment serves on the operator's stream", async (t) => {
   const nats = await startNats(t);
@@ -23,32 +27,52 @@ test("an edge started with the rendered environment serves on the operator's str
   t.teardown(() => operator.kill("SIGKILL"));
   const jwtSecret = "s".repeat(40);
   const secret = (name: string, key: string, value: string) =>
-    JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, data: { [key]: Buffer.from(value).toString("base64") } });
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: "default" },
+      data: { [key]: Buffer.from(value).toString("base64") },
+    });
   writeFileSync(join(cluster.dir, "jwt.json"), secret("herald-jwt", "secret", jwtSecret));
-  writeFileSync(join(cluster.dir, "keys.json"), secret("herald-keys", "keys", "publisher-key-1,publisher-key-2"));
+  writeFileSync(
+    join(cluster.dir, "keys.json"),
+    secret("herald-keys", "keys", "publisher-key-1,publisher-key-2"),
+  );
   await cluster.kubectl("apply", "-f", join(cluster.dir, "jwt.json"));
   await cluster.kubectl("apply", "-f", join(cluster.dir, "keys.json"));
-  writeFileSync(join(cluster.dir, "ns.json"), notificationService("pod", {
-    nats: { url: nats.url },
-    stream: { replicas: 1, maxAge: "1h" },
-    auth: { jwtSecret: { name: "herald-jwt", key: "secret" }, apiKeysSecret: { name: "herald-keys", key: "keys" } },
-  }));
+  writeFileSync(
+    join(cluster.dir, "ns.json"),
+    notificationService("pod", {
+      nats: { url: nats.url },
+      stream: { replicas: 1, maxAge: "1h" },
+      auth: {
+        jwtSecret: { name: "herald-jwt", key: "secret" },
+        apiKeysSecret: { name: "herald-keys", key: "keys" },
+      },
+    }),
+  );
   await cluster.kubectl("apply", "-f", join(cluster.dir, "ns.json"));
   await waitFor("the stream", () => streamInfo(nats.url, "herald_default_pod"));
 
   // Resolve the container's environment the way the kubelet does.
-  const deployment = (await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/pod-edge`))) as Deployment;
+  const deployment = (await waitFor("the Deployment", () =>
+    cluster.get(`${DEPLOYMENTS}/pod-edge`),
+  )) as Deployment;
   const container = deployment.spec.template.spec.containers[0]!;
   const env: Record<string, string> = {};
   for (const { configMapRef } of container.envFrom) {
-    const configMap = (await cluster.get(`/api/v1/namespaces/default/configmaps/${configMapRef.name}`)) as KubeObject & { data: Record<string, string> };
+    const configMap = (await cluster.get(
+      `/api/v1/namespaces/default/configmaps/${configMapRef.name}`,
+    )) as KubeObject & { data: Record<string, string> };
     Object.assign(env, configMap.data);
   }
   for (const variable of container.env) {
     if (variable.value !== undefined) env[variable.name] = variable.value;
     else {
       const ref = variable.valueFrom!.secretKeyRef;
-      const stored = (await cluster.get(`/api/v1/namespaces/default/secrets/${ref.name}`)) as KubeObject & { data: Record<string, string> };
+      const stored = (await cluster.get(`/api/v1/namespaces/default/secrets/${ref.name}`)) as KubeObject & {
+        data: Record<string, string>;
+      };
       env[variable.name] = Buffer.from(stored.data[ref.key]!, "base64").toString("utf8");
     }
   }

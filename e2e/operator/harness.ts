@@ -25,7 +25,11 @@ export function tool(name: "kubectl" | "helm"): string {
 }
 
 /** Polls until `check` returns a value other than undefined/false, or fails with `what`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -76,7 +80,12 @@ export async function startCluster(t: Teardown): Promise<Cluster> {
 
   const kubectl = async (...args: string[]) => {
     try {
-      return (await run(tool("kubectl"), ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", timeout: 60_000 })).stdout;
+      return (
+        await run(tool("kubectl"), ["--kubeconfig", kubeconfig, ...args], {
+          encoding: "utf8",
+          timeout: 60_000,
+        })
+      ).stdout;
     } catch (error) {
       throw new Error(`kubectl ${args.join(" ")}: ${(error as { stderr?: string }).stderr ?? String(error)}`);
     }
@@ -128,7 +137,11 @@ export async function startCluster(t: Teardown): Promise<Cluster> {
       child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
       child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      await waitFor(`operator ${name} to start`, () => output.includes("listening on") || (child.exitCode !== null && Promise.reject(new Error(output))));
+      await waitFor(
+        `operator ${name} to start`,
+        () =>
+          output.includes("listening on") || (child.exitCode !== null && Promise.reject(new Error(output))),
+      );
       const port = Number(/listening on :(\d+)/.exec(output)![1]);
       return {
         pid: child.pid!,
@@ -174,48 +187,110 @@ export const DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments";
  * are, every pod available and Progressing=NewReplicaSetAvailable.
  */
 export async function markRollout(cluster: Cluster, name: string, updated?: number): Promise<void> {
-  const deployment = (await cluster.get(`${DEPLOYMENTS}/${name}`))! as KubeObject & { spec: { replicas: number } };
+  const deployment = (await cluster.get(`${DEPLOYMENTS}/${name}`))! as KubeObject & {
+    spec: { replicas: number };
+  };
   const wanted = deployment.spec.replicas;
   const done = updated === undefined || updated >= wanted;
   const progressing = done
-    ? { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `ReplicaSet "${name}" has successfully progressed.` }
-    : { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: `ReplicaSet "${name}" is progressing.` };
+    ? {
+        type: "Progressing",
+        status: "True",
+        reason: "NewReplicaSetAvailable",
+        message: `ReplicaSet "${name}" has successfully progressed.`,
+      }
+    : {
+        type: "Progressing",
+        status: "True",
+        reason: "ReplicaSetUpdated",
+        message: `ReplicaSet "${name}" is progressing.`,
+      };
   const status = {
     observedGeneration: deployment.metadata.generation,
     replicas: done ? wanted : wanted + 1,
     updatedReplicas: done ? wanted : updated,
     readyReplicas: wanted,
     availableReplicas: wanted,
-    conditions: [{ type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability." }, progressing],
+    conditions: [
+      {
+        type: "Available",
+        status: "True",
+        reason: "MinimumReplicasAvailable",
+        message: "Deployment has minimum availability.",
+      },
+      progressing,
+    ],
   };
   await cluster.put(`${DEPLOYMENTS}/${name}/status`, { ...deployment, status });
 }
 
 /** Writes a file into the cluster's directory and runs kubectl apply -f on it. */
-export async function applyResource(cluster: Cluster, name: string, spec: Record<string, unknown>): Promise<string> {
+export async function applyResource(
+  cluster: Cluster,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<string> {
   const file = join(cluster.dir, `${name}.json`);
   writeFileSync(file, notificationService(name, spec));
   return cluster.kubectl("apply", "-f", file);
 }
 
 /** Creates a Secret through real kubectl (apply: kubectl's typed `create secret` speaks protobuf). */
-export async function createSecret(cluster: Cluster, name: string, data: Record<string, string>): Promise<void> {
+export async function createSecret(
+  cluster: Cluster,
+  name: string,
+  data: Record<string, string>,
+): Promise<void> {
   const file = join(cluster.dir, `secret-${name}.json`);
-  writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "default" }, stringData: data }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: "default" },
+      stringData: data,
+    }),
+  );
   await cluster.kubectl("apply", "-f", file);
 }
 
 /** Events recorded for the resources, oldest first. */
-export async function events(cluster: Cluster): Promise<{ reason: string; type: string; message: string; involvedObject: { name: string } }[]> {
-  return ((await cluster.get("/api/v1/namespaces/default/events")) as unknown as { items: { reason: string; type: string; message: string; involvedObject: { name: string } }[] }).items;
+export async function events(
+  cluster: Cluster,
+): Promise<{ reason: string; type: string; message: string; involvedObject: { name: string } }[]> {
+  return (
+    (await cluster.get("/api/v1/namespaces/default/events")) as unknown as {
+      items: { reason: string; type: string; message: string; involvedObject: { name: string } }[];
+    }
+  ).items;
 }
 
 /** A NotificationService manifest (YAML is JSON) for kubectl apply. */
 export function notificationService(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({ apiVersion: "herald.dev/v1alpha1", kind: "NotificationService", metadata: { name, namespace: "default" }, spec });
+  return JSON.stringify({
+    apiVersion: "herald.dev/v1alpha1",
+    kind: "NotificationService",
+    metadata: { name, namespace: "default" },
+    spec,
+  });
 }
 
-export function condition(object: KubeObject | undefined, type: string): { status: string; reason: string; message: string; observedGeneration: number } | undefined {
-  const conditions = (object?.status as { conditions?: { type: string; status: string; reason: string; message: string; observedGeneration: number }[] } | undefined)?.conditions;
+export function condition(
+  object: KubeObject | undefined,
+  type: string,
+): { status: string; reason: string; message: string; observedGeneration: number } | undefined {
+  const conditions = (
+    object?.status as
+      | {
+          conditions?: {
+            type: string;
+            status: string;
+            reason: string;
+            message: string;
+            observedGeneration: number;
+          }[];
+        }
+      | undefined
+  )?.conditions;
   return conditions?.find((c) => c.type === type);
 }

@@ -18,7 +18,9 @@ async function helm(...args: string[]): Promise<string> {
   try {
     return (await run(tool("helm"), args, { encoding: "utf8", timeout: 60_000 })).stdout;
   } catch (error) {
-    throw new Error(`helm ${args.join(" ")}: ${(error as { stderr?: string; stdout?: string }).stderr ?? ""}${(error as { stdout?: string }).stdout ?? ""}`);
+    throw new Error(
+      `helm ${args.join(" ")}: ${(error as { stderr?: string; stdout?: string }).stderr ?? ""}${(error as { stdout?: string }).stdout ?? ""}`,
+    );
   }
 }
 
@@ -32,7 +34,9 @@ interface Rendered {
 async function template(valuesFile?: string): Promise<Rendered[]> {
   const args = ["template", "herald", CHART, "--namespace", "herald-system", "--include-crds"];
   if (valuesFile) args.push("--values", join(VALUES, valuesFile));
-  return parseAllDocuments(await helm(...args)).map((d) => d.toJS() as Rendered).filter((d) => d !== null);
+  return parseAllDocuments(await helm(...args))
+    .map((d) => d.toJS() as Rendered)
+    .filter((d) => d !== null);
 }
 
 for (const valuesFile of [undefined, "namespaced.yaml", "example.yaml", "no-rbac.yaml"]) {
@@ -42,7 +46,8 @@ for (const valuesFile of [undefined, "namespaced.yaml", "example.yaml", "no-rbac
     if (valuesFile) args.push("--values", join(VALUES, valuesFile));
     t.regex(await helm(...args), /1 chart\(s\) linted, 0 chart\(s\) failed/);
     const objects = await template(valuesFile);
-    for (const object of objects) await t.notThrowsAsync(validateManifest(object), `${object.kind} ${object.metadata.name}`);
+    for (const object of objects)
+      await t.notThrowsAsync(validateManifest(object), `${object.kind} ${object.metadata.name}`);
     const kinds = objects.map((o) => o.kind);
     t.true(kinds.includes("CustomResourceDefinition"));
     t.true(kinds.includes("Deployment"));
@@ -52,18 +57,51 @@ for (const valuesFile of [undefined, "namespaced.yaml", "example.yaml", "no-rbac
 test("the default install: CRD, operator with two replicas, cluster-wide least-privilege RBAC", async (t) => {
   const objects = await template();
   const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
-  t.deepEqual(objects.map((o) => o.kind).sort(), ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"]);
-  const deployment = byKind("Deployment")[0] as Rendered & { spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: { securityContext: Record<string, unknown>; env: { name: string }[] }[] } } } };
+  t.deepEqual(objects.map((o) => o.kind).sort(), [
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "Deployment",
+    "Role",
+    "RoleBinding",
+    "Service",
+    "ServiceAccount",
+  ]);
+  const deployment = byKind("Deployment")[0] as Rendered & {
+    spec: {
+      replicas: number;
+      template: {
+        spec: {
+          serviceAccountName: string;
+          containers: { securityContext: Record<string, unknown>; env: { name: string }[] }[];
+        };
+      };
+    };
+  };
   t.is(deployment.spec.replicas, 2);
   const container = deployment.spec.template.spec.containers[0]!;
   t.is(container.securityContext.readOnlyRootFilesystem, true);
   const known = new Set(Object.values(OPERATOR_VARIABLES).map((v) => v.env));
-  for (const { name } of container.env) t.true(known.has(name as never), `${name} is a variable the operator reads`);
+  for (const { name } of container.env)
+    t.true(known.has(name as never), `${name} is a variable the operator reads`);
   t.true(container.env.some((e) => e.name === "POD_NAME"));
-  const rules = (byKind("ClusterRole")[0] as Rendered & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
-  t.false(rules.some((r) => r.verbs.includes("*") || r.resources.includes("*")), "no wildcards");
-  t.deepEqual(rules.find((r) => r.resources.includes("secrets"))?.verbs, ["get", "list", "watch"], "secrets are only read and watched (rotation), never written");
-  const leaseRole = byKind("Role")[0] as Rendered & { rules: { resources: string[]; resourceNames?: string[] }[] };
+  const rules = (
+    byKind("ClusterRole")[0] as Rendered & {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    }
+  ).rules;
+  t.false(
+    rules.some((r) => r.verbs.includes("*") || r.resources.includes("*")),
+    "no wildcards",
+  );
+  t.deepEqual(
+    rules.find((r) => r.resources.includes("secrets"))?.verbs,
+    ["get", "list", "watch"],
+    "secrets are only read and watched (rotation), never written",
+  );
+  const leaseRole = byKind("Role")[0] as Rendered & {
+    rules: { resources: string[]; resourceNames?: string[] }[];
+  };
   t.is(leaseRole.metadata.namespace, "herald-system");
   t.deepEqual(leaseRole.rules[1]!.resourceNames, ["herald-operator"]);
 });
@@ -71,7 +109,10 @@ test("the default install: CRD, operator with two replicas, cluster-wide least-p
 test("watchNamespace turns the RBAC into a Role in that namespace", async (t) => {
   const objects = await template("namespaced.yaml");
   t.false(objects.some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding"));
-  const roles = objects.filter((o) => o.kind === "Role").map((o) => o.metadata.namespace).sort();
+  const roles = objects
+    .filter((o) => o.kind === "Role")
+    .map((o) => o.metadata.namespace)
+    .sort();
   t.deepEqual(roles, ["herald-system", "team-a"]);
   t.is(objects.find((o) => o.kind === "ServiceAccount")?.metadata.name, "herald-op");
 });

@@ -5,11 +5,29 @@ import { join } from "node:path";
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { validateManifest } from "./kubernetes-schemas.js";
-import { applyResource as apply, condition, createSecret, DEPLOYMENTS, events, markRollout, notificationService, NS_PATH, startCluster, streamInfo, waitFor } from "./harness.js";
+import {
+  applyResource as apply,
+  condition,
+  createSecret,
+  DEPLOYMENTS,
+  events,
+  markRollout,
+  notificationService,
+  NS_PATH,
+  startCluster,
+  streamInfo,
+  waitFor,
+} from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
 type Deployment = KubeObject & {
-  spec: { replicas?: number; template: { metadata: { annotations: Record<string, string> }; spec: { containers: { image: string; env: unknown[] }[] } } };
+  spec: {
+    replicas?: number;
+    template: {
+      metadata: { annotations: Record<string, string> };
+      spec: { containers: { image: string; env: unknown[] }[] };
+    };
+  };
 };
 
 test("create, become Ready, change, scale and delete (Retain) a NotificationService", async (t) => {
@@ -17,7 +35,11 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
   t.teardown(() => operator.kill("SIGKILL"));
-  const spec = { nats: { url: nats.url }, stream: { replicas: 1, maxAge: "1h", maxMsgsPerTopic: 50 }, edge: { replicas: 2, image: "herald/edge:1" } };
+  const spec = {
+    nats: { url: nats.url },
+    stream: { replicas: 1, maxAge: "1h", maxMsgsPerTopic: 50 },
+    edge: { replicas: 2, image: "herald/edge:1" },
+  };
   t.regex(await apply(cluster, "news", spec), /notificationservice.herald.dev\/news created/);
 
   const resource = await waitFor("the resource to get a finalizer", async () => {
@@ -25,16 +47,35 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
     return (r?.metadata.finalizers ?? []).includes("herald.dev/stream") && r;
   });
   const uid = resource.metadata.uid;
-  const deployment = (await waitFor("the edge Deployment", () => cluster.get(`${DEPLOYMENTS}/news-edge`))) as Deployment;
+  const deployment = (await waitFor("the edge Deployment", () =>
+    cluster.get(`${DEPLOYMENTS}/news-edge`),
+  )) as Deployment;
   const owned = {
-    ConfigMap: await waitFor("the ConfigMap", () => cluster.get("/api/v1/namespaces/default/configmaps/news-edge")),
+    ConfigMap: await waitFor("the ConfigMap", () =>
+      cluster.get("/api/v1/namespaces/default/configmaps/news-edge"),
+    ),
     Deployment: deployment,
     Service: await waitFor("the Service", () => cluster.get("/api/v1/namespaces/default/services/news")),
-    PodDisruptionBudget: await waitFor("the PDB", () => cluster.get("/apis/policy/v1/namespaces/default/poddisruptionbudgets/news-edge")),
+    PodDisruptionBudget: await waitFor("the PDB", () =>
+      cluster.get("/apis/policy/v1/namespaces/default/poddisruptionbudgets/news-edge"),
+    ),
   };
   for (const [kind, object] of Object.entries(owned)) {
     t.is(object.kind, kind);
-    t.deepEqual(object.metadata.ownerReferences, [{ apiVersion: "herald.dev/v1alpha1", kind: "NotificationService", name: "news", uid, controller: true, blockOwnerDeletion: true }], kind);
+    t.deepEqual(
+      object.metadata.ownerReferences,
+      [
+        {
+          apiVersion: "herald.dev/v1alpha1",
+          kind: "NotificationService",
+          name: "news",
+          uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+      kind,
+    );
     await t.notThrowsAsync(validateManifest(object), kind);
   }
   t.is(deployment.spec.replicas, 2);
@@ -43,7 +84,10 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   t.is(data.HERALD_NATS_URL, nats.url);
   t.is(data.HERALD_STREAM, "herald_default_news");
   t.is(data.HERALD_MAX_AGE_SECONDS, "3600");
-  t.is(await cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/news-edge"), undefined);
+  t.is(
+    await cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/news-edge"),
+    undefined,
+  );
   t.is(await cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/news"), undefined);
 
   const stream = await waitFor("the JetStream stream", () => streamInfo(nats.url, "herald_default_news"));
@@ -70,22 +114,39 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   t.is(status.stream, "herald_default_news");
   t.is(typeof status.epoch, "string");
   t.is(condition(ready, "Ready")?.observedGeneration, 1);
-  t.regex(await cluster.kubectl("get", "notificationservices"), /news\s+True\s+2\s+ws:\/\/news\.default\.svc:8080\/v1\/ws/);
+  t.regex(
+    await cluster.kubectl("get", "notificationservices"),
+    /news\s+True\s+2\s+ws:\/\/news\.default\.svc:8080\/v1\/ws/,
+  );
 
   // A second reconcile writes nothing: the resourceVersions stay put while the operator resyncs.
-  const versions = async () => Promise.all([`${NS_PATH}/news`, `${DEPLOYMENTS}/news-edge`, "/api/v1/namespaces/default/configmaps/news-edge"].map(async (p) => (await cluster.get(p))!.metadata.resourceVersion));
+  const versions = async () =>
+    Promise.all(
+      [`${NS_PATH}/news`, `${DEPLOYMENTS}/news-edge`, "/api/v1/namespaces/default/configmaps/news-edge"].map(
+        async (p) => (await cluster.get(p))!.metadata.resourceVersion,
+      ),
+    );
   const before = await versions();
   const reconciles = await operator.metric("herald_operator_reconciles_total");
   await cluster.kubectl("annotate", "notificationservice", "news", "touched=yes"); // an event that triggers a reconcile
-  await waitFor("the reconcile of the annotated resource", async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles);
+  await waitFor(
+    "the reconcile of the annotated resource",
+    async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles,
+  );
   const afterTouch = await versions();
   t.deepEqual(afterTouch.slice(1), before.slice(1), "owned objects are not rewritten");
   t.not(afterTouch[0], before[0], "(the annotation itself changed the resource)");
-  t.is(await cluster.get(`${NS_PATH}/news`).then((r) => r!.metadata.resourceVersion), afterTouch[0], "and the reconcile wrote no status");
+  t.is(
+    await cluster.get(`${NS_PATH}/news`).then((r) => r!.metadata.resourceVersion),
+    afterTouch[0],
+    "and the reconcile wrote no status",
+  );
 
   // An owned object deleted by hand comes back (the operator watches what it owns).
   await cluster.kubectl("delete", "service", "news");
-  const recreated = await waitFor("the Service to be re-created", () => cluster.get("/api/v1/namespaces/default/services/news"));
+  const recreated = await waitFor("the Service to be re-created", () =>
+    cluster.get("/api/v1/namespaces/default/services/news"),
+  );
   t.not(recreated.metadata.uid, owned.Service.metadata.uid);
 
   // Change the spec: the Deployment rolls to the new image and observedGeneration follows.
@@ -98,28 +159,50 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   // Ready follows the rollout, not the count of ready pods (all of which still run the old image).
   const rolling = await waitFor("Ready False while rolling out", async () => {
     const r = await cluster.get(`${NS_PATH}/news`);
-    return (r?.status as { observedGeneration?: number } | undefined)?.observedGeneration === 2 && condition(r, "Ready")?.status === "False" && r;
+    return (
+      (r?.status as { observedGeneration?: number } | undefined)?.observedGeneration === 2 &&
+      condition(r, "Ready")?.status === "False" &&
+      r
+    );
   });
-  t.like(condition(rolling, "Ready"), { reason: "RollingOut", message: `waiting for the Deployment controller to observe generation ${rolled.metadata.generation}`, observedGeneration: 2 });
+  t.like(condition(rolling, "Ready"), {
+    reason: "RollingOut",
+    message: `waiting for the Deployment controller to observe generation ${rolled.metadata.generation}`,
+    observedGeneration: 2,
+  });
   t.is((rolling.status as { readyReplicas: number }).readyReplicas, 2, "the old pods are still ready");
   await markRollout(cluster, "news-edge", 1);
   const halfway = await waitFor("one of two pods updated", async () => {
     const c = condition(await cluster.get(`${NS_PATH}/news`), "EdgeAvailable");
     return c?.message.startsWith("1 of 2") && c;
   });
-  t.like(halfway, { status: "False", reason: "RollingOut", message: `1 of 2 edge pods updated to generation ${rolled.metadata.generation}` });
+  t.like(halfway, {
+    status: "False",
+    reason: "RollingOut",
+    message: `1 of 2 edge pods updated to generation ${rolled.metadata.generation}`,
+  });
   await markRollout(cluster, "news-edge");
   const done = await waitFor("Ready once rolled out", async () => {
     const r = await cluster.get(`${NS_PATH}/news`);
     return condition(r, "Ready")?.status === "True" && r;
   });
-  t.like(condition(done, "EdgeAvailable"), { reason: "EdgesReady", message: `2/2 edge pods available (generation ${rolled.metadata.generation} rolled out)`, observedGeneration: 2 });
+  t.like(condition(done, "EdgeAvailable"), {
+    reason: "EdgesReady",
+    message: `2/2 edge pods available (generation ${rolled.metadata.generation} rolled out)`,
+    observedGeneration: 2,
+  });
 
   // kubectl scale goes through the scale subresource into spec.edge.replicas, then the Deployment.
   t.regex(await cluster.kubectl("scale", "notificationservice/news", "--replicas=4"), /scaled/);
-  await waitFor("4 replicas", async () => ((await cluster.get(`${DEPLOYMENTS}/news-edge`)) as Deployment).spec.replicas === 4);
-  t.is((((await cluster.get(`${NS_PATH}/news`))!.spec as { edge: { replicas: number } }).edge.replicas), 4);
-  t.regex(await cluster.kubectl("get", "notificationservice", "news", "-o", "jsonpath={.status.selector}"), /app.kubernetes.io\/instance=news/);
+  await waitFor(
+    "4 replicas",
+    async () => ((await cluster.get(`${DEPLOYMENTS}/news-edge`)) as Deployment).spec.replicas === 4,
+  );
+  t.is(((await cluster.get(`${NS_PATH}/news`))!.spec as { edge: { replicas: number } }).edge.replicas, 4);
+  t.regex(
+    await cluster.kubectl("get", "notificationservice", "news", "-o", "jsonpath={.status.selector}"),
+    /app.kubernetes.io\/instance=news/,
+  );
 
   // Delete with deletePolicy Retain (the default): the objects go, the stream stays.
   await cluster.kubectl("delete", "notificationservice", "news", "--timeout=60s");
@@ -127,7 +210,8 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   t.is(await cluster.get(`${DEPLOYMENTS}/news-edge`), undefined, "owned objects are garbage-collected");
   t.truthy(await streamInfo(nats.url, "herald_default_news"), "the stream is retained");
   const reasons = new Set((await events(cluster)).map((e) => e.reason));
-  for (const reason of ["StreamCreated", "Created", "Updated", "StreamRetained"]) t.true(reasons.has(reason), reason);
+  for (const reason of ["StreamCreated", "Created", "Updated", "StreamRetained"])
+    t.true(reasons.has(reason), reason);
 });
 
 test("autoscaling hands replicas to the HPA; an Ingress when asked; delete (Delete) removes the stream", async (t) => {
@@ -142,13 +226,29 @@ test("autoscaling hands replicas to the HPA; an Ingress when asked; delete (Dele
     ingress: { className: "nginx", host: "live.example.com", tlsSecret: "live-tls" },
   };
   await apply(cluster, "live", spec);
-  const hpa = (await waitFor("the HPA", () => cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/live-edge"))) as KubeObject & { spec: Record<string, unknown> };
-  t.like(hpa.spec, { minReplicas: 3, maxReplicas: 12, scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "live-edge" } });
+  const hpa = (await waitFor("the HPA", () =>
+    cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/live-edge"),
+  )) as KubeObject & { spec: Record<string, unknown> };
+  t.like(hpa.spec, {
+    minReplicas: 3,
+    maxReplicas: 12,
+    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "live-edge" },
+  });
   await t.notThrowsAsync(validateManifest(hpa));
-  const ingress = (await waitFor("the Ingress", () => cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/live")))!;
-  t.is(ingress.metadata.annotations && (ingress.metadata.annotations as Record<string, string>)["nginx.ingress.kubernetes.io/proxy-read-timeout"], "3600");
+  const ingress = (await waitFor("the Ingress", () =>
+    cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/live"),
+  ))!;
+  t.is(
+    ingress.metadata.annotations &&
+      (ingress.metadata.annotations as Record<string, string>)[
+        "nginx.ingress.kubernetes.io/proxy-read-timeout"
+      ],
+    "3600",
+  );
   await t.notThrowsAsync(validateManifest(ingress));
-  const deployment = (await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/live-edge`))) as Deployment;
+  const deployment = (await waitFor("the Deployment", () =>
+    cluster.get(`${DEPLOYMENTS}/live-edge`),
+  )) as Deployment;
   t.is(deployment.spec.replicas, 1, "the API server's default: the operator wrote no replica count");
   await waitFor("the stream", () => streamInfo(nats.url, "live"));
 
@@ -161,14 +261,28 @@ test("autoscaling hands replicas to the HPA; an Ingress when asked; delete (Dele
     return d.spec.template.metadata.annotations["herald.dev/config-hash"] !== hashBefore && d;
   })) as Deployment;
   t.is(rolled.spec.replicas, 7, "the HPA's replica count is kept");
-  const config = (await cluster.get("/api/v1/namespaces/default/configmaps/live-edge")) as KubeObject & { data: Record<string, string> };
+  const config = (await cluster.get("/api/v1/namespaces/default/configmaps/live-edge")) as KubeObject & {
+    data: Record<string, string>;
+  };
   t.is(config.data.HERALD_MAX_SUBSCRIPTIONS, "50");
 
   // Autoscaling off: the HPA is removed and the operator owns replicas again.
   await apply(cluster, "live", { ...spec, edge: { replicas: 5 }, ingress: undefined });
-  await waitFor("the HPA to be removed", async () => (await cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/live-edge")) === undefined);
-  await waitFor("the Ingress to be removed", async () => (await cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/live")) === undefined);
-  await waitFor("5 replicas", async () => ((await cluster.get(`${DEPLOYMENTS}/live-edge`)) as Deployment).spec.replicas === 5);
+  await waitFor(
+    "the HPA to be removed",
+    async () =>
+      (await cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/live-edge")) ===
+      undefined,
+  );
+  await waitFor(
+    "the Ingress to be removed",
+    async () =>
+      (await cluster.get("/apis/networking.k8s.io/v1/namespaces/default/ingresses/live")) === undefined,
+  );
+  await waitFor(
+    "5 replicas",
+    async () => ((await cluster.get(`${DEPLOYMENTS}/live-edge`)) as Deployment).spec.replicas === 5,
+  );
 
   await cluster.kubectl("delete", "notificationservice", "live", "--timeout=60s");
   await waitFor("the stream to be deleted", async () => (await streamInfo(nats.url, "live")) === undefined);
@@ -205,9 +319,17 @@ test("an unsafe stream change is refused with a clear condition, never applied",
   // Edges started with the refused config would find a stream that contradicts it and not start:
   // what runs keeps its config.
   t.regex(refused.message, /the edges keep their current configuration/);
-  t.deepEqual((await cluster.get(configMapPath))?.data, applied.data, "the ConfigMap keeps the applied values");
+  t.deepEqual(
+    (await cluster.get(configMapPath))?.data,
+    applied.data,
+    "the ConfigMap keeps the applied values",
+  );
   t.is((applied.data as Record<string, string>).HERALD_STREAM_STORAGE, "file");
-  t.deepEqual(((await cluster.get(`${DEPLOYMENTS}/safe-edge`)) as Deployment).spec.template, applied.template, "the edges are not rolled");
+  t.deepEqual(
+    ((await cluster.get(`${DEPLOYMENTS}/safe-edge`)) as Deployment).spec.template,
+    applied.template,
+    "the edges are not rolled",
+  );
 });
 
 test("a spec the edges would refuse at start (a cross-field check) is InvalidSpec with an Event, nothing rendered, not retried", async (t) => {
@@ -216,19 +338,32 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
   const operator = await cluster.startOperator("op-1");
   t.teardown(() => operator.kill("SIGKILL"));
   // Valid for the CRD schema field by field, but sendBufferBytes (default 1 MiB) < 2 * maxFrameBytes.
-  await apply(cluster, "big", { nats: { url: nats.url }, stream: { replicas: 1 }, limits: { maxFrameBytes: 1048576 } });
+  await apply(cluster, "big", {
+    nats: { url: nats.url },
+    stream: { replicas: 1 },
+    limits: { maxFrameBytes: 1048576 },
+  });
   const invalid = await waitFor("InvalidSpec", async () => {
     const r = await cluster.get(`${NS_PATH}/big`);
     return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
   });
   t.is(invalid.status, "False");
-  t.is(invalid.message, "the edges would refuse this configuration: HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (2097152), got 1048576");
-  const warning = await waitFor("the Warning Event", async () => (await events(cluster)).find((e) => e.reason === "InvalidSpec" && e.involvedObject.name === "big"));
+  t.is(
+    invalid.message,
+    "the edges would refuse this configuration: HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (2097152), got 1048576",
+  );
+  const warning = await waitFor("the Warning Event", async () =>
+    (await events(cluster)).find((e) => e.reason === "InvalidSpec" && e.involvedObject.name === "big"),
+  );
   t.is(warning.type, "Warning");
   t.is(warning.message, invalid.message);
   // A Secret's value is checked as the edge would check it: an HS256 key that is too short.
   await createSecret(cluster, "jwt", { key: "short" });
-  await apply(cluster, "weak", { nats: { url: nats.url }, stream: { replicas: 1 }, auth: { jwtSecret: { name: "jwt", key: "key" } } });
+  await apply(cluster, "weak", {
+    nats: { url: nats.url },
+    stream: { replicas: 1 },
+    auth: { jwtSecret: { name: "jwt", key: "key" } },
+  });
   const weak = await waitFor("InvalidSpec for the short key", async () => {
     const r = await cluster.get(`${NS_PATH}/weak`);
     return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
@@ -237,23 +372,40 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
   t.notRegex(weak.message, /short/, "the secret's value is never shown");
   for (const name of ["big", "weak"]) {
     t.is(await cluster.get(`${DEPLOYMENTS}/${name}-edge`), undefined, "nothing is rendered");
-    t.is(await cluster.get(`/api/v1/namespaces/default/configmaps/${name}-edge`), undefined, "nothing is rendered");
+    t.is(
+      await cluster.get(`/api/v1/namespaces/default/configmaps/${name}-edge`),
+      undefined,
+      "nothing is rendered",
+    );
   }
   t.is(await streamInfo(nats.url, "herald_default_big"), undefined, "no stream is created");
   t.notRegex(operator.output(), /failed \(retry/, "not a transient error: no retries");
   // Fixing the spec brings it back.
-  await apply(cluster, "big", { nats: { url: nats.url }, stream: { replicas: 1 }, limits: { maxFrameBytes: 1048576, sendBufferBytes: 2097152 } });
+  await apply(cluster, "big", {
+    nats: { url: nats.url },
+    stream: { replicas: 1 },
+    limits: { maxFrameBytes: 1048576, sendBufferBytes: 2097152 },
+  });
   await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/big-edge`));
 });
 
 test("an invalid resource is refused by kubectl with the schema's message", async (t) => {
   const cluster = await startCluster(t);
   const file = join(cluster.dir, "bad.json");
-  writeFileSync(file, notificationService("bad", { nats: { url: "nats://x:4222" }, stream: { storage: "tape", replicas: 9 } }));
+  writeFileSync(
+    file,
+    notificationService("bad", { nats: { url: "nats://x:4222" }, stream: { storage: "tape", replicas: 9 } }),
+  );
   const error = await t.throwsAsync(cluster.kubectl("apply", "-f", file));
   t.regex(error!.message, /NotificationService.herald.dev "bad" is invalid/);
-  t.regex(error!.message, /spec\.stream\.storage: Unsupported value: "tape": supported values: "file", "memory"/);
-  t.regex(error!.message, /spec\.stream\.replicas: Invalid value: 9: spec\.stream\.replicas in body must be <= 5/);
+  t.regex(
+    error!.message,
+    /spec\.stream\.storage: Unsupported value: "tape": supported values: "file", "memory"/,
+  );
+  t.regex(
+    error!.message,
+    /spec\.stream\.replicas: Invalid value: 9: spec\.stream\.replicas in body must be <= 5/,
+  );
   writeFileSync(file, notificationService("bad", { stream: {} }));
   t.regex((await t.throwsAsync(cluster.kubectl("apply", "-f", file)))!.message, /spec\.nats: Required value/);
   t.is(await cluster.get(`${NS_PATH}/bad`), undefined);
@@ -266,7 +418,11 @@ test("a spec that slips past the schema is reported as InvalidSpec, and nothing 
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
   t.teardown(() => operator.kill("SIGKILL"));
-  await apply(cluster, "odd", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { autoscaling: { enabled: true, min: 5, max: 2 } } });
+  await apply(cluster, "odd", {
+    nats: { url: nats.url },
+    stream: { replicas: 1 },
+    edge: { autoscaling: { enabled: true, min: 5, max: 2 } },
+  });
   const invalid = await waitFor("InvalidSpec", async () => {
     const r = await cluster.get(`${NS_PATH}/odd`);
     return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
@@ -275,7 +431,11 @@ test("a spec that slips past the schema is reported as InvalidSpec, and nothing 
   t.regex(invalid.message, /min \(5\) must not exceed max \(2\)/);
   t.is(await cluster.get(`${DEPLOYMENTS}/odd-edge`), undefined, "nothing is rendered from an invalid spec");
   // Fixing the spec brings it back.
-  await apply(cluster, "odd", { nats: { url: nats.url }, stream: { replicas: 1 }, edge: { autoscaling: { enabled: true, min: 2, max: 5 } } });
+  await apply(cluster, "odd", {
+    nats: { url: nats.url },
+    stream: { replicas: 1 },
+    edge: { autoscaling: { enabled: true, min: 2, max: 5 } },
+  });
   await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/odd-edge`));
 });
 
@@ -284,24 +444,44 @@ test("a missing NATS credentials Secret is NatsCredentialsMissing, not retried; 
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
   t.teardown(() => operator.kill("SIGKILL"));
-  await apply(cluster, "creds", { nats: { url: nats.url, credentialsSecret: { name: "nats-creds", key: "user.creds" } }, stream: { replicas: 1 }, auth: { allowAnonymous: true } });
+  await apply(cluster, "creds", {
+    nats: { url: nats.url, credentialsSecret: { name: "nats-creds", key: "user.creds" } },
+    stream: { replicas: 1 },
+    auth: { allowAnonymous: true },
+  });
   const missing = await waitFor("NatsCredentialsMissing", async () => {
     const r = await cluster.get(`${NS_PATH}/creds`);
     return condition(r, "StreamReady")?.reason === "NatsCredentialsMissing" && condition(r, "StreamReady")!;
   });
   t.is(missing.status, "False");
   t.is(missing.message, "NATS credentials: Secret nats-creds does not exist or has no key user.creds");
-  const warning = await waitFor("the Warning Event", async () => (await events(cluster)).find((e) => e.reason === "NatsCredentialsMissing"));
+  const warning = await waitFor("the Warning Event", async () =>
+    (await events(cluster)).find((e) => e.reason === "NatsCredentialsMissing"),
+  );
   t.is(warning.type, "Warning");
   t.is(warning.message, missing.message);
-  t.notRegex(operator.output(), /failed \(retry/, "the user's to fix: not retried (the Secret watch brings it back)");
+  t.notRegex(
+    operator.output(),
+    /failed \(retry/,
+    "the user's to fix: not retried (the Secret watch brings it back)",
+  );
 
   await apply(cluster, "locked", { nats: { url: nats.url }, stream: { replicas: 1 } });
   await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/locked-edge`));
   await markRollout(cluster, "locked-edge");
-  await waitFor("Ready", async () => condition(await cluster.get(`${NS_PATH}/locked`), "Ready")?.status === "True");
+  await waitFor(
+    "Ready",
+    async () => condition(await cluster.get(`${NS_PATH}/locked`), "Ready")?.status === "True",
+  );
   const locked = (await events(cluster)).filter((e) => e.reason === "NoAuthentication");
-  t.deepEqual(locked.map((e) => [e.involvedObject.name, e.type, e.message]), [
-    ["locked", "Warning", "edges will refuse every client: anonymous access is off and there is no way to authenticate (set auth.jwtSecret, auth.jwtPublicKey, auth.jwksUrl or auth.apiKeysSecret, or auth.allowAnonymous)"],
-  ]);
+  t.deepEqual(
+    locked.map((e) => [e.involvedObject.name, e.type, e.message]),
+    [
+      [
+        "locked",
+        "Warning",
+        "edges will refuse every client: anonymous access is off and there is no way to authenticate (set auth.jwtSecret, auth.jwtPublicKey, auth.jwksUrl or auth.apiKeysSecret, or auth.allowAnonymous)",
+      ],
+    ],
+  );
 });

@@ -3,7 +3,18 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import type { KubeObject, WatchEvent } from "../fake-apiserver/store.js";
-import { applyResource, condition, createSecret, DEPLOYMENTS, markRollout, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
+import {
+  applyResource,
+  condition,
+  createSecret,
+  DEPLOYMENTS,
+  markRollout,
+  NS_PATH,
+  startCluster,
+  streamInfo,
+  waitFor,
+  type Cluster,
+} from "./harness.js";
 
 const SECRETS = "/api/v1/namespaces/default/secrets";
 type Deployment = KubeObject & { spec: { template: { metadata: { annotations: Record<string, string> } } } };
@@ -12,13 +23,18 @@ const annotations = (d: KubeObject | undefined) => (d as Deployment).spec.templa
 
 async function setSecretData(cluster: Cluster, name: string, data: Record<string, string>): Promise<void> {
   const secret = (await cluster.get(`${SECRETS}/${name}`))!;
-  const encoded = Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value).toString("base64")]));
+  const encoded = Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [key, Buffer.from(value).toString("base64")]),
+  );
   await cluster.put(`${SECRETS}/${name}`, { ...secret, data: encoded });
 }
 
 async function readyAgain(cluster: Cluster): Promise<void> {
   await markRollout(cluster, "news-edge");
-  await waitFor("Ready", async () => condition(await cluster.get(`${NS_PATH}/news`), "Ready")?.status === "True");
+  await waitFor(
+    "Ready",
+    async () => condition(await cluster.get(`${NS_PATH}/news`), "Ready")?.status === "True",
+  );
 }
 
 test("rotating a referenced Secret rolls the edges and writes nothing else; other Secrets and keys change nothing", async (t) => {
@@ -35,7 +51,9 @@ test("rotating a referenced Secret rolls the edges and writes nothing else; othe
     edge: { replicas: 2 },
     auth: { apiKeysSecret: { name: "api-keys", key: "keys" }, jwtSecret: { name: "jwt", key: "secret" } },
   });
-  const created = (await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/news-edge`))) as Deployment;
+  const created = (await waitFor("the Deployment", () =>
+    cluster.get(`${DEPLOYMENTS}/news-edge`),
+  )) as Deployment;
   const before = { ...annotations(created) };
   t.regex(before["herald.dev/secrets-hash"]!, /^[0-9a-f]{16}$/);
   await readyAgain(cluster);
@@ -43,7 +61,9 @@ test("rotating a referenced Secret rolls the edges and writes nothing else; othe
 
   // Every write to the API server from here on, by resource and name.
   const writes: string[] = [];
-  const unsubscribe = cluster.api.store.subscribe((event: WatchEvent) => writes.push(`${event.type} ${event.resource}/${event.object.metadata.name}`));
+  const unsubscribe = cluster.api.store.subscribe((event: WatchEvent) =>
+    writes.push(`${event.type} ${event.resource}/${event.object.metadata.name}`),
+  );
   t.teardown(unsubscribe);
 
   await setSecretData(cluster, "api-keys", { keys: "key-two" });
@@ -51,9 +71,22 @@ test("rotating a referenced Secret rolls the edges and writes nothing else; othe
     const d = await cluster.get(`${DEPLOYMENTS}/news-edge`);
     return annotations(d)["herald.dev/secrets-hash"] !== before["herald.dev/secrets-hash"] && d;
   })) as Deployment;
-  t.is(annotations(rolled)["herald.dev/config-hash"], before["herald.dev/config-hash"], "the configuration did not change");
+  t.is(
+    annotations(rolled)["herald.dev/config-hash"],
+    before["herald.dev/config-hash"],
+    "the configuration did not change",
+  );
   t.is(rolled.metadata.generation, created.metadata.generation! + 1, "one rollout");
-  const withoutHash = (d: Deployment) => ({ ...d.spec, template: { ...d.spec.template, metadata: { ...d.spec.template.metadata, annotations: { ...annotations(d), "herald.dev/secrets-hash": "" } } } });
+  const withoutHash = (d: Deployment) => ({
+    ...d.spec,
+    template: {
+      ...d.spec.template,
+      metadata: {
+        ...d.spec.template.metadata,
+        annotations: { ...annotations(d), "herald.dev/secrets-hash": "" },
+      },
+    },
+  });
   t.deepEqual(withoutHash(rolled), withoutHash(created), "the hash is the only change to the Deployment");
   const rolling = await waitFor("Ready False during the rollout", async () => {
     const c = condition(await cluster.get(`${NS_PATH}/news`), "Ready");
@@ -66,18 +99,38 @@ test("rotating a referenced Secret rolls the edges and writes nothing else; othe
   const reconciles = await operator.metric("herald_operator_reconciles_total");
   await setSecretData(cluster, "unrelated", { x: "2" });
   await setSecretData(cluster, "api-keys", { keys: "key-two", unused: "whatever" });
-  await waitFor("the reconcile the Secret change triggers", async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles);
+  await waitFor(
+    "the reconcile the Secret change triggers",
+    async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles,
+  );
   // One more reconcile, queued after the Secret events had long arrived, before looking.
   const settled = await operator.metric("herald_operator_reconciles_total");
   await cluster.kubectl("annotate", "notificationservice", "news", "touched=yes");
-  await waitFor("a later reconcile", async () => (await operator.metric("herald_operator_reconciles_total")) > settled);
-  t.is(annotations(await cluster.get(`${DEPLOYMENTS}/news-edge`))["herald.dev/secrets-hash"], annotations(rolled)["herald.dev/secrets-hash"]);
+  await waitFor(
+    "a later reconcile",
+    async () => (await operator.metric("herald_operator_reconciles_total")) > settled,
+  );
+  t.is(
+    annotations(await cluster.get(`${DEPLOYMENTS}/news-edge`))["herald.dev/secrets-hash"],
+    annotations(rolled)["herald.dev/secrets-hash"],
+  );
 
   // Everything the operator wrote besides Events and its Lease renewals: the Deployment and the
   // resource's status. No ConfigMap, Service or PDB was rewritten. (The test wrote the Secrets and
   // the Deployment's status.)
-  const written = new Set(writes.filter((w) => !w.includes("/events/") && !w.includes("/leases/") && !w.startsWith("MODIFIED /secrets/")));
-  t.deepEqual([...written].sort(), ["MODIFIED apps/deployments/news-edge", "MODIFIED herald.dev/notificationservices/news"]);
-  t.deepEqual(await streamInfo(nats.url, "herald_default_news").then((s) => s?.config), stream?.config, "the stream is untouched");
+  const written = new Set(
+    writes.filter(
+      (w) => !w.includes("/events/") && !w.includes("/leases/") && !w.startsWith("MODIFIED /secrets/"),
+    ),
+  );
+  t.deepEqual([...written].sort(), [
+    "MODIFIED apps/deployments/news-edge",
+    "MODIFIED herald.dev/notificationservices/news",
+  ]);
+  t.deepEqual(
+    await streamInfo(nats.url, "herald_default_news").then((s) => s?.config),
+    stream?.config,
+    "the stream is untouched",
+  );
   t.true(operator.output().includes("Ready=False (RollingOut"), operator.output());
 });

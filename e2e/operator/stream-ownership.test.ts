@@ -8,7 +8,17 @@ import { startNats } from "../harness/nats-server.js";
 import { desiredStreamConfig } from "../../edge/backend/jetstream/stream-config.js";
 import { edgeConfig } from "../../operator/render.js";
 import { parseSpec, type NotificationService } from "../../operator/spec.js";
-import { applyResource, condition, DEPLOYMENTS, events, NS_PATH, startCluster, streamInfo, waitFor, type Cluster } from "./harness.js";
+import {
+  applyResource,
+  condition,
+  DEPLOYMENTS,
+  events,
+  NS_PATH,
+  startCluster,
+  streamInfo,
+  waitFor,
+  type Cluster,
+} from "./harness.js";
 
 const streamReady = (cluster: Cluster, name: string) =>
   waitFor(`StreamReady of ${name}`, async () => {
@@ -28,7 +38,10 @@ test("a second NotificationService on the same stream is refused (StreamConflict
   const stream = (await streamInfo(nats.url, "shared"))!;
   t.is(stream.config.description, `herald: default/first uid ${first.metadata.uid}`);
 
-  await applyResource(cluster, "second", { ...shared, stream: { ...shared.stream, maxMsgsPerTopic: 7, deletePolicy: "Delete" } });
+  await applyResource(cluster, "second", {
+    ...shared,
+    stream: { ...shared.stream, maxMsgsPerTopic: 7, deletePolicy: "Delete" },
+  });
   const second = await waitFor("the conflict", async () => {
     const r = await cluster.get(`${NS_PATH}/second`);
     return condition(r, "StreamReady")?.reason === "StreamConflict" && r;
@@ -36,12 +49,32 @@ test("a second NotificationService on the same stream is refused (StreamConflict
   const message = `stream shared belongs to NotificationService default/first (uid ${first.metadata.uid}); choose another spec.stream.name`;
   t.like(condition(second, "StreamReady"), { status: "False", message });
   t.like(condition(second, "Ready"), { status: "False", reason: "StreamConflict", message });
-  t.like(condition(second, "EdgeAvailable"), { status: "False", reason: "StreamConflict", message: "edges are neither deployed nor updated while stream shared belongs to another owner" });
-  t.true((await events(cluster)).some((e) => e.type === "Warning" && e.reason === "StreamConflict" && e.involvedObject.name === "second" && e.message === message));
-  t.is(await cluster.get(`${DEPLOYMENTS}/second-edge`), undefined, "no edges that would read and write the other resource's messages");
+  t.like(condition(second, "EdgeAvailable"), {
+    status: "False",
+    reason: "StreamConflict",
+    message: "edges are neither deployed nor updated while stream shared belongs to another owner",
+  });
+  t.true(
+    (await events(cluster)).some(
+      (e) =>
+        e.type === "Warning" &&
+        e.reason === "StreamConflict" &&
+        e.involvedObject.name === "second" &&
+        e.message === message,
+    ),
+  );
+  t.is(
+    await cluster.get(`${DEPLOYMENTS}/second-edge`),
+    undefined,
+    "no edges that would read and write the other resource's messages",
+  );
   t.is(await cluster.get("/api/v1/namespaces/default/configmaps/second-edge"), undefined);
   const after = (await streamInfo(nats.url, "shared"))!;
-  t.deepEqual(after.config, stream.config, "nothing of the second spec was applied (max_msgs_per_subject stays 1000)");
+  t.deepEqual(
+    after.config,
+    stream.config,
+    "nothing of the second spec was applied (max_msgs_per_subject stays 1000)",
+  );
   t.is(after.created, stream.created);
   t.regex(await cluster.kubectl("get", "notificationservice", "second"), /second\s+False/);
 
@@ -49,7 +82,9 @@ test("a second NotificationService on the same stream is refused (StreamConflict
   await cluster.kubectl("delete", "notificationservice", "second", "--timeout=60s");
   await waitFor("second to be gone", async () => (await cluster.get(`${NS_PATH}/second`)) === undefined);
   t.deepEqual((await streamInfo(nats.url, "shared"))?.config, stream.config);
-  const retained = (await events(cluster)).find((e) => e.reason === "StreamRetained" && e.involvedObject.name === "second");
+  const retained = (await events(cluster)).find(
+    (e) => e.reason === "StreamRetained" && e.involvedObject.name === "second",
+  );
   t.is(retained?.type, "Warning");
   t.is(retained?.message, `kept stream shared despite deletePolicy Delete: ${message}`);
 
@@ -63,7 +98,10 @@ test("a second NotificationService on the same stream is refused (StreamConflict
     return r && r.metadata.uid !== first.metadata.uid && condition(r, "StreamReady")?.status === "True" && r;
   });
   t.is((recreated.status as { epoch: string }).epoch, epoch, "the same stream, not a new one");
-  t.is((await streamInfo(nats.url, "shared"))?.config.description, `herald: default/first uid ${recreated.metadata.uid}`);
+  t.is(
+    (await streamInfo(nats.url, "shared"))?.config.description,
+    `herald: default/first uid ${recreated.metadata.uid}`,
+  );
 });
 
 test("a stream without an owner (created by an edge) is claimed by the resource that names it, direct get turned on", async (t) => {
@@ -75,7 +113,9 @@ test("a stream without an owner (created by an edge) is claimed by the resource 
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   // Without direct get, which the edges need and refuse to run without: the operator turns it on.
-  const created = await (await jetstreamManager(nc)).streams.add({ ...desiredStreamConfig(edgeConfig(resource, parseSpec(spec))), allow_direct: false });
+  const created = await (
+    await jetstreamManager(nc)
+  ).streams.add({ ...desiredStreamConfig(edgeConfig(resource, parseSpec(spec))), allow_direct: false });
   t.is(created.config.description, undefined);
 
   const operator = await cluster.startOperator("op-1");

@@ -9,8 +9,8 @@ const sha256 = (text: string) => createHash("sha256").update(text, "utf8").diges
 /** Returns a verifier: the grants of a known key (`api-key:<index>`, everything), else null. */
 export function createApiKeyVerifier(keys: readonly string[]): (candidate: string) => Grants | null {
   const digests = keys.map(sha256);
-  const grants = keys.map(
-    (_, index): Grants => Object.freeze({ subject: `api-key:${index}`, subscribe: [">"], publish: [">"], expiresAt: null }),
+  const grants = keys.map((_, index): Grants =>
+    Object.freeze({ subject: `api-key:${index}`, subscribe: [">"], publish: [">"], expiresAt: null }),
   );
   return (candidate) => {
     if (typeof candidate !== "string" || candidate.length === 0) return null;

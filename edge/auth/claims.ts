@@ -34,7 +34,8 @@ export function grantsFromClaims(payload: JWTPayload): Grants {
 function patternList(value: unknown, claim: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw invalid(`"${claim}" claim must be an array of patterns`);
-  if (value.length > MAX_PATTERNS_PER_LIST) throw invalid(`"${claim}" claim has more than ${MAX_PATTERNS_PER_LIST} patterns`);
+  if (value.length > MAX_PATTERNS_PER_LIST)
+    throw invalid(`"${claim}" claim has more than ${MAX_PATTERNS_PER_LIST} patterns`);
   value.forEach((pattern, index) => {
     const problem = patternProblem(pattern);
     if (problem) throw invalid(`"${claim}"[${index}]: ${problem}`);

@@ -10,18 +10,36 @@ export { AuthError, type Authenticator, type Grants } from "./grants.js";
 export type { JwksOptions } from "./keys.js";
 
 const anonymousGrants = (publish: boolean): Grants =>
-  Object.freeze({ subject: "anonymous", subscribe: Object.freeze([">"]), publish: Object.freeze(publish ? [">"] : []), expiresAt: null });
+  Object.freeze({
+    subject: "anonymous",
+    subscribe: Object.freeze([">"]),
+    publish: Object.freeze(publish ? [">"] : []),
+    expiresAt: null,
+  });
 
 /** The part of EdgeConfig the authenticator reads; unset fields mean "not configured". */
 export type AuthConfig = Partial<
-  Pick<EdgeConfig, "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "apiKeys" | "allowAnonymous" | "anonymousPublish">
+  Pick<
+    EdgeConfig,
+    | "jwtSecret"
+    | "jwtPublicKey"
+    | "jwksUrl"
+    | "jwtIssuer"
+    | "jwtAudience"
+    | "apiKeys"
+    | "allowAnonymous"
+    | "anonymousPublish"
+  >
 >;
 
 /**
  * Builds the authenticator. Throws ConfigError when a configured key or URL can never work; a key
  * server that is down is not an error here (tokens are refused with a clear reason until it is up).
  */
-export async function createAuthenticator(config: AuthConfig, options: JwksOptions = {}): Promise<Authenticator> {
+export async function createAuthenticator(
+  config: AuthConfig,
+  options: JwksOptions = {},
+): Promise<Authenticator> {
   const keys = createTokenKeys(config, options);
   const verifyApiKey = createApiKeyVerifier(config.apiKeys ?? []);
   const anonymous = config.allowAnonymous ? anonymousGrants(config.anonymousPublish === true) : null;

@@ -64,7 +64,9 @@ test("shipped defaults: a flood of unknown kids within the cooldown costs one fe
   await auth.verifyToken(await sign(claims(), rsa));
   const next = await keyPair("RS256", "rsa-next");
   server.setKeys([rsa.jwk, ec.jwk, next.jwk]);
-  const random = await Promise.all(Array.from({ length: 20 }, (_, i) => sign(claims(), rsa, { kid: `random-${i}` })));
+  const random = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => sign(claims(), rsa, { kid: `random-${i}` })),
+  );
   const [accepted] = await Promise.all([
     auth.verifyToken(await sign(claims(), next)),
     ...random.map((token) => refused(t, auth, token, "no key of the key set (JWKS) matches the token")),
@@ -72,13 +74,23 @@ test("shipped defaults: a flood of unknown kids within the cooldown costs one fe
   t.is(accepted.subject, "user-1");
   t.is(server.fetches(), 2, "one refetch shared by the 21 tokens with kids not yet known");
   // The refetch started a new cooldown: the next unknown kid waits for it and costs one more fetch.
-  await refused(t, auth, await sign(claims(), rsa, { kid: "random-late" }), "no key of the key set (JWKS) matches the token");
+  await refused(
+    t,
+    auth,
+    await sign(claims(), rsa, { kid: "random-late" }),
+    "no key of the key set (JWKS) matches the token",
+  );
   t.is(server.fetches(), 3);
 });
 
 test("a token whose kid is unknown right after a fetch made for it is refused without waiting for another", async (t) => {
   const { server, auth } = await setup(t, {});
-  await refused(t, auth, await sign(claims(), rsa, { kid: "never-published" }), "no key of the key set (JWKS) matches the token");
+  await refused(
+    t,
+    auth,
+    await sign(claims(), rsa, { kid: "never-published" }),
+    "no key of the key set (JWKS) matches the token",
+  );
   t.is(server.fetches(), 1);
 });
 
@@ -90,7 +102,10 @@ test("a token signed by a key not in the set, under a known kid, is refused", as
 
 test("HS256 tokens are not accepted with a JWKS (no HMAC with a public key)", async (t) => {
   const { auth } = await setup(t);
-  const token = await sign(claims(), new TextEncoder().encode(JSON.stringify(rsa.jwk)), { alg: "HS256", kid: rsa.kid });
+  const token = await sign(claims(), new TextEncoder().encode(JSON.stringify(rsa.jwk)), {
+    alg: "HS256",
+    kid: rsa.kid,
+  });
   await refused(t, auth, token, "token algorithm is not accepted");
 });
 

@@ -19,7 +19,12 @@ async function refused(t: ExecutionContext, auth: Authenticator, token: string, 
 
 test("HS256, RS256 and ES256 tokens are accepted and mapped to grants", async (t) => {
   const exp = now() + 600;
-  const expected = { subject: "user-1", subscribe: ["scores.>"], publish: ["user.*.inbox"], expiresAt: exp * 1000 };
+  const expected = {
+    subject: "user-1",
+    subscribe: ["scores.>"],
+    publish: ["user.*.inbox"],
+    expiresAt: exp * 1000,
+  };
   t.deepEqual(await (await hs()).verifyToken(await sign(claims({ exp }), hmacKey())), expected);
   t.deepEqual(await (await rs()).verifyToken(await sign(claims({ exp }), rsa)), expected);
   const es = await createAuthenticator({ jwtPublicKey: ec.publicPem });
@@ -40,12 +45,19 @@ test("a PEM whose newlines are escaped as \\n (as in many env files) is accepted
 test("a forged payload under a genuine signature is refused", async (t) => {
   const auth = await hs();
   const [header, , signature] = (await sign(claims(), hmacKey())).split(".");
-  const forged = Buffer.from(JSON.stringify(claims({ herald: { sub: [">"], pub: [">"] } }))).toString("base64url");
+  const forged = Buffer.from(JSON.stringify(claims({ herald: { sub: [">"], pub: [">"] } }))).toString(
+    "base64url",
+  );
   await refused(t, auth, `${header}.${forged}.${signature}`, "token signature is invalid");
 });
 
 test("tokens signed with another key are refused", async (t) => {
-  await refused(t, await hs(), await sign(claims(), hmacKey("another-secret-that-is-32-characters-or-more")), "token signature is invalid");
+  await refused(
+    t,
+    await hs(),
+    await sign(claims(), hmacKey("another-secret-that-is-32-characters-or-more")),
+    "token signature is invalid",
+  );
   await refused(t, await rs(), await sign(claims(), await keyPair("RS256")), "token signature is invalid");
   const es = await createAuthenticator({ jwtPublicKey: ec.publicPem });
   await refused(t, es, await sign(claims(), await keyPair("ES256")), "token signature is invalid");
@@ -54,19 +66,48 @@ test("tokens signed with another key are refused", async (t) => {
 test("expired and not-yet-valid tokens are refused", async (t) => {
   const auth = await hs();
   await refused(t, auth, await sign(claims({ exp: now() - 10 }), hmacKey()), "token has expired");
-  await refused(t, auth, await sign(claims({ nbf: now() + 600 }), hmacKey()), "token is not valid yet (nbf is in the future)");
+  await refused(
+    t,
+    auth,
+    await sign(claims({ nbf: now() + 600 }), hmacKey()),
+    "token is not valid yet (nbf is in the future)",
+  );
 });
 
 test("a token without exp or sub is refused", async (t) => {
   const auth = await hs();
-  await refused(t, auth, await sign(claims({ exp: undefined }), hmacKey()), 'token is invalid: "exp" claim is missing');
-  await refused(t, auth, await sign(claims({ sub: undefined }), hmacKey()), 'token is invalid: "sub" claim is missing');
-  await refused(t, auth, await sign(claims({ sub: "" }), hmacKey()), 'token is invalid: "sub" claim must be a string of 1-256 characters');
-  await refused(t, auth, await sign(claims({ exp: "soon" as unknown as number }), hmacKey()), 'token is invalid: "exp" claim is invalid');
+  await refused(
+    t,
+    auth,
+    await sign(claims({ exp: undefined }), hmacKey()),
+    'token is invalid: "exp" claim is missing',
+  );
+  await refused(
+    t,
+    auth,
+    await sign(claims({ sub: undefined }), hmacKey()),
+    'token is invalid: "sub" claim is missing',
+  );
+  await refused(
+    t,
+    auth,
+    await sign(claims({ sub: "" }), hmacKey()),
+    'token is invalid: "sub" claim must be a string of 1-256 characters',
+  );
+  await refused(
+    t,
+    auth,
+    await sign(claims({ exp: "soon" as unknown as number }), hmacKey()),
+    'token is invalid: "exp" claim is invalid',
+  );
 });
 
 test("alg none is refused whatever keys are configured", async (t) => {
-  for (const auth of [await hs(), await rs(), await createAuthenticator({ jwtSecret: HMAC_SECRET, jwtPublicKey: ec.publicPem })]) {
+  for (const auth of [
+    await hs(),
+    await rs(),
+    await createAuthenticator({ jwtSecret: HMAC_SECRET, jwtPublicKey: ec.publicPem }),
+  ]) {
     await refused(t, auth, unsignedToken(claims()), "token algorithm is not accepted");
   }
 });
@@ -84,17 +125,46 @@ test("each public key accepts only its own algorithm", async (t) => {
   await refused(t, await rs(), await sign(claims(), ec), "token algorithm is not accepted");
   // An RSA key with PS256 instead of RS256: same key, other algorithm, refused.
   const ps = await generateKeyPair("PS256");
-  await refused(t, await rs(), await new SignJWT(claims()).setProtectedHeader({ alg: "PS256" }).sign(ps.privateKey), "token algorithm is not accepted");
+  await refused(
+    t,
+    await rs(),
+    await new SignJWT(claims()).setProtectedHeader({ alg: "PS256" }).sign(ps.privateKey),
+    "token algorithm is not accepted",
+  );
 });
 
 test("issuer and audience are enforced when configured", async (t) => {
-  const auth = await createAuthenticator({ jwtSecret: HMAC_SECRET, jwtIssuer: "https://id.example", jwtAudience: "herald" });
+  const auth = await createAuthenticator({
+    jwtSecret: HMAC_SECRET,
+    jwtIssuer: "https://id.example",
+    jwtAudience: "herald",
+  });
   const good = await sign(claims({ iss: "https://id.example", aud: ["other", "herald"] }), hmacKey());
   t.is((await auth.verifyToken(good)).subject, "user-1");
-  await refused(t, auth, await sign(claims({ iss: "https://evil.example", aud: "herald" }), hmacKey()), "token issuer (iss) is not accepted");
-  await refused(t, auth, await sign(claims({ iss: "https://id.example", aud: "other" }), hmacKey()), "token audience (aud) is not accepted");
-  await refused(t, auth, await sign(claims({ aud: "herald" }), hmacKey()), 'token is invalid: "iss" claim is missing');
-  await refused(t, auth, await sign(claims({ iss: "https://id.example" }), hmacKey()), 'token is invalid: "aud" claim is missing');
+  await refused(
+    t,
+    auth,
+    await sign(claims({ iss: "https://evil.example", aud: "herald" }), hmacKey()),
+    "token issuer (iss) is not accepted",
+  );
+  await refused(
+    t,
+    auth,
+    await sign(claims({ iss: "https://id.example", aud: "other" }), hmacKey()),
+    "token audience (aud) is not accepted",
+  );
+  await refused(
+    t,
+    auth,
+    await sign(claims({ aud: "herald" }), hmacKey()),
+    'token is invalid: "iss" claim is missing',
+  );
+  await refused(
+    t,
+    auth,
+    await sign(claims({ iss: "https://id.example" }), hmacKey()),
+    'token is invalid: "aud" claim is missing',
+  );
 });
 
 test("malformed herald claims and patterns make the whole token invalid", async (t) => {
@@ -107,10 +177,16 @@ test("malformed herald claims and patterns make the whole token invalid", async 
     [{ pub: { a: 1 } }, '"herald.pub" claim must be an array of patterns'],
     [{ sub: ["ok", 7] }, '"herald.sub"[1]: pattern must be a string'],
     [{ sub: ["a..b"] }, '"herald.sub"[0]: pattern has an empty token'],
-    [{ pub: [">.a"] }, '"herald.pub"[0]: \'>\' may only be the last token of a pattern'],
-    [{ pub: ["a b"] }, '"herald.pub"[0]: pattern tokens may only contain A-Z a-z 0-9 _ - : @ = + or be * or >'],
+    [{ pub: [">.a"] }, "\"herald.pub\"[0]: '>' may only be the last token of a pattern"],
+    [
+      { pub: ["a b"] },
+      '"herald.pub"[0]: pattern tokens may only contain A-Z a-z 0-9 _ - : @ = + or be * or >',
+    ],
     [{ sub: [""] }, '"herald.sub"[0]: pattern must not be empty'],
-    [{ sub: Array.from({ length: 101 }, (_, i) => `t${i}`) }, '"herald.sub" claim has more than 100 patterns'],
+    [
+      { sub: Array.from({ length: 101 }, (_, i) => `t${i}`) },
+      '"herald.sub" claim has more than 100 patterns',
+    ],
     [{ sub: [], admin: true }, "\"herald\" claim has an unknown field 'admin'"],
   ];
   for (const [herald, reason] of cases) {

@@ -15,7 +15,8 @@ type ClaimConfig = Partial<Pick<EdgeConfig, "jwtIssuer" | "jwtAudience">>;
 export async function verifyJwt(token: string, keys: TokenKeys, config: ClaimConfig): Promise<Grants> {
   if (keys.algorithms.length === 0) throw unauthenticated("no token verification key is configured");
   if (typeof token !== "string" || token.length === 0) throw unauthenticated("token is empty");
-  if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
+  if (token.length > MAX_TOKEN_LENGTH)
+    throw unauthenticated(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
   try {
     const { payload } = await jwtVerify(token, keys.resolve, {
       algorithms: [...keys.algorithms],
@@ -47,13 +48,18 @@ function describe(error: unknown): string {
   if (error instanceof errors.JOSEAlgNotAllowed) return "token algorithm is not accepted";
   if (error instanceof errors.JWSSignatureVerificationFailed) return "token signature is invalid";
   if (error instanceof errors.JWKSNoMatchingKey) return "no key of the key set (JWKS) matches the token";
-  if (error instanceof errors.JWKSMultipleMatchingKeys) return "several keys of the key set (JWKS) match the token; it needs a kid";
+  if (error instanceof errors.JWKSMultipleMatchingKeys)
+    return "several keys of the key set (JWKS) match the token; it needs a kid";
   if (error instanceof errors.JWKSTimeout) return "the key set (JWKS) server did not answer in time";
   if (error instanceof errors.JWKSInvalid) return "the key set (JWKS) server returned an invalid key set";
   if (error instanceof errors.JOSEError && /JSON Web Key Set HTTP response/.test(error.message)) {
     return "the key set (JWKS) server answered with an error or not with JSON";
   }
-  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSENotSupported) {
+  if (
+    error instanceof errors.JWSInvalid ||
+    error instanceof errors.JWTInvalid ||
+    error instanceof errors.JOSENotSupported
+  ) {
     return "token is malformed";
   }
   return "token is invalid";

@@ -4,7 +4,14 @@
 // with the public key as HMAC secret is checked against the HMAC secret only (or refused outright
 // when there is none).
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { createRemoteJWKSet, errors, jwksCache, type FlattenedJWSInput, type JWKSCacheInput, type JWSHeaderParameters } from "jose";
+import {
+  createRemoteJWKSet,
+  errors,
+  jwksCache,
+  type FlattenedJWSInput,
+  type JWKSCacheInput,
+  type JWSHeaderParameters,
+} from "jose";
 import { ConfigError, type EdgeConfig } from "../config.js";
 import { AuthError } from "./grants.js";
 
@@ -23,7 +30,11 @@ export interface JwksOptions {
   readonly jwksCacheMaxAgeMs?: number;
 }
 
-export const JWKS_DEFAULTS = { jwksTimeoutMs: 5_000, jwksCooldownMs: 5_000, jwksCacheMaxAgeMs: 600_000 } as const;
+export const JWKS_DEFAULTS = {
+  jwksTimeoutMs: 5_000,
+  jwksCooldownMs: 5_000,
+  jwksCacheMaxAgeMs: 600_000,
+} as const;
 
 type VerificationKey = KeyObject | Uint8Array | CryptoKey;
 
@@ -40,7 +51,8 @@ type KeyConfig = Partial<Pick<EdgeConfig, "jwtSecret" | "jwtPublicKey" | "jwksUr
 export function createTokenKeys(config: KeyConfig, options: JwksOptions = {}): TokenKeys {
   const secret = config.jwtSecret === undefined ? undefined : new TextEncoder().encode(config.jwtSecret);
   const publicKey = config.jwtPublicKey === undefined ? undefined : parsePublicKey(config.jwtPublicKey);
-  const jwks = config.jwksUrl === undefined ? undefined : remoteKeySet(config.jwksUrl, { ...JWKS_DEFAULTS, ...options });
+  const jwks =
+    config.jwksUrl === undefined ? undefined : remoteKeySet(config.jwksUrl, { ...JWKS_DEFAULTS, ...options });
 
   const algorithms = new Set<TokenAlgorithm>();
   if (secret) algorithms.add("HS256");
@@ -53,9 +65,13 @@ export function createTokenKeys(config: KeyConfig, options: JwksOptions = {}): T
       // jose has already refused any alg outside `algorithms` before asking for a key.
       if (header.alg === "HS256" && secret) return secret;
       // A token naming a kid is meant for the key set; without a kid, the single configured key.
-      if (publicKey && header.alg === publicKey.alg && (!jwks || header.kid === undefined)) return publicKey.key;
+      if (publicKey && header.alg === publicKey.alg && (!jwks || header.kid === undefined))
+        return publicKey.key;
       if (jwks) return jwks(header, token);
-      throw new AuthError("unauthenticated", `token is invalid: no configured key accepts algorithm ${String(header.alg)}`);
+      throw new AuthError(
+        "unauthenticated",
+        `token is invalid: no configured key accepts algorithm ${String(header.alg)}`,
+      );
     },
   };
 }
@@ -72,7 +88,8 @@ function parsePublicKey(pem: string): { key: KeyObject; alg: TokenAlgorithm } {
   const problem = (what: string) => new ConfigError([`HERALD_JWT_PUBLIC_KEY ${what}`]);
   // Refuse private keys and certificates even though Node could derive a public key from them:
   // a private key in this (non-secret) variable is a leak the operator must hear about.
-  if (!text.includes("-----BEGIN PUBLIC KEY-----")) throw problem("must be a PEM public key (-----BEGIN PUBLIC KEY-----, SPKI)");
+  if (!text.includes("-----BEGIN PUBLIC KEY-----"))
+    throw problem("must be a PEM public key (-----BEGIN PUBLIC KEY-----, SPKI)");
   let key: KeyObject;
   try {
     key = createPublicKey({ key: text, format: "pem" });
@@ -85,7 +102,9 @@ function parsePublicKey(pem: string): { key: KeyObject; alg: TokenAlgorithm } {
     return { key, alg: "RS256" };
   }
   if (key.asymmetricKeyType === "ec" && details.namedCurve === "prime256v1") return { key, alg: "ES256" };
-  throw problem(`must be an RSA (RS256) or P-256 EC (ES256) key, got ${key.asymmetricKeyType ?? "unknown"} ${details.namedCurve ?? ""}`.trim());
+  throw problem(
+    `must be an RSA (RS256) or P-256 EC (ES256) key, got ${key.asymmetricKeyType ?? "unknown"} ${details.namedCurve ?? ""}`.trim(),
+  );
 }
 
 function remoteKeySet(url: string, options: Required<JwksOptions>) {
@@ -123,7 +142,8 @@ function remoteKeySet(url: string, options: Required<JwksOptions>) {
     } catch (error) {
       // jose refuses an unknown kid without refetching during its cooldown. Unless the key set was
       // just fetched for this very token, the kid may be a key published since: look once more.
-      if (!(error instanceof errors.JWKSNoMatchingKey) || cache.uat !== fetchedBefore) unreachableKeySet(error);
+      if (!(error instanceof errors.JWKSNoMatchingKey) || cache.uat !== fetchedBefore)
+        unreachableKeySet(error);
       await refetchAfterCooldown().catch(unreachableKeySet);
       return keySet(header, token).catch(unreachableKeySet);
     }

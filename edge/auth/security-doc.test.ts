@@ -8,7 +8,16 @@ import { EDGE_VARIABLES } from "../config.js";
 const doc = await readFile(new URL("../../docs/security.md", import.meta.url), "utf8");
 
 /** Variables that are not limits or security settings: where to listen and which stream to use. */
-const NOT_SECURITY = new Set(["port", "host", "natsUrl", "stream", "subjectPrefix", "streamReplicas", "streamStorage", "logLevel"]);
+const NOT_SECURITY = new Set([
+  "port",
+  "host",
+  "natsUrl",
+  "stream",
+  "subjectPrefix",
+  "streamReplicas",
+  "streamStorage",
+  "logLevel",
+]);
 
 test("every limit is documented with its default", (t) => {
   for (const [key, spec] of Object.entries(EDGE_VARIABLES)) {

@@ -7,9 +7,26 @@ import { createAuthenticator } from "./index.js";
 
 test("API keys grant publish and read on everything; unknown keys get nothing", async (t) => {
   const auth = await createAuthenticator({ apiKeys: ["first-key-0123456789", "second-key-abcdefgh"] });
-  t.deepEqual(auth.verifyApiKey("first-key-0123456789"), { subject: "api-key:0", subscribe: [">"], publish: [">"], expiresAt: null });
-  t.deepEqual(auth.verifyApiKey("second-key-abcdefgh"), { subject: "api-key:1", subscribe: [">"], publish: [">"], expiresAt: null });
-  for (const wrong of ["", "first-key", "first-key-0123456789 ", "FIRST-KEY-0123456789", "second-key-abcdefgh\n", "x".repeat(100_000)]) {
+  t.deepEqual(auth.verifyApiKey("first-key-0123456789"), {
+    subject: "api-key:0",
+    subscribe: [">"],
+    publish: [">"],
+    expiresAt: null,
+  });
+  t.deepEqual(auth.verifyApiKey("second-key-abcdefgh"), {
+    subject: "api-key:1",
+    subscribe: [">"],
+    publish: [">"],
+    expiresAt: null,
+  });
+  for (const wrong of [
+    "",
+    "first-key",
+    "first-key-0123456789 ",
+    "FIRST-KEY-0123456789",
+    "second-key-abcdefgh\n",
+    "x".repeat(100_000),
+  ]) {
     t.is(auth.verifyApiKey(wrong), null, JSON.stringify(wrong.slice(0, 40)));
   }
 });
@@ -33,7 +50,9 @@ test("anonymous publishing (the demo page) only with HERALD_ANONYMOUS_PUBLISH an
   t.is((await createAuthenticator({ allowAnonymous: false, anonymousPublish: true })).anonymous(), null);
 });
 
-async function configProblem(config: Parameters<typeof createAuthenticator>[0]): Promise<string[] | undefined> {
+async function configProblem(
+  config: Parameters<typeof createAuthenticator>[0],
+): Promise<string[] | undefined> {
   try {
     await createAuthenticator(config);
     return undefined;
@@ -47,11 +66,14 @@ test("public keys that can never verify anything are refused at start", async (t
   t.deepEqual(await configProblem({ jwtPublicKey: await exportPKCS8(rsa.privateKey) }), [
     "HERALD_JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----, SPKI)",
   ]);
-  t.deepEqual(await configProblem({ jwtPublicKey: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" }), [
-    "HERALD_JWT_PUBLIC_KEY could not be parsed as a PEM public key (SPKI)",
-  ]);
+  t.deepEqual(
+    await configProblem({ jwtPublicKey: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----" }),
+    ["HERALD_JWT_PUBLIC_KEY could not be parsed as a PEM public key (SPKI)"],
+  );
   // jose refuses to make a weak key, so Node makes it.
-  const short = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+  const short = generateKeyPairSync("rsa", { modulusLength: 1024 })
+    .publicKey.export({ type: "spki", format: "pem" })
+    .toString();
   t.deepEqual(await configProblem({ jwtPublicKey: short }), [
     "HERALD_JWT_PUBLIC_KEY is an RSA key shorter than 2048 bits",
   ]);
@@ -66,6 +88,10 @@ test("public keys that can never verify anything are refused at start", async (t
 });
 
 test("a JWKS URL that is not http(s) is refused at start", async (t) => {
-  t.deepEqual(await configProblem({ jwksUrl: "keys.json" }), ['HERALD_JWKS_URL must be an absolute http(s) URL, got "keys.json"']);
-  t.deepEqual(await configProblem({ jwksUrl: "file:///etc/keys.json" }), ['HERALD_JWKS_URL must be an http(s) URL, got "file:///etc/keys.json"']);
+  t.deepEqual(await configProblem({ jwksUrl: "keys.json" }), [
+    'HERALD_JWKS_URL must be an absolute http(s) URL, got "keys.json"',
+  ]);
+  t.deepEqual(await configProblem({ jwksUrl: "file:///etc/keys.json" }), [
+    'HERALD_JWKS_URL must be an http(s) URL, got "file:///etc/keys.json"',
+  ]);
 });

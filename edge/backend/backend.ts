@@ -73,7 +73,10 @@ export interface BackendStatus {
 }
 
 export class BackendUnavailableError extends Error {
-  constructor(message: string, readonly retryAfterSeconds = 1) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
     super(message);
     this.name = "BackendUnavailableError";
   }

@@ -2,7 +2,17 @@
 // GET /v1/topics/:topic/messages (history from the durable log, via the hub).
 import type { FastifyInstance } from "fastify";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { jsonDataProblem, matchesAny, MAX_DATA_DEPTH, PublishBody, PublishItem, SUBPROTOCOL, topicProblem, WS_PATH, type PublishResult } from "../../protocol/index.js";
+import {
+  jsonDataProblem,
+  matchesAny,
+  MAX_DATA_DEPTH,
+  PublishBody,
+  PublishItem,
+  SUBPROTOCOL,
+  topicProblem,
+  WS_PATH,
+  type PublishResult,
+} from "../../protocol/index.js";
 import type { Authenticator } from "../auth/grants.js";
 import type { EdgeConfig } from "../config.js";
 import type { Hub } from "../hub/hub.js";
@@ -25,7 +35,10 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   // The WebSocket endpoint reached without an upgrade (a browser tab, a plain curl).
   app.get(WS_PATH, async () => {
-    throw new RequestError("bad_request", `${WS_PATH} is a WebSocket endpoint: connect with the subprotocol ${SUBPROTOCOL}`);
+    throw new RequestError(
+      "bad_request",
+      `${WS_PATH} is a WebSocket endpoint: connect with the subprotocol ${SUBPROTOCOL}`,
+    );
   });
 
   app.post("/v1/publish", async (request, reply) => {
@@ -69,11 +82,15 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const after = queryInteger(request.query, "after", 0, 0, Number.MAX_SAFE_INTEGER);
       const limit = queryInteger(request.query, "limit", config.historyLimit, 1, config.historyLimit);
       const unknown = Object.keys(request.query).find((key) => key !== "after" && key !== "limit");
-      if (unknown !== undefined) throw new RequestError("bad_request", `unknown query parameter '${unknown}'; use after and limit`);
-      if (!matchesAny(grants.subscribe, topic)) throw new RequestError("forbidden", `not allowed to read "${topic}"`);
+      if (unknown !== undefined)
+        throw new RequestError("bad_request", `unknown query parameter '${unknown}'; use after and limit`);
+      if (!matchesAny(grants.subscribe, topic))
+        throw new RequestError("forbidden", `not allowed to read "${topic}"`);
       const result = await hub.history(topic, after, limit);
       // Stored data is JSON text already: splice it in rather than parse and re-serialize.
-      const messages = result.messages.map((m) => `{"seq":${m.seq},"prev":${m.prev},"data":${m.data},"ts":${m.ts}}`);
+      const messages = result.messages.map(
+        (m) => `{"seq":${m.seq},"prev":${m.prev},"data":${m.data},"ts":${m.ts}}`,
+      );
       const json = `{"topic":${JSON.stringify(topic)},"epoch":${JSON.stringify(result.epoch)},"recovered":${result.recovered},"messages":[${messages.join(",")}]}`;
       return reply.type("application/json").send(json);
     },
@@ -93,18 +110,29 @@ function publishItemProblem(item: unknown): RequestError | undefined {
   if (topic) return new RequestError("invalid_topic", topic);
   if (!itemCheck.Check(item)) {
     const first = itemCheck.Errors(item).First();
-    return new RequestError("bad_request", `field '${first?.path.slice(1) ?? ""}': ${first?.message.toLowerCase() ?? "invalid"}`);
+    return new RequestError(
+      "bad_request",
+      `field '${first?.path.slice(1) ?? ""}': ${first?.message.toLowerCase() ?? "invalid"}`,
+    );
   }
   // The same checks as WebSocket pub frames: deeper data would overflow JSON.stringify (a 500).
   const data = jsonDataProblem(record.data, MAX_DATA_DEPTH);
   return data === undefined ? undefined : new RequestError("bad_request", `field 'data' ${data}`);
 }
 
-function queryInteger(query: Record<string, string | string[] | undefined>, name: string, fallback: number, min: number, max: number): number {
+function queryInteger(
+  query: Record<string, string | string[] | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = query[name];
   if (raw === undefined) return fallback;
-  if (typeof raw !== "string" || !/^\d+$/.test(raw)) throw new RequestError("bad_request", `${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  if (typeof raw !== "string" || !/^\d+$/.test(raw))
+    throw new RequestError("bad_request", `${name} must be a whole number, got ${JSON.stringify(raw)}`);
   const value = Number(raw);
-  if (value < min || value > max) throw new RequestError("bad_request", `${name} must be between ${min} and ${max}, got ${raw}`);
+  if (value < min || value > max)
+    throw new RequestError("bad_request", `${name} must be between ${min} and ${max}, got ${raw}`);
   return value;
 }

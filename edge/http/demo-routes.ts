@@ -27,7 +27,8 @@ export function registerDemoRoutes(app: FastifyInstance): void {
     try {
       content = await readFile(PUBLIC_DIR + file);
     } catch {
-      const hint = file === "client.js" ? "; the SDK bundle is built by `npm run build:client` (npm start runs it)" : "";
+      const hint =
+        file === "client.js" ? "; the SDK bundle is built by `npm run build:client` (npm start runs it)" : "";
       throw new RequestError("not_found", `no file ${file} in edge/public${hint}`);
     }
     return reply.type(type).header("cache-control", "no-cache").send(content);

@@ -18,7 +18,10 @@ export function sendError(reply: FastifyReply, error: RequestError): FastifyRepl
 }
 
 /** fastify's own errors (they carry a 4xx statusCode) in herald's words. */
-function fromFastify(error: { statusCode?: number; code?: string; message: string }, bodyLimit: number): RequestError | undefined {
+function fromFastify(
+  error: { statusCode?: number; code?: string; message: string },
+  bodyLimit: number,
+): RequestError | undefined {
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new RequestError("payload_too_large", `request body is over the limit of ${bodyLimit} bytes`);
@@ -29,10 +32,12 @@ function fromFastify(error: { statusCode?: number; code?: string; message: strin
     case "FST_ERR_CTP_INVALID_JSON_BODY":
       return new RequestError("bad_request", "request body is not valid JSON");
   }
-  if (error instanceof SyntaxError) return new RequestError("bad_request", `request body is not valid JSON: ${error.message}`);
+  if (error instanceof SyntaxError)
+    return new RequestError("bad_request", `request body is not valid JSON: ${error.message}`);
   const status = error.statusCode;
   if (status === undefined || status < 400 || status >= 500) return undefined;
-  const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? "bad_request";
+  const code =
+    (Object.keys(ERROR_STATUS) as ErrorCode[]).find((c) => ERROR_STATUS[c] === status) ?? "bad_request";
   return new RequestError(code, error.message);
 }
 
@@ -44,7 +49,9 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   // maxParamLength is three times MAX_TOPIC_BYTES (each byte percent-encoded): a longer topic
   // segment is a topic over the limit, and is refused like one.
   const topicTooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH" && request.url.startsWith("/v1/topics/");
-  const refused = topicTooLong ? new RequestError("invalid_topic", `topic is longer than ${MAX_TOPIC_BYTES} bytes`) : new RequestError("bad_request", error.message);
+  const refused = topicTooLong
+    ? new RequestError("invalid_topic", `topic is longer than ${MAX_TOPIC_BYTES} bytes`)
+    : new RequestError("bad_request", error.message);
   void sendError(reply, refused);
 }
 
@@ -52,7 +59,10 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 function fromClientError(error: NodeJS.ErrnoException, maxHeaderBytes: number): RequestError {
   switch (error.code) {
     case "HPE_HEADER_OVERFLOW":
-      return new RequestError("headers_too_large", `request line and headers are over the limit of ${maxHeaderBytes} bytes`);
+      return new RequestError(
+        "headers_too_large",
+        `request line and headers are over the limit of ${maxHeaderBytes} bytes`,
+      );
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return new RequestError("request_timeout", "the request did not arrive in time");
     default:
@@ -83,11 +93,20 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimi
   app.removeContentTypeParser("text/plain");
   installJsonBodyParser(app);
   app.setErrorHandler((error, request, reply) => {
-    const refused = fromFastify(error as Parameters<typeof fromFastify>[0], bodyLimit) ?? toRequestError(error);
-    if (refused.code === "internal") log.log("error", "http_error", { method: request.method, url: request.routeOptions.url, error: String(error) });
+    const refused =
+      fromFastify(error as Parameters<typeof fromFastify>[0], bodyLimit) ?? toRequestError(error);
+    if (refused.code === "internal")
+      log.log("error", "http_error", {
+        method: request.method,
+        url: request.routeOptions.url,
+        error: String(error),
+      });
     return sendError(reply, refused);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new RequestError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)),
+    sendError(
+      reply,
+      new RequestError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
+    ),
   );
 }

@@ -12,7 +12,8 @@ export async function requestGrants(request: FastifyRequest, authenticator: Auth
     throw new RequestError("unauthenticated", "send Authorization: Bearer <API key or JWT>");
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match) throw new RequestError("unauthenticated", "the Authorization header must be: Bearer <API key or JWT>");
+  if (!match)
+    throw new RequestError("unauthenticated", "the Authorization header must be: Bearer <API key or JWT>");
   const credential = match[1]!;
   const keyGrants = authenticator.verifyApiKey(credential);
   if (keyGrants) return keyGrants;

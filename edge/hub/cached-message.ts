@@ -25,7 +25,10 @@ export function cacheMessage(message: StoredMessage): CachedMessage {
  * the messages that follow it (possibly none), "unknown" when the run does not reach back to it,
  * or "invalid" when it falls inside the run without being one of its seqs (not a real position).
  */
-export function messagesAfter(run: SeqQueue<CachedMessage>, after: number): CachedMessage[] | "unknown" | "invalid" {
+export function messagesAfter(
+  run: SeqQueue<CachedMessage>,
+  after: number,
+): CachedMessage[] | "unknown" | "invalid" {
   const first = run.first;
   const last = run.last;
   if (!first || !last || after < first.prev || after > last.seq) return "unknown";

@@ -21,10 +21,23 @@ type Step =
   | { op: "yield" };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { arbitrary: fc.record({ op: fc.constant("publish" as const), count: fc.integer({ min: 1, max: 12 }) }), weight: 5 },
+  {
+    arbitrary: fc.record({ op: fc.constant("publish" as const), count: fc.integer({ min: 1, max: 12 }) }),
+    weight: 5,
+  },
   { arbitrary: fc.record({ op: fc.constant("live" as const) }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant("resume" as const), back: fc.integer({ min: 0, max: 40 }), foreignEpoch: fc.boolean() }), weight: 3 },
-  { arbitrary: fc.record({ op: fc.constant("last" as const), k: fc.integer({ min: 0, max: 30 }) }), weight: 2 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant("resume" as const),
+      back: fc.integer({ min: 0, max: 40 }),
+      foreignEpoch: fc.boolean(),
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({ op: fc.constant("last" as const), k: fc.integer({ min: 0, max: 30 }) }),
+    weight: 2,
+  },
   { arbitrary: fc.record({ op: fc.constant("unsub" as const), pick: fc.nat() }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("yield" as const) }), weight: 1 },
 );
@@ -54,7 +67,10 @@ test("random interleavings keep every subscriber's stream exact", async (t) => {
       }),
       async ({ cachePerTopic, historyLimit, maxMsgsPerTopic, liveLag, paced, steps, delays }) => {
         const percentile = () => delays.next().value as number;
-        const embedded = new EmbeddedBackend(loadConfig({ HERALD_MAX_MSGS_PER_TOPIC: String(maxMsgsPerTopic) }), new EdgeMetrics());
+        const embedded = new EmbeddedBackend(
+          loadConfig({ HERALD_MAX_MSGS_PER_TOPIC: String(maxMsgsPerTopic) }),
+          new EdgeMetrics(),
+        );
         await embedded.start();
         const backend = new ObservedBackend(embedded);
         backend.readDelayMs = () => (percentile() < 50 ? 0 : percentile() % 5);
@@ -66,7 +82,12 @@ test("random interleavings keep every subscriber's stream exact", async (t) => {
           const tracked: Tracked[] = [];
           const subscribes: Promise<void>[] = [];
           const subscribe = (from: From | undefined) => {
-            const entry: Tracked = { collector: paced ? new PacedCollector(200) : new Collector(), from, publishedBefore: published.length, closed: false };
+            const entry: Tracked = {
+              collector: paced ? new PacedCollector(200) : new Collector(),
+              from,
+              publishedBefore: published.length,
+              closed: false,
+            };
             tracked.push(entry);
             subscribes.push(
               hub.subscribe(topic, entry.collector, from).then((subscription) => {
@@ -78,7 +99,8 @@ test("random interleavings keep every subscriber's stream exact", async (t) => {
           for (const s of steps) {
             switch (s.op) {
               case "publish":
-                for (let i = 0; i < s.count; i++) published.push((await embedded.publish({ topic, data: String(published.length) })).seq);
+                for (let i = 0; i < s.count; i++)
+                  published.push((await embedded.publish({ topic, data: String(published.length) })).seq);
                 break;
               case "live":
                 subscribe(undefined);
@@ -107,11 +129,20 @@ test("random interleavings keep every subscriber's stream exact", async (t) => {
           }
           await Promise.all(subscribes);
           const head = published.at(-1) ?? 0;
-          await waitFor("open subscribers at the head", () =>
-            tracked.every((e) => e.closed || e.collector.lastSeq === head || e.collector.frames.at(-1)?.op === "subok" && e.collector.suboks.at(-1)?.seq === head),
+          await waitFor(
+            "open subscribers at the head",
+            () =>
+              tracked.every(
+                (e) =>
+                  e.closed ||
+                  e.collector.lastSeq === head ||
+                  (e.collector.frames.at(-1)?.op === "subok" && e.collector.suboks.at(-1)?.seq === head),
+              ),
             5_000,
           ).catch((error: unknown) => {
-            throw new Error(`${String(error)}: head ${head}, ${JSON.stringify(tracked.filter((e) => !e.closed).map((e) => [e.from, e.collector.frames.map((f) => (f.op === "msg" ? `${f.prev}>${f.seq}` : JSON.stringify(f)))]))}`);
+            throw new Error(
+              `${String(error)}: head ${head}, ${JSON.stringify(tracked.filter((e) => !e.closed).map((e) => [e.from, e.collector.frames.map((f) => (f.op === "msg" ? `${f.prev}>${f.seq}` : JSON.stringify(f)))]))}`,
+            );
           });
           for (const e of tracked) {
             const [subok, ...rest] = e.collector.frames;
@@ -125,26 +156,37 @@ test("random interleavings keep every subscriber's stream exact", async (t) => {
             let lastSubok = subok;
             for (const frame of rest) {
               if (frame.op === "subok" && !frame.recovered && frame.seq >= prev) lastSubok = frame;
-              else if (frame.op !== "msg" || frame.prev !== prev) throw new Error(`broken stream for ${JSON.stringify(e.from)}: ${JSON.stringify(e.collector.frames)}`);
+              else if (frame.op !== "msg" || frame.prev !== prev)
+                throw new Error(
+                  `broken stream for ${JSON.stringify(e.from)}: ${JSON.stringify(e.collector.frames)}`,
+                );
               prev = frame.seq;
             }
-            if (lastSubok !== subok && maxMsgsPerTopic === 1000) throw new Error("a restart without any retention loss");
-            const got = e.collector.frames.slice(e.collector.frames.indexOf(lastSubok) + 1).map((f) => (f.op === "msg" ? f.seq : -1));
+            if (lastSubok !== subok && maxMsgsPerTopic === 1000)
+              throw new Error("a restart without any retention loss");
+            const got = e.collector.frames
+              .slice(e.collector.frames.indexOf(lastSubok) + 1)
+              .map((f) => (f.op === "msg" ? f.seq : -1));
             const expected = published.filter((seq) => seq > lastSubok.seq);
-            if (!e.closed && JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`wrong messages for ${JSON.stringify(e.from)}`);
+            if (!e.closed && JSON.stringify(got) !== JSON.stringify(expected))
+              throw new Error(`wrong messages for ${JSON.stringify(e.from)}`);
             const from = e.from;
             if (from && "epoch" in from) {
-              if (subok.recovered && subok.seq !== from.seq) throw new Error("recovered:true must continue at the asked position");
-              if (from.epoch !== embedded.epoch() && subok.recovered) throw new Error("a foreign epoch cannot be recovered");
+              if (subok.recovered && subok.seq !== from.seq)
+                throw new Error("recovered:true must continue at the asked position");
+              if (from.epoch !== embedded.epoch() && subok.recovered)
+                throw new Error("a foreign epoch cannot be recovered");
               // Without retention losses every real position of this epoch is recoverable.
-              if (maxMsgsPerTopic === 1000 && from.epoch === embedded.epoch() && !subok.recovered) throw new Error(`position ${from.seq} not recovered`);
+              if (maxMsgsPerTopic === 1000 && from.epoch === embedded.epoch() && !subok.recovered)
+                throw new Error(`position ${from.seq} not recovered`);
             }
             if (from && "last" in from) {
               if (!subok.recovered) throw new Error("last:K is always honoured");
               // The head only grows while the subscribe is handled: never more than K before it
               // (when the feed lags the log, K counts back from the edge's older head).
               const startIndex = subok.seq === 0 ? 0 : published.indexOf(subok.seq) + 1;
-              if (!liveLag && startIndex < e.publishedBefore - from.last) throw new Error(`last:${from.last} started too early`);
+              if (!liveLag && startIndex < e.publishedBefore - from.last)
+                throw new Error(`last:${from.last} started too early`);
             }
           }
         } catch (error) {

@@ -15,7 +15,11 @@ interface Setup {
   hub: Hub;
 }
 
-async function setup(t: { teardown(fn: () => unknown): void }, options: Partial<HubOptions> = {}, env: Record<string, string> = {}): Promise<Setup> {
+async function setup(
+  t: { teardown(fn: () => unknown): void },
+  options: Partial<HubOptions> = {},
+  env: Record<string, string> = {},
+): Promise<Setup> {
   const metrics = new EdgeMetrics();
   const embedded = new EmbeddedBackend(loadConfig(env), metrics);
   await embedded.start();
@@ -30,13 +34,19 @@ async function setup(t: { teardown(fn: () => unknown): void }, options: Partial<
 
 async function publishMany(backend: EmbeddedBackend, topic: string, count: number): Promise<number[]> {
   const seqs: number[] = [];
-  for (let i = 0; i < count; i++) seqs.push((await backend.publish({ topic, data: JSON.stringify({ topic, i }) })).seq);
+  for (let i = 0; i < count; i++)
+    seqs.push((await backend.publish({ topic, data: JSON.stringify({ topic, i }) })).seq);
   return seqs;
 }
 
-async function metric(metrics: EdgeMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+async function metric(
+  metrics: EdgeMetrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const found = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  const values = found?.values.filter((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value)) ?? [];
+  const values =
+    found?.values.filter((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value)) ?? [];
   return values.reduce((sum, v) => sum + v.value, 0);
 }
 
@@ -48,15 +58,27 @@ test("1,000 subscribers of one topic each receive every message once, in order, 
   t.is(await metric(metrics, "herald_topics"), 1);
   const seqs = await publishMany(embedded, "fan.one", 200);
   await waitFor("every message everywhere", () => collectors.every((c) => c.lastSeq === seqs.at(-1)));
-  collectors.forEach((c, i) => assertStream(t, c, { id: i, topic: "fan.one", seq: 0, recovered: true, epoch: embedded.epoch() }, seqs, `subscriber ${i}`));
+  collectors.forEach((c, i) =>
+    assertStream(
+      t,
+      c,
+      { id: i, topic: "fan.one", seq: 0, recovered: true, epoch: embedded.epoch() },
+      seqs,
+      `subscriber ${i}`,
+    ),
+  );
   t.is(await metric(metrics, "herald_deliveries_total"), 200_000);
 });
 
 test("100 topics with 10 subscribers each: every subscriber gets exactly its topic's messages", async (t) => {
   const { embedded, hub, metrics } = await setup(t);
   const topics = Array.from({ length: 100 }, (_, i) => `many.topic-${i}`);
-  const collectors = new Map(topics.map((topic) => [topic, Array.from({ length: 10 }, () => new Collector())]));
-  await Promise.all(topics.flatMap((topic) => collectors.get(topic)!.map((c) => hub.subscribe(topic, c, undefined))));
+  const collectors = new Map(
+    topics.map((topic) => [topic, Array.from({ length: 10 }, () => new Collector())]),
+  );
+  await Promise.all(
+    topics.flatMap((topic) => collectors.get(topic)!.map((c) => hub.subscribe(topic, c, undefined))),
+  );
   t.is(await metric(metrics, "herald_topics"), 100);
   const expected = new Map<string, number[]>(topics.map((topic) => [topic, []]));
   for (let round = 0; round < 20; round++) {
@@ -68,7 +90,9 @@ test("100 topics with 10 subscribers each: every subscriber gets exactly its top
     );
   }
   for (const seqs of expected.values()) seqs.sort((a, b) => a - b);
-  await waitFor("every message", () => topics.every((topic) => collectors.get(topic)!.every((c) => c.lastSeq === expected.get(topic)!.at(-1))));
+  await waitFor("every message", () =>
+    topics.every((topic) => collectors.get(topic)!.every((c) => c.lastSeq === expected.get(topic)!.at(-1))),
+  );
   for (const topic of topics) {
     for (const c of collectors.get(topic)!) {
       assertStream(t, c, { topic, seq: 0, recovered: true }, expected.get(topic)!, topic);
@@ -113,7 +137,10 @@ test("resume from the backend beyond the ring, in pages of historyLimit", async 
   await waitFor("the replay and live", () => c.lastSeq === more.at(-1));
   assertStream(t, c, { seq: seqs[1]!, recovered: true }, [...seqs.slice(2), ...more]);
   t.is(await metric(metrics, "herald_ring_misses_total"), 1);
-  t.true((await metric(metrics, "herald_backend_reads_total", { kind: "resume" })) >= 12, "38 messages in pages of 3");
+  t.true(
+    (await metric(metrics, "herald_backend_reads_total", { kind: "resume" })) >= 12,
+    "38 messages in pages of 3",
+  );
 });
 
 test("resume at a position the log still has but the live feed has not delivered yet", async (t) => {
@@ -146,30 +173,50 @@ for (const cachePerTopic of [0, 16]) {
       published.push((await embedded.publish({ topic, data: JSON.stringify(i) })).seq);
       if (i % 25 === 10) {
         // A mix: just behind (ring), far behind (log), the last K, live only.
-        const back = [1, 5, 40, 300][(i / 25) % 4 | 0]!;
+        const back = [1, 5, 40, 300][((i / 25) % 4) | 0]!;
         const position = published[Math.max(0, published.length - 1 - back)]!;
         const collector = new Collector();
         subscribers.push({ collector, after: position, kind: `after ${back} back`, exact: true });
         subscribes.push(hub.subscribe(topic, collector, { epoch: embedded.epoch(), seq: position }));
         const lastCollector = new Collector();
         const k = [3, 50][i % 2]!;
-        subscribers.push({ collector: lastCollector, after: published[published.length - 1 - k] ?? 0, kind: `last ${k}`, exact: false });
+        subscribers.push({
+          collector: lastCollector,
+          after: published[published.length - 1 - k] ?? 0,
+          kind: `last ${k}`,
+          exact: false,
+        });
         subscribes.push(hub.subscribe(topic, lastCollector, { last: k }));
       }
     }
     await Promise.all(subscribes);
     const head = published.at(-1)!;
-    await waitFor("every subscriber at the head", () => subscribers.every((s) => s.collector.lastSeq === head));
+    await waitFor("every subscriber at the head", () =>
+      subscribers.every((s) => s.collector.lastSeq === head),
+    );
     for (const { collector, after, kind, exact } of subscribers) {
       const start = exact ? after : (collector.suboks[0]?.seq ?? -1);
-      t.true(start >= after && (start === 0 || published.includes(start)), `${kind} starts at a real position: ${start} after ${after}`);
-      assertStream(t, collector, { seq: start, recovered: true }, published.filter((s) => s > start), kind);
+      t.true(
+        start >= after && (start === 0 || published.includes(start)),
+        `${kind} starts at a real position: ${start} after ${after}`,
+      );
+      assertStream(
+        t,
+        collector,
+        { seq: start, recovered: true },
+        published.filter((s) => s > start),
+        kind,
+      );
     }
   });
 }
 
 test("last:K from the ring, from the log, more than retained, zero, and on an empty topic", async (t) => {
-  const { embedded, hub, metrics } = await setup(t, { cachePerTopic: 5, historyLimit: 4 }, { HERALD_MAX_MSGS_PER_TOPIC: "20" });
+  const { embedded, hub, metrics } = await setup(
+    t,
+    { cachePerTopic: 5, historyLimit: 4 },
+    { HERALD_MAX_MSGS_PER_TOPIC: "20" },
+  );
   const keep = new Collector();
   await hub.subscribe("last.topic", keep, undefined);
   const seqs = await publishMany(embedded, "last.topic", 30);
@@ -197,7 +244,11 @@ test("last:K from the ring, from the log, more than retained, zero, and on an em
 });
 
 test("recovered:false for another epoch, outside retention, beyond the head, and a position that is not a seq of the topic", async (t) => {
-  const { embedded, hub } = await setup(t, { cachePerTopic: 3, historyLimit: 10 }, { HERALD_MAX_MSGS_PER_TOPIC: "5" });
+  const { embedded, hub } = await setup(
+    t,
+    { cachePerTopic: 3, historyLimit: 10 },
+    { HERALD_MAX_MSGS_PER_TOPIC: "5" },
+  );
   const seqs = await publishMany(embedded, "lost.topic", 10);
   const other = (await embedded.publish({ topic: "lost.other", data: "0" })).seq;
   const more = await publishMany(embedded, "lost.topic", 2);
@@ -218,15 +269,29 @@ test("recovered:false for another epoch, outside retention, beyond the head, and
   const live = await publishMany(embedded, "lost.topic", 2);
   await waitFor("live messages", () => collectors.every((c) => c.lastSeq === live.at(-1)));
   collectors.forEach((c, i) =>
-    assertStream(t, c, { id: positions[i]![0], seq: head, recovered: false, epoch: embedded.epoch() }, live, positions[i]![0]),
+    assertStream(
+      t,
+      c,
+      { id: positions[i]![0], seq: head, recovered: false, epoch: embedded.epoch() },
+      live,
+      positions[i]![0],
+    ),
   );
   // The edge of retention: the prev of the oldest retained message is still recoverable.
   const edge = new Collector();
   const retained = (await embedded.read("lost.topic", { after: 0 }, 100)).messages;
   await hub.subscribe("lost.topic", edge, { epoch: embedded.epoch(), seq: retained[0]!.prev });
   await waitFor("the replay", () => edge.lastSeq === live.at(-1));
-  assertStream(t, edge, { seq: retained[0]!.prev, recovered: true }, retained.map((m) => m.seq));
-  t.deepEqual(retained.slice(-2).map((m) => m.seq), live);
+  assertStream(
+    t,
+    edge,
+    { seq: retained[0]!.prev, recovered: true },
+    retained.map((m) => m.seq),
+  );
+  t.deepEqual(
+    retained.slice(-2).map((m) => m.seq),
+    live,
+  );
 });
 
 test("single-flight: 2,000 resumes on 50 topics to a fresh edge cost one read per topic", async (t) => {
@@ -244,13 +309,24 @@ test("single-flight: 2,000 resumes on 50 topics to a fresh edge cost one read pe
       return { topic, collector: new Collector(), after: seqs[seqs.length - 1 - ((i * 7) % 100)]! };
     }),
   );
-  await Promise.all(clients.map((c) => hub.subscribe(c.topic, c.collector, { epoch: embedded.epoch(), seq: c.after })));
+  await Promise.all(
+    clients.map((c) => hub.subscribe(c.topic, c.collector, { epoch: embedded.epoch(), seq: c.after })),
+  );
   t.is(backend.reads, 50);
   t.is(await metric(metrics, "herald_backend_reads_total", { kind: "backfill" }), 50);
   t.is(await metric(metrics, "herald_ring_hits_total"), 2000);
-  for (const topic of topics) published.get(topic)!.push((await embedded.publish({ topic, data: '"after the storm"' })).seq);
-  await waitFor("every client at its head", () => clients.every((c) => c.collector.lastSeq === published.get(c.topic)!.at(-1)));
-  for (const c of clients) assertStream(t, c.collector, { seq: c.after, recovered: true }, published.get(c.topic)!.filter((s) => s > c.after));
+  for (const topic of topics)
+    published.get(topic)!.push((await embedded.publish({ topic, data: '"after the storm"' })).seq);
+  await waitFor("every client at its head", () =>
+    clients.every((c) => c.collector.lastSeq === published.get(c.topic)!.at(-1)),
+  );
+  for (const c of clients)
+    assertStream(
+      t,
+      c.collector,
+      { seq: c.after, recovered: true },
+      published.get(c.topic)!.filter((s) => s > c.after),
+    );
 });
 
 test("single-flight beyond the ring: concurrent resumes at one old position share one read", async (t) => {
@@ -260,7 +336,9 @@ test("single-flight beyond the ring: concurrent resumes at one old position shar
   const hub = new Hub(backend, metrics, { cachePerTopic: 10, historyLimit: 1000 });
   t.teardown(() => hub.close());
   const collectors = Array.from({ length: 100 }, () => new Collector());
-  await Promise.all(collectors.map((c) => hub.subscribe("old.topic", c, { epoch: embedded.epoch(), seq: seqs[50]! })));
+  await Promise.all(
+    collectors.map((c) => hub.subscribe("old.topic", c, { epoch: embedded.epoch(), seq: seqs[50]! })),
+  );
   t.is(backend.reads, 2, "one backfill of the ring and one shared range read");
   for (const c of collectors) assertStream(t, c, { seq: seqs[50]!, recovered: true }, seqs.slice(51));
 });
@@ -278,7 +356,13 @@ test("single-flight for last:K: many concurrent last:K subscribes to a fresh edg
   t.is(backend.reads, 1);
   collectors.forEach((c, i) => {
     const k = ks[i]!;
-    assertStream(t, c, { seq: seqs[seqs.length - 1 - k]!, recovered: true }, seqs.slice(seqs.length - k), `last ${k}`);
+    assertStream(
+      t,
+      c,
+      { seq: seqs[seqs.length - 1 - k]!, recovered: true },
+      seqs.slice(seqs.length - k),
+      `last ${k}`,
+    );
   });
 });
 
@@ -314,8 +398,21 @@ test("a reset of the log restarts every subscriber at the new head with recovere
   await waitFor("messages of the new history", () => collectors.every((c) => c.lastSeq === after.at(-1)));
   for (const [i, c] of collectors.entries()) {
     const reset = c.frames.findIndex((f, index) => index > 0 && f.op === "subok");
-    t.like(c.frames[reset], { op: "subok", id: ["a", "b"][i], epoch: embedded.epoch(), seq: 0, recovered: false });
-    t.deepEqual(c.frames.slice(reset + 1).map((f) => f.op === "msg" && [f.prev, f.seq]), [[0, after[0]], [after[0], after[1]], [after[1], after[2]]]);
+    t.like(c.frames[reset], {
+      op: "subok",
+      id: ["a", "b"][i],
+      epoch: embedded.epoch(),
+      seq: 0,
+      recovered: false,
+    });
+    t.deepEqual(
+      c.frames.slice(reset + 1).map((f) => f.op === "msg" && [f.prev, f.seq]),
+      [
+        [0, after[0]],
+        [after[0], after[1]],
+        [after[1], after[2]],
+      ],
+    );
     t.like(c.frames[0], { op: "subok", epoch: oldEpoch, recovered: true });
   }
   // The ring was cleared: an old-epoch position is not served from it.
@@ -406,15 +503,24 @@ test("history reads the ring for a full page and the backend otherwise", async (
   await waitFor("live", () => live.lastSeq === more.at(-1));
   const readsBefore = backend.reads;
   const fromRing = await hub.history("history.topic", more[15]!, 5);
-  t.deepEqual(fromRing.messages.map((m) => m.seq), more.slice(16, 21));
+  t.deepEqual(
+    fromRing.messages.map((m) => m.seq),
+    more.slice(16, 21),
+  );
   t.like(fromRing, { recovered: true, epoch: embedded.epoch(), head: more.at(-1)! });
   t.is(backend.reads, readsBefore);
   const fromLog = await hub.history("history.topic", 0, 10);
-  t.deepEqual(fromLog.messages.map((m) => m.seq), [...seqs, ...more.slice(0, 5)]);
+  t.deepEqual(
+    fromLog.messages.map((m) => m.seq),
+    [...seqs, ...more.slice(0, 5)],
+  );
   t.is(backend.reads, readsBefore + 1);
   // A short page comes from the log: it must mean "nothing more".
   const tail = await hub.history("history.topic", more[27]!, 10);
-  t.deepEqual(tail.messages.map((m) => m.seq), more.slice(28));
+  t.deepEqual(
+    tail.messages.map((m) => m.seq),
+    more.slice(28),
+  );
   t.is(backend.reads, readsBefore + 2);
 });
 
@@ -445,5 +551,7 @@ test("closing the hub closes every feed, also with a subscribe in flight, and ke
   t.is(backend.openFeeds, 0);
   t.is(await metric(metrics, "herald_subscriptions"), 0);
   t.is(await metric(metrics, "herald_topics"), 0);
-  await t.throwsAsync(hub.subscribe("close.topic", new Collector(), undefined), { instanceOf: BackendUnavailableError });
+  await t.throwsAsync(hub.subscribe("close.topic", new Collector(), undefined), {
+    instanceOf: BackendUnavailableError,
+  });
 });

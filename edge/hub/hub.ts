@@ -34,7 +34,12 @@ export class Hub {
    * replay continues in the background). Rejects with BackendUnavailableError when the log is
    * unreachable; nothing was sent then.
    */
-  async subscribe(topic: string, subscriber: Subscriber, from: From | undefined, id?: RequestId): Promise<HubSubscription> {
+  async subscribe(
+    topic: string,
+    subscriber: Subscriber,
+    from: From | undefined,
+    id?: RequestId,
+  ): Promise<HubSubscription> {
     if (this.closed) throw new BackendUnavailableError("the edge is shutting down");
     const entry = this.acquire(topic);
     const { channel } = entry;
@@ -74,7 +79,12 @@ export class Hub {
     const channel = this.channels.get(topic)?.channel;
     const fromRing = channel?.ringAfter(after);
     if (channel && Array.isArray(fromRing) && fromRing.length >= limit) {
-      return { epoch: channel.epoch, head: channel.head, recovered: true, messages: fromRing.slice(0, limit).map((m) => m.message) };
+      return {
+        epoch: channel.epoch,
+        head: channel.head,
+        recovered: true,
+        messages: fromRing.slice(0, limit).map((m) => m.message),
+      };
     }
     this.metrics.backendReads.inc({ kind: "history" });
     try {

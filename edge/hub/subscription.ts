@@ -59,7 +59,16 @@ export class TopicSubscription implements HubSubscription {
   /** Sends `subok`: delivery continues after `seq`. */
   sendSubOk(epoch: string, seq: number, recovered: boolean): void {
     this.pos = seq;
-    this.send(encodeEdgeFrame({ op: "subok", ...(this.id === undefined ? {} : { id: this.id }), topic: this.topic, epoch, seq, recovered }));
+    this.send(
+      encodeEdgeFrame({
+        op: "subok",
+        ...(this.id === undefined ? {} : { id: this.id }),
+        topic: this.topic,
+        epoch,
+        seq,
+        recovered,
+      }),
+    );
   }
 
   /**

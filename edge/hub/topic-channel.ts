@@ -223,7 +223,11 @@ export class TopicChannel {
    * live. Paced by the subscriber's send buffer; a slow read or a slow reader delays only this
    * subscription.
    */
-  private async catchUp(subscription: TopicSubscription, generation: number, first?: CachedPage): Promise<void> {
+  private async catchUp(
+    subscription: TopicSubscription,
+    generation: number,
+    first?: CachedPage,
+  ): Promise<void> {
     let retryMs = 100;
     let fruitless = 0;
     let page = first;
@@ -264,7 +268,11 @@ export class TopicChannel {
   }
 
   /** Sends a page as the subscriber drains; false when the replay was voided meanwhile. */
-  private async sendPage(subscription: TopicSubscription, messages: readonly CachedMessage[], generation: number): Promise<boolean> {
+  private async sendPage(
+    subscription: TopicSubscription,
+    messages: readonly CachedMessage[],
+    generation: number,
+  ): Promise<boolean> {
     let rest = messages;
     for (;;) {
       this.countDeliveries(subscription.sendMessages(rest));
@@ -324,7 +332,12 @@ export class TopicChannel {
   }
 
   private canBackfill(): boolean {
-    return this.options.cachePerTopic > 0 && !this.backfilled && !this.ringHoldsAll && this.ring.length < this.options.cachePerTopic;
+    return (
+      this.options.cachePerTopic > 0 &&
+      !this.backfilled &&
+      !this.ringHoldsAll &&
+      this.ring.length < this.options.cachePerTopic
+    );
   }
 
   /** Fills the ring with the topic's latest retained messages, once, shared by every waiting resume. */
@@ -372,7 +385,12 @@ export class TopicChannel {
     return this.reads.run(key, async () => {
       this.metrics.backendReads.inc({ kind });
       const result: ReadResult = await this.backend.read(this.topic, from, limit);
-      return { epoch: result.epoch, head: result.head, recovered: result.recovered, messages: result.messages.map(cacheMessage) };
+      return {
+        epoch: result.epoch,
+        head: result.head,
+        recovered: result.recovered,
+        messages: result.messages.map(cacheMessage),
+      };
     });
   }
 

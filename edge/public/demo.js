@@ -29,13 +29,21 @@ function subscribe(topic) {
     subscription = null;
     return say(error.message);
   }
-  subscription.on("resync", () => say("could not resume from the last position; continuing from the newest message"));
+  subscription.on("resync", () =>
+    say("could not resume from the last position; continuing from the newest message"),
+  );
   subscription.on("error", (error) => say(`${error.code}: ${error.message}`));
 }
 
 function show(message) {
   const row = document.createElement("tr");
-  const cells = [message.topic, message.seq, message.prev, new Date(message.ts).toLocaleTimeString(), JSON.stringify(message.data)];
+  const cells = [
+    message.topic,
+    message.seq,
+    message.prev,
+    new Date(message.ts).toLocaleTimeString(),
+    JSON.stringify(message.data),
+  ];
   for (const value of cells) {
     const cell = document.createElement("td");
     cell.textContent = String(value);

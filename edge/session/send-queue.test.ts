@@ -6,7 +6,9 @@ import { WebSocket, WebSocketServer } from "ws";
 import { FlushScheduler, SendQueue } from "./send-queue.js";
 
 /** The server side of a real WebSocket connection on 127.0.0.1, closed when the test ends. */
-async function serverSocket(t: import("ava").ExecutionContext): Promise<{ server: WebSocket; client: WebSocket }> {
+async function serverSocket(
+  t: import("ava").ExecutionContext,
+): Promise<{ server: WebSocket; client: WebSocket }> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())));
   await new Promise((resolve) => wss.once("listening", resolve));
@@ -28,7 +30,9 @@ test("frames of two-byte characters fill the bound at their UTF-8 size", async (
 
 test("every queued frame arrives, joined into one text frame, and the bound counts bytes per frame", async (t) => {
   const { server, client } = await serverSocket(t);
-  const received = new Promise<string>((resolve) => client.once("message", (data) => resolve(data.toString())));
+  const received = new Promise<string>((resolve) =>
+    client.once("message", (data) => resolve(data.toString())),
+  );
   const queue = new SendQueue(server, 4096, new FlushScheduler());
   const frames = ['{"a":"€"}', '{"b":"😀"}', '{"c":"x"}'];
   t.true(frames.every((f) => queue.push(f)));

@@ -43,7 +43,8 @@ export interface SessionContext {
 }
 
 /** How the upgrade request authenticated: a verified `?token=`, a refused one, or none. */
-export type UpgradeAuth = { kind: "token"; grants: Grants } | { kind: "refused"; message: string } | { kind: "none" };
+export type UpgradeAuth =
+  { kind: "token"; grants: Grants } | { kind: "refused"; message: string } | { kind: "none" };
 
 /** Frames that may arrive while the first auth frame is being verified; more is abuse. */
 const MAX_HELD_FRAMES = 64;
@@ -97,7 +98,11 @@ export class Session {
     const guarded = onOversizedFrame(ws, () =>
       this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, oversizedReason(config.maxFrameBytes)),
     );
-    if (!guarded) ctx.log.log("warn", "oversized_frame_guard_missing", { session: this.id, detail: "this ws version closes such frames with 1009" });
+    if (!guarded)
+      ctx.log.log("warn", "oversized_frame_guard_missing", {
+        session: this.id,
+        detail: "this ws version closes such frames with 1009",
+      });
 
     this.sendFrame({ op: "welcome", session: this.id, heartbeatMs: config.heartbeatMs, limits: ctx.limits });
     if (upgradeAuth.kind === "refused") {
@@ -114,7 +119,8 @@ export class Session {
       return;
     }
     this.authTimer = setTimeout(() => {
-      if (this.grants === null) this.close(CloseCode.Unauthenticated, `no auth frame within ${config.authTimeoutMs} ms`);
+      if (this.grants === null)
+        this.close(CloseCode.Unauthenticated, `no auth frame within ${config.authTimeoutMs} ms`);
     }, config.authTimeoutMs);
   }
 
@@ -126,7 +132,10 @@ export class Session {
   enqueue(frame: string): void {
     if (this.ended) return;
     if (!this.queue.push(frame)) {
-      this.close(CloseCode.SlowConsumer, `send buffer of ${this.ctx.config.sendBufferBytes} bytes exceeded; reconnect and resume`);
+      this.close(
+        CloseCode.SlowConsumer,
+        `send buffer of ${this.ctx.config.sendBufferBytes} bytes exceeded; reconnect and resume`,
+      );
     }
   }
 
@@ -180,7 +189,11 @@ export class Session {
   /** Takes one frame from the frames-per-second bucket; when it is empty, closes with 4009. */
   private withinFrameRate(): boolean {
     if (this.frameBucket.take()) return true;
-    this.refuseFrame("rate_limited", CloseCode.LimitExceeded, `more than ${this.ctx.config.framesPerSecond} frames per second`);
+    this.refuseFrame(
+      "rate_limited",
+      CloseCode.LimitExceeded,
+      `more than ${this.ctx.config.framesPerSecond} frames per second`,
+    );
     return false;
   }
 
@@ -195,18 +208,30 @@ export class Session {
     const { config } = this.ctx;
     if (!this.withinFrameRate()) return;
     if (isBinary) {
-      this.refuseFrame("invalid_frame", CloseCode.Malformed, "binary frames are not accepted; send JSON text frames");
+      this.refuseFrame(
+        "invalid_frame",
+        CloseCode.Malformed,
+        "binary frames are not accepted; send JSON text frames",
+      );
       return;
     }
     const bytes = rawLength(data);
     if (bytes > config.maxFrameBytes) {
-      this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, `frame of ${bytes} bytes is over the limit of ${config.maxFrameBytes} bytes`);
+      this.refuseFrame(
+        "payload_too_large",
+        CloseCode.LimitExceeded,
+        `frame of ${bytes} bytes is over the limit of ${config.maxFrameBytes} bytes`,
+      );
       return;
     }
     const text = rawText(data);
     if (this.held) {
       if (this.held.length >= MAX_HELD_FRAMES) {
-        this.refuseFrame("limit_exceeded", CloseCode.LimitExceeded, `more than ${MAX_HELD_FRAMES} frames sent before the auth frame was answered`);
+        this.refuseFrame(
+          "limit_exceeded",
+          CloseCode.LimitExceeded,
+          `more than ${MAX_HELD_FRAMES} frames sent before the auth frame was answered`,
+        );
         return;
       }
       this.held.push(text);
@@ -264,7 +289,10 @@ export class Session {
     }
     if (this.ended) return;
     if (this.grantedBy === "token" && grants.subject !== this.grants?.subject) {
-      this.close(CloseCode.Forbidden, "a refreshed token must be for the same subject as the connection's token");
+      this.close(
+        CloseCode.Forbidden,
+        "a refreshed token must be for the same subject as the connection's token",
+      );
       return;
     }
     this.applyGrants(grants, "token");
@@ -285,8 +313,14 @@ export class Session {
     this.grantedBy = by;
     clearTimeout(this.authTimer);
     this.armExpiry(grants.expiresAt);
-    for (const { topic, id } of this.subscriptions.retainAllowed((topic) => matchesAny(grants.subscribe, topic))) {
-      this.sendError(id, "forbidden", `subscription to "${topic}" ended: the refreshed token does not allow it`);
+    for (const { topic, id } of this.subscriptions.retainAllowed((topic) =>
+      matchesAny(grants.subscribe, topic),
+    )) {
+      this.sendError(
+        id,
+        "forbidden",
+        `subscription to "${topic}" ended: the refreshed token does not allow it`,
+      );
     }
   }
 
@@ -320,7 +354,8 @@ export class Session {
       await this.subscriptions.open(topic, frame.from, id);
     } catch (error) {
       const refused = toRequestError(error);
-      if (refused.code === "internal") this.ctx.log.log("error", "subscribe_failed", { session: this.id, topic, error: String(error) });
+      if (refused.code === "internal")
+        this.ctx.log.log("error", "subscribe_failed", { session: this.id, topic, error: String(error) });
       this.sendError(id, refused.code, refused.message);
     }
   }
@@ -338,14 +373,23 @@ export class Session {
     try {
       publisher.checkAllowed(this.grants!, frame.topic);
       if (!this.publishBucket.take()) {
-        this.sendError(frame.id, "rate_limited", `more than ${this.ctx.config.publishesPerSecond} publishes per second; slow down`);
+        this.sendError(
+          frame.id,
+          "rate_limited",
+          `more than ${this.ctx.config.publishesPerSecond} publishes per second; slow down`,
+        );
         return;
       }
       const outcome = await publisher.store(publisher.encode(frame), "ws");
       this.ack(frame.id, { seq: outcome.seq, dup: outcome.dup });
     } catch (error) {
       const refused = toRequestError(error);
-      if (refused.code === "internal") this.ctx.log.log("error", "publish_failed", { session: this.id, topic: frame.topic, error: String(error) });
+      if (refused.code === "internal")
+        this.ctx.log.log("error", "publish_failed", {
+          session: this.id,
+          topic: frame.topic,
+          error: String(error),
+        });
       this.sendError(frame.id, refused.code, refused.message);
     }
   }

@@ -19,7 +19,9 @@ async function connect(url: string): Promise<WebSocket> {
 }
 
 const closeOf = (ws: WebSocket) =>
-  new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+  new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
 
 test("a text frame of three times the limit is closed with 4009 and a reason", async (t) => {
   const edge = await startTestEdge(t, { HERALD_MAX_FRAME_BYTES: String(LIMIT) });

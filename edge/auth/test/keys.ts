@@ -2,7 +2,15 @@
 // HTTP server on 127.0.0.1 whose key set can be changed while it runs.
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import {
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from "jose";
 
 export const HMAC_SECRET = "test-secret-that-is-at-least-32-characters-long";
 
@@ -14,7 +22,10 @@ export interface KeyPair {
   readonly jwk: JWK;
 }
 
-export async function keyPair(alg: "RS256" | "ES256", kid = `${alg}-${Math.random().toString(36).slice(2)}`): Promise<KeyPair> {
+export async function keyPair(
+  alg: "RS256" | "ES256",
+  kid = `${alg}-${Math.random().toString(36).slice(2)}`,
+): Promise<KeyPair> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
   return { alg, kid, privateKey, publicPem: await exportSPKI(publicKey), jwk };
@@ -24,16 +35,27 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Claims of a valid token: subject "user-1", an hour to live, some rights. */
 export function claims(extra: JWTPayload = {}): JWTPayload {
-  return { sub: "user-1", exp: nowSeconds() + 3600, herald: { sub: ["scores.>"], pub: ["user.*.inbox"] }, ...extra };
+  return {
+    sub: "user-1",
+    exp: nowSeconds() + 3600,
+    herald: { sub: ["scores.>"], pub: ["user.*.inbox"] },
+    ...extra,
+  };
 }
 
 /** Signs exactly the given claims (undefined values are dropped, so a test can remove a claim). */
-export function sign(payload: JWTPayload, key: KeyPair | Uint8Array | CryptoKey, header: { alg?: string; kid?: string } = {}) {
+export function sign(
+  payload: JWTPayload,
+  key: KeyPair | Uint8Array | CryptoKey,
+  header: { alg?: string; kid?: string } = {},
+) {
   const defined = Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined));
   const alg = header.alg ?? ("alg" in key ? key.alg : "HS256");
   const kid = header.kid ?? ("kid" in key ? key.kid : undefined);
   const signingKey = "privateKey" in key ? key.privateKey : key;
-  return new SignJWT(defined).setProtectedHeader({ alg, ...(kid === undefined ? {} : { kid }) }).sign(signingKey);
+  return new SignJWT(defined)
+    .setProtectedHeader({ alg, ...(kid === undefined ? {} : { kid }) })
+    .sign(signingKey);
 }
 
 export const hmacKey = (secret = HMAC_SECRET) => new TextEncoder().encode(secret);

@@ -80,7 +80,12 @@ test("retention by count keeps a suffix; `recovered` is false exactly when somet
   // The other topic is untouched.
   t.like(await backend.read("u", { after: 0 }, 100), { recovered: true, head: other });
   // A topic nothing was published to.
-  t.deepEqual(await backend.read("never", { after: 0 }, 100), { epoch: backend.epoch(), messages: [], recovered: true, head: 0 });
+  t.deepEqual(await backend.read("never", { after: 0 }, 100), {
+    epoch: backend.epoch(),
+    messages: [],
+    recovered: true,
+    head: 0,
+  });
   t.like(await backend.read("never", { after: 3 }, 100), { recovered: false, head: 0 });
 });
 
@@ -89,14 +94,20 @@ test("retention by age removes old messages; the topic's chain and recovered sta
   t.teardown(() => backend.close());
   const first = await backend.publish({ topic: "aging", data: "1" });
   const second = await backend.publish({ topic: "aging", data: "2" });
-  await waitFor("aged messages to be removed", async () => (await backend.read("aging", { last: 10 }, 10)).messages.length === 0);
+  await waitFor(
+    "aged messages to be removed",
+    async () => (await backend.read("aging", { last: 10 }, 10)).messages.length === 0,
+  );
   t.like(await backend.read("aging", { after: 0 }, 10), { recovered: false, head: second.seq, messages: [] });
   t.like(await backend.read("aging", { after: first.seq }, 10), { recovered: false });
   t.like(await backend.read("aging", { after: second.seq }, 10), { recovered: true, messages: [] });
   const third = await backend.publish({ topic: "aging", data: "3" });
   const after = await backend.read("aging", { after: second.seq }, 10);
   t.true(after.recovered);
-  t.deepEqual(after.messages.map((m) => [m.seq, m.prev]), [[third.seq, second.seq]]);
+  t.deepEqual(
+    after.messages.map((m) => [m.seq, m.prev]),
+    [[third.seq, second.seq]],
+  );
 });
 
 test("retention by bytes removes the oldest messages of the whole log first", async (t) => {
@@ -136,7 +147,10 @@ test("a repeated msgId within the duplicate window returns the original seq; aft
   const storedAt = Date.now();
   t.deepEqual(await backend.publish({ topic: "d", data: "1", msgId: "m-1" }), { seq: stored.seq, dup: true });
   // Message ids are stream-wide, as in JetStream.
-  t.deepEqual(await backend.publish({ topic: "other", data: "2", msgId: "m-1" }), { seq: stored.seq, dup: true });
+  t.deepEqual(await backend.publish({ topic: "other", data: "2", msgId: "m-1" }), {
+    seq: stored.seq,
+    dup: true,
+  });
   const different = await backend.publish({ topic: "d", data: "1", msgId: "m-2" });
   t.deepEqual(different, { seq: stored.seq + 1, dup: false });
   t.deepEqual(seqs((await backend.read("d", { after: 0 }, 10)).messages), [stored.seq, different.seq]);
@@ -152,7 +166,10 @@ test("a live feed delivers every new message once, in order, chained from its he
   await backend.publish({ topic: "live", data: "0" });
   const before = await backend.publish({ topic: "live", data: "1" });
   const received: StoredMessage[] = [];
-  const feed = await backend.live("live", { message: (m) => received.push(m), reset: () => t.fail("no reset expected") });
+  const feed = await backend.live("live", {
+    message: (m) => received.push(m),
+    reset: () => t.fail("no reset expected"),
+  });
   t.is(feed.head, before.seq);
   t.is(feed.epoch, backend.epoch());
   // A throwing feed does not disturb the others.
@@ -164,7 +181,9 @@ test("a live feed delivers every new message once, in order, chained from its he
   });
   t.teardown(() => throwing.close());
   const outcomes = await Promise.all(
-    Array.from({ length: 200 }, (_, i) => backend.publish({ topic: i % 2 === 0 ? "live" : "elsewhere", data: String(i) })),
+    Array.from({ length: 200 }, (_, i) =>
+      backend.publish({ topic: i % 2 === 0 ? "live" : "elsewhere", data: String(i) }),
+    ),
   );
   const mine = outcomes.filter((_, i) => i % 2 === 0).map((o) => o.seq);
   // A feed opened in the middle starts at the head of that moment.
@@ -178,7 +197,10 @@ test("a live feed delivers every new message once, in order, chained from its he
     t.is(m.prev, prev);
     prev = m.seq;
   }
-  t.deepEqual(late.map((m) => [m.prev, m.seq]), [[lateFeed.head, more]]);
+  t.deepEqual(
+    late.map((m) => [m.prev, m.seq]),
+    [[lateFeed.head, more]],
+  );
   feed.close();
   lateFeed.close();
   await backend.publish({ topic: "live", data: "after close" });
@@ -225,13 +247,17 @@ test("the retention sweep does not keep the process alive", async (t) => {
     await backend.start();
     await backend.publish({ topic: "t", data: "1" });
   `;
-  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: "inherit" });
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: "inherit",
+  });
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   t.teardown(() => {
     clearTimeout(timer);
     if (child.exitCode === null) child.kill("SIGKILL");
   });
-  const code = await new Promise<number | null>((resolve) => child.on("exit", (exitCode) => resolve(exitCode)));
+  const code = await new Promise<number | null>((resolve) =>
+    child.on("exit", (exitCode) => resolve(exitCode)),
+  );
   t.is(code, 0);
 });
 
@@ -240,15 +266,26 @@ test("heads of expired topics are remembered up to a bound; beyond it an unknown
   t.teardown(() => backend.close());
   const payload = JSON.stringify("y".repeat(200));
   const heads: number[] = [];
-  for (let i = 0; i < 80_000; i++) heads.push((await backend.publish({ topic: `many.t${i}`, data: payload })).seq);
+  for (let i = 0; i < 80_000; i++)
+    heads.push((await backend.publish({ topic: `many.t${i}`, data: payload })).seq);
   // The oldest topics lost their messages to maxBytes; the most recently expired still know their head.
   let firstRetained = heads.length - 1;
-  while (firstRetained > 0 && (await backend.read(`many.t${firstRetained - 1}`, { last: 1 }, 1)).messages.length === 1) firstRetained--;
+  while (
+    firstRetained > 0 &&
+    (await backend.read(`many.t${firstRetained - 1}`, { last: 1 }, 1)).messages.length === 1
+  )
+    firstRetained--;
   t.true(firstRetained > 65_536, `${firstRetained} topics expired`);
   const recent = firstRetained - 1;
-  t.like(await backend.read(`many.t${recent}`, { after: heads[recent]! }, 10), { recovered: true, head: heads[recent]! });
+  t.like(await backend.read(`many.t${recent}`, { after: heads[recent]! }, 10), {
+    recovered: true,
+    head: heads[recent]!,
+  });
   const next = await backend.publish({ topic: `many.t${recent}`, data: "1" });
-  t.deepEqual((await backend.read(`many.t${recent}`, { after: heads[recent]! }, 10)).messages.map((m) => m.prev), [heads[recent]!]);
+  t.deepEqual(
+    (await backend.read(`many.t${recent}`, { after: heads[recent]! }, 10)).messages.map((m) => m.prev),
+    [heads[recent]!],
+  );
   t.true(next.seq > heads[recent]!);
   // The oldest forgotten heads were dropped: those positions and unknown topics are not provably complete.
   t.like(await backend.read("many.t0", { after: heads[0]! }, 10), { recovered: false, head: 0 });

@@ -82,7 +82,10 @@ export class EmbeddedBackend implements Backend {
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(config: RetentionConfig, private readonly metrics?: EdgeMetrics) {
+  constructor(
+    config: RetentionConfig,
+    private readonly metrics?: EdgeMetrics,
+  ) {
     this.retention = config;
     this.currentEpoch = this.newEpoch();
   }
@@ -91,7 +94,10 @@ export class EmbeddedBackend implements Backend {
     if (this.closed) throw new BackendUnavailableError("the embedded log is closed");
     this.metrics?.backendUp.set(1);
     if (this.sweepTimer) return;
-    const interval = Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(100, (this.retention.maxAgeSeconds * 1000) / 4));
+    const interval = Math.min(
+      MAX_SWEEP_INTERVAL_MS,
+      Math.max(100, (this.retention.maxAgeSeconds * 1000) / 4),
+    );
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), interval);
     // The sweep only bounds memory; it must not keep the process alive.
     this.sweepTimer.unref();
@@ -170,7 +176,12 @@ export class EmbeddedBackend implements Backend {
     const count = Math.max(0, Math.floor(limit));
     if ("last" in from) {
       const start = Math.max(0, messages.length - Math.max(0, Math.floor(from.last)));
-      return { epoch: this.currentEpoch, messages: messages.slice(start, start + count), head, recovered: true };
+      return {
+        epoch: this.currentEpoch,
+        messages: messages.slice(start, start + count),
+        head,
+        recovered: true,
+      };
     }
     const { start, recovered } = locateAfter(messages, head, from.after);
     if (recovered && head === 0 && this.forgottenHeadsDropped) {
@@ -207,7 +218,9 @@ export class EmbeddedBackend implements Backend {
    */
   recreate(): void {
     this.ensureOpen();
-    const listeners = [...this.topics.values()].flatMap((log) => [...log.listeners].map((l) => ({ l, topic: log.topic })));
+    const listeners = [...this.topics.values()].flatMap((log) =>
+      [...log.listeners].map((l) => ({ l, topic: log.topic })),
+    );
     this.topics.clear();
     this.global.clear();
     this.deadInGlobal = 0;
@@ -247,7 +260,12 @@ export class EmbeddedBackend implements Backend {
   private topicLog(topic: string, create: boolean): TopicLog | undefined {
     let log = this.topics.get(topic);
     if (!log && create) {
-      log = { topic, messages: new SeqQueue(), head: this.forgottenHeads.get(topic) ?? 0, listeners: new Set() };
+      log = {
+        topic,
+        messages: new SeqQueue(),
+        head: this.forgottenHeads.get(topic) ?? 0,
+        listeners: new Set(),
+      };
       this.forgottenHeads.delete(topic);
       this.topics.set(topic, log);
     }
@@ -348,7 +366,11 @@ function messageBytes(message: StoredMessage): number {
  * is the head, the prev of the oldest retained message, or a retained message's seq. Anything else
  * (older than retention, beyond the head, not a seq of this topic) starts at the oldest retained.
  */
-function locateAfter(messages: SeqQueue<StoredMessage>, head: number, after: number): { start: number; recovered: boolean } {
+function locateAfter(
+  messages: SeqQueue<StoredMessage>,
+  head: number,
+  after: number,
+): { start: number; recovered: boolean } {
   if (after === head) return { start: messages.length, recovered: true };
   const first = messages.first;
   if (!first || after > head || after < first.prev) return { start: 0, recovered: false };

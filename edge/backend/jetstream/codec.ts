@@ -48,7 +48,12 @@ export const fromDirectGet = (topic: string, msg: StoredMsg) =>
   fromStored(topic, { seq: msg.seq, headers: msg.header, data: msg.data, storedMs: msg.time.getTime() });
 
 export const fromConsumer = (topic: string, msg: JsMsg) =>
-  fromStored(topic, { seq: msg.seq, headers: msg.headers, data: msg.data, storedMs: Math.floor(msg.info.timestampNanos / 1e6) });
+  fromStored(topic, {
+    seq: msg.seq,
+    headers: msg.headers,
+    data: msg.data,
+    storedMs: Math.floor(msg.info.timestampNanos / 1e6),
+  });
 
 /**
  * A message JetStream republished on `<prefix>.live.<topic>`. RePublish adds `Nats-Sequence` (its

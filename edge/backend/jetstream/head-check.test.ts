@@ -17,13 +17,22 @@ test("a head check reads at most MAX_TOPICS_PER_CHECK heads, round-robin, and re
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  const reader = new StreamReader(() => jsm, () => js, "HERALD", "herald");
+  const reader = new StreamReader(
+    () => jsm,
+    () => js,
+    "HERALD",
+    "herald",
+  );
 
   const topicCount = MAX_TOPICS_PER_CHECK + 200;
   const seqs = new Map<string, number>();
   const topics = Array.from({ length: topicCount }, (_, i) => `heads.topic-${i}`);
   for (let i = 0; i < topics.length; i += 100) {
-    await Promise.all(topics.slice(i, i + 100).map(async (topic) => seqs.set(topic, (await js.publish(storedSubject("herald", topic), "{}")).seq)));
+    await Promise.all(
+      topics
+        .slice(i, i + 100)
+        .map(async (topic) => seqs.set(topic, (await js.publish(storedSubject("herald", topic), "{}")).seq)),
+    );
   }
   const noted = new Map<string, number[]>();
   const feeds: CheckedFeed[] = topics.map((topic) => ({
@@ -40,7 +49,10 @@ test("a head check reads at most MAX_TOPICS_PER_CHECK heads, round-robin, and re
   t.true(topics.every((topic) => noted.get(topic)?.at(-1) === seqs.get(topic)));
   const counts = topics.map((topic) => noted.get(topic)!.length);
   // Second check: the last 200, then the first MAX - 200 again.
-  t.deepEqual(counts, topics.map((_, i) => (i < MAX_TOPICS_PER_CHECK - 200 ? 2 : 1)));
+  t.deepEqual(
+    counts,
+    topics.map((_, i) => (i < MAX_TOPICS_PER_CHECK - 200 ? 2 : 1)),
+  );
   const reads = (await metrics.backendReads.get()).values.find((v) => v.labels.kind === "head-check")?.value;
   t.is(reads, 2 * MAX_TOPICS_PER_CHECK);
 });
@@ -60,6 +72,9 @@ test("at most `max` tasks run at once, and every task runs", async (t) => {
       }),
     ),
   );
-  t.deepEqual(results, Array.from({ length: 20 }, (_, i) => i));
+  t.deepEqual(
+    results,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   t.is(peak, 3);
 });

@@ -28,18 +28,24 @@ export async function readHistory(
   // Direct gets are answered by any replica: one that is behind the one that told the head ends
   // the run early. Read on (briefly) until the head, so the result never claims more than it has.
   for (let attempt = 1; found.length < count && (found.at(-1)?.seq ?? start) < head; attempt++) {
-    if (attempt > CATCH_UP_ATTEMPTS) throw new BackendUnavailableError(`JetStream replicas of ${topic} did not reach seq ${head} in time`);
+    if (attempt > CATCH_UP_ATTEMPTS)
+      throw new BackendUnavailableError(`JetStream replicas of ${topic} did not reach seq ${head} in time`);
     await new Promise((resolve) => setTimeout(resolve, CATCH_UP_PAUSE_MS));
     found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length)));
   }
   const first = found[0];
   // Sound: recovered only when the first retained message after `after` provably follows it (its
   // Herald-Prev is `after`, or older when retention removed `after` itself and nothing since).
-  const recovered = after < head && (first !== undefined && first.prev !== undefined && first.prev <= after);
+  const recovered = after < head && first !== undefined && first.prev !== undefined && first.prev <= after;
   return { epoch, head, recovered, messages: chain(found, recovered ? after : (first?.prev ?? 0)) };
 }
 
-async function lastMessages(reader: StreamReader, topic: string, newest: ReadMessage | undefined, k: number): Promise<StoredMessage[]> {
+async function lastMessages(
+  reader: StreamReader,
+  topic: string,
+  newest: ReadMessage | undefined,
+  k: number,
+): Promise<StoredMessage[]> {
   const messages = await reader.lastN(topic, newest, k);
   return chain(messages, messages[0]?.prev ?? 0);
 }

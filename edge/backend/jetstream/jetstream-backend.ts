@@ -11,7 +11,13 @@
 import { readFileSync } from "node:fs";
 import { credsAuthenticator, type NatsConnection, type Status } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamInfo,
+} from "@nats-io/jetstream";
 import { topicProblem } from "../../../protocol/topic.js";
 import type { EdgeConfig } from "../../config.js";
 import type { EdgeMetrics } from "../../metrics.js";
@@ -85,7 +91,10 @@ export class JetStreamBackend implements Backend {
   private readonly heads: HeadChecker;
   private incompatibleLogged = "";
 
-  constructor(private readonly config: EdgeConfig, private readonly metrics: EdgeMetrics) {
+  constructor(
+    private readonly config: EdgeConfig,
+    private readonly metrics: EdgeMetrics,
+  ) {
     this.desired = desiredStreamConfig(config);
     this.reader = new StreamReader(
       () => this.manager(),
@@ -110,7 +119,13 @@ export class JetStreamBackend implements Backend {
       noteHead: (topic, seq) => this.publisher.noteHead(topic, seq),
       closed: (feed) => this.feeds.delete(feed),
     };
-    this.heads = new HeadChecker(() => [...this.feeds], this.reader, metrics, bulkReads, config.headCheckSeconds * 1000);
+    this.heads = new HeadChecker(
+      () => [...this.feeds],
+      this.reader,
+      metrics,
+      bulkReads,
+      config.headCheckSeconds * 1000,
+    );
   }
 
   async start(): Promise<void> {
@@ -127,7 +142,8 @@ export class JetStreamBackend implements Backend {
     try {
       const { info, drift } = await this.ensureStreamPatiently(this.manager());
       this.currentEpoch = epochOf(info);
-      for (const line of drift) console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
+      for (const line of drift)
+        console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
       this.setStatus("ready", this.readyDetail());
     } catch (err) {
       if (!(err instanceof BackendUnavailableError)) {
@@ -135,7 +151,10 @@ export class JetStreamBackend implements Backend {
         throw err;
       }
       // JetStream did not answer in time: serve unready and keep checking.
-      this.setStatus("unavailable", `NATS connected but stream ${this.config.stream} is not usable yet: ${err.message}`);
+      this.setStatus(
+        "unavailable",
+        `NATS connected but stream ${this.config.stream} is not usable yet: ${err.message}`,
+      );
       void this.recover();
     }
   }
@@ -238,7 +257,9 @@ export class JetStreamBackend implements Backend {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 10_000,
-      authenticator: this.config.natsCreds ? credsAuthenticator(readFileSync(this.config.natsCreds)) : undefined,
+      authenticator: this.config.natsCreds
+        ? credsAuthenticator(readFileSync(this.config.natsCreds))
+        : undefined,
     });
   }
 
@@ -380,7 +401,9 @@ export class JetStreamBackend implements Backend {
           const first = this.currentEpoch === "";
           const { info, drift } = await ensureStream(this.manager(), this.desired);
           withLeader(info);
-          if (first) for (const line of drift) console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
+          if (first)
+            for (const line of drift)
+              console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
           this.adoptEpoch(epochOf(info));
           for (const feed of this.feeds) feed.catchUp();
           this.setStatus("ready", this.readyDetail());
@@ -391,7 +414,11 @@ export class JetStreamBackend implements Backend {
             this.incompatibleLogged = err.message;
             console.error(`herald: ${err.message}`);
           }
-          if (this.connected) this.setStatus("unavailable", `NATS connected but stream ${this.config.stream} is not usable: ${errorText(err)}`);
+          if (this.connected)
+            this.setStatus(
+              "unavailable",
+              `NATS connected but stream ${this.config.stream} is not usable: ${errorText(err)}`,
+            );
           await sleep(RECOVER_RETRY_MS);
         }
       }
@@ -440,6 +467,7 @@ function errorText(err: unknown): string {
  * hold, `cluster.leader` empty), but nothing can be stored or read through it.
  */
 function withLeader(info: StreamInfo): StreamInfo {
-  if (info.cluster && !info.cluster.leader) throw new Error("it has no leader (its replicas lost their quorum)");
+  if (info.cluster && !info.cluster.leader)
+    throw new Error("it has no leader (its replicas lost their quorum)");
   return info;
 }

@@ -42,7 +42,11 @@ export interface FeedContext {
   closed(feed: TopicFeed): void;
 }
 
-type Item = { kind: "live"; message: StoredMessage } | { kind: "catch-up" } | { kind: "restart" } | { kind: "head"; seq: number };
+type Item =
+  | { kind: "live"; message: StoredMessage }
+  | { kind: "catch-up" }
+  | { kind: "restart" }
+  | { kind: "head"; seq: number };
 
 export class TopicFeed implements LiveFeed {
   private last = 0;
@@ -185,7 +189,8 @@ export class TopicFeed implements LiveFeed {
         await this.ctx.reads.run(async () => {
           const head = await this.ctx.reader.leaderHead(this.topic);
           await this.repair(Number.POSITIVE_INFINITY, generation);
-          if (generation === this.generation && this.last < head) throw new Error(`${this.topic}: caught up to ${this.last} of ${head}`);
+          if (generation === this.generation && this.last < head)
+            throw new Error(`${this.topic}: caught up to ${this.last} of ${head}`);
         });
         return;
       }
@@ -193,7 +198,8 @@ export class TopicFeed implements LiveFeed {
         if (item.seq <= this.last) return;
         await this.repair(item.seq + 1, generation);
         // A lagging replica answered the reads: try again rather than leave the message out.
-        if (generation === this.generation && this.last < item.seq) throw new Error(`${this.topic}: repaired to ${this.last} of ${item.seq}`);
+        if (generation === this.generation && this.last < item.seq)
+          throw new Error(`${this.topic}: repaired to ${this.last} of ${item.seq}`);
         return;
       }
       case "live": {
@@ -209,7 +215,8 @@ export class TopicFeed implements LiveFeed {
           if (generation !== this.generation || message.seq <= this.last) return;
           // The missing messages were not readable yet (a lagging replica answered): never skip
           // them; the item stays first in the queue and is tried again.
-          if (message.prev > this.last) throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
+          if (message.prev > this.last)
+            throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
         }
         // prev < last only when retention removed the topic's newest messages before this one was
         // stored: nothing exists between `last` and it, so the chain continues from `last`.

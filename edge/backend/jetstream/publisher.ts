@@ -100,6 +100,8 @@ export class Publisher {
         throw unavailable(err, `publishing to ${input.topic}`);
       }
     }
-    throw new BackendUnavailableError(`JetStream busy: other edges kept publishing to ${input.topic} for ${CONFLICT_BUDGET_MS} ms`);
+    throw new BackendUnavailableError(
+      `JetStream busy: other edges kept publishing to ${input.topic} for ${CONFLICT_BUDGET_MS} ms`,
+    );
   }
 }

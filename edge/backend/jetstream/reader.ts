@@ -26,7 +26,9 @@ export class StreamReader {
   /** The topic's last message, or undefined for a topic with no retained message. */
   async last(topic: string): Promise<ReadMessage | undefined> {
     try {
-      const msg = await this.jsm().direct.getMessage(this.stream, { last_by_subj: storedSubject(this.prefix, topic) });
+      const msg = await this.jsm().direct.getMessage(this.stream, {
+        last_by_subj: storedSubject(this.prefix, topic),
+      });
       return msg ? fromDirectGet(topic, msg) : undefined;
     } catch (err) {
       throw unavailable(err, `reading the head of ${topic}`);
@@ -39,7 +41,9 @@ export class StreamReader {
    */
   async leaderHead(topic: string): Promise<number> {
     try {
-      const msg = await this.jsm().streams.getMessage(this.stream, { last_by_subj: storedSubject(this.prefix, topic) });
+      const msg = await this.jsm().streams.getMessage(this.stream, {
+        last_by_subj: storedSubject(this.prefix, topic),
+      });
       return msg?.seq ?? 0;
     } catch (err) {
       throw unavailable(err, `reading the head of ${topic} from the stream leader`);
@@ -65,7 +69,9 @@ export class StreamReader {
     try {
       const messages = await this.direct(topic, after, Math.min(limit, DIRECT_RANGE), limit);
       if (messages.length === DIRECT_RANGE && limit > DIRECT_RANGE) {
-        messages.push(...(await this.range(topic, messages.at(-1)!.seq, limit - DIRECT_RANGE, limit - DIRECT_RANGE)));
+        messages.push(
+          ...(await this.range(topic, messages.at(-1)!.seq, limit - DIRECT_RANGE, limit - DIRECT_RANGE)),
+        );
       }
       return messages;
     } catch (err) {
@@ -81,7 +87,9 @@ export class StreamReader {
   async lastN(topic: string, newest: ReadMessage | undefined, k: number): Promise<ReadMessage[]> {
     try {
       if (k > DIRECT_RANGE) {
-        const info = await this.jsm().streams.info(this.stream, { subjects_filter: storedSubject(this.prefix, topic) });
+        const info = await this.jsm().streams.info(this.stream, {
+          subjects_filter: storedSubject(this.prefix, topic),
+        });
         const retained = info.state.subjects?.[storedSubject(this.prefix, topic)] ?? 0;
         return retained === 0 ? [] : await this.range(topic, 0, retained, k);
       }

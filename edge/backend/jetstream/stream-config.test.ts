@@ -41,22 +41,31 @@ test("storage, subjects and republish differences are incompatible", (t) => {
     { ...desired, storage: "memory", subjects: ["other.>"], republish: undefined },
     desired,
   );
-  t.deepEqual(problems.map((p) => [p.field, p.kind]), [
-    ["storage", "incompatible"],
-    ["subjects", "incompatible"],
-    ["republish", "incompatible"],
-  ]);
-  t.is(problems[0]!.message, 'stream HERALD uses "memory" storage, Herald is configured for "file"; storage cannot be changed in place');
+  t.deepEqual(
+    problems.map((p) => [p.field, p.kind]),
+    [
+      ["storage", "incompatible"],
+      ["subjects", "incompatible"],
+      ["republish", "incompatible"],
+    ],
+  );
+  t.is(
+    problems[0]!.message,
+    'stream HERALD uses "memory" storage, Herald is configured for "file"; storage cannot be changed in place',
+  );
 });
 
 test("limit differences are updatable and streamUpdate fixes them", (t) => {
   const desired = desiredStreamConfig(options);
   const existing = { ...desired, num_replicas: 1, max_age: 60e9, allow_direct: false, description: "kept" };
-  t.deepEqual(streamConfigProblems(existing, desired).map((p) => [p.field, p.kind]), [
-    ["num_replicas", "updatable"],
-    ["max_age", "updatable"],
-    ["allow_direct", "required"],
-  ]);
+  t.deepEqual(
+    streamConfigProblems(existing, desired).map((p) => [p.field, p.kind]),
+    [
+      ["num_replicas", "updatable"],
+      ["max_age", "updatable"],
+      ["allow_direct", "required"],
+    ],
+  );
   const updated = streamUpdate(existing, desired);
   t.is(updated.description, "kept");
   t.deepEqual(streamConfigProblems(updated, desired), []);

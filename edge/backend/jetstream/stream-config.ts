@@ -8,7 +8,14 @@ import type { EdgeConfig } from "../../config.js";
 /** The part of the edge's configuration that defines the stream (the operator renders the same). */
 export type StreamOptions = Pick<
   EdgeConfig,
-  "stream" | "subjectPrefix" | "streamReplicas" | "streamStorage" | "maxAgeSeconds" | "maxMsgsPerTopic" | "maxBytes" | "duplicateWindowSeconds"
+  | "stream"
+  | "subjectPrefix"
+  | "streamReplicas"
+  | "streamStorage"
+  | "maxAgeSeconds"
+  | "maxMsgsPerTopic"
+  | "maxBytes"
+  | "duplicateWindowSeconds"
 >;
 
 /** The fields Herald sets; everything else is left at the server's default. */
@@ -72,7 +79,8 @@ export interface StreamConfigProblem {
 }
 
 const show = (value: unknown) => (value === undefined ? "unset" : JSON.stringify(value));
-const seconds = (nanos: number | undefined) => (nanos === undefined ? "unset" : `${Math.round(nanos / NANOS_PER_SECOND)}s`);
+const seconds = (nanos: number | undefined) =>
+  nanos === undefined ? "unset" : `${Math.round(nanos / NANOS_PER_SECOND)}s`;
 
 /** Differences between an existing stream's config and the desired one, each classified. */
 export function streamConfigProblems(
@@ -80,19 +88,29 @@ export function streamConfigProblems(
   desired: DesiredStreamConfig,
 ): StreamConfigProblem[] {
   const problems: StreamConfigProblem[] = [];
-  const incompatible = (field: string, message: string) => problems.push({ field, kind: "incompatible", message });
+  const incompatible = (field: string, message: string) =>
+    problems.push({ field, kind: "incompatible", message });
   const updatable = (field: string, message: string) => problems.push({ field, kind: "updatable", message });
   const name = desired.name;
 
   if (existing.storage !== desired.storage) {
-    incompatible("storage", `stream ${name} uses ${show(existing.storage)} storage, Herald is configured for ${show(desired.storage)}; storage cannot be changed in place`);
+    incompatible(
+      "storage",
+      `stream ${name} uses ${show(existing.storage)} storage, Herald is configured for ${show(desired.storage)}; storage cannot be changed in place`,
+    );
   }
   const subjects = [...(existing.subjects ?? [])].sort();
   if (JSON.stringify(subjects) !== JSON.stringify([...desired.subjects].sort())) {
-    incompatible("subjects", `stream ${name} has subjects ${show(existing.subjects)}, Herald needs exactly ${show(desired.subjects)}`);
+    incompatible(
+      "subjects",
+      `stream ${name} has subjects ${show(existing.subjects)}, Herald needs exactly ${show(desired.subjects)}`,
+    );
   }
   if (existing.retention !== desired.retention) {
-    incompatible("retention", `stream ${name} has retention ${show(existing.retention)}, Herald needs "limits" (interest or workqueue retention would drop history)`);
+    incompatible(
+      "retention",
+      `stream ${name} has retention ${show(existing.retention)}, Herald needs "limits" (interest or workqueue retention would drop history)`,
+    );
   }
   if (existing.mirror) {
     incompatible("mirror", `stream ${name} is a mirror; Herald needs a stream it can publish to`);
@@ -104,38 +122,76 @@ export function streamConfigProblems(
     republish.dest !== desired.republish!.dest ||
     republish.headers_only === true
   ) {
-    incompatible("republish", `stream ${name} republishes ${show(republish)}, Herald needs ${show(desired.republish)} (with bodies) for live delivery`);
+    incompatible(
+      "republish",
+      `stream ${name} republishes ${show(republish)}, Herald needs ${show(desired.republish)} (with bodies) for live delivery`,
+    );
   }
 
   if (existing.num_replicas !== desired.num_replicas) {
-    updatable("num_replicas", `stream ${name} has ${show(existing.num_replicas)} replicas, desired ${desired.num_replicas}`);
+    updatable(
+      "num_replicas",
+      `stream ${name} has ${show(existing.num_replicas)} replicas, desired ${desired.num_replicas}`,
+    );
   }
   if (existing.max_age !== desired.max_age) {
-    updatable("max_age", `stream ${name} keeps messages ${seconds(existing.max_age)}, desired ${seconds(desired.max_age)}`);
+    updatable(
+      "max_age",
+      `stream ${name} keeps messages ${seconds(existing.max_age)}, desired ${seconds(desired.max_age)}`,
+    );
   }
   if (existing.max_msgs_per_subject !== desired.max_msgs_per_subject) {
-    updatable("max_msgs_per_subject", `stream ${name} keeps ${show(existing.max_msgs_per_subject)} messages per topic, desired ${desired.max_msgs_per_subject}`);
+    updatable(
+      "max_msgs_per_subject",
+      `stream ${name} keeps ${show(existing.max_msgs_per_subject)} messages per topic, desired ${desired.max_msgs_per_subject}`,
+    );
   }
   if (existing.max_msgs !== desired.max_msgs) {
-    updatable("max_msgs", `stream ${name} has max_msgs ${show(existing.max_msgs)}, desired ${desired.max_msgs}`);
+    updatable(
+      "max_msgs",
+      `stream ${name} has max_msgs ${show(existing.max_msgs)}, desired ${desired.max_msgs}`,
+    );
   }
   if (existing.max_bytes !== desired.max_bytes) {
-    updatable("max_bytes", `stream ${name} keeps ${show(existing.max_bytes)} bytes, desired ${desired.max_bytes}`);
+    updatable(
+      "max_bytes",
+      `stream ${name} keeps ${show(existing.max_bytes)} bytes, desired ${desired.max_bytes}`,
+    );
   }
   if (existing.discard !== desired.discard) {
-    updatable("discard", `stream ${name} has discard policy ${show(existing.discard)}, desired ${show(desired.discard)}`);
+    updatable(
+      "discard",
+      `stream ${name} has discard policy ${show(existing.discard)}, desired ${show(desired.discard)}`,
+    );
   }
   if (existing.duplicate_window !== desired.duplicate_window) {
-    updatable("duplicate_window", `stream ${name} has a duplicate window of ${seconds(existing.duplicate_window)}, desired ${seconds(desired.duplicate_window)}`);
+    updatable(
+      "duplicate_window",
+      `stream ${name} has a duplicate window of ${seconds(existing.duplicate_window)}, desired ${seconds(desired.duplicate_window)}`,
+    );
   }
   if (existing.allow_direct !== true) {
-    problems.push({ field: "allow_direct", kind: "required", message: `stream ${name} does not allow direct get, which Herald needs for reads and gap repair` });
+    problems.push({
+      field: "allow_direct",
+      kind: "required",
+      message: `stream ${name} does not allow direct get, which Herald needs for reads and gap repair`,
+    });
   }
   return problems;
 }
 
 /** The stream update that fixes every "updatable" problem, keeping the stream's other settings. */
-export function streamUpdate(existing: Partial<StreamConfig>, desired: DesiredStreamConfig): Partial<StreamConfig> {
-  const { name: _name, retention: _retention, storage: _storage, republish: _republish, subjects: _subjects, ...limits } = desired;
+export function streamUpdate(
+  existing: Partial<StreamConfig>,
+  desired: DesiredStreamConfig,
+): Partial<StreamConfig> {
+  const {
+    name: _name,
+    retention: _retention,
+    storage: _storage,
+    republish: _republish,
+    subjects: _subjects,
+    ...limits
+  } = desired;
   return { ...existing, ...limits };
 }

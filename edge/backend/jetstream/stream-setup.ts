@@ -84,6 +84,10 @@ export async function ensureStream(
   // "required" problems (direct get, which reads and gap repair need) are fixable, but not by the
   // edge, which leaves the stream's settings to the operator: it cannot run until they are fixed.
   const refused = problems.filter((p) => p.kind !== "updatable");
-  if (refused.length > 0) throw new StreamIncompatibleError(desired.name, refused.map((p) => p.message));
+  if (refused.length > 0)
+    throw new StreamIncompatibleError(
+      desired.name,
+      refused.map((p) => p.message),
+    );
   return { info, drift: problems.map((p) => p.message) };
 }

@@ -4,7 +4,15 @@
 import type { ExecutionContext } from "ava";
 import { decodeEdgeFrames } from "../../../protocol/edge-frames.js";
 import type { EdgeFrame, MsgFrame, SubOkFrame } from "../../../protocol/frames.js";
-import type { Backend, LiveFeed, LiveHandlers, PublishInput, ReadFrom, ReadResult, StoredMessage } from "../../backend/backend.js";
+import type {
+  Backend,
+  LiveFeed,
+  LiveHandlers,
+  PublishInput,
+  ReadFrom,
+  ReadResult,
+  StoredMessage,
+} from "../../backend/backend.js";
 import type { Subscriber } from "../hub.js";
 
 export class Collector implements Subscriber {
@@ -52,10 +60,13 @@ export class PacedCollector extends Collector {
 
   drained(): Promise<void> {
     return new Promise((resolve) =>
-      setTimeout(() => {
-        this.outstanding = 0;
-        resolve();
-      }, Math.floor(Math.random() * 3)),
+      setTimeout(
+        () => {
+          this.outstanding = 0;
+          resolve();
+        },
+        Math.floor(Math.random() * 3),
+      ),
     );
   }
 }
@@ -73,7 +84,10 @@ export function assertStream(
 ): void {
   const [first, ...rest] = collector.frames;
   t.like(first, { op: "subok", ...subok }, `${label} subok`);
-  t.true(rest.every((f) => f.op === "msg"), `${label} only messages after subok`);
+  t.true(
+    rest.every((f) => f.op === "msg"),
+    `${label} only messages after subok`,
+  );
   let prev = (first as SubOkFrame).seq;
   let chained = true;
   for (const message of rest as MsgFrame[]) {
@@ -148,7 +162,9 @@ export class ObservedBackend implements Backend {
         arrivals = arrivals.then(deliver);
         return;
       }
-      arrivals = arrivals.then(() => new Promise<void>((resolve) => setTimeout(resolve, delay))).then(deliver);
+      arrivals = arrivals
+        .then(() => new Promise<void>((resolve) => setTimeout(resolve, delay)))
+        .then(deliver);
     };
     const feed = await this.inner.live(topic, {
       message: (message) => {
