@@ -5,9 +5,9 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import test from "ava";
-import { loadConfig } from "../edge/config.js";
-import { desiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
-import { epochOf } from "../edge/backend/jetstream/stream-setup.js";
+import { loadConfig } from "../shared/config.js";
+import { desiredStreamConfig } from "../shared/stream-config.js";
+import { epochOf } from "../shared/stream-info.js";
 import { spawnEdge } from "../e2e/harness/edge-process.js";
 import { startNats } from "../e2e/harness/nats-server.js";
 import { HeraldClient, type ResyncInfo } from "./node.js";

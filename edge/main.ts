@@ -1,7 +1,7 @@
 // The edge process: configuration from the environment, one edge, JSON logs, and a graceful drain
 // on SIGTERM/SIGINT (exit 0 once every connection was handed off).
-import { checkConfigFiles, ConfigError, loadConfig, type EdgeConfig } from "./config.js";
-import { createLogger } from "./log.js";
+import { checkConfigFiles, ConfigError, loadConfig, type EdgeConfig } from "../shared/config.js";
+import { createLogger } from "./common/log.js";
 import { startEdge } from "./server.js";
 
 /** One line per bad value, nothing else: the operator or person starting us reads these. */

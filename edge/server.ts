@@ -4,19 +4,19 @@ import { WebSocketServer } from "ws";
 import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
 import { createBackend } from "./backend/index.js";
-import type { EdgeConfig } from "./config.js";
-import { closeInWaves, delay } from "./drain.js";
+import type { EdgeConfig } from "../shared/config.js";
+import { closeInWaves, delay } from "./session/drain.js";
 import { createHttpApp } from "./http/app.js";
 import { Hub } from "./hub/hub.js";
-import { silentLogger, type Logger } from "./log.js";
-import { EdgeMetrics } from "./metrics.js";
-import { Publisher } from "./publisher.js";
+import { silentLogger, type Logger } from "./common/log.js";
+import { EdgeMetrics } from "./common/metrics.js";
+import { Publisher } from "./requests/publisher.js";
 import { FlushScheduler } from "./session/send-queue.js";
 import { Session } from "./session/session.js";
 import { Sessions } from "./session/sessions.js";
 import { guardPendingConnections } from "./ws/pending-connections.js";
 import { createUpgradeHandler } from "./ws/upgrade.js";
-import { wsMaxPayload } from "./ws/oversized-frames.js";
+import { wsMaxPayload } from "./session/oversized-frames.js";
 
 export interface RunningEdge {
   readonly port: number;
@@ -78,7 +78,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   const wss = new WebSocketServer({
     noServer: true,
     // Above the limit, so that an oversized frame reaches the session and gets close code 4009;
-    // frames beyond it are refused unread with 4009 too (edge/ws/oversized-frames.ts).
+    // frames beyond it are refused unread with 4009 too (edge/session/oversized-frames.ts).
     maxPayload: wsMaxPayload(config.maxFrameBytes),
     perMessageDeflate: false,
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),

@@ -8,8 +8,8 @@ import { describeError, Informer, isConflict, objectKey, type KubeClient, type K
 import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
-import { ConfigError, type EdgeConfig } from "../edge/config.js";
-import { desiredStreamConfig } from "../edge/backend/jetstream/stream-config.js";
+import { ConfigError, type EdgeConfig } from "../shared/config.js";
+import { desiredStreamConfig } from "../shared/stream-config.js";
 import {
   edgeConfig,
   endpoint,

@@ -1,6 +1,6 @@
 import test from "ava";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
-import { EDGE_VARIABLES, loadConfig } from "../edge/config.js";
+import { EDGE_VARIABLES, loadConfig } from "../shared/config.js";
 import { validateManifest } from "../e2e/operator/kubernetes-schemas.js";
 import { edgeEnvironment, renderAll, renderDeployment, PRESTOP_SECONDS } from "./render.js";
 import { parseSpec, SpecError, type NotificationService } from "./spec.js";

@@ -1,7 +1,7 @@
 // Pure functions: a NotificationService (with its defaulted spec) → the Kubernetes objects the
 // operator owns. No I/O here, so a second reconcile renders exactly the same objects.
 import { createHash } from "node:crypto";
-import { EDGE_VARIABLES, loadConfig, type EdgeConfig, type VariableSpec } from "../edge/config.js";
+import { EDGE_VARIABLES, loadConfig, type EdgeConfig, type VariableSpec } from "../shared/config.js";
 import {
   API_VERSION,
   KIND,

@@ -3,7 +3,7 @@
 // operator validates and defaults every resource it reads with the same schemas.
 import { Kind, Type, TypeRegistry, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { EDGE_VARIABLES } from "../edge/config.js";
+import { EDGE_VARIABLES } from "../shared/config.js";
 
 export const GROUP = "herald.dev";
 export const VERSION = "v1alpha1";

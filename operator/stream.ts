@@ -11,12 +11,8 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import {
-  streamConfigProblems,
-  streamUpdate,
-  type DesiredStreamConfig,
-} from "../edge/backend/jetstream/stream-config.js";
-import { epochOf, streamInfo } from "../edge/backend/jetstream/stream-setup.js";
+import { streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../shared/stream-config.js";
+import { epochOf, streamInfo } from "../shared/stream-info.js";
 
 export class StreamRefusedError extends Error {
   constructor(readonly problems: string[]) {

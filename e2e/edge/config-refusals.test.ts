@@ -4,7 +4,7 @@ import test from "ava";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../edge/config.js";
+import { loadConfig } from "../../shared/config.js";
 import { spawnEdge } from "../harness/edge-process.js";
 
 const natsUrlProblem = (value: string) =>

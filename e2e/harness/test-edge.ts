@@ -1,6 +1,6 @@
 // An edge started in this test process on a free port of 127.0.0.1, closed when the test ends.
 import type { ExecutionContext } from "ava";
-import { loadConfig } from "../../edge/config.js";
+import { loadConfig } from "../../shared/config.js";
 import { startEdge, type RunningEdge } from "../../edge/server.js";
 
 /** Starts an edge with the embedded backend (unless env says otherwise) and HERALD_* overrides. */

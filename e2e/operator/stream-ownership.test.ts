@@ -5,7 +5,7 @@ import test from "ava";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNats } from "../harness/nats-server.js";
-import { desiredStreamConfig } from "../../edge/backend/jetstream/stream-config.js";
+import { desiredStreamConfig } from "../../shared/stream-config.js";
 import { edgeConfig } from "../../operator/render.js";
 import { parseSpec, type NotificationService } from "../../operator/spec.js";
 import {

@@ -31,3 +31,10 @@ export interface Authenticator {
   anonymous(): Grants | null;
   close(): void;
 }
+
+/**
+ * How the request that opened a connection (the WebSocket upgrade) authenticated: a verified
+ * `?token=`, a refused one, or none. The upgrade handler decides it; the session acts on it.
+ */
+export type UpgradeAuth =
+  { kind: "token"; grants: Grants } | { kind: "refused"; message: string } | { kind: "none" };

@@ -1,6 +1,6 @@
 // The edge's authenticator: JWTs (HS256 secret, RS256/ES256 public key, JWKS URL), API keys and
-// anonymous access, as configured by HERALD_* variables (edge/config.ts). See docs/security.md.
-import type { EdgeConfig } from "../config.js";
+// anonymous access, as configured by HERALD_* variables (shared/config.ts). See docs/security.md.
+import type { EdgeConfig } from "../../shared/config.js";
 import { createApiKeyVerifier } from "./api-keys.js";
 import type { Authenticator, Grants } from "./grants.js";
 import { verifyJwt } from "./jwt.js";

@@ -2,7 +2,7 @@
 // claims; every failure becomes an AuthError whose message a person understands and which never
 // repeats the token or a key.
 import { errors, jwtVerify } from "jose";
-import type { EdgeConfig } from "../config.js";
+import type { EdgeConfig } from "../../shared/config.js";
 import { grantsFromClaims } from "./claims.js";
 import { AuthError, type Grants } from "./grants.js";
 import type { TokenKeys } from "./keys.js";

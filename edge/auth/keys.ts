@@ -12,7 +12,7 @@ import {
   type JWKSCacheInput,
   type JWSHeaderParameters,
 } from "jose";
-import { ConfigError, type EdgeConfig } from "../config.js";
+import { ConfigError, type EdgeConfig } from "../../shared/config.js";
 import { AuthError } from "./grants.js";
 
 export type TokenAlgorithm = "HS256" | "RS256" | "ES256";

@@ -3,7 +3,7 @@
 import test from "ava";
 import { readFile } from "node:fs/promises";
 import { CloseCode } from "../../protocol/codes.js";
-import { EDGE_VARIABLES } from "../config.js";
+import { EDGE_VARIABLES } from "../../shared/config.js";
 
 const doc = await readFile(new URL("../../docs/security.md", import.meta.url), "utf8");
 

@@ -2,7 +2,7 @@
 import test from "ava";
 import { generateKeyPairSync } from "node:crypto";
 import { generateKeyPair, exportPKCS8, exportSPKI } from "jose";
-import { ConfigError } from "../config.js";
+import { ConfigError } from "../../shared/config.js";
 import { createAuthenticator } from "./index.js";
 
 test("API keys grant publish and read on everything; unknown keys get nothing", async (t) => {

@@ -1,6 +1,6 @@
 // Picks the durable log: NATS JetStream when HERALD_NATS_URL is set, else the embedded log.
-import type { EdgeConfig } from "../config.js";
-import type { EdgeMetrics } from "../metrics.js";
+import type { EdgeConfig } from "../../shared/config.js";
+import type { EdgeMetrics } from "../common/metrics.js";
 import type { Backend } from "./backend.js";
 
 export async function createBackend(config: EdgeConfig, metrics: EdgeMetrics): Promise<Backend> {

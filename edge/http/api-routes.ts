@@ -14,10 +14,10 @@ import {
   type PublishResult,
 } from "../../protocol/index.js";
 import type { Authenticator } from "../auth/grants.js";
-import type { EdgeConfig } from "../config.js";
+import type { EdgeConfig } from "../../shared/config.js";
 import type { Hub } from "../hub/hub.js";
-import type { Publisher } from "../publisher.js";
-import { RequestError } from "../request-error.js";
+import type { Publisher } from "../requests/publisher.js";
+import { RequestError } from "../requests/request-error.js";
 import { requestGrants } from "./request-auth.js";
 
 const itemCheck = TypeCompiler.Compile(PublishItem);

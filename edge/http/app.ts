@@ -3,7 +3,7 @@
 import { createServer, type Server } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
 import { MAX_TOPIC_BYTES } from "../../protocol/index.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "../common/log.js";
 import { registerApiRoutes, type ApiDeps } from "./api-routes.js";
 import { registerDemoRoutes } from "./demo-routes.js";
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from "./errors.js";

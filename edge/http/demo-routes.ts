@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
-import { RequestError } from "../request-error.js";
+import { RequestError } from "../requests/request-error.js";
 
 const PUBLIC_DIR = fileURLToPath(new URL("../public/", import.meta.url));
 const CONTENT_TYPES: Record<string, string> = {

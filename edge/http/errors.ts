@@ -4,8 +4,8 @@ import type { ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { encodeErrorBody, ERROR_STATUS, MAX_TOPIC_BYTES, type ErrorCode } from "../../protocol/index.js";
-import type { Logger } from "../log.js";
-import { RequestError, toRequestError } from "../request-error.js";
+import type { Logger } from "../common/log.js";
+import { RequestError, toRequestError } from "../requests/request-error.js";
 import { installJsonBodyParser } from "./json-body.js";
 import { rawErrorResponse } from "./raw-error-response.js";
 

@@ -1,7 +1,7 @@
 // Request bodies are JSON in UTF-8, checked as such: fastify's own parser decodes bytes that are not
 // UTF-8 into U+FFFD, which would be stored silently in place of what the client meant to send.
 import type { FastifyInstance } from "fastify";
-import { RequestError } from "../request-error.js";
+import { RequestError } from "../requests/request-error.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

@@ -1,8 +1,8 @@
 // Probes and metrics: /healthz (the process serves requests), /readyz (backend ready and not
 // draining: what load balancers and Kubernetes route by), /metrics (Prometheus text).
 import type { FastifyInstance } from "fastify";
-import type { EdgeMetrics } from "../metrics.js";
-import { RequestError } from "../request-error.js";
+import type { EdgeMetrics } from "../common/metrics.js";
+import { RequestError } from "../requests/request-error.js";
 import { sendError } from "./errors.js";
 
 export interface ProbeDeps {

@@ -2,7 +2,7 @@
 // allowed. The grants decide what the request may do, exactly as for WebSocket sessions.
 import type { FastifyRequest } from "fastify";
 import type { Authenticator, Grants } from "../auth/grants.js";
-import { RequestError } from "../request-error.js";
+import { RequestError } from "../requests/request-error.js";
 
 export async function requestGrants(request: FastifyRequest, authenticator: Authenticator): Promise<Grants> {
   const header = request.headers.authorization;

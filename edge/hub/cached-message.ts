@@ -2,7 +2,7 @@
 // by every subscriber it is sent to (DESIGN.md "Broadcast efficiency").
 import { encodeMsgFrame } from "../../protocol/edge-frames.js";
 import type { StoredMessage } from "../backend/backend.js";
-import type { SeqQueue } from "./seq-queue.js";
+import type { SeqQueue } from "../common/seq-queue.js";
 
 export interface CachedMessage {
   readonly seq: number;

@@ -3,8 +3,8 @@
 // subscriber must see subok, then one gap-free, duplicate-free run up to the head.
 import test from "ava";
 import fc from "fast-check";
-import { loadConfig } from "../config.js";
-import { EdgeMetrics } from "../metrics.js";
+import { loadConfig } from "../../shared/config.js";
+import { EdgeMetrics } from "../common/metrics.js";
 import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import type { From } from "../../protocol/frames.js";
 import { Hub, type HubSubscription } from "./hub.js";

@@ -1,8 +1,8 @@
 // The hub over the real embedded log: fan-out, resume from the ring and from the log, hand-over
 // while publishing, last:K, recovered:false, single-flight, resets and unsubscribe semantics.
 import test from "ava";
-import { loadConfig } from "../config.js";
-import { EdgeMetrics } from "../metrics.js";
+import { loadConfig } from "../../shared/config.js";
+import { EdgeMetrics } from "../common/metrics.js";
 import { BackendUnavailableError } from "../backend/backend.js";
 import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import { Hub, type HubOptions } from "./hub.js";

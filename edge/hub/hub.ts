@@ -3,7 +3,7 @@
 // the same string goes to every subscriber; resumes are served from the topic's ring buffer when it
 // covers them, else from the backend with one shared read per position (single-flight).
 import type { From, RequestId } from "../../protocol/frames.js";
-import type { EdgeMetrics } from "../metrics.js";
+import type { EdgeMetrics } from "../common/metrics.js";
 import { BackendUnavailableError, type Backend, type ReadResult } from "../backend/backend.js";
 import { TopicChannel } from "./topic-channel.js";
 import { TopicSubscription, type HubSubscription, type Subscriber } from "./subscription.js";

@@ -2,10 +2,10 @@
 // recent messages (each encoded once), the subscribers, and the replay logic that starts each
 // subscription at the right place and hands it over to live delivery with no gap and no duplicate.
 import type { FromLast, FromPosition } from "../../protocol/frames.js";
-import type { EdgeMetrics } from "../metrics.js";
+import type { EdgeMetrics } from "../common/metrics.js";
 import type { Backend, LiveFeed, ReadFrom, ReadResult, StoredMessage } from "../backend/backend.js";
 import { cacheMessage, messagesAfter, type CachedMessage } from "./cached-message.js";
-import { SeqQueue } from "./seq-queue.js";
+import { SeqQueue } from "../common/seq-queue.js";
 import { SingleFlight } from "./single-flight.js";
 import type { TopicSubscription } from "./subscription.js";
 

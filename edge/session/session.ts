@@ -18,14 +18,14 @@ import {
   type UnsubFrame,
 } from "../../protocol/index.js";
 import { parseClientFrame } from "../../protocol/parse-client-frame.js";
-import type { Authenticator, Grants } from "../auth/grants.js";
-import type { EdgeConfig } from "../config.js";
+import type { Authenticator, Grants, UpgradeAuth } from "../auth/grants.js";
+import type { EdgeConfig } from "../../shared/config.js";
 import type { Hub } from "../hub/hub.js";
-import type { Logger } from "../log.js";
-import type { EdgeMetrics } from "../metrics.js";
-import type { Publisher } from "../publisher.js";
-import { toRequestError } from "../request-error.js";
-import { onOversizedFrame, oversizedReason } from "../ws/oversized-frames.js";
+import type { Logger } from "../common/log.js";
+import type { EdgeMetrics } from "../common/metrics.js";
+import type { Publisher } from "../requests/publisher.js";
+import { toRequestError } from "../requests/request-error.js";
+import { onOversizedFrame, oversizedReason } from "./oversized-frames.js";
 import { SendQueue, type FlushScheduler } from "./send-queue.js";
 import { SessionSubscriptions } from "./subscriptions.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -41,10 +41,6 @@ export interface SessionContext {
   readonly scheduler: FlushScheduler;
   readonly limits: Limits;
 }
-
-/** How the upgrade request authenticated: a verified `?token=`, a refused one, or none. */
-export type UpgradeAuth =
-  { kind: "token"; grants: Grants } | { kind: "refused"; message: string } | { kind: "none" };
 
 /** Frames that may arrive while the first auth frame is being verified; more is abuse. */
 const MAX_HELD_FRAMES = 64;

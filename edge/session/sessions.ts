@@ -1,6 +1,6 @@
 // The open sessions of one edge: counting them (maxConnections, the connections gauge), the
 // heartbeat that drops silent peers, and the list the drain works through.
-import type { EdgeMetrics } from "../metrics.js";
+import type { EdgeMetrics } from "../common/metrics.js";
 import type { Session } from "./session.js";
 
 export class Sessions {

@@ -6,10 +6,9 @@ import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
 import { ERROR_STATUS, SUBPROTOCOL, WS_PATH, type ErrorCode } from "../../protocol/index.js";
 import { rawErrorResponse } from "../http/raw-error-response.js";
-import type { Authenticator } from "../auth/grants.js";
-import type { EdgeConfig } from "../config.js";
-import { toRequestError } from "../request-error.js";
-import type { UpgradeAuth } from "../session/session.js";
+import type { Authenticator, UpgradeAuth } from "../auth/grants.js";
+import type { EdgeConfig } from "../../shared/config.js";
+import { toRequestError } from "../requests/request-error.js";
 import { settlePending } from "./pending-connections.js";
 
 export interface UpgradeDeps {

@@ -2,8 +2,8 @@
 import test from "ava";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../../config.js";
-import { EdgeMetrics } from "../../metrics.js";
+import { loadConfig } from "../../../shared/config.js";
+import { EdgeMetrics } from "../../common/metrics.js";
 import { BackendUnavailableError, type StoredMessage } from "../backend.js";
 import { EmbeddedBackend } from "./embedded-backend.js";
 import { waitFor } from "../../../e2e/harness/wait.js";
@@ -239,7 +239,7 @@ test("bad input and a closed log give clear errors", async (t) => {
 
 test("the retention sweep does not keep the process alive", async (t) => {
   const backendModule = fileURLToPath(new URL("./embedded-backend.ts", import.meta.url));
-  const configModule = fileURLToPath(new URL("../../config.ts", import.meta.url));
+  const configModule = fileURLToPath(new URL("../../../shared/config.ts", import.meta.url));
   const script = `
     const { EmbeddedBackend } = await import(${JSON.stringify(backendModule)});
     const { loadConfig } = await import(${JSON.stringify(configModule)});

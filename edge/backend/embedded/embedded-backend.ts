@@ -5,9 +5,9 @@
 // the duplicate window. Memory is bounded by those limits.
 import { createHash, randomBytes } from "node:crypto";
 import { topicProblem } from "../../../protocol/topic.js";
-import type { EdgeConfig } from "../../config.js";
-import type { EdgeMetrics } from "../../metrics.js";
-import { SeqQueue } from "../../hub/seq-queue.js";
+import type { EdgeConfig } from "../../../shared/config.js";
+import type { EdgeMetrics } from "../../common/metrics.js";
+import { SeqQueue } from "../../common/seq-queue.js";
 import {
   BackendUnavailableError,
   type Backend,

@@ -1,12 +1,7 @@
 // Which NATS failures mean "the durable log cannot be reached right now" (the edge answers 503 and
 // the caller retries) as opposed to a definite refusal by JetStream (a bug or a misconfiguration).
-import { JetStreamApiError } from "@nats-io/jetstream";
+import { isDefiniteApiError } from "../../../shared/stream-info.js";
 import { BackendUnavailableError } from "../backend.js";
-
-/** A JetStream API error with a definite answer (not a 503 "no leader / no responders"). */
-export function isDefiniteApiError(err: unknown): err is JetStreamApiError {
-  return err instanceof JetStreamApiError && err.status !== 503;
-}
 
 /**
  * Turns a failed NATS request into BackendUnavailableError, unless JetStream definitely refused it.

@@ -9,7 +9,7 @@
 //
 // Cost: one direct get (last_by_subj, any replica answers) per topic checked, at most
 // MAX_TOPICS_PER_CHECK per periodic check (round-robin beyond), sharing the backend's read limit.
-import type { EdgeMetrics } from "../../metrics.js";
+import type { EdgeMetrics } from "../../common/metrics.js";
 import type { ConcurrencyLimit } from "./concurrency.js";
 import type { StreamReader } from "./reader.js";
 

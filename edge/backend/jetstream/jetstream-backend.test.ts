@@ -7,7 +7,7 @@ import { startNats, startNatsCluster } from "../../../e2e/harness/nats-server.js
 import { startTcpProxy } from "../../../e2e/harness/tcp-proxy.js";
 import { BackendUnavailableError } from "../backend.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
-import { desiredStreamConfig } from "./stream-config.js";
+import { desiredStreamConfig } from "../../../shared/stream-config.js";
 import { chainProblem, Recorder, startBackend, waitFor } from "./test-support.js";
 
 test("RePublish's Nats-Last-Sequence on 2.9.10 is the previous seq of the same subject", async (t) => {

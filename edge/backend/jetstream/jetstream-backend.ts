@@ -1,6 +1,6 @@
 // The production backend: NATS JetStream (DESIGN.md "Data path"). This module owns the connection
 // and its state; the work is done by small modules:
-//   stream-setup.ts  create/check the stream, epoch   publisher.ts  publish with a durable prev
+//   stream-setup.ts  create/check the stream          publisher.ts  publish with a durable prev
 //   reader.ts        direct get / ordered consumer    history.ts    read() with a sound `recovered`
 //   live-feed.ts     per-topic live feed + gap repair
 //   head-check.ts    finds live copies that were lost and that no later message reveals
@@ -19,8 +19,8 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { topicProblem } from "../../../protocol/topic.js";
-import type { EdgeConfig } from "../../config.js";
-import type { EdgeMetrics } from "../../metrics.js";
+import type { EdgeConfig } from "../../../shared/config.js";
+import type { EdgeMetrics } from "../../common/metrics.js";
 import {
   BackendUnavailableError,
   type Backend,
@@ -41,8 +41,9 @@ import { HeadChecker } from "./head-check.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import { Publisher } from "./publisher.js";
 import { StreamReader } from "./reader.js";
-import { ensureStream, epochOf, StreamIncompatibleError } from "./stream-setup.js";
-import { desiredStreamConfig, liveSubject, type DesiredStreamConfig } from "./stream-config.js";
+import { ensureStream, StreamIncompatibleError } from "./stream-setup.js";
+import { epochOf } from "../../../shared/stream-info.js";
+import { desiredStreamConfig, liveSubject, type DesiredStreamConfig } from "../../../shared/stream-config.js";
 
 /**
  * How long start() waits for a reachable NATS's JetStream to answer (a cluster electing its meta

@@ -6,7 +6,7 @@
 // A lost live copy that no later message reveals is found by the head checks (head-check.ts).
 import type { Subscription } from "@nats-io/nats-core";
 import type { ConcurrencyLimit } from "./concurrency.js";
-import type { EdgeMetrics } from "../../metrics.js";
+import type { EdgeMetrics } from "../../common/metrics.js";
 import type { LiveFeed, LiveHandlers, StoredMessage } from "../backend.js";
 import type { ReadMessage } from "./codec.js";
 import type { StreamReader } from "./reader.js";

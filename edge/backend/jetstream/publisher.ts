@@ -17,11 +17,12 @@
 // check, so a retried msgId returns {duplicate: true, seq: original} whatever H was (tested).
 import { headers } from "@nats-io/nats-core";
 import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
-import type { EdgeMetrics } from "../../metrics.js";
+import type { EdgeMetrics } from "../../common/metrics.js";
 import { BackendUnavailableError, type PublishInput, type PublishOutcome } from "../backend.js";
 import { PREV_HEADER, TS_HEADER } from "./codec.js";
-import { isDefiniteApiError, unavailable } from "./errors.js";
-import { storedSubject } from "./stream-config.js";
+import { isDefiniteApiError } from "../../../shared/stream-info.js";
+import { unavailable } from "./errors.js";
+import { storedSubject } from "../../../shared/stream-config.js";
 
 /** Topics whose head this edge remembers; beyond it the oldest are forgotten (a direct get relearns). */
 const MAX_REMEMBERED_HEADS = 100_000;

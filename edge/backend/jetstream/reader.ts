@@ -4,7 +4,7 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { fromConsumer, fromDirectGet, type ReadMessage } from "./codec.js";
 import { unavailable } from "./errors.js";
-import { storedSubject } from "./stream-config.js";
+import { storedSubject } from "../../../shared/stream-config.js";
 
 /** Up to this many messages are fetched one direct get at a time; longer ranges use a consumer. */
 const DIRECT_RANGE = 8;

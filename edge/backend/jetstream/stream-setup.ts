@@ -1,9 +1,8 @@
-// Makes sure the service's stream exists with a config Herald can run on, and derives the epoch
-// (the identity of the stream's history) from it.
-import { createHash } from "node:crypto";
-import { JetStreamApiCodes, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
-import { isDefiniteApiError } from "./errors.js";
-import { streamConfigProblems, type DesiredStreamConfig } from "./stream-config.js";
+// Makes sure the service's stream exists with a config Herald can run on (the epoch is derived
+// from its info by shared/stream-info.ts).
+import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import { streamConfigProblems, type DesiredStreamConfig } from "../../../shared/stream-config.js";
+import { isDefiniteApiError, streamInfo } from "../../../shared/stream-info.js";
 
 /** JetStream API error code "stream name already in use with a different configuration". */
 const STREAM_NAME_IN_USE = 10058;
@@ -16,15 +15,6 @@ export class StreamIncompatibleError extends Error {
     );
     this.name = "StreamIncompatibleError";
   }
-}
-
-/**
- * The epoch: a hash of the stream's name and creation time. Both survive server restarts and
- * leader changes (the creation time is part of the replicated stream assignment); a deleted and
- * re-created stream gets a new creation time, hence a new epoch.
- */
-export function epochOf(info: StreamInfo): string {
-  return createHash("sha256").update(`${info.config.name}\n${info.created}`).digest("base64url").slice(0, 22);
 }
 
 /** A stream younger than this may still see concurrent creations being applied. */
@@ -48,16 +38,6 @@ async function settledInfo(jsm: JetStreamManager, info: StreamInfo): Promise<Str
     current = next;
   }
   return current;
-}
-
-/** The stream's info, or undefined when it does not exist. */
-export async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
-  try {
-    return await jsm.streams.info(name);
-  } catch (err) {
-    if (isDefiniteApiError(err) && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
-    throw err;
-  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // Shared pieces of the JetStream backend tests: a backend on a real nats-server, and a recorder of
 // live-feed events that tests wait on (polling with a deadline, never sleeping).
-import { loadConfig } from "../../config.js";
-import { EdgeMetrics } from "../../metrics.js";
+import { loadConfig } from "../../../shared/config.js";
+import { EdgeMetrics } from "../../common/metrics.js";
 import type { LiveHandlers, StoredMessage } from "../backend.js";
 import { JetStreamBackend } from "./jetstream-backend.js";
 

@@ -1,8 +1,8 @@
 // Graceful drain (DESIGN.md "Kubernetes"): the edge's connections are closed in waves spread over
 // drainSeconds, each told to reconnect after a spread-out delay, so the other edges see a steady
 // trickle of reconnects instead of a storm.
-import { CloseCode, encodeEdgeFrame } from "../protocol/index.js";
-import type { Session } from "./session/session.js";
+import { CloseCode, encodeEdgeFrame } from "../../protocol/index.js";
+import type { Session } from "./session.js";
 
 /** At most this many waves; fewer when there are fewer connections. */
 const MAX_WAVES = 10;

@@ -1,9 +1,9 @@
 // Publishing as WebSocket `pub` frames and HTTP POST /v1/publish both do it: entitlement, the size
 // limit, the durable write, metrics. Data is serialized once here; the backend stores that text.
-import type { Backend, PublishOutcome } from "./backend/backend.js";
-import type { Grants } from "./auth/grants.js";
-import type { EdgeMetrics } from "./metrics.js";
-import { matchesAny } from "../protocol/index.js";
+import type { Backend, PublishOutcome } from "../backend/backend.js";
+import type { Grants } from "../auth/grants.js";
+import type { EdgeMetrics } from "../common/metrics.js";
+import { matchesAny } from "../../protocol/index.js";
 import { RequestError } from "./request-error.js";
 
 export interface PublishRequest {

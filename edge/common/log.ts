@@ -1,6 +1,6 @@
 // One JSON line per event on stdout, filtered by HERALD_LOG_LEVEL. Callers pass only plain fields:
 // tokens, API keys and message data are never handed to the logger, so they can never be printed.
-import type { EdgeConfig } from "./config.js";
+import type { EdgeConfig } from "../../shared/config.js";
 
 export type LogLevel = EdgeConfig["logLevel"];
 type EventLevel = Exclude<LogLevel, "silent">;

@@ -3,7 +3,7 @@
 // Everything here works on nats-server 2.9.10: no 2.10+ fields (metadata, subject_transform,
 // compression, ...) are ever set.
 import type { StreamConfig } from "@nats-io/jetstream";
-import type { EdgeConfig } from "../../config.js";
+import type { EdgeConfig } from "./config.js";
 
 /** The part of the edge's configuration that defines the stream (the operator renders the same). */
 export type StreamOptions = Pick<

@@ -1,8 +1,8 @@
 // A refused request, with its herald.v1 error code: the one error type behind `err` frames and
 // HTTP error bodies, so WebSocket and HTTP refuse the same things with the same words.
-import { AuthError } from "./auth/grants.js";
-import { BackendUnavailableError } from "./backend/backend.js";
-import type { ErrorCode } from "../protocol/index.js";
+import { AuthError } from "../auth/grants.js";
+import { BackendUnavailableError } from "../backend/backend.js";
+import type { ErrorCode } from "../../protocol/index.js";
 
 export class RequestError extends Error {
   constructor(
