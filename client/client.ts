@@ -2,6 +2,7 @@
 // The connection life cycle lives here; per-topic ordering lives in Subscription, publishes in
 // PublishTracker, delays in Backoff, tokens in TokenProvider.
 import {
+  closeAdvice,
   CloseCode,
   decodeEdgeFrames,
   SUBPROTOCOL,
@@ -69,8 +70,6 @@ export interface ClientEvents {
   error: Error;
 }
 
-/** Once the edge closed with one of these, only a new token can help. */
-const AUTH_CLOSE_CODES = new Set<number>([CloseCode.Unauthenticated, CloseCode.Forbidden]);
 /** Close codes the client itself uses on its socket. */
 const CLIENT_CLOSE = { normal: 1000, heartbeat: 4000, malformed: CloseCode.Malformed } as const;
 type TimerName = "reconnect" | "refresh" | "heartbeat" | "drain";
@@ -89,8 +88,12 @@ export class HeraldClient {
   readonly #events = new Emitter<ClientEvents>();
   readonly #subscriptions = new Map<string, Subscription<never>>();
   readonly #publishes = new PublishTracker();
-  /** ids of unsub and ping requests: their replies need no handling. */
+  /** ids of unsub requests: their replies need no handling. */
   readonly #quietRequests = new Set<RequestId>();
+  /** ids of pings in flight on this connection. */
+  readonly #pings = new Set<RequestId>();
+  /** The heartbeat interval the edge announced in its welcome. */
+  #heartbeatMs: number | undefined;
 
   #state: ClientState = "connecting";
   #ws: WebSocketLike | undefined;
@@ -105,8 +108,13 @@ export class HeraldClient {
   /** A `reconnect` frame asked us not to come back before this time (ms since the epoch). */
   #reconnectNotBefore: number | undefined;
   #lastReceived = 0;
-  /** The current connection brought at least one new message (not only replays of known ones). */
+  /**
+   * The current connection made progress (see #progress): only then is the reconnect backoff reset,
+   * so connections that keep closing without progress are spaced ever wider, up to maxMs.
+   */
   #progressed = false;
+  /** When the current connection became ready (ms since the epoch). */
+  #readySince = 0;
   #nextId = 1;
   readonly #timers: Record<TimerName, ReturnType<typeof setTimeout> | undefined> = {
     reconnect: undefined,
@@ -272,6 +280,7 @@ export class HeraldClient {
     this.#ready = false;
     this.#authRequest = undefined;
     this.#quietRequests.clear();
+    this.#pings.clear();
     for (const timer of ["refresh", "heartbeat", "drain"] as const) {
       clearTimeout(this.#timers[timer]);
       this.#timers[timer] = undefined;
@@ -280,7 +289,8 @@ export class HeraldClient {
     if (this.#state === "closed") return;
     if (this.#state === "open") this.#setState("reconnecting");
 
-    if (AUTH_CLOSE_CODES.has(code)) {
+    const advice = closeAdvice(code);
+    if (advice === "new_token") {
       const refused = new HeraldError(
         code === CloseCode.Forbidden ? "forbidden" : "unauthenticated",
         `herald: the edge closed the connection with ${code}${reason ? `: ${reason}` : ""}`,
@@ -298,19 +308,23 @@ export class HeraldClient {
     const notBefore = this.#reconnectNotBefore;
     this.#reconnectNotBefore = undefined;
     if (notBefore !== undefined) this.#scheduleReconnect(Math.max(0, notBefore - Date.now()));
-    else if (wasReady && this.#resumesAtOnce(code)) this.#scheduleReconnect(0);
+    else if (wasReady && advice === "resume" && (code === CloseCode.Draining || this.#progressed))
+      this.#scheduleReconnect(0);
     else this.#scheduleReconnect(this.#backoff.next());
   }
 
   /**
-   * The edge asked us to go (1001 draining) or dropped us for falling behind (4008): come back at
-   * once and resume. Except after a 4008 on a connection that brought nothing new: then the resume
-   * itself overflowed the edge's send buffer, and coming back at once would repeat that in a tight
-   * loop; the backoff spaces the attempts instead.
+   * The connection did something a new connection would not do by itself, which proves that
+   * connecting works: a subscription accepted a new message, a subscription was confirmed for the
+   * first time, a publish got its answer, or a ping was answered after the connection had been
+   * ready for a whole heartbeat interval. Only this resets the reconnect backoff: a connection that
+   * is welcomed and then closed again (4008 with nothing new, 4009, 4400, a token refused after the
+   * welcome) counts as a failed attempt. After a 1001 (draining) the client comes back at once
+   * anyway; after a 4008 only when the connection made progress.
    */
-  #resumesAtOnce(code: number): boolean {
-    if (code === CloseCode.Draining) return true;
-    return code === CloseCode.SlowConsumer && this.#progressed;
+  #progress(): void {
+    this.#progressed = true;
+    this.#backoff.reset();
   }
 
   /** Stops using `ws` at once (without waiting for a closing handshake a dead peer never answers). */
@@ -326,7 +340,7 @@ export class HeraldClient {
   /** Welcome received and, with a token, the token accepted: (re)subscribe and (re)publish. */
   #becomeReady(): void {
     this.#ready = true;
-    this.#backoff.reset();
+    this.#readySince = Date.now();
     this.#setState("open");
     for (const subscription of this.#subscriptions.values()) {
       if (subscription.ready) this.#send(subscription.subFrame(this.#newId()));
@@ -375,15 +389,21 @@ export class HeraldClient {
         this.#becomeReadyWhenAuthenticated();
         return;
       case "subok":
-        this.#subscriptions.get(frame.topic)?.handleSubOk(frame);
+        if (this.#subscriptions.get(frame.topic)?.handleSubOk(frame) === "first") this.#progress();
         return;
       case "msg":
-        if (this.#subscriptions.get(frame.topic)?.handleMsg(frame) === "accepted") this.#progressed = true;
+        if (this.#subscriptions.get(frame.topic)?.handleMsg(frame) === "accepted") this.#progress();
         return;
       case "ack":
         if (this.#authRequest?.id === frame.id) this.#authAccepted();
-        else if (this.#publishes.has(frame.id)) this.#publishes.handleAck(frame);
-        else this.#quietRequests.delete(frame.id);
+        else if (this.#publishes.has(frame.id)) {
+          this.#publishes.handleAck(frame);
+          this.#progress();
+        } else if (this.#pings.has(frame.id)) {
+          this.#pings.delete(frame.id);
+          if (this.#heartbeatMs !== undefined && Date.now() - this.#readySince >= this.#heartbeatMs)
+            this.#progress();
+        } else this.#quietRequests.delete(frame.id);
         return;
       case "err":
         this.#handleErr(ws, frame);
@@ -414,8 +434,11 @@ export class HeraldClient {
       }
       return;
     }
-    if (id !== undefined && this.#publishes.has(id)) return this.#publishes.handleErr(frame);
-    if (id !== undefined && this.#quietRequests.delete(id)) return;
+    if (id !== undefined && this.#publishes.has(id)) {
+      this.#publishes.handleErr(frame);
+      return this.#progress();
+    }
+    if (id !== undefined && (this.#quietRequests.delete(id) || this.#pings.delete(id))) return;
     if (id !== undefined) {
       for (const subscription of this.#subscriptions.values()) {
         if (subscription.owns(id)) return subscription.handleErr(frame);
@@ -476,6 +499,7 @@ export class HeraldClient {
    */
   #startHeartbeat(ws: WebSocketLike, intervalMs: number): void {
     clearTimeout(this.#timers.heartbeat);
+    this.#heartbeatMs = intervalMs;
     let pingSentAt: number | undefined;
     const beat = () => {
       if (ws !== this.#ws) return;
@@ -485,7 +509,7 @@ export class HeraldClient {
         return;
       }
       const id = this.#newId();
-      this.#quietRequests.add(id);
+      this.#pings.add(id);
       this.#send({ op: "ping", id });
       pingSentAt = Date.now();
       this.#timers.heartbeat = setTimeout(beat, intervalMs);

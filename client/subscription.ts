@@ -6,7 +6,15 @@
 // Accepted messages reach the handler one at a time, in order (a handler's promise is awaited
 // before the next); a position is saved only once its handler has finished, so after an app crash
 // the message being handled is delivered again (at-least-once across restarts).
-import type { ErrFrame, FromLast, MsgFrame, RequestId, SubFrame, SubOkFrame } from "../protocol/index.js";
+import {
+  ERROR_ADVICE,
+  type ErrFrame,
+  type FromLast,
+  type MsgFrame,
+  type RequestId,
+  type SubFrame,
+  type SubOkFrame,
+} from "../protocol/index.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";
@@ -57,10 +65,9 @@ export interface SubscriptionHost {
   retryBackoff(): BackoffOptions;
 }
 
-/** Error codes after which asking again later can succeed. */
-const RETRYABLE = new Set<string>(["unavailable", "internal", "rate_limited", "already_subscribed"]);
-
 export type MessageOutcome = "accepted" | "duplicate" | "gap" | "ignored";
+/** A `subok` that confirmed the subscription for the first time in its life, another one, or one ignored. */
+export type SubOkOutcome = "first" | "again" | "ignored";
 
 /** One step of delivery, in order: a message for the handler or a resync for the listeners. */
 interface Delivery {
@@ -91,6 +98,8 @@ export class Subscription<T = unknown> {
   #requestId: RequestId | undefined;
   #loaded = false;
   #ended = false;
+  /** An edge has confirmed this subscription at least once. */
+  #confirmed = false;
   readonly #retry: Backoff;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -180,12 +189,14 @@ export class Subscription<T = unknown> {
     clearTimeout(this.#retryTimer);
   }
 
-  handleSubOk(frame: SubOkFrame): void {
-    if (this.#ended || this.#paused) return;
+  handleSubOk(frame: SubOkFrame): SubOkOutcome {
+    if (this.#ended || this.#paused) return "ignored";
     // An answer to an earlier request (before a re-subscription) says nothing about the current one.
     // A `subok` without id is the edge's own restart of the subscription and always counts.
-    if (frame.id !== undefined && frame.id !== this.#requestId) return;
+    if (frame.id !== undefined && frame.id !== this.#requestId) return "ignored";
     this.#retry.reset();
+    const outcome = this.#confirmed ? "again" : "first";
+    this.#confirmed = true;
     const confirmed = { epoch: frame.epoch, seq: frame.seq };
     this.#expectPrev = frame.seq;
     if (!frame.recovered) {
@@ -196,12 +207,13 @@ export class Subscription<T = unknown> {
         position: confirmed,
         run: () => this.#events.emit("resync", { topic: this.topic, lost, position: confirmed }),
       });
-      return;
+      return outcome;
     }
     if (!this.#accepted || this.#accepted.epoch !== frame.epoch || this.#accepted.seq < frame.seq) {
       this.#accepted = confirmed;
       this.#deliver({ position: confirmed });
     }
+    return outcome;
   }
 
   handleMsg(frame: MsgFrame): MessageOutcome {
@@ -230,12 +242,12 @@ export class Subscription<T = unknown> {
   handleErr(frame: ErrFrame): void {
     if (this.#ended || frame.id === undefined || frame.id !== this.#requestId) return;
     this.#requestId = undefined;
-    if (RETRYABLE.has(frame.code)) {
+    const advice = ERROR_ADVICE[frame.code];
+    if (advice === "retry" || advice === "unsub_first") {
       clearTimeout(this.#retryTimer);
-      // "already_subscribed" means an earlier subscription of ours is still in force on the edge
-      // (an unsub that lost a race): replace it; otherwise simply ask again.
-      const again =
-        frame.code === "already_subscribed" ? this.host.resubscribeOnWire : this.host.subscribeOnWire;
+      // "unsub_first" (already_subscribed): an earlier subscription of ours is still in force on the
+      // edge (an unsub that lost a race): replace it; otherwise simply ask again.
+      const again = advice === "unsub_first" ? this.host.resubscribeOnWire : this.host.subscribeOnWire;
       this.#retryTimer = setTimeout(() => again.call(this.host, this), this.#retry.next());
       return;
     }
