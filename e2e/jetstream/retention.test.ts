@@ -4,7 +4,7 @@ import test from "ava";
 import type { SubOkFrame } from "../../protocol/index.js";
 import { startNats } from "../harness/nats-server.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
-import { RetryingPublisher, spawnNatsEdge } from "./fault-kit.js";
+import { probe, RetryingPublisher, spawnNatsEdge, waitUntil } from "./fault-kit.js";
 
 test("a position older than retention: recovered:false, then every message from the head", async (t) => {
   const nats = await startNats(t);
@@ -62,4 +62,30 @@ test("a position older than retention: recovered:false, then every message from 
     publisher.published.get("fault5.a")!.slice(9),
   );
   t.is(chainProblem(all, seqs[8]!), undefined);
+});
+
+test("a message lost while away and then aged out, with the topic emptied before the next one: recovered:false on the WebSocket and over HTTP (prev < position proves nothing)", async (t) => {
+  const nats = await startNats(t);
+  const edge = await spawnNatsEdge(t, nats.url, {
+    HERALD_MAX_AGE_SECONDS: "1",
+    HERALD_DUPLICATE_WINDOW_SECONDS: "1",
+  });
+  const publisher = new RetryingPublisher(() => edge.url);
+  const client = await TestClient.ready(edge.wsUrl);
+  const subok = (await client.subscribe("aged.t")) as SubOkFrame;
+  await publisher.publish("aged.t", "A");
+  const [a] = await client.waitForMessages("aged.t", 1);
+  client.close();
+  await client.waitForClose();
+  await publisher.publish("aged.t", "B");
+  await waitUntil("A and B to age out", async () => {
+    const history = (await probe(edge.url, "/v1/topics/aged.t/messages?after=0")).body as { messages: [] };
+    return history.messages.length === 0;
+  });
+  await publisher.publish("aged.t", "C");
+  const again = await TestClient.ready(edge.wsUrl);
+  t.teardown(() => again.close());
+  t.like(await again.subscribe("aged.t", { epoch: subok.epoch, seq: a!.seq }), { recovered: false });
+  const history = await probe(edge.url, `/v1/topics/aged.t/messages?after=${a!.seq}`);
+  t.like(history, { status: 200, body: { recovered: false } });
 });

@@ -316,12 +316,13 @@ export class TopicChannel {
   // ---- ring ----
 
   /**
-   * The ring's answer for a resume after `after`. The head itself needs no message, except head 0:
-   * only the backend knows whether a topic without a head lost messages to retention.
+   * The ring's answer for a resume after `after`. The head itself needs no message. Position 0
+   * is the backend's to answer: a first message's prev of 0 proves nothing about messages that
+   * retention removed before it (JetStream numbers the first message after an emptied topic so).
    */
   ringAfter(after: number): CachedMessage[] | "unknown" | "invalid" {
-    if (this.feed === undefined) return "unknown";
-    if (after === this.head && after > 0) return [];
+    if (this.feed === undefined || after === 0) return "unknown";
+    if (after === this.head) return [];
     return messagesAfter(this.ring, after);
   }
 

@@ -21,7 +21,12 @@ export async function readHistory(
     return { epoch, head, recovered: true, messages: messages.slice(0, count) };
   }
   const after = from.after;
-  if (after === head || count === 0) return { epoch, head, recovered: after <= head, messages: [] };
+  // The head itself: nothing follows it (a head of 0 says nothing: see untouchedSince).
+  if (after === head && head > 0) return { epoch, head, recovered: true, messages: [] };
+  if (head === 0 || count === 0) {
+    const recovered = after === 0 ? await reader.untouchedSince(0) : after === head;
+    return { epoch, head, recovered, messages: [] };
+  }
   // A position beyond the head is not one of this topic's: serve from the oldest retained message.
   const start = after > head ? 0 : after;
   const found = await reader.after(topic, start, count);
@@ -34,9 +39,17 @@ export async function readHistory(
     found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length)));
   }
   const first = found[0];
-  // Sound: recovered only when the first retained message after `after` provably follows it (its
-  // Herald-Prev is `after`, or older when retention removed `after` itself and nothing since).
-  const recovered = after < head && first !== undefined && first.prev !== undefined && first.prev <= after;
+  // Continuity is proven by equality only (DESIGN.md): the first retained message after `after`
+  // was stored when `after` was the topic's last seq (Herald-Prev, checked by JetStream through
+  // Nats-Expected-Last-Subject-Sequence). A smaller Herald-Prev proves nothing: a topic that
+  // retention emptied is stored on with Herald-Prev 0, whatever it had before. And Herald-Prev 0
+  // itself is ambiguous in the same way: at position 0 it proves continuity only while the stream
+  // never removed a message.
+  const recovered =
+    after <= head &&
+    first !== undefined &&
+    first.prev === after &&
+    (after > 0 || (await reader.untouchedSince(0)));
   return { epoch, head, recovered, messages: chain(found, recovered ? after : (first?.prev ?? 0)) };
 }
 

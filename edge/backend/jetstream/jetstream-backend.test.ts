@@ -387,3 +387,26 @@ test("a retried msgId is a dup with the original seq even when the topic moved o
   t.is((await one.read("m", { last: 1 }, 1)).messages[0]!.prev, stored.head);
   t.is(next.seq, (await one.read("m", { last: 1 }, 1)).head);
 });
+
+test("live feed: a message after retention emptied the topic restarts the chain at its prev instead of claiming it follows what the feed had (a lost copy in between stays visible)", async (t) => {
+  const nats = await startNats(t);
+  const { backend, recorder } = await feedDropping(t, nats.url, (data) => data === "B", {
+    HERALD_MAX_AGE_SECONDS: "1",
+    HERALD_DUPLICATE_WINDOW_SECONDS: "1",
+  });
+  const a = await backend.publish({ topic: "d", data: "A" });
+  await waitFor("A", () => recorder.messages().length === 1);
+  await backend.publish({ topic: "d", data: "B" });
+  await waitFor(
+    "A and B to age out",
+    async () => (await backend.read("d", { last: 5 }, 5)).messages.length === 0,
+    10_000,
+  );
+  const c = await backend.publish({ topic: "d", data: "C" });
+  await waitFor("C", () => recorder.messages().some((m) => m.data === "C"));
+  t.deepEqual(recorder.events, [
+    { message: { topic: "d", seq: a.seq, prev: 0, ts: recorder.messages()[0]!.ts, data: "A" } },
+    { reset: { epoch: backend.epoch(), head: 0 } },
+    { message: { topic: "d", seq: c.seq, prev: 0, ts: recorder.messages()[1]!.ts, data: "C" } },
+  ]);
+});

@@ -218,9 +218,14 @@ export class TopicFeed implements LiveFeed {
           if (message.prev > this.last)
             throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
         }
-        // prev < last only when retention removed the topic's newest messages before this one was
-        // stored: nothing exists between `last` and it, so the chain continues from `last`.
-        this.deliver({ ...message, prev: this.last }, generation);
+        if (message.prev < this.last) {
+          // Retention emptied the topic before this message was stored (JetStream then numbers its
+          // prev 0), or it belongs to a re-created stream: either way nothing proves that no
+          // message was lost between `last` and it (continuity is proven by equality only).
+          // The chain restarts at its prev, the message follows.
+          this.resetTo(message.prev, generation);
+        }
+        this.deliver(message, generation);
         return;
       }
     }
@@ -248,13 +253,18 @@ export class TopicFeed implements LiveFeed {
     }
   }
 
-  private async resetToHead(generation: number): Promise<void> {
-    this.ctx.metrics.backendReads.inc({ kind: "head" });
-    const head = (await this.ctx.reader.last(this.topic))?.seq ?? 0;
+  /** The chain cannot continue: delivery restarts after `head`. */
+  private resetTo(head: number, generation: number): void {
     if (generation !== this.generation || this.isClosed) return;
     this.last = head;
     this.ctx.noteHead(this.topic, head);
     safely(() => this.handlers.reset({ epoch: this.ctx.epoch(), head }));
+  }
+
+  private async resetToHead(generation: number): Promise<void> {
+    this.ctx.metrics.backendReads.inc({ kind: "head" });
+    const head = (await this.ctx.reader.last(this.topic))?.seq ?? 0;
+    this.resetTo(head, generation);
   }
 
   private deliver(message: StoredMessage, generation: number): void {
@@ -266,13 +276,14 @@ export class TopicFeed implements LiveFeed {
 }
 
 /**
- * Whether a stored message directly follows `last` in its topic. Its Herald-Prev (see
- * publisher.ts) is the topic's previous seq when it was stored: greater than `last` means messages
- * in between are gone. A message without the header was not published by Herald; it is the next
- * one retained after `last`, which is all that can be known.
+ * Whether a stored message provably follows `last` in its topic: its Herald-Prev (see
+ * publisher.ts), the topic's last seq when it was stored, is exactly `last`. Anything else proves
+ * nothing (DESIGN.md "Continuity is proven by equality only"): greater means messages in between
+ * are gone, smaller that retention emptied the topic first (and may have taken messages after
+ * `last` with it), none that it was not published by Herald.
  */
 export function follows(message: ReadMessage, last: number): boolean {
-  return message.prev === undefined || message.prev <= last;
+  return message.prev === last;
 }
 
 function safely(run: () => void): void {

@@ -50,6 +50,22 @@ export class StreamReader {
     }
   }
 
+  /**
+   * Whether the stream provably removed no message with a seq above `seq` (none aged out, none
+   * trimmed by a limit, none deleted). Only then does a topic with nothing retained after a
+   * position prove that nothing after it was lost: JetStream keeps no head for a topic whose
+   * messages all left retention.
+   */
+  async untouchedSince(seq: number): Promise<boolean> {
+    try {
+      const { state } = await this.jsm().streams.info(this.stream);
+      // num_deleted is left out of the answer when there are none.
+      return (state.num_deleted ?? 0) === 0 && state.first_seq <= seq + 1;
+    } catch (err) {
+      throw unavailable(err, `reading the state of stream ${this.stream}`);
+    }
+  }
+
   /** The topic's message with exactly this seq, or undefined when it is gone (or of another topic). */
   async at(topic: string, seq: number): Promise<ReadMessage | undefined> {
     try {
