@@ -19,7 +19,7 @@ export interface PublishInput {
   readonly topic: string;
   /** The data as JSON text. */
   readonly data: string;
-  /** Dedupe key: a repeat within the duplicate window is not stored again. */
+  /** Dedupe key, scoped to the topic: a repeat on the same topic within the duplicate window is not stored again. */
   readonly msgId?: string;
 }
 

@@ -1,34 +1,12 @@
 // Continuity is proven by equality only (DESIGN.md): both backends answer a read "after N" with
 // recovered:true only when the first message's prev is N (or N is the head), also when retention
 // emptied the topic in between. Each scenario runs on the embedded log and on JetStream.
-import test, { type ExecutionContext } from "ava";
-import { loadConfig } from "../../shared/config.js";
-import { EdgeMetrics } from "../common/metrics.js";
-import { startNats } from "../../e2e/harness/nats-server.js";
+import test from "ava";
 import type { Backend } from "./backend.js";
-import { EmbeddedBackend } from "./embedded/embedded-backend.js";
-import { startBackend, waitFor } from "../../e2e/harness/jetstream-support.js";
+import { BACKENDS } from "../../e2e/harness/backends.js";
+import { waitFor } from "../../e2e/harness/wait.js";
 
 const RETENTION = { HERALD_MAX_AGE_SECONDS: "1", HERALD_DUPLICATE_WINDOW_SECONDS: "1" };
-
-const backends: [string, (t: ExecutionContext, env: Record<string, string>) => Promise<Backend>][] = [
-  [
-    "embedded",
-    async (t, env) => {
-      const backend = new EmbeddedBackend(loadConfig(env), new EdgeMetrics());
-      t.teardown(() => backend.close());
-      await backend.start();
-      return backend;
-    },
-  ],
-  [
-    "jetstream",
-    async (t, env) => {
-      const nats = await startNats(t);
-      return (await startBackend(t, nats.url, env)).backend;
-    },
-  ],
-];
 
 async function agedOut(backend: Backend, topic: string): Promise<void> {
   await waitFor(
@@ -38,7 +16,7 @@ async function agedOut(backend: Backend, topic: string): Promise<void> {
   );
 }
 
-for (const [kind, start] of backends) {
+for (const [kind, start] of BACKENDS) {
   test(`${kind}: a message lost while away is not recovered when retention emptied the topic before the next one (prev < position proves nothing)`, async (t) => {
     const backend = await start(t, RETENTION);
     const a = await backend.publish({ topic: "aged", data: '"A"' });

@@ -51,8 +51,17 @@ interface GlobalEntry {
 
 interface DedupeEntry {
   readonly seq: number;
-  readonly msgId: string;
+  /** msgIdKey(topic, msgId) */
+  readonly key: string;
   readonly at: number;
+}
+
+/**
+ * The dedupe key: a msgId is scoped to its topic (DESIGN.md "msgId is scoped to its topic"), as
+ * on JetStream (publisher.ts). A topic never holds a space, so the pair is unambiguous.
+ */
+function msgIdKey(topic: string, msgId: string): string {
+  return `${topic} ${msgId}`;
 }
 
 /** Longest pause between two sweeps of aged messages (they are also removed on every access). */
@@ -138,8 +147,9 @@ export class EmbeddedBackend implements Backend {
     if (problem) throw new Error(problem);
     const now = Date.now();
     this.sweep(now);
-    if (input.msgId !== undefined) {
-      const earlier = this.dedupe.get(input.msgId);
+    const dedupeKey = input.msgId === undefined ? undefined : msgIdKey(input.topic, input.msgId);
+    if (dedupeKey !== undefined) {
+      const earlier = this.dedupe.get(dedupeKey);
       if (earlier) return { seq: earlier.seq, dup: true };
     }
     // Timestamps never go backwards, so the global queue is ordered by age as well as by seq.
@@ -157,9 +167,9 @@ export class EmbeddedBackend implements Backend {
     log.messages.push(message);
     this.global.push({ seq: message.seq, log, ts });
     this.totalBytes += messageBytes(message);
-    if (input.msgId !== undefined) {
-      const entry = { seq: message.seq, msgId: input.msgId, at: now };
-      this.dedupe.set(input.msgId, entry);
+    if (dedupeKey !== undefined) {
+      const entry = { seq: message.seq, key: dedupeKey, at: now };
+      this.dedupe.set(dedupeKey, entry);
       this.dedupeBySeq.push(entry);
     }
     this.enforceLimits(log);
@@ -322,7 +332,7 @@ export class EmbeddedBackend implements Backend {
     const dedupeFrom = now - this.retention.duplicateWindowSeconds * 1000;
     while ((this.dedupeBySeq.first?.at ?? Infinity) < dedupeFrom) {
       const entry = this.dedupeBySeq.shift()!;
-      if (this.dedupe.get(entry.msgId) === entry) this.dedupe.delete(entry.msgId);
+      if (this.dedupe.get(entry.key) === entry) this.dedupe.delete(entry.key);
     }
   }
 

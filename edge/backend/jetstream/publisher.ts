@@ -13,8 +13,13 @@
 // actual last seq); we retry with H = N. Publishes of one topic from one edge are serialized so
 // they do not race each other into retries.
 //
-// Dedupe: on nats-server 2.9.10 the Nats-Msg-Id check runs before the expected-last-sequence
-// check, so a retried msgId returns {duplicate: true, seq: original} whatever H was (tested).
+// Dedupe: a msgId is scoped to its topic (DESIGN.md "msgId is scoped to its topic"): the same msgId
+// on two topics is two messages. JetStream's Nats-Msg-Id is stream-wide, so the header is not the
+// msgId itself but a hash of the pair (msgIdHeader): unambiguous, of fixed length and charset, and
+// it tells nobody which msgIds another topic used. On nats-server 2.9.10 the Nats-Msg-Id check
+// runs before the expected-last-sequence check, so a retried msgId returns {duplicate: true, seq:
+// original} whatever H was (tested).
+import { createHash } from "node:crypto";
 import { headers } from "@nats-io/nats-core";
 import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
 import type { EdgeMetrics } from "../../common/metrics.js";
@@ -82,7 +87,7 @@ export class Publisher {
       try {
         const ack = await this.js().publish(subject, body, {
           headers: h,
-          msgID: input.msgId,
+          msgID: input.msgId === undefined ? undefined : msgIdHeader(input.topic, input.msgId),
           expect: { lastSubjectSequence: head },
           timeout: PUBLISH_TIMEOUT_MS,
         });
@@ -102,6 +107,16 @@ export class Publisher {
       }
     }
     throw new BackendUnavailableError(
+
+/**
+ * The Nats-Msg-Id of a message: SHA-256 over the topic and the msgId, length-prefixed so that no
+ * two pairs share an input, in base64url (43 characters).
+ */
+export function msgIdHeader(topic: string, msgId: string): string {
+  return createHash("sha256")
+    .update(`${Buffer.byteLength(topic)}:${topic}${msgId}`)
+    .digest("base64url");
+}
       `JetStream busy: other edges kept publishing to ${input.topic} for ${CONFLICT_BUDGET_MS} ms`,
     );
   }
