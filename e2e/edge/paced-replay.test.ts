@@ -65,3 +65,28 @@ for (const { name, env, from } of cases) {
     t.is(again.closed, undefined);
   });
 }
+
+test("a non-ASCII backlog (60 messages of 20,000 CJK characters, last:60) arrives in full: replay pacing counts UTF-8 bytes, the unit of the send buffer", async (t) => {
+  const edge = await startTestEdge(t);
+  const topic = "cjk.topic";
+  const text = "漢".repeat(20_000);
+  for (let n = 1; n <= 60; n++) {
+    const response = await fetch(`${edge.url}/v1/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topic, data: { n, text } }),
+    });
+    if (response.status !== 200) throw new Error(`publish failed: ${response.status}`);
+  }
+  const client = await TestClient.ready(edge.wsUrl);
+  t.teardown(() => client.close());
+  const subok = (await client.subscribe(topic, { last: 60 })) as SubOkFrame;
+  const received = await client.waitForMessages(topic, 60);
+  t.deepEqual(
+    received.map((m) => (m.data as { n: number }).n),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  );
+  t.is((received[59]!.data as { text: string }).text, text);
+  t.is(chainProblem(received, subok.seq), undefined);
+  t.is(client.closed, undefined);
+});

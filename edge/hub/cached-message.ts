@@ -9,15 +9,13 @@ export interface CachedMessage {
   readonly prev: number;
   readonly message: StoredMessage;
   readonly frame: string;
+  /** The frame's UTF-8 bytes: the unit of the send buffer that paces replays, measured once. */
+  readonly bytes: number;
 }
 
 export function cacheMessage(message: StoredMessage): CachedMessage {
-  return {
-    seq: message.seq,
-    prev: message.prev,
-    message,
-    frame: encodeMsgFrame(message.topic, message.seq, message.prev, message.data, message.ts),
-  };
+  const frame = encodeMsgFrame(message.topic, message.seq, message.prev, message.data, message.ts);
+  return { seq: message.seq, prev: message.prev, message, frame, bytes: Buffer.byteLength(frame) };
 }
 
 /**

@@ -11,7 +11,7 @@ export interface Subscriber {
   /** Queue one already-encoded edge frame (text, one JSON object) for this subscriber's socket. */
   send(frame: string): void;
   /**
-   * How many more characters a replay may queue now. A replay (resume, last K) sends only what
+   * How many more bytes (UTF-8, as the frames go out) a replay may queue now. A replay (resume, last K) sends only what
    * fits and waits for `drained()` before the rest, so a backlog larger than the connection's send
    * buffer is paced by the client's reading instead of ending in 4008 on every reconnect. Live
    * messages are never held back: a subscriber that cannot keep up with live traffic is slow.
@@ -81,8 +81,8 @@ export class TopicSubscription implements HubSubscription {
     for (const message of messages) {
       if (message.seq <= this.pos) continue;
       if (message.prev !== this.pos) break;
-      if (sent > 0 && message.frame.length > room) break;
-      room -= message.frame.length;
+      if (sent > 0 && message.bytes > room) break;
+      room -= message.bytes;
       this.pos = message.seq;
       this.send(message.frame);
       sent++;
