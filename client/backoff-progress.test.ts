@@ -6,7 +6,9 @@ import test from "ava";
 import { startTestEdge } from "../e2e/harness/test-edge.js";
 import { startWsProxy } from "../e2e/harness/ws-proxy.js";
 import { HeraldClient } from "./node.js";
-import { publishHttp, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
+import { publish } from "../e2e/harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { waitFor } from "../e2e/harness/wait.js";
 
 test("connections closed without progress reconnect with a growing backoff; a delivered message resets it", async (t) => {
   const edge = await startTestEdge(t, TEST_EDGE_ENV);
@@ -48,7 +50,7 @@ test("connections closed without progress reconnect with a growing backoff; a de
   // Progress: a message published meanwhile is delivered by the next connection's resume. After it
   // the delays start small again, so the following connections come quickly (without the reset, each
   // would wait a random part of 12.8 s or more).
-  await publishHttp(edge.url, "backoff.progress", { n: 1 });
+  await publish(edge.url, { topic: "backoff.progress", data: { n: 1 } }, TEST_API_KEY);
   await waitFor("the message delivered by a resumed connection", () => values.length === 1, 120_000);
   const afterProgress = proxy.connectionsAccepted();
   await waitFor(

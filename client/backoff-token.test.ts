@@ -2,7 +2,7 @@
 // token is refreshed (read from the JWT's exp).
 import test from "ava";
 import { Backoff } from "./backoff.js";
-import { signToken } from "./test-helpers.js";
+import { signToken } from "../e2e/harness/tokens.js";
 import { refreshDelay, tokenExpiry } from "./token.js";
 
 test("backoff: full jitter between 0 and a doubling ceiling, capped, and reset after a success", (t) => {
@@ -18,13 +18,13 @@ test("backoff: full jitter between 0 and a doubling ceiling, capped, and reset a
 });
 
 test("token: exp is read from the JWT payload; refresh comes before it, at most 30 s early", async (t) => {
-  const token = await signToken({ lifetimeSeconds: 3600 });
+  const token = await signToken({ expiresIn: 3600, publish: [">"] });
   const expiry = tokenExpiry(token)!;
   const now = Date.now();
   t.true(expiry > now + 3590_000 && expiry <= now + 3600_000);
   t.is(refreshDelay(token, now), expiry - now - 30_000);
 
-  const short = await signToken({ lifetimeSeconds: 8 });
+  const short = await signToken({ expiresIn: 8, publish: [">"] });
   const shortExpiry = tokenExpiry(short)!;
   // A short-lived token is refreshed when three quarters of its remaining life are gone.
   t.is(refreshDelay(short, now), (shortExpiry - now) * 0.75);

@@ -11,7 +11,9 @@ import {
   type HeraldMessage,
   type ResyncInfo,
 } from "./node.js";
-import { publishHttp, range, signToken, storedMessages, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
+import { publish, range, storedMessages } from "../e2e/harness/http.js";
+import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { waitFor } from "../e2e/harness/wait.js";
 
 interface Setup {
   edge: RunningEdge;
@@ -47,7 +49,7 @@ function received(client: HeraldClient, topic: string, from?: Parameters<HeraldC
 }
 
 async function publishRange(edge: RunningEdge, topic: string, numbers: number[]): Promise<void> {
-  for (const n of numbers) await publishHttp(edge.url, topic, { n });
+  for (const n of numbers) await publish(edge.url, { topic, data: { n } }, TEST_API_KEY);
 }
 
 test("delivers every message once and in order across a network cut, resuming from its position", async (t) => {
@@ -68,7 +70,7 @@ test("delivers every message once and in order across a network cut, resuming fr
   t.deepEqual(values, range(50));
   t.true(proxy.connectionsAccepted() >= 2);
   t.deepEqual(states.slice(0, 4), ["connecting", "open", "reconnecting", "open"]);
-  const stored = await storedMessages(edge.url, "cut.stream");
+  const stored = await storedMessages(edge.url, "cut.stream", TEST_API_KEY);
   t.deepEqual(sub.position?.seq, stored.at(-1)?.seq);
 });
 
@@ -148,7 +150,10 @@ test("honours a reconnect frame: moves to a new connection and loses nothing", a
 
 test("publish with a msgId whose ack is lost with the connection is retried and stored once", async (t) => {
   const { edge, proxy } = await setup(t);
-  const { client } = newClient(t, { url: proxy.wsUrl, token: () => signToken({ lifetimeSeconds: 600 }) });
+  const { client } = newClient(t, {
+    url: proxy.wsUrl,
+    token: () => signToken({ expiresIn: 600, publish: [">"] }),
+  });
   await waitFor("open", () => client.state === "open");
 
   const lostAck = proxy.dropEdgeFrame((frame) => frame.op === "ack" && frame.seq !== undefined);
@@ -166,7 +171,7 @@ test("publish with a msgId whose ack is lost with the connection is retried and 
   proxy.cutAll();
   t.true((await second).dup);
 
-  const stored = await storedMessages(edge.url, "orders.eu");
+  const stored = await storedMessages(edge.url, "orders.eu", TEST_API_KEY);
   t.deepEqual(
     stored.map((m) => m.data),
     [{ n: 1 }, { n: 2 }],
@@ -181,7 +186,7 @@ test("publish refused by the edge rejects with its error code", async (t) => {
   const { proxy } = await setup(t);
   const { client } = newClient(t, {
     url: proxy.wsUrl,
-    token: () => signToken({ lifetimeSeconds: 600, pub: ["allowed.>"] }),
+    token: () => signToken({ expiresIn: 600, publish: ["allowed.>"] }),
   });
   await t.throwsAsync(client.publish("denied.topic", { n: 1 }), {
     name: "HeraldError",
@@ -196,7 +201,7 @@ test("a subscription the edge refuses ends with an error event; the connection a
   const { edge, proxy } = await setup(t);
   const { client } = newClient(t, {
     url: proxy.wsUrl,
-    token: () => signToken({ lifetimeSeconds: 600, sub: ["allowed.>"] }),
+    token: () => signToken({ expiresIn: 600, subscribe: ["allowed.>"], publish: [">"] }),
   });
   const refused: { code: string; message: string }[] = [];
   const denied = client.subscribe("denied.topic", () =>
@@ -225,7 +230,7 @@ test("refreshes its token before exp on the open connection: no reconnect, nothi
     url: proxy.wsUrl,
     token: () => {
       issued++;
-      return signToken({ lifetimeSeconds: 6 });
+      return signToken({ expiresIn: 6, publish: [">"] });
     },
   });
   const { sub, values } = received(client, "refresh.stream");
@@ -245,13 +250,13 @@ test("refreshes its token before exp on the open connection: no reconnect, nothi
 
 test("after a 4001 it reconnects only once the token function gives a new token", async (t) => {
   const { proxy } = await setup(t);
-  const expired = await signToken({ lifetimeSeconds: -10 });
+  const expired = await signToken({ expiresIn: -10, publish: [">"] });
   let calls = 0;
   const errors: string[] = [];
   const { client } = newClient(t, {
     url: proxy.wsUrl,
     backoff: { initialMs: 50, maxMs: 200 },
-    token: async () => (++calls <= 3 ? expired : signToken({ lifetimeSeconds: 600 })),
+    token: async () => (++calls <= 3 ? expired : signToken({ expiresIn: 600, publish: [">"] })),
   });
   client.on("error", (error) => errors.push((error as { code?: string }).code ?? error.message));
   await waitFor("open with a valid token", () => client.state === "open");
@@ -265,7 +270,7 @@ test("a fixed token refused by the edge closes the client instead of retrying fo
   const { proxy } = await setup(t);
   const { client, states } = newClient(t, {
     url: proxy.wsUrl,
-    token: await signToken({ lifetimeSeconds: -10 }),
+    token: await signToken({ expiresIn: -10, publish: [">"] }),
   });
   await waitFor("closed", () => client.state === "closed");
   t.deepEqual(states, ["connecting", "closed"]);

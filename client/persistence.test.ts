@@ -7,7 +7,9 @@ import { startTestEdge } from "../e2e/harness/test-edge.js";
 import { startWsProxy } from "../e2e/harness/ws-proxy.js";
 import type { RunningEdge } from "../edge/server.js";
 import { HeraldClient, memoryPositions, type HeraldClientOptions, type PositionStorage } from "./node.js";
-import { publishHttp, range, storedMessages, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
+import { publish, range, storedMessages } from "../e2e/harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { waitFor } from "../e2e/harness/wait.js";
 
 function newClient(t: ExecutionContext, options: HeraldClientOptions): HeraldClient {
   const client = new HeraldClient(options);
@@ -16,7 +18,7 @@ function newClient(t: ExecutionContext, options: HeraldClientOptions): HeraldCli
 }
 
 async function publishRange(edge: RunningEdge, topic: string, numbers: number[]): Promise<void> {
-  for (const n of numbers) await publishHttp(edge.url, topic, { n });
+  for (const n of numbers) await publish(edge.url, { topic, data: { n } }, TEST_API_KEY);
 }
 
 /** A storage adapter that keeps positions as JSON text, like a file or localStorage would. */
@@ -50,7 +52,7 @@ test("an app that dies inside a handler gets that message again on its next star
   await waitFor("first subscription confirmed", () => firstSub.position !== undefined);
   await publishRange(edge, topic, range(10));
   await waitFor("the first client died in the handler of 5", () => first.state === "closed");
-  const stored = await storedMessages(edge.url, topic);
+  const stored = await storedMessages(edge.url, topic, TEST_API_KEY);
   t.deepEqual(firstSeen, range(5), "one message at a time: 6..10 waited for the handler of 5");
   t.deepEqual(
     JSON.parse(storage.text.get(topic)!),
@@ -68,7 +70,7 @@ test("an app that dies inside a handler gets that message again on its next star
   await publishRange(edge, topic, range(5, 11));
   await waitFor("5..15", () => secondSeen.length >= 11);
   t.deepEqual(secondSeen, range(11, 5));
-  const all = await storedMessages(edge.url, topic);
+  const all = await storedMessages(edge.url, topic, TEST_API_KEY);
   await waitFor(
     "position saved after the last handler",
     () => JSON.parse(storage.text.get(topic)!).seq === all.at(-1)!.seq,
@@ -90,7 +92,7 @@ test("while a synchronous handler runs, storage still holds the previous message
   await publishRange(edge, topic, range(5));
   await waitFor("5 messages", () => prevs.length === 5);
   t.deepEqual(storedDuringHandler, prevs);
-  const stored = await storedMessages(edge.url, topic);
+  const stored = await storedMessages(edge.url, topic, TEST_API_KEY);
   t.deepEqual(storage.entries.get(topic), { epoch: sub.position!.epoch, seq: stored.at(-1)!.seq });
   t.deepEqual(sub.position, storage.entries.get(topic));
 });

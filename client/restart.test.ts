@@ -8,7 +8,9 @@ import { freePort } from "../e2e/harness/free-port.js";
 import { startNats } from "../e2e/harness/nats-server.js";
 import { startWsProxy, type WsProxy } from "../e2e/harness/ws-proxy.js";
 import { HeraldClient, type ClientState } from "./node.js";
-import { publishUntilStored, range, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
+import { publishUntilStored, range } from "../e2e/harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { waitFor } from "../e2e/harness/wait.js";
 
 interface Stream {
   readonly values: number[];
@@ -51,7 +53,11 @@ async function stream(t: ExecutionContext, topic: string, extraEnv: Record<strin
       let stored = 0;
       const publishing = (async () => {
         for (const n of range(total)) {
-          await publishUntilStored(() => edge.url, topic, { n }, `${topic}-${n}`);
+          await publishUntilStored(
+            () => edge.url,
+            { topic, data: { n }, msgId: `${topic}-${n}` },
+            TEST_API_KEY,
+          );
           stored = n;
         }
       })();

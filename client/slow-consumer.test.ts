@@ -10,7 +10,9 @@ import { CloseCode } from "../protocol/index.js";
 import { startTestEdge } from "../e2e/harness/test-edge.js";
 import type { RunningEdge } from "../edge/server.js";
 import { HeraldClient, type WebSocketConstructor } from "./node.js";
-import { publishHttp, range, TEST_API_KEY, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
+import { publish, range } from "../e2e/harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { waitFor } from "../e2e/harness/wait.js";
 
 const TOPIC = "burst.feed";
 /** Bytes of padding per message: the burst outgrows loopback's socket buffers within seconds. */
@@ -25,13 +27,11 @@ const BATCH = 5;
 const MAX_BURST = 8_000;
 
 async function publishBatch(edge: RunningEdge, numbers: number[]): Promise<void> {
-  const response = await fetch(`${edge.url}/v1/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${TEST_API_KEY}` },
-    body: JSON.stringify(numbers.map((n) => ({ topic: TOPIC, data: { n, padding: PADDING } }))),
-  });
-  if (response.status !== 200)
-    throw new Error(`batch publish refused with HTTP ${response.status}: ${await response.text()}`);
+  await publish(
+    edge.url,
+    numbers.map((n) => ({ topic: TOPIC, data: { n, padding: PADDING } })),
+    TEST_API_KEY,
+  );
 }
 
 async function slowConsumerCloses(edge: RunningEdge): Promise<number> {
@@ -74,7 +74,8 @@ test("a client that stops reading is closed with 4008, resumes at once when it r
   const values: number[] = [];
   const sub = client.subscribe<{ n: number }>(TOPIC, (message) => values.push(message.data.n));
   await waitFor("subscription confirmed", () => sub.position !== undefined);
-  for (const n of range(10)) await publishHttp(edge.url, TOPIC, { n, padding: PADDING });
+  for (const n of range(10))
+    await publish(edge.url, { topic: TOPIC, data: { n, padding: PADDING } }, TEST_API_KEY);
   await waitFor("10 messages", () => values.length === 10);
 
   sockets[0]!.pause();

@@ -11,7 +11,9 @@ import { epochOf } from "../shared/stream-info.js";
 import { spawnEdge } from "../e2e/harness/edge-process.js";
 import { startNats } from "../e2e/harness/nats-server.js";
 import { HeraldClient, type ResyncInfo } from "./node.js";
-import { publishUntilStored, range, storedMessages, TEST_EDGE_ENV, waitFor } from "./test-helpers.js";
+import { publishUntilStored, range, storedMessages } from "../e2e/harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { waitFor } from "../e2e/harness/wait.js";
 
 const TOPIC = "recreated.feed";
 
@@ -27,7 +29,8 @@ test("a re-created stream gives a resync with the new epoch, then every new mess
   sub.on("resync", (info) => resyncs.push(info));
   await waitFor("subscription confirmed", () => sub.position !== undefined);
 
-  const publish = (n: number) => publishUntilStored(() => edge.url, TOPIC, { n }, `${TOPIC}-${n}`);
+  const publish = (n: number) =>
+    publishUntilStored(() => edge.url, { topic: TOPIC, data: { n }, msgId: `${TOPIC}-${n}` }, TEST_API_KEY);
   for (const n of range(5)) await publish(n);
   await waitFor("5 messages", () => values.length === 5);
   const before = sub.position!;
@@ -50,7 +53,7 @@ test("a re-created stream gives a resync with the new epoch, then every new mess
   t.deepEqual(values, range(10));
   t.deepEqual(resyncs[0]!.lost, before);
   t.is(resyncs[0]!.position.epoch, newEpoch);
-  const stored = await storedMessages(edge.url, TOPIC);
+  const stored = await storedMessages(edge.url, TOPIC, TEST_API_KEY);
   t.deepEqual(
     stored.map((m) => (m.data as { n: number }).n),
     range(5, 6),

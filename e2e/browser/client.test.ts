@@ -3,7 +3,9 @@
 // edge takes the same port), and a page reload that resumes from the position in localStorage.
 import test from "ava";
 import { buildClientBundle } from "../../client/build-bundle.js";
-import { publishHttp, publishUntilStored, range, TEST_EDGE_ENV, waitFor } from "../../client/test-helpers.js";
+import { publish, publishUntilStored, range } from "../harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
+import { waitFor } from "../harness/wait.js";
 import { launchChromium } from "../harness/chromium.js";
 import { spawnEdge } from "../harness/edge-process.js";
 import { freePort } from "../harness/free-port.js";
@@ -22,7 +24,7 @@ test("a page using /client.js receives the messages published to its topic, in o
   await routeTestPage(context, edge.url);
   const page = await openTestPage(context, edge.url, "browser.live");
 
-  for (const n of range(10)) await publishHttp(edge.url, "browser.live", { n });
+  for (const n of range(10)) await publish(edge.url, { topic: "browser.live", data: { n } }, TEST_API_KEY);
   await waitFor("10 messages in the DOM", async () => (await listedNumbers(page)).length >= 10);
   t.deepEqual(await listedNumbers(page), range(10));
   t.is(await page.textContent("#state"), "open");
@@ -35,7 +37,7 @@ test("a page reload resumes from the position persisted in localStorage", async 
   // localStorage are same-origin, and answers page.reload()'s request for it again.
   await routeTestPage(context, edge.url);
   const page = await openTestPage(context, edge.url, "browser.reload");
-  for (const n of range(5)) await publishHttp(edge.url, "browser.reload", { n });
+  for (const n of range(5)) await publish(edge.url, { topic: "browser.reload", data: { n } }, TEST_API_KEY);
   await waitFor("1..5 in the DOM", async () => (await listedNumbers(page)).length >= 5);
   t.deepEqual(await listedNumbers(page), range(5));
   // Reload only once the last delivered position is in localStorage, as an app's user would.
@@ -61,7 +63,8 @@ test("a page reload resumes from the position persisted in localStorage", async 
   });
   const reloading = page.reload();
   await waitFor("the reloaded page to request /client.js", () => bundleRequested);
-  for (const n of range(5, 6)) await publishHttp(edge.url, "browser.reload", { n });
+  for (const n of range(5, 6))
+    await publish(edge.url, { topic: "browser.reload", data: { n } }, TEST_API_KEY);
   release();
   await reloading;
   await waitForSubscription(page);
@@ -89,7 +92,11 @@ test("the edge is restarted mid-stream on the same port: the page lists every me
   let stored = 0;
   const publishing = (async () => {
     for (const n of range(total)) {
-      await publishUntilStored(() => edge.url, "browser.restart", { n }, `restart-${n}`);
+      await publishUntilStored(
+        () => edge.url,
+        { topic: "browser.restart", data: { n }, msgId: `restart-${n}` },
+        TEST_API_KEY,
+      );
       stored = n;
     }
   })();

@@ -2,7 +2,9 @@
 // topic and publishes from its form, in real headless Chromium.
 import test from "ava";
 import { buildClientBundle } from "../../client/build-bundle.js";
-import { publishHttp, range, storedMessages, TEST_EDGE_ENV, waitFor } from "../../client/test-helpers.js";
+import { publish, range, storedMessages } from "../harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
+import { waitFor } from "../harness/wait.js";
 import { launchChromium } from "../harness/chromium.js";
 import { startTestEdge } from "../harness/test-edge.js";
 
@@ -27,10 +29,10 @@ test("the demo page receives messages and publishes from its form", async (t) =>
   // publishing until the first message shows up, then publish the rest.
   const rows = () => page.$$eval("#messages tr td.data", (cells) => cells.map((cell) => cell.textContent));
   await waitFor("the demo subscription", async () => {
-    await publishHttp(edge.url, "demo.chat", { n: 0 });
+    await publish(edge.url, { topic: "demo.chat", data: { n: 0 } }, TEST_API_KEY);
     return (await rows()).length > 0;
   });
-  for (const n of range(5)) await publishHttp(edge.url, "demo.chat", { n });
+  for (const n of range(5)) await publish(edge.url, { topic: "demo.chat", data: { n } }, TEST_API_KEY);
   await waitFor("5 more rows", async () => (await rows()).slice(0, 5).includes('{"n":1}'));
   // Newest first.
   t.deepEqual(
@@ -44,7 +46,7 @@ test("the demo page receives messages and publishes from its form", async (t) =>
   await page.click("#publish-form button");
   await waitFor("the published row", async () => (await rows())[0] === '{"n":6}');
   t.regex((await page.textContent("#log")) ?? "", /^published as seq \d+$/);
-  const stored = await storedMessages(edge.url, "demo.chat");
+  const stored = await storedMessages(edge.url, "demo.chat", TEST_API_KEY);
   t.deepEqual(stored.at(-1)?.data, { n: 6 });
   t.deepEqual(pageErrors, []);
 });

@@ -5,7 +5,9 @@
 // once, in order; the stored history holds each msgId once.
 import test from "ava";
 import { buildClientBundle } from "../../client/build-bundle.js";
-import { publishUntilStored, storedMessages, TEST_EDGE_ENV, waitFor } from "../../client/test-helpers.js";
+import { publishUntilStored, storedMessages } from "../harness/http.js";
+import { TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
+import { waitFor } from "../harness/wait.js";
 import { listedNumbers, openTestPage, routeTestPage } from "../browser/client-page.js";
 import { launchChromium } from "../harness/chromium.js";
 import { spawnEdge } from "../harness/edge-process.js";
@@ -59,7 +61,11 @@ test("pages loading /client.js through the balancer keep every message once, in 
     for (let round = 0; round < 10 || !done; round++) {
       for (const topic of TOPICS) {
         const n = published.get(topic)! + 1;
-        await publishUntilStored(() => balancer.url, topic, { n }, `${topic}-${n}`);
+        await publishUntilStored(
+          () => balancer.url,
+          { topic, data: { n }, msgId: `${topic}-${n}` },
+          TEST_API_KEY,
+        );
         published.set(topic, n);
         // Paced, so the history stays within one page of the history API and the retention limit.
         await new Promise((resolve) => setTimeout(resolve, 25));
@@ -101,7 +107,7 @@ test("pages loading /client.js through the balancer keep every message once, in 
       states.includes("reconnecting") && states.at(-1) === "open",
       `page ${i} states: ${states.join(",")}`,
     );
-    const stored = await storedMessages(balancer.url, topic);
+    const stored = await storedMessages(balancer.url, topic, TEST_API_KEY);
     t.deepEqual(
       stored.map((m) => (m.data as { n: number }).n),
       Array.from({ length: total }, (_, k) => k + 1),

@@ -1,14 +1,24 @@
-// A free TCP port on 127.0.0.1 (bound then released; the server started next claims it).
-import { createServer } from "node:net";
+// Ports on the loopback interface for test servers: the one place tests listen on 127.0.0.1.
+import { createServer, type Server } from "node:net";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
+/** Listens on a free port of 127.0.0.1 and answers the port (rejects when listening fails). */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
+      server.off("error", reject);
+      resolve();
     });
   });
+  const address = server.address();
+  if (typeof address !== "object" || address === null) throw new Error("server has no TCP address");
+  return address.port;
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released; the process started next claims it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  const port = await listenOnLoopback(server);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

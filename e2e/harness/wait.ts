@@ -2,6 +2,13 @@
  * The one "wait for a condition, with a deadline" helper of the tests. Tests poll for what a user
  * would observe instead of sleeping and hoping, so they stay correct on a slow, loaded machine.
  */
+import { setTimeout as sleep } from "node:timers/promises";
+
+/**
+ * The one pause of the tests (`await sleep(ms)`): for pacing load or letting time pass on purpose
+ * (a token expiring, a window closing), never for waiting until something happened (waitFor).
+ */
+export { sleep };
 
 /** A check that is not satisfied yet answers false or undefined; anything else is the awaited value. */
 export type Check<T> = () => T | false | undefined | Promise<T | false | undefined>;
@@ -34,6 +41,6 @@ export async function waitFor<T>(
     const value = await check();
     if (value !== false && value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }

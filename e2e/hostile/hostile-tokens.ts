@@ -2,8 +2,8 @@
 // (one RSA public key): forged, expired, wrongly signed, `alg: none`, HMAC "signed" with the RSA
 // public key as the secret, and claims carrying __proto__. Built by hand where jose would refuse.
 import { createHmac } from "node:crypto";
-import { exportSPKI, generateKeyPair, SignJWT } from "jose";
-import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
+import { exportSPKI, generateKeyPair } from "jose";
+import { sign, signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
 
 const base64url = (text: string) => Buffer.from(text).toString("base64url");
 const inOneHour = () => Math.floor(Date.now() / 1000) + 3600;
@@ -36,14 +36,13 @@ export async function hostileKeys(): Promise<HostileKeys> {
   const otherKeys = await generateKeyPair("RS256");
   const ecKeys = await generateKeyPair("ES256");
   const publicKeyPem = await exportSPKI(edgeKeys.publicKey);
-  const claims = () =>
-    new SignJWT({ herald: { sub: [">"], pub: [">"] } }).setSubject("attacker").setExpirationTime(inOneHour());
+  const claims = JSON.parse(everything()) as Record<string, unknown>;
   return {
     publicKeyPem,
-    validRs256: await claims().setProtectedHeader({ alg: "RS256" }).sign(edgeKeys.privateKey),
-    wrongRsaKey: await claims().setProtectedHeader({ alg: "RS256" }).sign(otherKeys.privateKey),
+    validRs256: await sign(claims, edgeKeys.privateKey, { alg: "RS256" }),
+    wrongRsaKey: await sign(claims, otherKeys.privateKey, { alg: "RS256" }),
     publicKeyAsHmacSecret: hs256Raw('{"alg":"HS256","typ":"JWT"}', everything(), publicKeyPem),
-    es256: await claims().setProtectedHeader({ alg: "ES256" }).sign(ecKeys.privateKey),
+    es256: await sign(claims, ecKeys.privateKey, { alg: "ES256" }),
   };
 }
 

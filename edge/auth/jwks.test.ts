@@ -2,7 +2,8 @@
 // kid, rotated without a restart, and a key server that fails gives a clear refusal, not a crash.
 import test, { type ExecutionContext } from "ava";
 import { AuthError, createAuthenticator, type Authenticator, type JwksOptions } from "./index.js";
-import { claims, HMAC_SECRET, hmacKey, keyPair, sign, startJwksServer } from "./test/keys.js";
+import { startJwksServer } from "../../e2e/harness/jwks-server.js";
+import { claims, hmacKey, keyPair, sign, TEST_JWT_SECRET } from "../../e2e/harness/tokens.js";
 
 const rsa = await keyPair("RS256", "rsa-1");
 const ec = await keyPair("ES256", "ec-1");
@@ -112,7 +113,7 @@ test("HS256 tokens are not accepted with a JWKS (no HMAC with a public key)", as
 test("a JWKS next to an HMAC secret: each token goes to its own key", async (t) => {
   const server = await startJwksServer([rsa.jwk]);
   t.teardown(() => server.close());
-  const auth = await createAuthenticator({ jwksUrl: server.url, jwtSecret: HMAC_SECRET });
+  const auth = await createAuthenticator({ jwksUrl: server.url, jwtSecret: TEST_JWT_SECRET });
   t.is((await auth.verifyToken(await sign(claims(), hmacKey()))).subject, "user-1");
   t.is((await auth.verifyToken(await sign(claims(), rsa))).subject, "user-1");
 });

@@ -1,15 +1,15 @@
 // JWT verification with real keys: what is accepted, and every way a token is refused, with the
 // exact message a client (and the person reading its logs) gets.
 import test, { type ExecutionContext } from "ava";
-import { generateKeyPair, SignJWT } from "jose";
+import { generateKeyPair } from "jose";
 import { AuthError, createAuthenticator, type Authenticator } from "./index.js";
-import { claims, HMAC_SECRET, hmacKey, keyPair, sign, unsignedToken } from "./test/keys.js";
+import { claims, hmacKey, keyPair, sign, TEST_JWT_SECRET, unsignedToken } from "../../e2e/harness/tokens.js";
 
 const rsa = await keyPair("RS256");
 const ec = await keyPair("ES256");
 const now = () => Math.floor(Date.now() / 1000);
 
-const hs = () => createAuthenticator({ jwtSecret: HMAC_SECRET });
+const hs = () => createAuthenticator({ jwtSecret: TEST_JWT_SECRET });
 const rs = () => createAuthenticator({ jwtPublicKey: rsa.publicPem });
 
 async function refused(t: ExecutionContext, auth: Authenticator, token: string, message: string) {
@@ -106,7 +106,7 @@ test("alg none is refused whatever keys are configured", async (t) => {
   for (const auth of [
     await hs(),
     await rs(),
-    await createAuthenticator({ jwtSecret: HMAC_SECRET, jwtPublicKey: ec.publicPem }),
+    await createAuthenticator({ jwtSecret: TEST_JWT_SECRET, jwtPublicKey: ec.publicPem }),
   ]) {
     await refused(t, auth, unsignedToken(claims()), "token algorithm is not accepted");
   }
@@ -117,7 +117,7 @@ test("an HS256 token signed with the public key as HMAC secret is refused", asyn
   // Only a public key configured: HS256 is not accepted at all.
   await refused(t, await rs(), token, "token algorithm is not accepted");
   // A secret as well: HS256 is checked against the secret only, never against the public key.
-  const both = await createAuthenticator({ jwtSecret: HMAC_SECRET, jwtPublicKey: rsa.publicPem });
+  const both = await createAuthenticator({ jwtSecret: TEST_JWT_SECRET, jwtPublicKey: rsa.publicPem });
   await refused(t, both, token, "token signature is invalid");
 });
 
@@ -128,14 +128,14 @@ test("each public key accepts only its own algorithm", async (t) => {
   await refused(
     t,
     await rs(),
-    await new SignJWT(claims()).setProtectedHeader({ alg: "PS256" }).sign(ps.privateKey),
+    await sign(claims(), ps.privateKey, { alg: "PS256" }),
     "token algorithm is not accepted",
   );
 });
 
 test("issuer and audience are enforced when configured", async (t) => {
   const auth = await createAuthenticator({
-    jwtSecret: HMAC_SECRET,
+    jwtSecret: TEST_JWT_SECRET,
     jwtIssuer: "https://id.example",
     jwtAudience: "herald",
   });

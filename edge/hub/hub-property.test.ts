@@ -8,7 +8,8 @@ import { EdgeMetrics } from "../common/metrics.js";
 import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import type { From } from "../../protocol/frames.js";
 import { Hub, type HubSubscription } from "./hub.js";
-import { Collector, ObservedBackend, PacedCollector, waitFor } from "./test/hub-support.js";
+import { Collector, ObservedBackend, PacedCollector } from "../../e2e/harness/hub-support.js";
+import { waitFor } from "../../e2e/harness/wait.js";
 
 const SEED = 20261125;
 

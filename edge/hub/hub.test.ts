@@ -6,7 +6,8 @@ import { EdgeMetrics } from "../common/metrics.js";
 import { BackendUnavailableError } from "../backend/backend.js";
 import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import { Hub, type HubOptions } from "./hub.js";
-import { Collector, ObservedBackend, assertStream, waitFor } from "./test/hub-support.js";
+import { Collector, ObservedBackend, assertStream } from "../../e2e/harness/hub-support.js";
+import { waitFor } from "../../e2e/harness/wait.js";
 
 interface Setup {
   embedded: EmbeddedBackend;

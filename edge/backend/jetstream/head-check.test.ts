@@ -8,7 +8,7 @@ import { ConcurrencyLimit } from "./concurrency.js";
 import { HeadChecker, MAX_TOPICS_PER_CHECK, type CheckedFeed } from "./head-check.js";
 import { StreamReader } from "./reader.js";
 import { storedSubject } from "../../../shared/stream-config.js";
-import { startBackend } from "./test-support.js";
+import { startBackend } from "../../../e2e/harness/jetstream-support.js";
 
 test("a head check reads at most MAX_TOPICS_PER_CHECK heads, round-robin, and reports each stored head", async (t) => {
   const nats = await startNats(t);

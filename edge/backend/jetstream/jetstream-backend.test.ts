@@ -8,7 +8,8 @@ import { startTcpProxy } from "../../../e2e/harness/tcp-proxy.js";
 import { BackendUnavailableError } from "../backend.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import { desiredStreamConfig } from "../../../shared/stream-config.js";
-import { chainProblem, Recorder, startBackend, waitFor } from "./test-support.js";
+import { chainProblem, Recorder, startBackend } from "../../../e2e/harness/jetstream-support.js";
+import { waitFor } from "../../../e2e/harness/wait.js";
 
 test("RePublish's Nats-Last-Sequence on 2.9.10 is the previous seq of the same subject", async (t) => {
   const nats = await startNats(t);

@@ -1,9 +1,9 @@
 // Shared pieces of the JetStream backend tests: a backend on a real nats-server, and a recorder of
 // live-feed events that tests wait on (polling with a deadline, never sleeping).
-import { loadConfig } from "../../../shared/config.js";
-import { EdgeMetrics } from "../../common/metrics.js";
-import type { LiveHandlers, StoredMessage } from "../backend.js";
-import { JetStreamBackend } from "./jetstream-backend.js";
+import { loadConfig } from "../../shared/config.js";
+import { EdgeMetrics } from "../../edge/common/metrics.js";
+import type { LiveHandlers, StoredMessage } from "../../edge/backend/backend.js";
+import { JetStreamBackend } from "../../edge/backend/jetstream/jetstream-backend.js";
 
 export interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -35,8 +35,6 @@ export class Recorder implements LiveHandlers {
     return this.events.flatMap((e) => ("message" in e ? [e.message] : []));
   }
 }
-
-export { waitFor } from "../../../e2e/harness/wait.js";
 
 /** The problem with a run of messages' prev chain starting after `start`, or undefined. */
 export function chainProblem(messages: readonly StoredMessage[], start: number): string | undefined {

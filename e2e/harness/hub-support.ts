@@ -2,8 +2,8 @@
 // would make on them (subok first, then one unbroken prev chain), and a wrapper around a real
 // backend that counts reads and open feeds and can hold reads back.
 import type { ExecutionContext } from "ava";
-import { decodeEdgeFrames } from "../../../protocol/edge-frames.js";
-import type { EdgeFrame, MsgFrame, SubOkFrame } from "../../../protocol/frames.js";
+import { decodeEdgeFrames } from "../../protocol/edge-frames.js";
+import type { EdgeFrame, MsgFrame, SubOkFrame } from "../../protocol/frames.js";
 import type {
   Backend,
   LiveFeed,
@@ -12,8 +12,8 @@ import type {
   ReadFrom,
   ReadResult,
   StoredMessage,
-} from "../../backend/backend.js";
-import type { Subscriber } from "../hub.js";
+} from "../../edge/backend/backend.js";
+import type { Subscriber } from "../../edge/hub/hub.js";
 
 export class Collector implements Subscriber {
   readonly frames: EdgeFrame[] = [];
@@ -101,8 +101,6 @@ export function assertStream(
     `${label} every message once, in order`,
   );
 }
-
-export { waitFor } from "../../../e2e/harness/wait.js";
 
 /**
  * A real backend, observed: counts reads and open feeds; reads can be delayed or held, and live
