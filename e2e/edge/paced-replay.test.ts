@@ -90,3 +90,39 @@ test("a non-ASCII backlog (60 messages of 20,000 CJK characters, last:60) arrive
   t.is(chainProblem(received, subok.seq), undefined);
   t.is(client.closed, undefined);
 });
+
+test("20 topics resumed at once on one connection, 60 KB messages: every replay arrives in full without 4008 (the progress guarantee is per connection, not per subscription)", async (t) => {
+  const edge = await startTestEdge(t);
+  const topics = Array.from({ length: 20 }, (_, i) => `many.t${i}`);
+  const first = await TestClient.ready(edge.wsUrl);
+  const positions = await Promise.all(
+    topics.map(async (topic) => (await first.subscribe(topic)) as SubOkFrame),
+  );
+  first.close();
+  await first.waitForClose();
+  const pad = "x".repeat(60_000);
+  for (let n = 1; n <= 5; n++) {
+    for (const topic of topics) {
+      const response = await fetch(`${edge.url}/v1/publish`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ topic, data: { n, pad } }),
+      });
+      if (response.status !== 200) throw new Error(`publish failed: ${response.status}`);
+    }
+  }
+  const again = await TestClient.ready(edge.wsUrl);
+  t.teardown(() => again.close());
+  await Promise.all(
+    topics.map((topic, i) => again.subscribe(topic, { epoch: positions[i]!.epoch, seq: positions[i]!.seq })),
+  );
+  for (const [i, topic] of topics.entries()) {
+    const received = await again.waitForMessages(topic, 5);
+    t.deepEqual(
+      received.map((m) => (m.data as { n: number }).n),
+      [1, 2, 3, 4, 5],
+    );
+    t.is(chainProblem(received, positions[i]!.seq), undefined);
+  }
+  t.is(again.closed, undefined);
+});

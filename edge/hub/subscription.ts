@@ -18,8 +18,17 @@ export interface Subscriber {
    * Absent: no limit.
    */
   room?(): number;
-  /** Resolves once the subscriber's socket has taken what was queued (or the subscriber is gone). */
-  drained?(): Promise<void>;
+  /**
+   * Whether nothing at all is queued for the subscriber's socket. The progress guarantee is per
+   * connection: a replayed message larger than room() goes only then, so however many replays run
+   * on one connection, at most one message at a time exceeds the room. Absent: per subscription.
+   */
+  idle?(): boolean;
+  /**
+   * Resolves once the subscriber's socket has taken what was queued (or the subscriber is gone),
+   * and `bytes` fit in room() or the socket is idle.
+   */
+  drained?(bytes: number): Promise<void>;
 }
 
 export interface HubSubscription {
@@ -30,6 +39,8 @@ export interface HubSubscription {
 export class TopicSubscription implements HubSubscription {
   /** The seq of the last message sent (or the position delivery continues from). */
   pos = 0;
+  /** Bytes of the replayed message the last sendMessages held back for want of room (0: none). */
+  private heldBytes = 0;
   /** Live messages held while catching up; undefined once the subscription is live. */
   buffer: SeqQueue<CachedMessage> | undefined = new SeqQueue();
   closed = false;
@@ -73,15 +84,20 @@ export class TopicSubscription implements HubSubscription {
 
   /**
    * Sends the messages that continue the cursor's chain, as far as the subscriber has room for a
-   * replay (at least one, so a replay always progresses); returns how many were sent.
+   * replay (and one beyond it when its connection is idle, so a replay always progresses); returns
+   * how many were sent. `held` tells whether it stopped for want of room.
    */
   sendMessages(messages: readonly CachedMessage[]): number {
     let sent = 0;
     let room = this.subscriber.room?.() ?? Infinity;
+    this.heldBytes = 0;
     for (const message of messages) {
       if (message.seq <= this.pos) continue;
       if (message.prev !== this.pos) break;
-      if (sent > 0 && message.bytes > room) break;
+      if (message.bytes > room && (sent > 0 || !(this.subscriber.idle?.() ?? true))) {
+        this.heldBytes = message.bytes;
+        break;
+      }
       room -= message.bytes;
       this.pos = message.seq;
       this.send(message.frame);
@@ -95,9 +111,14 @@ export class TopicSubscription implements HubSubscription {
     this.buffer = undefined;
   }
 
-  /** Waits until the subscriber can take more of a replay. */
+  /** Whether the last sendMessages stopped because the subscriber had no room for the next one. */
+  get held(): boolean {
+    return this.heldBytes > 0;
+  }
+
+  /** Waits until the subscriber can take more of a replay (the message held back, if any). */
   drained(): Promise<void> {
-    return this.subscriber.drained?.() ?? Promise.resolve();
+    return this.subscriber.drained?.(this.heldBytes) ?? Promise.resolve();
   }
 
   /** Restarts catching up from the current cursor, holding live messages from `first` on. */

@@ -303,6 +303,7 @@ export class TopicChannel {
       if (rest === "invalid") return "invalid";
       const sent = subscription.sendMessages(rest);
       this.countDeliveries(sent);
+      if (subscription.held) return "partial";
       if (sent === 0) continue;
       if (subscription.pos < this.head) return "partial";
     }

@@ -60,7 +60,7 @@ export class SendQueue {
   /** The queued frames, already encoded (shared with every other socket sending the same frame). */
   private frames: Buffer[] = [];
   /** Replays waiting for the socket to take what was queued (see drained()). */
-  private drainWaiters: (() => void)[] = [];
+  private drainWaiters: { bytes: number; wake: () => void }[] = [];
   private drainPoll: NodeJS.Timeout | undefined;
   /** UTF-8 bytes of the queued frames: what they will add to ws.bufferedAmount once flushed. */
   private queuedBytes = 0;
@@ -105,16 +105,21 @@ export class SendQueue {
     return this.limitBytes / 2 - this.pending();
   }
 
+  /** Whether nothing is queued or unsent: a replay may then send one message beyond room(). */
+  idle(): boolean {
+    return this.pending() === 0;
+  }
+
   /**
-   * Resolves once what is queued and unsent has fallen below a quarter of the bound. A closed
-   * connection never drains: a replay waiting for it is dropped with it (its hub subscription is
-   * closed with the connection).
+   * Resolves once what is queued and unsent has fallen below a quarter of the bound and `bytes`
+   * fit in room(), or the connection is idle. A closed connection never drains: a replay waiting
+   * for it is dropped with it (its hub subscription is closed with the connection).
    */
-  drained(): Promise<void> {
+  drained(bytes = 0): Promise<void> {
     if (this.closed) return new Promise(() => {});
-    if (this.pending() <= this.limitBytes / 4) return Promise.resolve();
+    if (this.hasDrained(bytes)) return Promise.resolve();
     return new Promise((resolve) => {
-      this.drainWaiters.push(resolve);
+      this.drainWaiters.push({ bytes, wake: resolve });
       // ws has no drain event of its own; a short poll runs only while a replay waits.
       this.drainPoll ??= setInterval(() => this.wakeDrainWaiters(), DRAIN_POLL_MS);
     });
@@ -133,13 +138,19 @@ export class SendQueue {
     return this.queuedBytes + this.ws.bufferedAmount;
   }
 
+  private hasDrained(bytes: number): boolean {
+    return this.pending() === 0 || (this.pending() <= this.limitBytes / 4 && this.room() >= bytes);
+  }
+
   private wakeDrainWaiters(): void {
-    if (this.pending() > this.limitBytes / 4) return;
-    clearInterval(this.drainPoll);
-    this.drainPoll = undefined;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const wake of waiters) wake();
+    const ready = this.drainWaiters.filter((waiter) => this.hasDrained(waiter.bytes));
+    if (ready.length === 0) return;
+    this.drainWaiters = this.drainWaiters.filter((waiter) => !ready.includes(waiter));
+    if (this.drainWaiters.length === 0) {
+      clearInterval(this.drainPoll);
+      this.drainPoll = undefined;
+    }
+    for (const waiter of ready) waiter.wake();
   }
 }
 

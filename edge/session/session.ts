@@ -76,7 +76,8 @@ export class Session {
     this.subscriptions = new SessionSubscriptions(ctx.hub, {
       send: (frame) => this.enqueue(frame),
       room: () => this.queue.room(),
-      drained: () => this.queue.drained(),
+      idle: () => this.queue.idle(),
+      drained: (bytes) => this.queue.drained(bytes),
     });
     this.frameBucket = new TokenBucket(config.framesPerSecond, 2 * config.framesPerSecond);
     this.publishBucket = new TokenBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);

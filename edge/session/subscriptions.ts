@@ -46,7 +46,8 @@ export class SessionSubscriptions {
       const subscriber: Subscriber = {
         send: (frame) => entry.active && this.connection.send(frame),
         room: () => this.connection.room(),
-        drained: () => this.connection.drained(),
+        idle: () => this.connection.idle(),
+        drained: (bytes) => this.connection.drained(bytes),
       };
       subscription = await this.hub.subscribe(topic, subscriber, from, id);
     } catch (error) {
