@@ -1,5 +1,6 @@
-// One edge: fastify (HTTP API, probes, demo) and ws (herald.v1) on one port, over the hub and the
-// durable log. startEdge is used by main.ts and, in-process, by tests.
+// One edge: fastify (HTTP API, probes, demo) and ws (herald.v1) on the public port, /metrics and
+// the admin API on the internal one, over the hub and the durable log. startEdge is used by
+// main.ts and, in-process, by tests.
 import { WebSocketServer } from "ws";
 import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
@@ -7,6 +8,7 @@ import { createBackend } from "./backend/index.js";
 import type { EdgeConfig } from "../shared/config.js";
 import { closeInWaves, delay } from "./session/drain.js";
 import { createHttpApp } from "./http/app.js";
+import { createInternalApp } from "./http/internal-app.js";
 import { Hub } from "./hub/hub.js";
 import { silentLogger, type Logger } from "./common/log.js";
 import { EdgeMetrics } from "./common/metrics.js";
@@ -24,6 +26,10 @@ export interface RunningEdge {
   readonly url: string;
   /** ws://127.0.0.1:<port>/v1/ws */
   readonly wsUrl: string;
+  /** The internal port: /metrics and GET /v1/admin/stats (HERALD_METRICS_PORT). */
+  readonly metricsPort: number;
+  /** http://127.0.0.1:<metricsPort> */
+  readonly metricsUrl: string;
   readonly metrics: EdgeMetrics;
   ready(): boolean;
   /** Unready at once, then reconnect frames and 1001 closes in waves over drainSeconds, then close. */
@@ -41,7 +47,17 @@ const CLOSE_GRACE_MS = 2000;
 
 export async function startEdge(config: EdgeConfig, options: StartOptions = {}): Promise<RunningEdge> {
   const log = options.log ?? silentLogger;
-  const metrics = new EdgeMetrics();
+  const metrics = new EdgeMetrics({
+    max_connections: config.maxConnections,
+    max_subscriptions: config.maxSubscriptions,
+    max_frame_bytes: config.maxFrameBytes,
+    send_buffer_bytes: config.sendBufferBytes,
+    frames_per_second: config.framesPerSecond,
+    publishes_per_second: config.publishesPerSecond,
+    cache_per_topic: config.cachePerTopic,
+    history_limit: config.historyLimit,
+    max_pending_upgrades: config.maxPendingUpgrades,
+  });
   const authenticator = await createAuthenticator(config);
   // Started only once the port listens: /healthz and /readyz (503 with the backend's state) are
   // served while the backend connects, also when NATS is not there yet.
@@ -84,6 +100,11 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 
+  const notReadyReason = () => {
+    if (draining) return "draining";
+    const status = backend.status();
+    return status.state === "ready" ? undefined : `backend ${status.state}: ${status.detail}`;
+  };
   const { app, server } = createHttpApp({
     config,
     log,
@@ -91,11 +112,17 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     hub,
     publisher,
     authenticator,
-    notReadyReason: () => {
-      if (draining) return "draining";
-      const status = backend.status();
-      return status.state === "ready" ? undefined : `backend ${status.state}: ${status.detail}`;
-    },
+    notReadyReason,
+  });
+  const internal = createInternalApp({
+    log,
+    metrics,
+    notReadyReason,
+    authenticator,
+    apiKeysConfigured: (config.apiKeys ?? []).length > 0,
+    connections: () => sessions.size,
+    topicStats: () => hub.topicStats(),
+    backend: () => ({ kind: backend.kind, ...backend.status() }),
   });
   guardPendingConnections(server, config.maxPendingUpgrades, config.upgradeTimeoutMs);
   server.on(
@@ -109,6 +136,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
       onConnection: (ws, auth) => {
         const session = new Session(ws, sessionContext, auth, (ended) => sessions.remove(ended));
         // A session refused while starting (a bad ?token=) has already ended: nothing to track.
+        metrics.connectionsOpened.inc();
         if (!session.isClosed) sessions.add(session);
         log.log("debug", "session_open", { session: session.id });
       },
@@ -117,6 +145,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
 
   try {
     await app.listen({ port: config.port, host: config.host });
+    await internal.listen({ port: config.metricsPort, host: config.host });
     // Throws only on a definite refusal (an incompatible stream); an unreachable backend is retried.
     await backend.start();
   } catch (error) {
@@ -124,6 +153,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     sessions.stop();
     wss.close();
     await app.close();
+    await internal.close();
     hub.close();
     await backend.close();
     authenticator.close();
@@ -131,10 +161,17 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   }
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
+  const internalAddress = internal.server.address();
+  const metricsPort =
+    typeof internalAddress === "object" && internalAddress !== null
+      ? internalAddress.port
+      : config.metricsPort;
   log.log("info", "edge_started", {
     port,
+    metricsPort,
     host: config.host,
     backend: backend.kind,
+    demo: config.demo === true,
     anonymous: config.allowAnonymous === true,
   });
 
@@ -150,6 +187,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       await app.close();
+      await internal.close();
       hub.close();
       await backend.close();
       authenticator.close();
@@ -174,6 +212,8 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     port,
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    metricsPort,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     metrics,
     ready: () => !draining && backend.status().state === "ready",
     drain,

@@ -51,6 +51,19 @@ export const EDGE_VARIABLES = {
     doc: "TCP port for HTTP and WebSocket (0 = any free port).",
   },
   host: { env: "HERALD_HOST", kind: "string", default: "0.0.0.0", doc: "Address to listen on." },
+  metricsPort: {
+    env: "HERALD_METRICS_PORT",
+    kind: "integer",
+    default: "9464",
+    min: 0,
+    max: 65535,
+    doc: "TCP port of the internal listener (on HERALD_HOST): GET /metrics and GET /v1/admin/stats (API key). Never route it publicly; the public port answers 404 for both (0 = any free port).",
+  },
+  demo: {
+    env: "HERALD_DEMO",
+    kind: "boolean",
+    doc: "Serve the demo page and the SDK bundle at / on the public port. Default: true with the embedded backend, false with NATS.",
+  },
   natsUrl: {
     env: "HERALD_NATS_URL",
     kind: "list",
@@ -379,6 +392,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Anonymous access is a dev convenience: on by default only for the embedded backend.
   result.allowAnonymous ??= result.natsUrl === undefined;
   result.anonymousPublish ??= result.natsUrl === undefined;
+  result.demo ??= result.natsUrl === undefined;
   return result;
 }
 

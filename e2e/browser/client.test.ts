@@ -79,6 +79,8 @@ test("the edge is restarted mid-stream on the same port: the page lists every me
   const env = {
     ...TEST_EDGE_ENV,
     HERALD_NATS_URL: nats.url,
+    // The page loads /client.js from the edge: the demo files are off by default on NATS.
+    HERALD_DEMO: "true",
     HERALD_PORT: String(port),
     HERALD_DRAIN_SECONDS: "0",
     HERALD_ALLOW_ANONYMOUS: "true",

@@ -28,6 +28,8 @@ test("pages loading /client.js through the balancer keep every message once, in 
   const env = {
     ...TEST_EDGE_ENV,
     HERALD_NATS_URL: nats.url,
+    // The pages load /client.js from the edges: the demo files are off by default on NATS.
+    HERALD_DEMO: "true",
     HERALD_ALLOW_ANONYMOUS: "true",
     HERALD_DRAIN_SECONDS: "2",
     HERALD_DRAIN_DELAY_MS: "500",

@@ -139,7 +139,7 @@ test("probes, metrics and the demo page", async (t) => {
   await client.waitForMessages("m.t", 1);
   client.send("not json");
   await client.waitForClose();
-  const metrics = await call(`${edge.url}/metrics`);
+  const metrics = await call(`${edge.metricsUrl}/metrics`);
   t.is(metrics.status, 200);
   t.regex(metrics.headers.get("content-type") ?? "", /^text\/plain/);
   for (const line of [

@@ -15,7 +15,7 @@ async function publishBatch(url: string, topic: string, values: { n: number; pad
 }
 
 async function slowConsumerCloses(edge: EdgeProcess): Promise<number> {
-  const text = await (await fetch(`${edge.url}/metrics`)).text();
+  const text = await (await fetch(`${edge.metricsUrl}/metrics`)).text();
   return Number(/^herald_closes_total\{code="4008"\} (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 

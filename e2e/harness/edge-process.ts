@@ -13,6 +13,10 @@ export interface EdgeProcess {
   readonly port: number;
   readonly url: string;
   readonly wsUrl: string;
+  /** The internal port (HERALD_METRICS_PORT): /metrics and /v1/admin/stats. */
+  readonly metricsPort: number;
+  /** http://127.0.0.1:<metricsPort> */
+  readonly metricsUrl: string;
   /** Resolves with the exit code (null when ended by a signal). */
   readonly exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): void;
@@ -36,6 +40,7 @@ export async function spawnEdge(
   options: SpawnOptions = {},
 ): Promise<EdgeProcess> {
   const port = env.HERALD_PORT ? Number(env.HERALD_PORT) : await freePort();
+  const metricsPort = env.HERALD_METRICS_PORT ? Number(env.HERALD_METRICS_PORT) : await freePort();
   // Start from a clean HERALD_* slate so the developer's shell cannot change what a test means.
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith("HERALD_")),
@@ -55,6 +60,7 @@ export async function spawnEdge(
       HERALD_LOG_LEVEL: "warn",
       ...env,
       HERALD_PORT: String(port),
+      HERALD_METRICS_PORT: String(metricsPort),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -82,6 +88,8 @@ export async function spawnEdge(
     port,
     url,
     wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    metricsPort,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     exited,
     kill: (signal = "SIGTERM") => {
       if (exitCode === undefined) process.kill(pid, signal);

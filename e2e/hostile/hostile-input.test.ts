@@ -162,7 +162,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   const deadline = Date.now() + 30_000;
   while (
     Date.now() < deadline &&
-    !/^herald_connections 1$/m.test(await (await fetch(`${edge.url}/metrics`)).text())
+    !/^herald_connections 1$/m.test(await (await fetch(`${edge.metricsUrl}/metrics`)).text())
   )
     await delay(100);
   const after = await heapOf(edge);

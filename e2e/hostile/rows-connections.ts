@@ -37,7 +37,7 @@ async function untilFreshConnectionsServed(ctx: HostileContext): Promise<void> {
 }
 
 async function openConnections(ctx: HostileContext): Promise<number> {
-  const text = await (await fetch(`${ctx.edge.url}/metrics`)).text();
+  const text = await (await fetch(`${ctx.edge.metricsUrl}/metrics`)).text();
   return Number(/^herald_connections (\d+)$/m.exec(text)?.[1]);
 }
 

@@ -3,10 +3,10 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { sleep } from "../harness/wait.js";
 import {
   ResumingSubscriber,
   RetryingPublisher,
-  sleep,
   spawnNatsEdge,
   verdict,
   waitUntil,
@@ -48,5 +48,5 @@ test("an edge cut off from NATS repairs the gap on reconnect before delivering a
     subscribers.every((s) => s.connections === 1),
     "clients stayed connected",
   );
-  t.true((await metricSum(cutEdge.url, /^herald_gap_repairs_total/)) >= 1);
+  t.true((await metricSum(cutEdge.metricsUrl, /^herald_gap_repairs_total/)) >= 1);
 });

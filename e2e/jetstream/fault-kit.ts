@@ -7,7 +7,6 @@ import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
 import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame, type FromPosition } from "../../protocol/index.js";
 import { spawnEdge, type EdgeProcess, type SpawnOptions } from "../harness/edge-process.js";
-import { waitFor, type Check } from "../harness/wait.js";
 
 export const API_KEY = "fault-tests-api-key-0123456789";
 const DEADLINE_MS = 90_000;
@@ -57,7 +56,8 @@ export function probePublish(url: string, topic: string, data: unknown): ReturnT
 }
 
 /**
- * An edge's /metrics as series → value, keyed by the series exactly as exposed, e.g.
+ * An edge's /metrics (`url` is its internal port, metricsUrl) as series → value, keyed by the
+ * series exactly as exposed, e.g.
  * `herald_publish_seconds_count` or `herald_backend_reads_total{kind="resume"}`.
  */
 export async function scrapeMetrics(url: string): Promise<Map<string, number>> {

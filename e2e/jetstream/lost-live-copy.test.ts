@@ -45,8 +45,8 @@ test("a live copy lost with no later message is delivered by the periodic head c
   await waitUntil("the lost messages to arrive", () =>
     subscribers.every((s) => s.received.get("lost.quiet")?.length === 7),
   );
-  t.true((await metricSum(edge.url, /^herald_gap_repairs_total/)) >= 1);
-  t.true((await metricSum(edge.url, /^herald_backend_reads_total\{kind="head-check"\}/)) >= 1);
+  t.true((await metricSum(edge.metricsUrl, /^herald_gap_repairs_total/)) >= 1);
+  t.true((await metricSum(edge.metricsUrl, /^herald_backend_reads_total\{kind="head-check"\}/)) >= 1);
 
   for (let i = 7; i < 10; i++) await publisher.publish("lost.quiet", `lost.quiet#${i}`);
   for (let i = 5; i < 10; i++) await publisher.publish("lost.busy", `lost.busy#${i}`);

@@ -56,7 +56,7 @@ test("a reconnect storm of 2,000 clients costs JetStream about one read per topi
   for (const topic of topics) await publisher.publish(topic, `${topic}#live`);
 
   t.deepEqual(await verdict(publisher, subscribers), []);
-  const reads = await backendReads(freshEdge.url);
+  const reads = await backendReads(freshEdge.metricsUrl);
   t.log("JetStream reads on the fresh edge by kind:", JSON.stringify(reads));
   const rangeReads = (reads.resume ?? 0) + (reads.backfill ?? 0);
   t.true(rangeReads <= TOPICS, `range reads ${rangeReads} for ${TOPICS} topics (${JSON.stringify(reads)})`);

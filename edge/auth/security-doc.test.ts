@@ -10,6 +10,7 @@ const doc = await readFile(new URL("../../docs/security.md", import.meta.url), "
 /** Variables that are not limits or security settings: where to listen and which stream to use. */
 const NOT_SECURITY = new Set([
   "port",
+  "metricsPort",
   "host",
   "natsUrl",
   "stream",

@@ -7,7 +7,7 @@ import type { Logger } from "../common/log.js";
 import { registerApiRoutes, type ApiDeps } from "./api-routes.js";
 import { registerDemoRoutes } from "./demo-routes.js";
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from "./errors.js";
-import { registerProbeRoutes, type ProbeDeps } from "./probe-routes.js";
+import { observeRequests, registerProbeRoutes, type ProbeDeps } from "./probe-routes.js";
 
 /** Largest request header block; bigger requests (and upgrades) get 431. */
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -46,8 +46,10 @@ export function createHttpApp(deps: HttpAppDeps): { app: FastifyInstance; server
     },
   });
   installErrorHandling(app, deps.log, bodyLimit);
+  observeRequests(app, deps.metrics, deps.log);
   registerProbeRoutes(app, deps);
   registerApiRoutes(app, deps);
-  registerDemoRoutes(app);
+  // Off unless asked for (on by default only with the embedded backend): HERALD_DEMO.
+  if (config.demo) registerDemoRoutes(app);
   return { app, server: server! };
 }

@@ -10,6 +10,14 @@ import { TopicSubscription, type HubSubscription, type Subscriber } from "./subs
 
 export type { HubSubscription, Subscriber } from "./subscription.js";
 
+/** One topic with local subscribers, as GET /v1/admin/stats reports it. */
+export interface TopicStats {
+  readonly topic: string;
+  readonly subscribers: number;
+  /** Live messages received since its feed opened on this edge. */
+  readonly messages: number;
+}
+
 export interface HubOptions {
   /** Recent messages kept per subscribed topic for resumes (HERALD_CACHE_PER_TOPIC). */
   cachePerTopic: number;
@@ -92,6 +100,12 @@ export class Hub {
     } catch (error) {
       throw asUnavailable(error);
     }
+  }
+
+  /** Every topic with local subscribers (for the admin endpoint; not on any delivery path). */
+  *topicStats(): Iterable<TopicStats> {
+    for (const [topic, { channel }] of this.channels)
+      yield { topic, subscribers: channel.subscribers.size, messages: channel.messages };
   }
 
   /** Closes every feed; subscriptions stop receiving. */

@@ -51,6 +51,8 @@ export class TopicChannel {
   private readonly reads = new SingleFlight<CachedPage>();
 
   readonly subscribers = new Set<TopicSubscription>();
+  /** Live messages received since the channel opened (admin stats derive rates from it). */
+  messages = 0;
 
   constructor(
     readonly topic: string,
@@ -111,6 +113,9 @@ export class TopicChannel {
     }
     const cached = cacheMessage(message);
     this.head = message.seq;
+    this.messages++;
+    // End to end: from the publishing edge's clock (ts) to this edge's; a skew below 0 counts as 0.
+    this.metrics.deliveryLag.observe(Math.max(0, Date.now() - message.ts) / 1000);
     if (this.options.cachePerTopic > 0) {
       this.ring.push(cached);
       if (this.ring.length > this.options.cachePerTopic) {
@@ -154,7 +159,7 @@ export class TopicChannel {
   }
 
   private async startResume(subscription: TopicSubscription, from: FromPosition): Promise<void> {
-    if (from.epoch !== this.epoch) return this.restartAtHead(subscription);
+    if (from.epoch !== this.epoch) return this.resumeAtHead(subscription);
     const generation = this.generation;
     let fromRing = this.ringAfter(from.seq);
     if (fromRing === "unknown" && this.canBackfill()) {
@@ -162,9 +167,10 @@ export class TopicChannel {
       if (this.voided(subscription, generation)) return;
       fromRing = this.ringAfter(from.seq);
     }
-    if (fromRing === "invalid") return this.restartAtHead(subscription);
+    if (fromRing === "invalid") return this.resumeAtHead(subscription);
     if (fromRing !== "unknown") {
       this.metrics.ringHits.inc();
+      this.metrics.resumes.inc({ recovered: "true" });
       subscription.sendSubOk(this.epoch, from.seq, true);
       void this.catchUp(subscription, generation);
       return;
@@ -172,7 +178,8 @@ export class TopicChannel {
     this.metrics.ringMisses.inc();
     const page = await this.read({ after: from.seq }, this.options.historyLimit, "resume");
     if (this.voided(subscription, generation)) return;
-    if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
+    if (page.epoch !== this.epoch || !page.recovered) return this.resumeAtHead(subscription);
+    this.metrics.resumes.inc({ recovered: "true" });
     subscription.sendSubOk(this.epoch, from.seq, true);
     void this.catchUp(subscription, generation, page);
   }
@@ -200,6 +207,12 @@ export class TopicChannel {
   }
 
   /** subok with `recovered: false` at the current head, then live delivery. */
+  /** A resume this edge cannot continue (another epoch, a gap in the log): recovered:false. */
+  private resumeAtHead(subscription: TopicSubscription): void {
+    this.metrics.resumes.inc({ recovered: "false" });
+    this.restartAtHead(subscription);
+  }
+
   private restartAtHead(subscription: TopicSubscription): void {
     subscription.sendSubOk(this.epoch, this.head, false);
     subscription.goLive();

@@ -1,6 +1,6 @@
 // Publishing as WebSocket `pub` frames and HTTP POST /v1/publish both do it: entitlement, the size
 // limit, the durable write, metrics. Data is serialized once here; the backend stores that text.
-import type { Backend, PublishOutcome } from "../backend/backend.js";
+import { BackendUnavailableError, type Backend, type PublishOutcome } from "../backend/backend.js";
 import type { Grants } from "../auth/grants.js";
 import type { EdgeMetrics } from "../common/metrics.js";
 import { matchesAny } from "../../protocol/index.js";
@@ -47,7 +47,15 @@ export class Publisher {
     via: "ws" | "http",
   ): Promise<PublishOutcome> {
     const stopTimer = this.metrics.publishLatency.startTimer();
-    const outcome = await this.backend.publish(message);
+    let outcome: PublishOutcome;
+    try {
+      outcome = await this.backend.publish(message);
+    } catch (error) {
+      this.metrics.publishErrors.inc({
+        reason: error instanceof BackendUnavailableError ? "unavailable" : "refused",
+      });
+      throw error;
+    }
     stopTimer();
     if (!outcome.dup) this.metrics.messagesIn.inc({ via });
     return outcome;

@@ -34,7 +34,7 @@ import {
   type ReadResult,
 } from "../backend.js";
 import { fromLive } from "./codec.js";
-import { unavailable } from "./errors.js";
+import { JetStreamTimeoutError, unavailable } from "./errors.js";
 import { readHistory } from "./history.js";
 import { ConcurrencyLimit } from "./concurrency.js";
 import { HeadChecker } from "./head-check.js";
@@ -107,7 +107,6 @@ export class JetStreamBackend implements Backend {
       () => this.client(),
       config.subjectPrefix,
       async (topic) => (await this.reader.last(topic))?.seq ?? 0,
-      metrics,
     );
     const bulkReads = new ConcurrencyLimit(BULK_READ_CONCURRENCY);
     this.feedContext = {
@@ -162,6 +161,7 @@ export class JetStreamBackend implements Backend {
 
   async close(): Promise<void> {
     this.setStatus("closed", "closed");
+    this.metrics.natsConnected.set(0);
     clearInterval(this.probeTimer);
     this.heads.stop();
     for (const feed of [...this.feeds]) feed.close();
@@ -188,6 +188,7 @@ export class JetStreamBackend implements Backend {
     try {
       return await this.publisher.publish(input);
     } catch (err) {
+      if (err instanceof JetStreamTimeoutError) this.metrics.jetstreamTimeouts.inc({ op: "publish" });
       if (err instanceof BackendUnavailableError) this.suspectStream();
       throw err;
     }
@@ -200,6 +201,7 @@ export class JetStreamBackend implements Backend {
       return await readHistory(this.reader, this.currentEpoch, topic, from, limit);
     } catch (err) {
       const failure = unavailable(err, `reading ${topic}`);
+      if (failure instanceof JetStreamTimeoutError) this.metrics.jetstreamTimeouts.inc({ op: "read" });
       if (failure instanceof BackendUnavailableError) this.suspectStream();
       throw failure;
     }
@@ -213,6 +215,7 @@ export class JetStreamBackend implements Backend {
     try {
       feed = await TopicFeed.open(topic, handlers, this.feedContext);
     } catch (err) {
+      if (err instanceof JetStreamTimeoutError) this.metrics.jetstreamTimeouts.inc({ op: "subscribe" });
       if (err instanceof BackendUnavailableError) this.suspectStream();
       throw err;
     }
@@ -292,6 +295,7 @@ export class JetStreamBackend implements Backend {
   private async attach(nc: NatsConnection): Promise<void> {
     this.nc = nc;
     this.connected = true;
+    this.metrics.natsConnected.set(1);
     // No API check: a JetStream that does not answer yet is the stream setup's business (retried).
     this.jsm = await jetstreamManager(nc, { checkAPI: false });
     this.js = jetstream(nc);
@@ -376,12 +380,15 @@ export class JetStreamBackend implements Backend {
     for await (const status of nc.status() as AsyncIterable<Status>) {
       if (status.type === "disconnect") {
         this.connected = false;
+        this.metrics.natsConnected.set(0);
         this.setStatus("unavailable", `NATS connection lost (${status.server}), reconnecting`);
       } else if (status.type === "reconnect") {
         // Live copies sent meanwhile are lost: recover() makes every feed catch up. (A server cuts
         // a slow consumer's connection, so dropped copies end here too; nats.js's own slowConsumer
         // status is only raised for iterator subscriptions, which the edge does not use.)
         this.connected = true;
+        this.metrics.natsConnected.set(1);
+        this.metrics.natsReconnects.inc();
         void this.recover();
       }
     }

@@ -22,7 +22,6 @@
 import { createHash } from "node:crypto";
 import { headers } from "@nats-io/nats-core";
 import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
-import type { EdgeMetrics } from "../../common/metrics.js";
 import { BackendUnavailableError, type PublishInput, type PublishOutcome } from "../backend.js";
 import { PREV_HEADER, TS_HEADER } from "./codec.js";
 import { isDefiniteApiError } from "../../../shared/stream-info.js";
@@ -47,7 +46,6 @@ export class Publisher {
     private readonly js: () => JetStreamClient,
     private readonly prefix: string,
     private readonly lookupHead: (topic: string) => Promise<number>,
-    private readonly metrics: EdgeMetrics,
   ) {}
 
   /** Something else (the live feed, a read) saw the topic's head. */
@@ -75,7 +73,6 @@ export class Publisher {
   }
 
   private async publishNow(input: PublishInput): Promise<PublishOutcome> {
-    const started = process.hrtime.bigint();
     const deadline = Date.now() + CONFLICT_BUDGET_MS;
     const subject = storedSubject(this.prefix, input.topic);
     const body = new TextEncoder().encode(input.data);
@@ -91,7 +88,6 @@ export class Publisher {
           expect: { lastSubjectSequence: head },
           timeout: PUBLISH_TIMEOUT_MS,
         });
-        this.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
         if (ack.duplicate) return { seq: ack.seq, dup: true };
         this.noteHead(input.topic, ack.seq);
         return { seq: ack.seq, dup: false };
