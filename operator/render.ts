@@ -26,6 +26,8 @@ export interface Manifest {
 }
 
 export const EDGE_PORT = 8080;
+/** The edges' internal port (/metrics, /v1/admin/stats): a named container port for scraping, in no Service. */
+export const METRICS_PORT = 9464;
 /** Seconds the preStop hook waits so that load balancers stop sending new connections first. */
 export const PRESTOP_SECONDS = 5;
 const NATS_CREDS_DIR = "/etc/herald/nats";
@@ -99,6 +101,7 @@ function edgeSettings(
   const v = (value: string | number | boolean): EdgeValue => ({ value: String(value) });
   const settings: Partial<Record<EdgeKey, EdgeValue>> = {
     port: v(EDGE_PORT),
+    metricsPort: v(METRICS_PORT),
     natsUrl: v(spec.nats.url),
     stream: v(streamName(ns, spec)),
     subjectPrefix: v(subjectPrefix(ns, spec)),
@@ -264,7 +267,10 @@ export function renderDeployment(
           {
             name: "edge",
             image: spec.edge.image,
-            ports: [{ name: "http", containerPort: EDGE_PORT, protocol: "TCP" }],
+            ports: [
+          { name: "http", containerPort: EDGE_PORT, protocol: "TCP" },
+          { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+        ],
             envFrom: [{ configMapRef: { name: names(ns).edge } }],
             env: secretEnv,
             readinessProbe: probe("/readyz", 5, 2),
