@@ -268,9 +268,9 @@ export function renderDeployment(
             name: "edge",
             image: spec.edge.image,
             ports: [
-          { name: "http", containerPort: EDGE_PORT, protocol: "TCP" },
-          { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
-        ],
+              { name: "http", containerPort: EDGE_PORT, protocol: "TCP" },
+              { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+            ],
             envFrom: [{ configMapRef: { name: names(ns).edge } }],
             env: secretEnv,
             readinessProbe: probe("/readyz", 5, 2),
