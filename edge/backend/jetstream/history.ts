@@ -29,14 +29,14 @@ export async function readHistory(
   }
   // A position beyond the head is not one of this topic's: serve from the oldest retained message.
   const start = after > head ? 0 : after;
-  const found = await reader.after(topic, start, count);
+  const found = await reader.after(topic, start, count, head);
   // Direct gets are answered by any replica: one that is behind the one that told the head ends
   // the run early. Read on (briefly) until the head, so the result never claims more than it has.
   for (let attempt = 1; found.length < count && (found.at(-1)?.seq ?? start) < head; attempt++) {
     if (attempt > CATCH_UP_ATTEMPTS)
       throw new BackendUnavailableError(`JetStream replicas of ${topic} did not reach seq ${head} in time`);
     await new Promise((resolve) => setTimeout(resolve, CATCH_UP_PAUSE_MS));
-    found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length)));
+    found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length, head)));
   }
   const first = found[0];
   // Continuity is proven by equality only (DESIGN.md): the first retained message after `after`

@@ -188,7 +188,7 @@ export class TopicFeed implements LiveFeed {
         // get answered by a lagging follower would otherwise end the catch-up early.
         await this.ctx.reads.run(async () => {
           const head = await this.ctx.reader.leaderHead(this.topic);
-          await this.repair(Number.POSITIVE_INFINITY, generation);
+          await this.repair(head, generation);
           if (generation === this.generation && this.last < head)
             throw new Error(`${this.topic}: caught up to ${this.last} of ${head}`);
         });
@@ -196,7 +196,7 @@ export class TopicFeed implements LiveFeed {
       }
       case "head": {
         if (item.seq <= this.last) return;
-        await this.repair(item.seq + 1, generation);
+        await this.repair(item.seq, generation);
         // A lagging replica answered the reads: try again rather than leave the message out.
         if (generation === this.generation && this.last < item.seq)
           throw new Error(`${this.topic}: repaired to ${this.last} of ${item.seq}`);
@@ -211,7 +211,7 @@ export class TopicFeed implements LiveFeed {
           return;
         }
         if (message.prev > this.last) {
-          await this.repair(message.seq, generation);
+          await this.repair(message.prev, generation);
           if (generation !== this.generation || message.seq <= this.last) return;
           // The missing messages were not readable yet (a lagging replica answered): never skip
           // them; the item stays first in the queue and is tried again.
@@ -231,14 +231,17 @@ export class TopicFeed implements LiveFeed {
     }
   }
 
-  /** Delivers the topic's stored messages after `last` and before `before`, checking the chain. */
-  private async repair(before: number, generation: number): Promise<void> {
+  /**
+   * Delivers the topic's stored messages after `last` and through `through` (a seq known to be
+   * stored: the reads end there instead of waiting for more), checking the chain.
+   */
+  private async repair(through: number, generation: number): Promise<void> {
     let counted = false;
-    while (generation === this.generation && !this.isClosed) {
+    while (generation === this.generation && !this.isClosed && this.last < through) {
       this.ctx.metrics.backendReads.inc({ kind: "repair" });
-      const batch = await this.ctx.reader.after(this.topic, this.last, REPAIR_BATCH);
+      const batch = await this.ctx.reader.after(this.topic, this.last, REPAIR_BATCH, through);
       for (const message of batch) {
-        if (message.seq >= before || generation !== this.generation) return;
+        if (generation !== this.generation) return;
         if (!counted) {
           this.ctx.metrics.gapRepairs.inc();
           counted = true;

@@ -77,16 +77,19 @@ export class StreamReader {
   }
 
   /**
-   * The topic's retained messages with seq > after, in order, at most `limit`. They are
+   * The topic's retained messages with after < seq <= through, in order, at most `limit`. They are
    * consecutive in the topic's history except that the first one may not follow `after` directly
-   * (retention removed what was between): callers check its prev.
+   * (retention removed what was between): callers check its prev. `through` is a seq the caller
+   * knows to be stored (the head it read, the prev of a live message): every read stops there, so
+   * none waits for messages that do not exist (a consumer's fetch would wait out its expiry).
    */
-  async after(topic: string, after: number, limit: number): Promise<ReadMessage[]> {
+  async after(topic: string, after: number, limit: number, through: number): Promise<ReadMessage[]> {
     try {
-      const messages = await this.direct(topic, after, Math.min(limit, DIRECT_RANGE), limit);
-      if (messages.length === DIRECT_RANGE && limit > DIRECT_RANGE) {
+      const messages = await this.direct(topic, after, Math.min(limit, DIRECT_RANGE), limit, through);
+      const last = messages.at(-1)?.seq ?? after;
+      if (messages.length === DIRECT_RANGE && limit > DIRECT_RANGE && last < through) {
         messages.push(
-          ...(await this.range(topic, messages.at(-1)!.seq, limit - DIRECT_RANGE, limit - DIRECT_RANGE)),
+          ...(await this.range(topic, last, limit - DIRECT_RANGE, limit - DIRECT_RANGE, through)),
         );
       }
       return messages;
@@ -107,7 +110,7 @@ export class StreamReader {
           subjects_filter: storedSubject(this.prefix, topic),
         });
         const retained = info.state.subjects?.[storedSubject(this.prefix, topic)] ?? 0;
-        return retained === 0 ? [] : await this.range(topic, 0, retained, k);
+        return retained === 0 || !newest ? [] : await this.range(topic, 0, retained, k, newest.seq);
       }
       const reversed: ReadMessage[] = [];
       let current = newest;
@@ -122,23 +125,35 @@ export class StreamReader {
     }
   }
 
-  /** Up to `count` messages after `after`, of which the last `keep` are returned. */
-  private async range(topic: string, after: number, count: number, keep: number): Promise<ReadMessage[]> {
+  /** Up to `count` messages after `after` and through `through`, of which the last `keep` are returned. */
+  private async range(
+    topic: string,
+    after: number,
+    count: number,
+    keep: number,
+    through: number,
+  ): Promise<ReadMessage[]> {
     try {
-      return await this.consume(topic, after, count, keep);
+      return await this.consume(topic, after, count, keep, through);
     } catch {
-      return this.direct(topic, after, count, keep);
+      return this.direct(topic, after, count, keep, through);
     }
   }
 
   /** One direct get per message, following next_by_subj. */
-  private async direct(topic: string, after: number, count: number, keep: number): Promise<ReadMessage[]> {
+  private async direct(
+    topic: string,
+    after: number,
+    count: number,
+    keep: number,
+    through: number,
+  ): Promise<ReadMessage[]> {
     const subject = storedSubject(this.prefix, topic);
     const messages: ReadMessage[] = [];
     let cursor = after;
-    for (let seen = 0; seen < count; seen++) {
+    for (let seen = 0; seen < count && cursor < through; seen++) {
       const msg = await this.jsm().direct.getMessage(this.stream, { seq: cursor + 1, next_by_subj: subject });
-      if (!msg) break;
+      if (!msg || msg.seq > through) break;
       messages.push(fromDirectGet(topic, msg));
       if (messages.length > keep) messages.shift();
       cursor = msg.seq;
@@ -146,8 +161,15 @@ export class StreamReader {
     return messages;
   }
 
-  /** An ordered consumer: one consumer, `count` messages streamed in one fetch. */
-  private async consume(topic: string, after: number, count: number, keep: number): Promise<ReadMessage[]> {
+  /** An ordered consumer: one consumer, `count` messages streamed in one fetch, ending at `through`. */
+  private async consume(
+    topic: string,
+    after: number,
+    count: number,
+    keep: number,
+    through: number,
+  ): Promise<ReadMessage[]> {
+    if (after >= through) return [];
     const consumer = await this.consumerJs().consumers.get(this.stream, {
       filter_subjects: storedSubject(this.prefix, topic),
       deliver_policy: DeliverPolicy.StartSequence,
@@ -158,9 +180,10 @@ export class StreamReader {
       const fetched = await consumer.fetch({ max_messages: count, expires: CONSUMER_FETCH_EXPIRES_MS });
       let seen = 0;
       for await (const msg of fetched) {
+        if (msg.seq > through) break;
         messages.push(fromConsumer(topic, msg));
         if (messages.length > keep) messages.shift();
-        if (msg.info.pending === 0 || ++seen >= count) break;
+        if (msg.seq === through || msg.info.pending === 0 || ++seen >= count) break;
       }
     } finally {
       // Not awaited: an ordered consumer also removes itself once inactive.
