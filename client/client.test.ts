@@ -13,7 +13,7 @@ import {
 } from "./node.js";
 import { publish, range, storedMessages } from "../e2e/harness/http.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
-import { waitFor } from "../e2e/harness/wait.js";
+import { sleep, waitFor } from "../e2e/harness/wait.js";
 
 interface Setup {
   edge: RunningEdge;
@@ -240,7 +240,7 @@ test("refreshes its token before exp on the open connection: no reconnect, nothi
   let n = 0;
   while (issued < 3) {
     await publishRange(edge, "refresh.stream", [++n]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   await waitFor(`${n} messages`, () => values.length >= n);
   t.deepEqual(values, range(n));

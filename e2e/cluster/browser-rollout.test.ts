@@ -7,7 +7,7 @@ import test from "ava";
 import { buildClientBundle } from "../../client/build-bundle.js";
 import { publishUntilStored, storedMessages } from "../harness/http.js";
 import { TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
-import { waitFor } from "../harness/wait.js";
+import { sleep, waitFor } from "../harness/wait.js";
 import { listedNumbers, openTestPage, routeTestPage } from "../browser/client-page.js";
 import { launchChromium } from "../harness/chromium.js";
 import { spawnEdge } from "../harness/edge-process.js";
@@ -70,7 +70,7 @@ test("pages loading /client.js through the balancer keep every message once, in 
         );
         published.set(topic, n);
         // Paced, so the history stays within one page of the history API and the retention limit.
-        await new Promise((resolve) => setTimeout(resolve, 25));
+        await sleep(25);
       }
     }
   })();

@@ -15,7 +15,10 @@ import {
 import { decodeEdgeFrames, type HistoryResponse } from "../../protocol/index.js";
 import type { EdgeProcess } from "../harness/edge-process.js";
 import type { TcpBalancer } from "../harness/tcp-balancer.js";
-import { API_KEY, waitUntil, type RetryingPublisher } from "../jetstream/fault-kit.js";
+import { waitUntil, type RetryingPublisher } from "../jetstream/fault-kit.js";
+import { storedMessages } from "../harness/http.js";
+import { TEST_API_KEY } from "../harness/tokens.js";
+import { sleep } from "../harness/wait.js";
 
 /** One delivered message as the handler saw it. */
 interface Delivered {
@@ -134,7 +137,7 @@ export async function publishWhile(
   for (let round = 0; round < minRounds || !done(); round++) {
     for (const topic of topics) {
       await publisher.publish(topic, `${topic}#${round}`);
-      await new Promise((resolve) => setTimeout(resolve, paceMs));
+      await sleep(paceMs);
     }
   }
 }
@@ -192,18 +195,14 @@ export async function historyProblems(
 ): Promise<string[]> {
   const problems: string[] = [];
   for (const topic of topics) {
-    const response = await fetch(
-      `${url}/v1/topics/${encodeURIComponent(topic)}/messages?after=0&limit=1000`,
-      {
-        headers: { authorization: `Bearer ${API_KEY}` },
-      },
-    );
-    const text = await response.text();
-    if (response.status !== 200) {
-      problems.push(`${topic}: history answered ${response.status}: ${text}`);
+    let messages: HistoryResponse["messages"];
+    try {
+      messages = await storedMessages(url, topic, TEST_API_KEY);
+    } catch (error) {
+      problems.push(`${topic}: ${error instanceof Error ? error.message : String(error)}`);
       continue;
     }
-    const stored = (JSON.parse(text) as HistoryResponse).messages.map((m) => ({
+    const stored = messages.map((m) => ({
       data: m.data,
       seq: m.seq,
       prev: m.prev,

@@ -3,6 +3,7 @@
 // connections while its open ones keep working, and with no backend left a connection is closed.
 import test from "ava";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { listenOnLoopback } from "../harness/free-port.js";
 import type { Teardown } from "../harness/nats-server.js";
 import { startTcpBalancer } from "../harness/tcp-balancer.js";
 
@@ -15,13 +16,12 @@ async function namedBackend(t: Teardown, name: string): Promise<{ port: number; 
     socket.write(`${name}\n`);
     socket.pipe(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const address = server.address();
+  const port = await listenOnLoopback(server);
   t.teardown(() => {
     for (const socket of sockets) socket.destroy();
     server.close();
   });
-  return { port: typeof address === "object" && address ? address.port : 0, server };
+  return { port, server };
 }
 
 /** Connects through the balancer; resolves with the first line received ("" when closed without one). */

@@ -6,13 +6,9 @@ import { startNats } from "../harness/nats-server.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { waitFor } from "../harness/wait.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
+import { postPublish } from "../harness/http.js";
 
-const publish = (url: string, data: unknown) =>
-  fetch(`${url}/v1/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ topic: "out.a", data }),
-  });
+const publish = (url: string, data: unknown) => postPublish(url, { topic: "out.a", data });
 
 test("NATS down: unready, 503 with Retry-After and err unavailable; back up: ready, nothing lost", async (t) => {
   const nats = await startNats(t);
@@ -40,7 +36,7 @@ test("NATS down: unready, 503 with Retry-After and err unavailable; back up: rea
   const refused = await publish(edge.url, 2);
   t.is(refused.status, 503);
   t.truthy(refused.headers.get("retry-after"));
-  const body = (await refused.json()) as { error: { code: string; message: string } };
+  const body = refused.body as { error: { code: string; message: string } };
   t.is(body.error.code, "unavailable");
   t.regex(body.error.message, /^JetStream unavailable: ./);
   const reply = await client.request({ op: "pub", topic: "out.a", data: 3, id: "p" }, 60_000);

@@ -3,25 +3,17 @@
 import test from "ava";
 import { CloseCode } from "../../protocol/index.js";
 import { startTestEdge } from "../harness/test-edge.js";
-import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { chainProblem, TestClient, UpgradeRefused } from "../harness/ws-client.js";
+import { sleep } from "../harness/wait.js";
+import { postPublish } from "../harness/http.js";
 
-const API_KEY = "edge-conformance-api-key";
 const AUTH_ENV = {
   HERALD_JWT_SECRET: TEST_JWT_SECRET,
   HERALD_ALLOW_ANONYMOUS: "false",
-  HERALD_API_KEYS: API_KEY,
+  HERALD_API_KEYS: TEST_API_KEY,
 };
-const WITH_KEY = { authorization: `Bearer ${API_KEY}` };
-
-async function publish(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(`${url}/v1/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as unknown };
-}
+const WITH_KEY = { authorization: `Bearer ${TEST_API_KEY}` };
 
 test("welcome carries the session id, heartbeat and the configured limits", async (t) => {
   const edge = await startTestEdge(t, { HERALD_MAX_SUBSCRIPTIONS: "7", HERALD_HEARTBEAT_MS: "5000" });
@@ -44,7 +36,7 @@ test("welcome carries the session id, heartbeat and the configured limits", asyn
 
 test("sub live-only: subok at the head, then every new message in order with its prev chain", async (t) => {
   const edge = await startTestEdge(t);
-  await publish(edge.url, [
+  await postPublish(edge.url, [
     { topic: "scores.a", data: 1 },
     { topic: "scores.a", data: 2 },
   ]);
@@ -52,11 +44,11 @@ test("sub live-only: subok at the head, then every new message in order with its
   t.teardown(() => client.close());
   const subok = await client.subscribe("scores.a", undefined, 7);
   t.like(subok, { op: "subok", id: 7, topic: "scores.a", seq: 2, recovered: true });
-  const published = await publish(edge.url, [
+  const { status, body } = await postPublish(edge.url, [
     { topic: "scores.a", data: { n: 3 } },
     { topic: "scores.a", data: "four" },
   ]);
-  t.deepEqual(published, {
+  t.deepEqual({ status, body }, {
     status: 200,
     body: [
       { seq: 3, dup: false },
@@ -112,9 +104,9 @@ test("unsub is acked and stops delivery; unsub of an unknown topic and a second 
     code: "not_subscribed",
     message: 'not subscribed to "a.b"',
   });
-  await publish(edge.url, { topic: "a.b", data: 1 });
+  await postPublish(edge.url, { topic: "a.b", data: 1 });
   await client.subscribe("a.c");
-  await publish(edge.url, { topic: "a.c", data: 2 });
+  await postPublish(edge.url, { topic: "a.c", data: 2 });
   await client.waitForMessages("a.c", 1);
   t.is(client.messages("a.b").length, 0);
 });
@@ -137,7 +129,7 @@ test("pending frames for one socket are batched into one WebSocket frame, split 
   t.teardown(() => client.close());
   await client.subscribe("batch.t");
   const items = Array.from({ length: 50 }, (_, i) => ({ topic: "batch.t", data: i }));
-  await publish(edge.url, items);
+  await postPublish(edge.url, items);
   const messages = await client.waitForMessages("batch.t", 50);
   t.deepEqual(
     messages.map((m) => m.data),
@@ -161,8 +153,8 @@ test("anonymous access: subscribe allowed; publish refused when HERALD_ANONYMOUS
     code: "forbidden",
     message: 'not allowed to publish to "news.x"',
   });
-  const http = await publish(edge.url, { topic: "news.x", data: 1 });
-  t.deepEqual(http, {
+  const { status, body } = await postPublish(edge.url, { topic: "news.x", data: 1 });
+  t.deepEqual({ status, body }, {
     status: 403,
     body: { error: { code: "forbidden", message: 'not allowed to publish to "news.x"' } },
   });
@@ -274,7 +266,7 @@ test("a refresh with fewer rights ends the subscriptions it no longer allows, wi
   );
   t.is(
     (
-      await publish(
+      await postPublish(
         edge.url,
         [
           { topic: "news.a", data: 1 },
@@ -451,8 +443,7 @@ test("heartbeat: a peer that stops answering pings is dropped", async (t) => {
   const dropped = async () =>
     (await edge.metrics.closes.get()).values.find((v) => v.labels.code === "1006")?.value;
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && (await dropped()) === undefined)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  while (Date.now() < deadline && (await dropped()) === undefined) await sleep(100);
   t.is(await dropped(), 1);
   t.is((await edge.metrics.connections.get()).values[0]?.value, 0);
   client.close();

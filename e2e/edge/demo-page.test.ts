@@ -3,6 +3,7 @@
 import test from "ava";
 import { launchChromium } from "../harness/chromium.js";
 import { startTestEdge } from "../harness/test-edge.js";
+import { postPublish } from "../harness/http.js";
 
 test("demo page: live messages with their seq, publishing from the form", async (t) => {
   const edge = await startTestEdge(t);
@@ -12,11 +13,7 @@ test("demo page: live messages with their seq, publishing from the form", async 
   await page.locator("#status.up").waitFor({ timeout: 30_000 });
 
   // Published elsewhere, shown live (the page subscribed to its default topic on load).
-  const response = await fetch(`${edge.url}/v1/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ topic: "demo.chat", data: { text: "from curl" } }),
-  });
+  const response = await postPublish(edge.url, { topic: "demo.chat", data: { text: "from curl" } });
   t.is(response.status, 200);
   await page.locator("#messages tr").first().waitFor({ timeout: 30_000 });
 

@@ -4,6 +4,7 @@ import test from "ava";
 import type { RunningEdge } from "../../edge/server.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
+import { publish } from "../harness/http.js";
 
 async function connectMany(
   t: Parameters<typeof startTestEdge>[0],
@@ -21,15 +22,6 @@ async function connectMany(
     );
   }
   return clients;
-}
-
-async function publish(url: string, items: { topic: string; data: unknown }[]) {
-  const response = await fetch(`${url}/v1/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(items),
-  });
-  if (response.status !== 200) throw new Error(`publish: ${response.status} ${await response.text()}`);
 }
 
 test("1,000 subscribers of one topic each receive every message once, in order", async (t) => {

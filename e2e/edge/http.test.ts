@@ -2,13 +2,12 @@
 // probes, metrics and the demo files.
 import test from "ava";
 import { startTestEdge } from "../harness/test-edge.js";
-import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient } from "../harness/ws-client.js";
 
-const API_KEY = "edge-http-test-key";
 const SECURED = {
   HERALD_JWT_SECRET: TEST_JWT_SECRET,
-  HERALD_API_KEYS: API_KEY,
+  HERALD_API_KEYS: TEST_API_KEY,
   HERALD_ALLOW_ANONYMOUS: "false",
 };
 
@@ -36,7 +35,7 @@ test("publish needs credentials when anonymous access is off; API keys and JWTs 
     status: 401,
     body: { error: { code: "unauthenticated", message: "send Authorization: Bearer <API key or JWT>" } },
   });
-  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 }, bearer: API_KEY }), {
+  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 }, bearer: TEST_API_KEY }), {
     status: 200,
     body: { seq: 1, dup: false },
   });
@@ -79,11 +78,19 @@ test("publish needs credentials when anonymous access is off; API keys and JWTs 
   });
   // msgId dedupes over HTTP too.
   t.like(
-    await call(publish, { method: "POST", json: { topic: "a.b", data: 7, msgId: "once" }, bearer: API_KEY }),
+    await call(publish, {
+      method: "POST",
+      json: { topic: "a.b", data: 7, msgId: "once" },
+      bearer: TEST_API_KEY,
+    }),
     { body: { seq: 4, dup: false } },
   );
   t.like(
-    await call(publish, { method: "POST", json: { topic: "a.b", data: 7, msgId: "once" }, bearer: API_KEY }),
+    await call(publish, {
+      method: "POST",
+      json: { topic: "a.b", data: 7, msgId: "once" },
+      bearer: TEST_API_KEY,
+    }),
     { body: { seq: 4, dup: true } },
   );
 });
@@ -91,8 +98,11 @@ test("publish needs credentials when anonymous access is off; API keys and JWTs 
 test("history: pages after a position, needs subscribe rights on the topic", async (t) => {
   const edge = await startTestEdge(t, SECURED);
   const items = Array.from({ length: 5 }, (_, i) => ({ topic: "feed.1", data: { i } }));
-  t.is((await call(`${edge.url}/v1/publish`, { method: "POST", json: items, bearer: API_KEY })).status, 200);
-  const page = await call(`${edge.url}/v1/topics/feed.1/messages?after=2&limit=2`, { bearer: API_KEY });
+  t.is(
+    (await call(`${edge.url}/v1/publish`, { method: "POST", json: items, bearer: TEST_API_KEY })).status,
+    200,
+  );
+  const page = await call(`${edge.url}/v1/topics/feed.1/messages?after=2&limit=2`, { bearer: TEST_API_KEY });
   t.is(page.status, 200);
   const body = page.body as {
     topic: string;

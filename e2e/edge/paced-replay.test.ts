@@ -6,6 +6,7 @@ import test from "ava";
 import type { SubOkFrame } from "../../protocol/index.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
+import { publish } from "../harness/http.js";
 
 const SEND_BUFFER = 64 * 1024;
 const MESSAGES = 200;
@@ -16,13 +17,7 @@ async function publishBacklog(url: string, topic: string): Promise<void> {
   // In batches: an HTTP body is bounded by 16 x HERALD_MAX_FRAME_BYTES.
   for (let first = 1; first <= MESSAGES; first += 10) {
     const body = Array.from({ length: 10 }, (_, i) => ({ topic, data: payload(first + i) }));
-    const response = await fetch(`${url}/v1/publish`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    if (response.status !== 200)
-      throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+    await publish(url, body);
   }
 }
 

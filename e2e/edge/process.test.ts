@@ -4,6 +4,7 @@ import test from "ava";
 import { spawnEdge } from "../harness/edge-process.js";
 import { TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient } from "../harness/ws-client.js";
+import { postPublish } from "../harness/http.js";
 
 test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the process exits 0", async (t) => {
   const edge = await spawnEdge(t, {
@@ -91,11 +92,11 @@ test("logs: one JSON object per line, filtered by HERALD_LOG_LEVEL, never a secr
   for (const edge of [verbose, quiet]) {
     const client = await TestClient.connect(edge.wsUrl, { token: `${TEST_JWT_SECRET}.x.y` });
     await client.waitForClose();
-    const published = await fetch(`${edge.url}/v1/publish`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({ topic: "log.t", data: "secret-payload" }),
-    });
+    const published = await postPublish(
+      edge.url,
+      { topic: "log.t", data: "secret-payload" },
+      { authorization: `Bearer ${apiKey}` },
+    );
     t.is(published.status, 200);
     edge.kill("SIGTERM");
     t.is(await edge.exited, 0);

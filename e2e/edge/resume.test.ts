@@ -5,15 +5,15 @@ import test from "ava";
 import type { SubOkFrame } from "../../protocol/index.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
+import { publish } from "../harness/http.js";
 
 async function publishMany(url: string, topic: string, values: unknown[]): Promise<number[]> {
-  const response = await fetch(`${url}/v1/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(values.map((data) => ({ topic, data }))),
-  });
-  if (response.status !== 200) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
-  return ((await response.json()) as { seq: number }[]).map((r) => r.seq);
+  return (
+    await publish(
+      url,
+      values.map((data) => ({ topic, data })),
+    )
+  ).map((r) => r.seq);
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -4,14 +4,13 @@ import test from "ava";
 import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
 import { HEAP_PROBE, heapOf, MiB, mib } from "../harness/heap.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
+import { publish } from "../harness/http.js";
 
 async function publishBatch(url: string, topic: string, values: { n: number; pad: string }[]) {
-  const response = await fetch(`${url}/v1/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(values.map((data) => ({ topic, data }))),
-  });
-  if (response.status !== 200) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+  await publish(
+    url,
+    values.map((data) => ({ topic, data })),
+  );
 }
 
 async function slowConsumerCloses(edge: EdgeProcess): Promise<number> {

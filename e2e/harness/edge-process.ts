@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ExecutionContext } from "ava";
 import { freePort } from "./free-port.js";
+import { sleep } from "./wait.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -109,7 +110,7 @@ export async function spawnEdge(
     } catch {
       // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`edge not ready within ${READY_TIMEOUT_MS} ms:\n${err}${out}`);
 }

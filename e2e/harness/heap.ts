@@ -2,6 +2,7 @@
 // it collect garbage and print one heap_probe line on stdout, which heapOf waits for.
 import { fileURLToPath } from "node:url";
 import type { EdgeProcess, SpawnOptions } from "./edge-process.js";
+import { sleep } from "./wait.js";
 
 /** spawnEdge options for an edge whose heap a test reads with heapOf. */
 export const HEAP_PROBE: SpawnOptions = {
@@ -32,7 +33,7 @@ export async function heapOf(edge: EdgeProcess): Promise<Heap> {
   while (Date.now() < deadline) {
     const lines = probeLines(edge);
     if (lines.length > before) return JSON.parse(lines.at(-1)!) as Heap;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   throw new Error("the edge did not report its heap");
 }

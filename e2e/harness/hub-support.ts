@@ -14,6 +14,7 @@ import type {
   StoredMessage,
 } from "../../edge/backend/backend.js";
 import type { Subscriber } from "../../edge/hub/hub.js";
+import { sleep } from "./wait.js";
 
 export class Collector implements Subscriber {
   readonly frames: EdgeFrame[] = [];
@@ -147,7 +148,7 @@ export class ObservedBackend implements Backend {
     this.reads++;
     const result = await this.inner.read(topic, from, limit);
     const delay = this.readDelayMs();
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (delay > 0) await sleep(delay);
     await this.gate;
     return result;
   }
@@ -160,9 +161,7 @@ export class ObservedBackend implements Backend {
         arrivals = arrivals.then(deliver);
         return;
       }
-      arrivals = arrivals
-        .then(() => new Promise<void>((resolve) => setTimeout(resolve, delay)))
-        .then(deliver);
+      arrivals = arrivals.then(() => sleep(delay)).then(deliver);
     };
     const feed = await this.inner.live(topic, {
       message: (message) => {

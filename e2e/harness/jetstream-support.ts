@@ -4,10 +4,7 @@ import { loadConfig } from "../../shared/config.js";
 import { EdgeMetrics } from "../../edge/common/metrics.js";
 import type { LiveHandlers, StoredMessage } from "../../edge/backend/backend.js";
 import { JetStreamBackend } from "../../edge/backend/jetstream/jetstream-backend.js";
-
-export interface Teardown {
-  teardown(fn: () => void | Promise<void>): void;
-}
+import type { Teardown } from "./nats-server.js";
 
 export async function startBackend(
   t: Teardown,

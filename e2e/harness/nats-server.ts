@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort } from "./free-port.js";
+import { sleep } from "./wait.js";
 
 /** The part of ava's ExecutionContext the harness needs. */
 export interface Teardown {
@@ -142,7 +143,7 @@ class NatsProcess implements NatsNode {
         }
       } catch (err) {
         last = String(err);
-        await delay(100);
+        await sleep(100);
       }
     }
     throw new Error(
@@ -164,10 +165,6 @@ class NatsProcess implements NatsNode {
     this.launch();
     await this.waitReady(this.spec.config.includes("jetstream"));
   }
-}
-
-function delay(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export type NatsServer = NatsNode;
@@ -265,7 +262,7 @@ export async function startNatsCluster(t: Teardown, size = 3): Promise<NatsClust
         } catch (err) {
           last = String(err);
         }
-        await delay(200);
+        await sleep(200);
       }
       throw new Error(`stream ${stream} has no leader after ${READY_TIMEOUT_MS}ms: ${last}`);
     },

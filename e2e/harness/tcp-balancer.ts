@@ -6,6 +6,7 @@
 // connection draining. Everything is closed when the test ends.
 import { createServer, connect, type Socket } from "node:net";
 import type { Teardown } from "./nats-server.js";
+import { listenOnLoopback } from "./free-port.js";
 
 /** How long a backend may take to accept before it counts as failed and the next one is tried. */
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -94,12 +95,7 @@ export async function startTcpBalancer(t: Teardown, backendPorts: number[]): Pro
     client.once("close", () => open.delete(client));
     route(client, new Set());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
 
   let closing: Promise<void> | undefined;
   const close = () =>

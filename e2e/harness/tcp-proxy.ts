@@ -5,6 +5,7 @@
 import { createServer, connect, type Socket } from "node:net";
 import { Transform, type TransformCallback } from "node:stream";
 import type { Teardown } from "./nats-server.js";
+import { listenOnLoopback } from "./free-port.js";
 
 export interface TcpProxy {
   readonly port: number;
@@ -98,12 +99,7 @@ export async function startTcpProxy(
     if (options.inspectMessages) upstream.pipe(new MessageFilter(dropsMessage)).pipe(client);
     else upstream.pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
   const cutAll = () => {
     for (const [a, b] of pairs) {
       a.destroy();

@@ -7,6 +7,7 @@ import type { Duplex } from "node:stream";
 import WebSocket, { WebSocketServer, type RawData } from "ws";
 import { BATCH_SEPARATOR, SUBPROTOCOL, type EdgeFrame } from "../../protocol/index.js";
 import type { Teardown } from "./nats-server.js";
+import { listenOnLoopback } from "./free-port.js";
 
 export interface WsProxy {
   readonly port: number;
@@ -122,12 +123,7 @@ export async function startWsProxy(t: Teardown, target: { port: number; host?: s
     client.on("error", () => closeBoth(1011, "client failed"));
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
 
   let closed: Promise<void> | undefined;
   const proxy: WsProxy = {

@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from "node:util";
 import test from "ava";
 import { OPS } from "../harness/expected-errors.js";
 import { spawnEdge } from "../harness/edge-process.js";
-import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
+import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
 import { HEAP_PROBE, heapOf, MiB, mib } from "../harness/heap.js";
 import { hostileKeys } from "./hostile-tokens.js";
@@ -16,9 +16,9 @@ import { frameRows } from "./rows-frames.js";
 import { httpRows } from "./rows-http.js";
 import { wireRows } from "./rows-wire.js";
 import { errorBody, errRow, httpRow, postJson, type HostileContext, type Row } from "./row.js";
-import { delay, SteadyPublisher } from "./steady-stream.js";
+import { SteadyPublisher } from "./steady-stream.js";
+import { sleep } from "../harness/wait.js";
 
-const API_KEY = "hostile-suite-api-key-0123456789";
 const STEADY_TOPIC = "steady.stream";
 
 /** After every attempt above: an ordinary object in the edge shows no property smuggled in via __proto__. */
@@ -30,13 +30,13 @@ const pollutionProbes: Row[] = [
   httpRow(
     "no prototype pollution: a body without topic still lacks one",
     "/v1/publish",
-    postJson({ data: 1 }, { authorization: `Bearer ${API_KEY}` }),
+    postJson({ data: 1 }, { authorization: `Bearer ${TEST_API_KEY}` }),
     { status: 400, body: errorBody("bad_request", "missing field 'topic'") },
   ),
   httpRow(
     "no prototype pollution: a body without data still lacks it",
     "/v1/publish",
-    postJson({ topic: "hostile.x" }, { authorization: `Bearer ${API_KEY}` }),
+    postJson({ topic: "hostile.x" }, { authorization: `Bearer ${TEST_API_KEY}` }),
     { status: 400, body: errorBody("bad_request", "missing field 'data'") },
   ),
   errRow(
@@ -66,7 +66,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
     {
       HERALD_JWT_SECRET: TEST_JWT_SECRET,
       HERALD_JWT_PUBLIC_KEY: keys.publicKeyPem,
-      HERALD_API_KEYS: API_KEY,
+      HERALD_API_KEYS: TEST_API_KEY,
       HERALD_ALLOW_ANONYMOUS: "false",
       HERALD_ALLOWED_ORIGINS: "https://app.example",
       HERALD_MAX_SUBSCRIPTIONS: "20",
@@ -89,7 +89,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   });
   t.teardown(() => subscriber.close());
   const subok = await subscriber.subscribe(STEADY_TOPIC);
-  const publisher = new SteadyPublisher(edge, STEADY_TOPIC, `Bearer ${API_KEY}`);
+  const publisher = new SteadyPublisher(edge, STEADY_TOPIC, `Bearer ${TEST_API_KEY}`);
   t.teardown(() =>
     publisher.stop().then(
       () => undefined,
@@ -114,7 +114,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
       keys,
       token,
       shared,
-      apiKey: API_KEY,
+      apiKey: TEST_API_KEY,
     };
     let actual: unknown;
     try {
@@ -164,7 +164,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
     Date.now() < deadline &&
     !/^herald_connections 1$/m.test(await (await fetch(`${edge.metricsUrl}/metrics`)).text())
   )
-    await delay(100);
+    await sleep(100);
   const after = await heapOf(edge);
   t.log(
     `heapUsed ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} MiB; arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)} MiB`,

@@ -4,7 +4,7 @@
 import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
 import { RawConnection, upgradeRequest } from "./raw-socket.js";
 import { answerBeforeClose, errorBody, row, upgradeRow, type HostileContext, type Row } from "./row.js";
-import { delay } from "./steady-stream.js";
+import { sleep } from "../harness/wait.js";
 
 export const LIMITS = { maxConnections: 40, maxPendingUpgrades: 20, upgradeTimeoutMs: 2500 } as const;
 
@@ -31,7 +31,7 @@ async function untilFreshConnectionsServed(ctx: HostileContext): Promise<void> {
     connection.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     const served = await connection.waitForEnd().then((text) => text.startsWith("HTTP/1.1 200"));
     if (served) return;
-    await delay(100);
+    await sleep(100);
   }
   throw new Error("the edge does not serve fresh connections again");
 }
@@ -193,7 +193,7 @@ export const connectionRows: Row[] = [
     async (ctx) => {
       // Only the steady subscriber and the shared connection are open between rows.
       const deadline = Date.now() + 30_000;
-      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await delay(100);
+      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await sleep(100);
       // One at a time: opened all at once, they would also meet the bound on pending upgrades.
       const clients: TestClient[] = [];
       ctx.scope.teardown(() => clients.forEach((client) => client.close()));
@@ -205,7 +205,7 @@ export const connectionRows: Row[] = [
           error instanceof UpgradeRefused ? { status: error.status, body: error.body } : String(error),
       );
       clients.forEach((client) => client.close());
-      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await delay(100);
+      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await sleep(100);
       const again = await TestClient.ready(ctx.edge.wsUrl, { token: ctx.token });
       again.close();
       return { refused, acceptedAgainAfterClose: true };

@@ -4,6 +4,7 @@
 // retried with the same msgId, so the edge's dedupe keeps it exactly-once.
 import { Agent, request } from "node:http";
 import type { EdgeProcess } from "../harness/edge-process.js";
+import { sleep } from "../harness/wait.js";
 
 const INTERVAL_MS = 20;
 const RETRY_MS = 100;
@@ -42,13 +43,13 @@ export class SteadyPublisher {
       ).catch((error: Error) => error);
       if (outcome instanceof Error) {
         // Refused at the TCP level (pending-upgrade or connection bounds under test): retry.
-        await delay(RETRY_MS);
+        await sleep(RETRY_MS);
         continue;
       }
       if (outcome.status !== 200)
         throw new Error(`steady publish ${n} answered ${outcome.status}: ${outcome.body}`);
       this.published = n;
-      await delay(INTERVAL_MS);
+      await sleep(INTERVAL_MS);
     }
   }
 
@@ -73,5 +74,3 @@ export class SteadyPublisher {
     });
   }
 }
-
-export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

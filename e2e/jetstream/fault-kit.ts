@@ -7,8 +7,9 @@ import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
 import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame, type FromPosition } from "../../protocol/index.js";
 import { spawnEdge, type EdgeProcess, type SpawnOptions } from "../harness/edge-process.js";
+import { sleep, waitFor, type Check } from "../harness/wait.js";
+import { TEST_API_KEY } from "../harness/tokens.js";
 
-export const API_KEY = "fault-tests-api-key-0123456789";
 const DEADLINE_MS = 90_000;
 
 export function spawnNatsEdge(
@@ -21,7 +22,7 @@ export function spawnNatsEdge(
     t,
     {
       HERALD_NATS_URL: Array.isArray(natsUrls) ? natsUrls.join(",") : natsUrls,
-      HERALD_API_KEYS: API_KEY,
+      HERALD_API_KEYS: TEST_API_KEY,
       HERALD_ALLOW_ANONYMOUS: "true",
       ...env,
     },
@@ -50,7 +51,7 @@ export async function probe(
 export function probePublish(url: string, topic: string, data: unknown): ReturnType<typeof probe> {
   return probe(url, "/v1/publish", {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${TEST_API_KEY}` },
     body: JSON.stringify({ topic, data }),
   });
 }
@@ -78,8 +79,6 @@ export async function metricSum(url: string, sample: RegExp): Promise<number> {
   return sum;
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** `waitFor` with the fault tests' longer deadline: recovery after a fault can take a while. */
 export const waitUntil = (what: string, check: Check<unknown>, timeoutMs = DEADLINE_MS) =>
   waitFor(what, check, timeoutMs);
@@ -105,7 +104,7 @@ export class RetryingPublisher {
       try {
         const response = await fetch(`${this.baseUrl()}/v1/publish`, {
           method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+          headers: { "content-type": "application/json", authorization: `Bearer ${TEST_API_KEY}` },
           body: JSON.stringify({ topic, data, msgId: data }),
           signal: AbortSignal.timeout(15_000),
         });

@@ -3,14 +3,9 @@
 // stored or delivered.
 import test from "ava";
 import { startNatsCluster } from "../harness/nats-server.js";
-import {
-  API_KEY,
-  ResumingSubscriber,
-  RetryingPublisher,
-  spawnNatsEdge,
-  verdict,
-  waitUntil,
-} from "./fault-kit.js";
+import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import { TEST_API_KEY } from "../harness/tokens.js";
+import { history } from "../harness/http.js";
 
 test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or delivered", async (t) => {
   const cluster = await startNatsCluster(t, 3);
@@ -49,21 +44,14 @@ test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or deliver
   // (read once the edge reports its backend ready again).
   await waitUntil("edge A ready", async () => (await fetch(`${edgeA.url}/readyz`)).status === 200);
   for (const topic of topics) {
-    const response = await fetch(`${edgeA.url}/v1/topics/${topic}/messages?after=0`, {
-      headers: { authorization: `Bearer ${API_KEY}` },
-    });
-    const history = (await response.json()) as {
-      recovered: boolean;
-      messages: { seq: number; prev: number; data: string }[];
-    };
-    t.is(response.status, 200, JSON.stringify(history));
+    const stored = await history(edgeA.url, topic, { bearer: TEST_API_KEY });
     t.deepEqual(
-      history.messages.map((m) => m.data),
+      stored.messages.map((m) => m.data),
       publisher.published.get(topic),
     );
     t.deepEqual(
-      history.messages.map((m) => m.prev),
-      [0, ...history.messages.slice(0, -1).map((m) => m.seq)],
+      stored.messages.map((m) => m.prev),
+      [0, ...stored.messages.slice(0, -1).map((m) => m.seq)],
     );
   }
 });

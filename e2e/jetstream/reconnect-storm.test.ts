@@ -4,14 +4,9 @@
 import test from "ava";
 import type { FromPosition } from "../../protocol/index.js";
 import { startNats } from "../harness/nats-server.js";
-import {
-  API_KEY,
-  ResumingSubscriber,
-  RetryingPublisher,
-  scrapeMetrics,
-  spawnNatsEdge,
-  verdict,
-} from "./fault-kit.js";
+import { ResumingSubscriber, RetryingPublisher, scrapeMetrics, spawnNatsEdge, verdict } from "./fault-kit.js";
+import { TEST_API_KEY } from "../harness/tokens.js";
+import { history } from "../harness/http.js";
 
 const TOPICS = 50;
 const CLIENTS = 2000;
@@ -32,17 +27,13 @@ test("a reconnect storm of 2,000 clients costs JetStream about one read per topi
   const topics = Array.from({ length: TOPICS }, (_, i) => `fault6.topic-${i}`);
   const publisher = new RetryingPublisher(() => publishEdge.url);
   for (let i = 0; i < 4; i++) for (const topic of topics) await publisher.publish(topic, `${topic}#${i}`);
-  const history = (await (
-    await fetch(`${publishEdge.url}/v1/topics/${topics[0]}/messages?after=0`, {
-      headers: { authorization: `Bearer ${API_KEY}` },
-    })
-  ).json()) as { epoch: string };
+  const { epoch } = await history(publishEdge.url, topics[0]!, { bearer: TEST_API_KEY });
 
   // The clients were all at the topic's second message when their edge died.
   const freshEdge = await spawnNatsEdge(t, nats.url, { HERALD_MAX_PENDING_UPGRADES: String(CLIENTS * 2) });
   const subscribers = Array.from({ length: CLIENTS }, (_, i) => {
     const topic = topics[i % TOPICS]!;
-    const position: FromPosition = { epoch: history.epoch, seq: publisher.seqs.get(topic)![1]! };
+    const position: FromPosition = { epoch, seq: publisher.seqs.get(topic)![1]! };
     return new ResumingSubscriber({
       urls: () => [freshEdge.wsUrl],
       topics: [topic],

@@ -12,6 +12,7 @@ import { startFakeApiServer, type FakeApiServer } from "../fake-apiserver/server
 import { writeKubeconfig } from "../fake-apiserver/kubeconfig.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 import type { Teardown } from "../harness/nats-server.js";
+import { sleep } from "../harness/wait.js";
 
 const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -39,7 +40,7 @@ export async function waitFor<T>(
     } catch (error) {
       lastError = error;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}`);
 }

@@ -9,7 +9,7 @@ import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import type { From } from "../../protocol/frames.js";
 import { Hub, type HubSubscription } from "./hub.js";
 import { Collector, ObservedBackend, PacedCollector } from "../../e2e/harness/hub-support.js";
-import { waitFor } from "../../e2e/harness/wait.js";
+import { sleep, waitFor } from "../../e2e/harness/wait.js";
 
 const SEED = 20261125;
 
@@ -124,7 +124,7 @@ test("random interleavings keep every subscriber's stream exact", async (t) => {
                 break;
               }
               case "yield":
-                await new Promise((resolve) => setTimeout(resolve, 1));
+                await sleep(1);
                 break;
             }
           }
