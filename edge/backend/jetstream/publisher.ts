@@ -10,8 +10,23 @@
 // message only if H really is the subject's last seq, so the stored header is the true prev, and
 // the republished copy (RePublish copies headers) agrees with `Nats-Last-Sequence`. When another
 // edge published in between, JetStream answers "wrong last sequence: N" (error 10071, N = the
-// actual last seq); we retry with H = N. Publishes of one topic from one edge are serialized so
-// they do not race each other into retries.
+// actual last seq); we retry with H = N.
+//
+// Pipelining: waiting for each ack before the next publish of a topic binds a hot topic to one
+// round trip per message (and the ack waits behind the fan-out of the previous message). So the
+// next publish of a topic is sent before the previous one's ack, expecting the seq that one will
+// get. Every publish this edge sends is predicted the seq after the one sent before it (a chain
+// over all topics, started from the last ack when nothing is in flight): exact while nobody else
+// writes to the stream, since one connection's publishes are stored in the order sent. While the
+// chain holds, each publish also expects the stream's last seq to be the prediction before its
+// own, so it is stored exactly at its predicted seq or not at all. A publish sent ahead expects
+// its topic's last seq to be its predecessor's predicted seq; the message found there can then
+// only be that predecessor (or another writer's message of the same topic): a publish sent ahead
+// is stored only if the ones of its topic before it were. A wrong guess costs a refusal (10071)
+// and a resend, in order, and the chain is dropped until nothing is in flight. Either way
+// JetStream's check, not the guess, is the proof: every stored Herald-Prev is true. The one limit
+// (docs/performance.md): another writer publishing the same topic at that very moment may take a
+// predicted seq exactly; a refused publish of ours may then land after a later one of ours.
 //
 // Dedupe: a msgId is scoped to its topic (DESIGN.md "msgId is scoped to its topic"): the same msgId
 // on two topics is two messages. JetStream's Nats-Msg-Id is stream-wide, so the header is not the
@@ -37,10 +52,43 @@ const PUBLISH_TIMEOUT_MS = 5000;
  * not starve it. Beyond this budget, give up clearly (the caller may retry with the same msgId).
  */
 const CONFLICT_BUDGET_MS = 5000;
+/** Publishes of one topic in flight at once, at most (see "Pipelining" above). */
+const MAX_IN_FLIGHT = 64;
+/** After a seq came out other than predicted, publishes go one at a time per topic this long. */
+const SERIAL_AFTER_MISPREDICTION_MS = 1000;
+
+interface Job {
+  readonly input: PublishInput;
+  /** Submission order within its topic: a refused job goes back before every later one. */
+  readonly order: number;
+  readonly deadline: number;
+  attempt: number;
+  resolve(outcome: PublishOutcome): void;
+  reject(error: Error): void;
+}
+
+/** One topic's publishes: waiting in order, and how many are in flight. */
+class Lane {
+  readonly queue: Job[] = [];
+  submitted = 0;
+  /** Sent and unanswered (or a head lookup, or a back-off after a lost race). */
+  inFlight = 0;
+  /** The seq predicted for the last job sent, while it is in flight and the chain stands. */
+  tail: number | undefined;
+}
 
 export class Publisher {
   private readonly heads = new Map<string, number>();
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** Topics with publishes queued or in flight. */
+  private readonly lanes = new Map<string, Lane>();
+  /** Publishes sent and not yet answered, all topics. */
+  private inFlight = 0;
+  /** The highest seq JetStream acked to this edge (undefined until the first ack). */
+  private lastAcked: number | undefined;
+  /** The seq predicted for the publish sent last; undefined while predictions do not hold. */
+  private chain: number | undefined;
+  /** After a wrong prediction, no new chain before this time (Date.now() ms). */
+  private chainAfter = 0;
 
   constructor(
     private readonly js: () => JetStreamClient,
@@ -59,50 +107,170 @@ export class Publisher {
   /** Forget every head (the stream was re-created). */
   forgetHeads(): void {
     this.heads.clear();
+    this.lastAcked = undefined;
+    this.chain = undefined;
   }
 
   publish(input: PublishInput): Promise<PublishOutcome> {
-    const previous = this.tails.get(input.topic) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.publishNow(input));
-    this.tails.set(input.topic, run);
-    const forget = () => {
-      if (this.tails.get(input.topic) === run) this.tails.delete(input.topic);
-    };
-    run.then(forget, forget);
-    return run;
+    let lane = this.lanes.get(input.topic);
+    if (!lane) this.lanes.set(input.topic, (lane = new Lane()));
+    return new Promise((resolve, reject) => {
+      lane.queue.push({
+        input,
+        order: lane.submitted++,
+        deadline: Date.now() + CONFLICT_BUDGET_MS,
+        attempt: 0,
+        resolve,
+        reject,
+      });
+      this.pump(input.topic, lane);
+    });
   }
 
-  private async publishNow(input: PublishInput): Promise<PublishOutcome> {
-    const deadline = Date.now() + CONFLICT_BUDGET_MS;
-    const subject = storedSubject(this.prefix, input.topic);
-    const body = new TextEncoder().encode(input.data);
-    for (let attempt = 1; attempt === 1 || Date.now() < deadline; attempt++) {
-      const head = this.heads.get(input.topic) ?? (await this.lookupHead(input.topic));
-      const h = headers();
-      h.set(PREV_HEADER, String(head));
-      h.set(TS_HEADER, String(Date.now()));
-      try {
-        const ack = await this.js().publish(subject, body, {
-          headers: h,
-          msgID: input.msgId === undefined ? undefined : msgIdHeader(input.topic, input.msgId),
-          expect: { lastSubjectSequence: head },
-          timeout: PUBLISH_TIMEOUT_MS,
-        });
-        if (ack.duplicate) return { seq: ack.seq, dup: true };
-        this.noteHead(input.topic, ack.seq);
-        return { seq: ack.seq, dup: false };
-      } catch (err) {
-        if (isDefiniteApiError(err) && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
-          const actual = /wrong last sequence: (\d+)/.exec(err.message);
-          this.heads.delete(input.topic);
-          if (actual) this.noteHead(input.topic, Number(actual[1]));
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10)));
-          continue;
-        }
-        throw unavailable(err, `publishing to ${input.topic}`);
-      }
+  /** Sends what the lane may send now: the first job at the known head, then ones ahead of acks. */
+  private pump(topic: string, lane: Lane): void {
+    while (lane.queue.length > 0) {
+      if (lane.inFlight === 0) {
+        const head = this.heads.get(topic);
+        if (head === undefined) return this.lookUpThenPump(topic, lane);
+        this.send(topic, lane, lane.queue.shift()!, head);
+      } else if (lane.tail !== undefined && this.chain !== undefined && lane.inFlight < MAX_IN_FLIGHT) {
+        this.send(topic, lane, lane.queue.shift()!, lane.tail);
+      } else return;
     }
-    throw new BackendUnavailableError(
+  }
+
+  private lookUpThenPump(topic: string, lane: Lane): void {
+    lane.inFlight++;
+    this.lookupHead(topic).then(
+      (head) => {
+        lane.inFlight--;
+        this.noteHead(topic, head);
+        this.pump(topic, lane);
+      },
+      (err: unknown) => {
+        lane.inFlight--;
+        const error = unavailable(err, `publishing to ${topic}`);
+        for (const job of lane.queue.splice(0)) job.reject(error);
+        this.settled(topic, lane);
+      },
+    );
+  }
+
+  /**
+   * Publishes one job expecting `expected` as its topic's last seq: the topic's known head when
+   * nothing of it is in flight, else (sent ahead) the predicted seq of the one in flight before it.
+   * While the chain holds, the job is pinned to its predicted seq (the stream's last seq must be
+   * the one predicted before it), so no publish of ours lands on a seq predicted for another.
+   */
+  private send(topic: string, lane: Lane, job: Job, expected: number): void {
+    const after = this.chain;
+    const predicted = after === undefined ? undefined : after + 1;
+    this.chain = predicted;
+    lane.tail = predicted;
+    lane.inFlight++;
+    this.inFlight++;
+    job.attempt++;
+    const h = headers();
+    h.set(PREV_HEADER, String(expected));
+    h.set(TS_HEADER, String(Date.now()));
+    const { input } = job;
+    this.js()
+      .publish(storedSubject(this.prefix, topic), new TextEncoder().encode(input.data), {
+        headers: h,
+        msgID: input.msgId === undefined ? undefined : msgIdHeader(input.topic, input.msgId),
+        expect:
+          after === undefined
+            ? { lastSubjectSequence: expected }
+            : { lastSubjectSequence: expected, lastSequence: after },
+        timeout: PUBLISH_TIMEOUT_MS,
+      })
+      .then(
+        (ack) => {
+          this.inFlight--;
+          lane.inFlight--;
+          // A duplicate takes no seq: what was predicted after it is off by one.
+          if (predicted !== undefined && (ack.duplicate || ack.seq !== predicted)) this.dropChain();
+          if (!ack.duplicate) {
+            this.lastAcked = Math.max(this.lastAcked ?? 0, ack.seq);
+            this.noteHead(topic, ack.seq);
+          }
+          job.resolve({ seq: ack.seq, dup: ack.duplicate });
+          this.settled(topic, lane);
+        },
+        (err: unknown) => {
+          this.inFlight--;
+          lane.inFlight--;
+          if (predicted !== undefined) this.dropChain();
+          this.failed(topic, lane, job, predicted !== undefined, err);
+          this.settled(topic, lane);
+        },
+      );
+  }
+
+  private failed(topic: string, lane: Lane, job: Job, pinned: boolean, err: unknown): void {
+    if (!(isDefiniteApiError(err) && err.code === JetStreamApiCodes.StreamWrongLastSequence)) {
+      job.reject(unavailable(err, `publishing to ${topic}`));
+      return;
+    }
+    if (Date.now() >= job.deadline) {
+      job.reject(
+        new BackendUnavailableError(
+          `JetStream busy: other edges kept publishing to ${topic} for ${CONFLICT_BUDGET_MS} ms`,
+        ),
+      );
+      return;
+    }
+    if (pinned) {
+      // Pinned to a prediction that did not hold (or sent ahead of an ack that did not come as
+      // predicted); nothing was stored. The error's seq may be the stream's, not the topic's: the
+      // head stays what the acks said. Send it again, before every later job of its topic.
+      requeue(lane, job);
+      return;
+    }
+    // The topic's head was not what this edge believed: another writer won the race. Learn the
+    // true head, and wait a random few ms (the lane stays busy, so nothing later of the topic
+    // overtakes this job) so that the winner, whose next publish knows the exact head, does not
+    // starve us.
+    const actual = /wrong last sequence: (\d+)/.exec(err.message);
+    this.heads.delete(topic);
+    if (actual) this.noteHead(topic, Number(actual[1]));
+    lane.inFlight++;
+    setTimeout(
+      () => {
+        lane.inFlight--;
+        requeue(lane, job);
+        this.settled(topic, lane);
+      },
+      Math.random() * Math.min(job.attempt, 10),
+    );
+  }
+
+  /** A seq came out other than predicted (someone else writes to the stream): stop sending ahead. */
+  private dropChain(): void {
+    this.chain = undefined;
+    this.chainAfter = Date.now() + SERIAL_AFTER_MISPREDICTION_MS;
+    for (const lane of this.lanes.values()) lane.tail = undefined;
+  }
+
+  private settled(topic: string, lane: Lane): void {
+    if (lane.inFlight === 0) lane.tail = undefined;
+    // Nothing in flight: the last ack is the stream's last seq as far as this edge knows.
+    if (this.inFlight === 0 && this.chain === undefined && Date.now() >= this.chainAfter)
+      this.chain = this.lastAcked;
+    if (lane.inFlight === 0 && lane.queue.length === 0) {
+      this.lanes.delete(topic);
+      return;
+    }
+    this.pump(topic, lane);
+  }
+}
+
+/** Puts a job refused by JetStream back in its lane, before every later job of its topic. */
+function requeue(lane: Lane, job: Job): void {
+  const at = lane.queue.findIndex((queued) => queued.order > job.order);
+  lane.queue.splice(at < 0 ? lane.queue.length : at, 0, job);
+}
 
 /**
  * The Nats-Msg-Id of a message: SHA-256 over the topic and the msgId, length-prefixed so that no
@@ -112,8 +280,4 @@ export function msgIdHeader(topic: string, msgId: string): string {
   return createHash("sha256")
     .update(`${Buffer.byteLength(topic)}:${topic}${msgId}`)
     .digest("base64url");
-}
-      `JetStream busy: other edges kept publishing to ${input.topic} for ${CONFLICT_BUDGET_MS} ms`,
-    );
-  }
 }
