@@ -44,7 +44,7 @@ const zones = Object.entries(ARROWS).flatMap(([folder, allowed]) => [
 ]);
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", ".tools/**", "edge/public/**", "charts/**", "crds/**"] },
+  { ignores: ["node_modules/**", "dist/**", "client/dist/**", ".tools/**", "edge/public/**", "charts/**", "crds/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,17 +1,10 @@
 // HeraldClient: one WebSocket to an edge, kept alive across drops, drains and token expiry.
 // The connection life cycle lives here; per-topic ordering lives in Subscription, publishes in
 // PublishTracker, delays in Backoff, tokens in TokenProvider.
-import {
-  closeAdvice,
-  CloseCode,
-  decodeEdgeFrames,
-  SUBPROTOCOL,
-  topicProblem,
-  type ClientFrame,
-  type EdgeFrame,
-  type ErrFrame,
-  type RequestId,
-} from "../protocol/index.js";
+import { closeAdvice, CloseCode, SUBPROTOCOL } from "../protocol/codes.js";
+import { topicProblem } from "../protocol/topic.js";
+import { decodeEdgeFrames } from "./decode.js";
+import type { ClientFrame, EdgeFrame, ErrFrame, RequestId } from "./wire.js";
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";

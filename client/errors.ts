@@ -1,6 +1,6 @@
 // Errors the SDK hands to the application carry the herald.v1 error code, so callers can branch
 // on `code` rather than parse messages.
-import type { ErrorCode } from "../protocol/index.js";
+import type { ErrorCode } from "../protocol/codes.js";
 
 /** A refusal from the edge (`err` frame or close code), or a client-side failure. */
 export class HeraldError extends Error {

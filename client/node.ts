@@ -1,13 +1,4 @@
-// Node entry of the client SDK: the browser API with the `ws` package as WebSocket (Node 20 has
-// no global WebSocket). Kept out of index.ts so the browser bundle never sees `ws`.
-import WebSocket from "ws";
-import { HeraldClient as BaseClient, type HeraldClientOptions } from "./client.js";
-import type { WebSocketConstructor } from "./websocket.js";
-
+// The SDK as the repository's Node tests and tools import it: the same module as the package's
+// (client/index.ts). Node 22 and later have a global WebSocket, which the SDK uses; on older Node
+// pass `{ WebSocket }` from the `ws` package.
 export * from "./index.js";
-
-export class HeraldClient extends BaseClient {
-  constructor(options: HeraldClientOptions) {
-    super({ WebSocket: WebSocket as unknown as WebSocketConstructor, ...options });
-  }
-}

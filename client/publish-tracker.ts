@@ -1,7 +1,7 @@
 // Publishes in flight. Each keeps its msgId across reconnects, so a `pub` re-sent after a
 // disconnect (its ack may have been lost with the connection) is recognised by the edge as a
 // duplicate and stored once.
-import type { AckFrame, ErrFrame, PubFrame, RequestId } from "../protocol/index.js";
+import type { AckFrame, ErrFrame, PubFrame, RequestId } from "./wire.js";
 import { HeraldError } from "./errors.js";
 
 export interface PublishResult {

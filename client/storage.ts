@@ -1,6 +1,6 @@
 // Optional persistence of subscription positions, so that a restarted page or service resumes
 // where it stopped instead of starting live (and missing what came in between).
-import type { FromPosition } from "../protocol/index.js";
+import type { FromPosition } from "./wire.js";
 
 export type Position = FromPosition;
 

@@ -6,15 +6,8 @@
 // Accepted messages reach the handler one at a time, in order (a handler's promise is awaited
 // before the next); a position is saved only once its handler has finished, so after an app crash
 // the message being handled is delivered again (at-least-once across restarts).
-import {
-  ERROR_ADVICE,
-  type ErrFrame,
-  type FromLast,
-  type MsgFrame,
-  type RequestId,
-  type SubFrame,
-  type SubOkFrame,
-} from "../protocol/index.js";
+import { ERROR_ADVICE } from "../protocol/codes.js";
+import type { ErrFrame, FromLast, MsgFrame, RequestId, SubFrame, SubOkFrame } from "./wire.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";

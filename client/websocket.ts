@@ -1,6 +1,6 @@
 // The WebSocket surface the client uses: the browser's global WebSocket and Node's `ws` both have
 // it, so the core never imports a Node module (the Node entry injects `ws`).
-import { WS_PATH } from "../protocol/index.js";
+import { WS_PATH } from "../protocol/codes.js";
 
 export interface WebSocketLike {
   readonly readyState: number;
@@ -35,7 +35,7 @@ export function defaultWebSocket(): WebSocketConstructor {
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!global) {
     throw new TypeError(
-      "herald: no global WebSocket here; in Node import the client from client/node.ts or pass { WebSocket } (the `ws` package)",
+      "herald: no global WebSocket here (Node before 22): pass { WebSocket } from the `ws` package",
     );
   }
   return global;
