@@ -2,6 +2,7 @@
 // the schemas, and the runtime validators (validate.ts) are compiled from the same schemas.
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { MAX_TOPIC_BYTES } from "./topic.js";
+import { MAX_MSG_ID_LENGTH, MSG_ID_PATTERN } from "./msg-id.js";
 import { ERROR_CODES } from "./codes.js";
 
 /** A request id chosen by the client and echoed in the reply. */
@@ -18,7 +19,8 @@ export const Epoch = Type.String({ minLength: 1, maxLength: 128 });
 export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 /** Any JSON value. */
 export const Data = Type.Unknown();
-export const MsgId = Type.String({ minLength: 1, maxLength: 128 });
+/** See msg-id.ts: 1–128 printable ASCII characters, space excluded. */
+export const MsgId = Type.String({ minLength: 1, maxLength: MAX_MSG_ID_LENGTH, pattern: MSG_ID_PATTERN });
 
 const strict = { additionalProperties: false } as const;
 const optionalId = { id: Type.Optional(RequestId) };

@@ -181,21 +181,30 @@ test("every wrong frame gets an err with the exact message, echoing a valid id",
     [
       '{"op":"pub","topic":"a","data":1,"id":1,"msgId":""}',
       "invalid_frame",
-      "pub frame: field 'msgId': expected string length greater or equal to 1",
+      "pub frame: msgId must not be empty",
       1,
     ],
     [
       `{"op":"pub","topic":"a","data":1,"id":1,"msgId":"${"m".repeat(129)}"}`,
       "invalid_frame",
-      "pub frame: field 'msgId': expected string length less or equal to 128",
+      "pub frame: msgId is longer than 128 characters",
       1,
     ],
     [
       '{"op":"pub","topic":"a","data":1,"id":1,"msgId":5}',
       "invalid_frame",
-      "pub frame: field 'msgId': expected string",
+      "pub frame: msgId must be a string",
       1,
     ],
+    ...["a\\r\\nb", "a\\nb", "two words", " padded", "caf\u00e9", "\\u0000"].map(
+      (msgId) =>
+        [
+          `{"op":"pub","topic":"a","data":1,"id":1,"msgId":"${msgId}"}`,
+          "invalid_frame",
+          "pub frame: msgId may only contain printable ASCII characters other than space (! to ~; no spaces, control characters such as CR or LF, or non-ASCII)",
+          1,
+        ] as const,
+    ),
     [
       '{"op":"pub","topic":"a b","data":1,"id":"p"}',
       "invalid_topic",

@@ -3,6 +3,7 @@
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { CLIENT_FRAMES, RequestId, type ClientFrame, type ClientOp, type TSchema } from "./frames.js";
 import { topicProblem } from "./topic.js";
+import { msgIdProblem } from "./msg-id.js";
 import { jsonDataProblem, MAX_DATA_DEPTH } from "./json-depth.js";
 import type { ErrorCode } from "./codes.js";
 
@@ -45,6 +46,10 @@ export function parseClientFrame(text: string): ParsedClientFrame {
         ? topicProblem(record.topic)
         : undefined;
     if (topic !== undefined) return { ok: false, fatal: false, code: "invalid_topic", message: topic, id };
+    // Likewise a msgId: the rule in words rather than the schema's pattern.
+    const msgId = unknownField === undefined && path === "msgId" ? msgIdProblem(record.msgId) : undefined;
+    if (msgId !== undefined)
+      return { ok: false, fatal: false, code: "invalid_frame", message: `pub frame: ${msgId}`, id };
     const detail = describeError(path, first?.message ?? "invalid");
     return {
       ok: false,

@@ -65,6 +65,17 @@ const FIELDS: Record<string, { required: string[]; optional: string[] }> = {
   ping: { required: [], optional: ["id"] },
 };
 
+/** msgId characters: printable ASCII without space, 0x21 to 0x7E. */
+function printableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return false;
+  }
+  return true;
+}
+
+const msgIdChar = fc.integer({ min: 0x21, max: 0x7e }).map((code) => String.fromCharCode(code));
+
 /** Whether a parsed JSON value is a valid herald.v1 client frame. */
 function refValidFrame(v: unknown): boolean {
   if (!isPlainObject(v) || typeof v.op !== "string" || !Object.hasOwn(FIELDS, v.op)) return false;
@@ -74,7 +85,8 @@ function refValidFrame(v: unknown): boolean {
   if (!required.every((k) => Object.hasOwn(v, k))) return false;
   if (Object.hasOwn(v, "id") && !isRequestId(v.id)) return false;
   if (Object.hasOwn(v, "topic") && !(typeof v.topic === "string" && refTopic(v.topic))) return false;
-  if (Object.hasOwn(v, "msgId") && !isString(v.msgId, 1, 128)) return false;
+  if (Object.hasOwn(v, "msgId") && !(isString(v.msgId, 1, 128) && printableAscii(v.msgId as string)))
+    return false;
   if (Object.hasOwn(v, "token") && !isString(v.token, 1)) return false;
   if (Object.hasOwn(v, "data") && (depth(v.data) > 64 || !finite(v.data))) return false;
   if (Object.hasOwn(v, "from")) {
@@ -151,7 +163,7 @@ const validFrame = fc.oneof(
     topic: validTopic,
     data: fc.oneof(fc.jsonValue({ maxDepth: 5 }), nestedUpTo(64)),
     id: fc.oneof(fc.string({ minLength: 1, maxLength: 64 }), fc.nat()),
-    msgId: fc.option(fc.string({ minLength: 1, maxLength: 128 }), { nil: undefined }),
+    msgId: fc.option(fc.string({ unit: msgIdChar, minLength: 1, maxLength: 128 }), { nil: undefined }),
   }),
   fc.record({ op: fc.constant("auth"), token: fc.string({ minLength: 1 }), id: optionalId }),
   fc.record({ op: fc.constant("ping"), id: optionalId }),

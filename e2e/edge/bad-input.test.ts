@@ -159,7 +159,7 @@ const HTTP_CASES: [
     json({ topic: "a.b", data: 1, msgId: 5 }),
     400,
     "bad_request",
-    "field 'msgId': expected string",
+    "msgId must be a string",
   ],
   ["publish: invalid topic", "/v1/publish", json({ topic: "a.*", data: 1 }), 400, "invalid_topic", WILDCARDS],
   [

@@ -6,6 +6,7 @@ import {
   jsonDataProblem,
   matchesAny,
   MAX_DATA_DEPTH,
+  msgIdProblem,
   PublishBody,
   PublishItem,
   SUBPROTOCOL,
@@ -108,6 +109,9 @@ function publishItemProblem(item: unknown): RequestError | undefined {
   if (!("data" in record)) return new RequestError("bad_request", "missing field 'data'");
   const topic = topicProblem(record.topic);
   if (topic) return new RequestError("invalid_topic", topic);
+  // The rule in words (protocol/msg-id.ts), the same as for WebSocket pub frames.
+  const msgId = "msgId" in record ? msgIdProblem(record.msgId) : undefined;
+  if (msgId) return new RequestError("bad_request", msgId);
   if (!itemCheck.Check(item)) {
     const first = itemCheck.Errors(item).First();
     return new RequestError(

@@ -5,6 +5,7 @@
 // the duplicate window. Memory is bounded by those limits.
 import { createHash, randomBytes } from "node:crypto";
 import { topicProblem } from "../../../protocol/topic.js";
+import { msgIdProblem } from "../../../protocol/msg-id.js";
 import type { EdgeConfig } from "../../../shared/config.js";
 import type { EdgeMetrics } from "../../common/metrics.js";
 import { SeqQueue } from "../../common/seq-queue.js";
@@ -146,6 +147,9 @@ export class EmbeddedBackend implements Backend {
     const problem = topicProblem(input.topic);
     if (problem) throw new Error(problem);
     const now = Date.now();
+    // The edge checks msgIds before (a 400, an err frame); both logs refuse the same ones anyway.
+    const msgIdIssue = input.msgId === undefined ? undefined : msgIdProblem(input.msgId);
+    if (msgIdIssue) throw new Error(msgIdIssue);
     this.sweep(now);
     const dedupeKey = input.msgId === undefined ? undefined : msgIdKey(input.topic, input.msgId);
     if (dedupeKey !== undefined) {

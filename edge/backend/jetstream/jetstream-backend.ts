@@ -19,6 +19,7 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { topicProblem } from "../../../protocol/topic.js";
+import { msgIdProblem } from "../../../protocol/msg-id.js";
 import type { EdgeConfig } from "../../../shared/config.js";
 import type { EdgeMetrics } from "../../common/metrics.js";
 import {
@@ -184,6 +185,9 @@ export class JetStreamBackend implements Backend {
   async publish(input: PublishInput): Promise<PublishOutcome> {
     const problem = topicProblem(input.topic);
     if (problem) throw new Error(problem);
+    // The edge checks msgIds before (a 400, an err frame); both logs refuse the same ones anyway.
+    const msgIdIssue = input.msgId === undefined ? undefined : msgIdProblem(input.msgId);
+    if (msgIdIssue) throw new Error(msgIdIssue);
     this.ensureReady();
     try {
       return await this.publisher.publish(input);
