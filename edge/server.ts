@@ -5,7 +5,7 @@ import { WebSocketServer } from "ws";
 import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
 import { createBackend } from "./backend/index.js";
-import type { EdgeConfig } from "../shared/config.js";
+import { hasNoWayIn, type EdgeConfig } from "../shared/config.js";
 import { closeInWaves, delay } from "./session/drain.js";
 import { createHttpApp } from "./http/app.js";
 import { createInternalApp } from "./http/internal-app.js";
@@ -174,6 +174,12 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     demo: config.demo === true,
     anonymous: config.allowAnonymous === true,
   });
+
+  if (hasNoWayIn(config))
+    log.log("warn", "no_way_in", {
+      detail:
+        "no client can connect or publish: anonymous access is off and there is no JWT key (HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY, HERALD_JWKS_URL) and no API key (HERALD_API_KEYS)",
+    });
 
   let closing: Promise<void> | undefined;
   const close = () =>

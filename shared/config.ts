@@ -360,9 +360,48 @@ function parseValue(spec: VariableSpec, raw: string): { value?: unknown; problem
   }
 }
 
+/**
+ * HERALD_* names that are not the edge's but may be in its environment: the operator's own
+ * settings, and the variables Kubernetes adds for every Service of the namespace (service links;
+ * a Service named herald-x gives HERALD_X_SERVICE_HOST, HERALD_X_PORT_8080_TCP, ...).
+ */
+const NOT_OURS =
+  /^HERALD_(OPERATOR_|(\w+_)?SERVICE_(HOST|PORT)(_\w+)?$|(\w+_)?PORT_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?$)/;
+
+/** Every HERALD_* variable of `env` the edge does not know, each with the nearest known name. */
+export function unknownVariables(env: Record<string, string | undefined>): string[] {
+  const known = Object.values(EDGE_VARIABLES).map((spec: VariableSpec) => spec.env as string);
+  const problems: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith("HERALD_") || known.includes(name) || NOT_OURS.test(name)) continue;
+    const [nearest, distance] = known
+      .map((k) => [k, editDistance(name, k)] as const)
+      .reduce((a, b) => (b[1] < a[1] ? b : a));
+    const hint =
+      distance <= Math.max(2, Math.floor(nearest.length / 4))
+        ? `did you mean ${nearest}?`
+        : "shared/config.ts lists every variable the edge reads";
+    problems.push(`${name} is not a variable the edge knows (${hint})`);
+  }
+  return problems;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
 /** Reads and validates the configuration. Throws ConfigError listing every bad value, one per line. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): EdgeConfig {
-  const problems: string[] = [];
+  // A misspelt name would otherwise be ignored without a word (HERALD_NATSURL: an in-memory edge).
+  const problems: string[] = unknownVariables(env);
   const config: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(EDGE_VARIABLES) as [string, VariableSpec][]) {
     const raw = env[spec.env] ?? spec.default;
@@ -394,6 +433,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   result.anonymousPublish ??= result.natsUrl === undefined;
   result.demo ??= result.natsUrl === undefined;
   return result;
+}
+
+/** True when no client could ever get in: anonymous access off, and no JWT key nor API key. */
+export function hasNoWayIn(
+  config: Pick<EdgeConfig, "allowAnonymous" | "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "apiKeys">,
+): boolean {
+  return !(
+    config.allowAnonymous ||
+    config.jwtSecret ||
+    config.jwtPublicKey ||
+    config.jwksUrl ||
+    config.apiKeys
+  );
 }
 
 /**

@@ -196,7 +196,7 @@ test("4001: a refused ?token= closes the connection after the welcome, with the 
 test("4001: without anonymous access, no auth frame within authTimeoutMs", async (t) => {
   const edge = await startTestEdge(t, { ...AUTH_ENV, HERALD_AUTH_TIMEOUT_MS: "300" });
   const client = await TestClient.ready(edge.wsUrl);
-  t.deepEqual(await client.waitForClose(), { code: 4001, reason: "no auth frame within 300 ms" });
+  t.deepEqual(await client.waitForClose(), { code: 4001, reason: "no auth frame within 300 ms; accepted: JWTs (HS256)" });
 });
 
 test("4001: without anonymous access, a first frame other than auth", async (t) => {
@@ -205,7 +205,7 @@ test("4001: without anonymous access, a first frame other than auth", async (t) 
   client.send({ op: "sub", topic: "a.b", id: 1 });
   t.deepEqual(await client.waitForClose(), {
     code: 4001,
-    reason: "authenticate first: the first frame must be an auth frame",
+    reason: "authenticate first: the first frame must be an auth frame; accepted: JWTs (HS256)",
   });
 });
 

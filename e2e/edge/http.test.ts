@@ -33,7 +33,12 @@ test("publish needs credentials when anonymous access is off; API keys and JWTs 
   const publish = `${edge.url}/v1/publish`;
   t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 } }), {
     status: 401,
-    body: { error: { code: "unauthenticated", message: "send Authorization: Bearer <API key or JWT>" } },
+    body: {
+      error: {
+        code: "unauthenticated",
+        message: "send Authorization: Bearer <API key or JWT>; this edge accepts API keys, JWTs (HS256)",
+      },
+    },
   });
   t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 }, bearer: TEST_API_KEY }), {
     status: 200,

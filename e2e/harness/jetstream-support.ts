@@ -33,12 +33,4 @@ export class Recorder implements LiveHandlers {
   }
 }
 
-/** The problem with a run of messages' prev chain starting after `start`, or undefined. */
-export function chainProblem(messages: readonly StoredMessage[], start: number): string | undefined {
-  let last = start;
-  for (const m of messages) {
-    if (m.prev !== last) return `message ${m.seq} has prev ${m.prev}, expected ${last}`;
-    last = m.seq;
-  }
-  return undefined;
-}
+export { chainProblem } from "./ws-client.js";

@@ -169,7 +169,10 @@ export class UpgradeRefused extends Error {
 }
 
 /** Asserts a message run is gap-free: every prev is the previous seq (the first's prev is `startPrev`). */
-export function chainProblem(messages: MsgFrame[], startPrev: number): string | undefined {
+export function chainProblem(
+  messages: readonly { readonly seq: number; readonly prev: number }[],
+  startPrev: number,
+): string | undefined {
   let last = startPrev;
   for (const [index, m] of messages.entries()) {
     if (m.prev !== last) return `message ${index} (seq ${m.seq}) has prev ${m.prev}, expected ${last}`;

@@ -127,7 +127,9 @@ export const authRows: Row[] = [
   ),
   row(
     "first frame is not auth (no token, anonymous off)",
-    unauthenticated("authenticate first: the first frame must be an auth frame"),
+    unauthenticated(
+      "authenticate first: the first frame must be an auth frame; accepted: JWTs (HS256, RS256)",
+    ),
     async (ctx) => {
       const client = await openClient(ctx, null);
       client.send({ op: "sub", topic: "a.b", id: 1 });
@@ -136,7 +138,7 @@ export const authRows: Row[] = [
   ),
   row(
     "no auth frame before the auth timeout",
-    unauthenticated("no auth frame within 1500 ms"),
+    unauthenticated("no auth frame within 1500 ms; accepted: JWTs (HS256, RS256)"),
     async (ctx) => {
       const client = await openClient(ctx, null);
       return client.waitForClose();

@@ -366,13 +366,25 @@ export const httpRows: Row[] = [
     "publish: no credentials (anonymous off)",
     "/v1/publish",
     postJson({ topic: "hostile.x", data: 1 }),
-    { status: 401, body: errorBody("unauthenticated", "send Authorization: Bearer <API key or JWT>") },
+    {
+      status: 401,
+      body: errorBody(
+        "unauthenticated",
+        "send Authorization: Bearer <API key or JWT>; this edge accepts API keys, JWTs (HS256, RS256)",
+      ),
+    },
   ),
   httpRow(
     "history: no credentials",
     history(""),
     {},
-    { status: 401, body: errorBody("unauthenticated", "send Authorization: Bearer <API key or JWT>") },
+    {
+      status: 401,
+      body: errorBody(
+        "unauthenticated",
+        "send Authorization: Bearer <API key or JWT>; this edge accepts API keys, JWTs (HS256, RS256)",
+      ),
+    },
   ),
   httpRow(
     "publish: Basic credentials",

@@ -29,6 +29,11 @@ export interface Authenticator {
   verifyApiKey(key: string): Grants | null;
   /** Grants for a connection without a token, or null when anonymous access is off. */
   anonymous(): Grants | null;
+  /**
+   * What this edge accepts, for refusals to say: over HTTP (API keys, JWTs) and in a WebSocket
+   * auth frame (JWTs), e.g. "API keys, JWTs (HS256)"; "nothing" and why when nothing is configured.
+   */
+  readonly accepts: { readonly http: string; readonly ws: string };
   close(): void;
 }
 

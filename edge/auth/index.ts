@@ -43,10 +43,16 @@ export async function createAuthenticator(
   const keys = createTokenKeys(config, options);
   const verifyApiKey = createApiKeyVerifier(config.apiKeys ?? []);
   const anonymous = config.allowAnonymous ? anonymousGrants(config.anonymousPublish === true) : null;
+  const tokens = keys.algorithms.length > 0 ? `JWTs (${keys.algorithms.join(", ")})` : undefined;
+  const http = [(config.apiKeys ?? []).length > 0 ? "API keys" : undefined, tokens].filter((x) => x);
   return {
     verifyToken: (token) => verifyJwt(token, keys, config),
     verifyApiKey,
     anonymous: () => anonymous,
+    accepts: {
+      http: http.length > 0 ? http.join(", ") : "nothing (no API key and no JWT key configured)",
+      ws: tokens ?? "nothing (no JWT key configured)",
+    },
     // Nothing to release: the key set holds no timers or sockets between fetches.
     close: () => undefined,
   };

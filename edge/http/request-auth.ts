@@ -9,11 +9,17 @@ export async function requestGrants(request: FastifyRequest, authenticator: Auth
   if (header === undefined) {
     const anonymous = authenticator.anonymous();
     if (anonymous) return anonymous;
-    throw new RequestError("unauthenticated", "send Authorization: Bearer <API key or JWT>");
+    throw new RequestError(
+      "unauthenticated",
+      `send Authorization: Bearer <API key or JWT>; this edge accepts ${authenticator.accepts.http}`,
+    );
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match)
-    throw new RequestError("unauthenticated", "the Authorization header must be: Bearer <API key or JWT>");
+    throw new RequestError(
+      "unauthenticated",
+      `the Authorization header must be: Bearer <API key or JWT>; this edge accepts ${authenticator.accepts.http}`,
+    );
   const credential = match[1]!;
   const keyGrants = authenticator.verifyApiKey(credential);
   if (keyGrants) return keyGrants;

@@ -117,7 +117,10 @@ export class Session {
     }
     this.authTimer = setTimeout(() => {
       if (this.grants === null)
-        this.close(CloseCode.Unauthenticated, `no auth frame within ${config.authTimeoutMs} ms`);
+        this.close(
+          CloseCode.Unauthenticated,
+          `no auth frame within ${config.authTimeoutMs} ms; accepted: ${ctx.authenticator.accepts.ws}`,
+        );
     }, config.authTimeoutMs);
   }
 
@@ -249,7 +252,10 @@ export class Session {
     }
     const frame: ClientFrame = parsed.frame;
     if (this.grants === null && frame.op !== "auth") {
-      this.close(CloseCode.Unauthenticated, "authenticate first: the first frame must be an auth frame");
+      this.close(
+        CloseCode.Unauthenticated,
+        `authenticate first: the first frame must be an auth frame; accepted: ${this.ctx.authenticator.accepts.ws}`,
+      );
       return;
     }
     switch (frame.op) {
