@@ -15,6 +15,7 @@ import { EdgeMetrics } from "./common/metrics.js";
 import { Publisher } from "./requests/publisher.js";
 import { FlushScheduler } from "./session/send-queue.js";
 import { Session } from "./session/session.js";
+import { WsTransport } from "./session/ws-transport.js";
 import { Sessions } from "./session/sessions.js";
 import { guardPendingConnections } from "./ws/pending-connections.js";
 import { createUpgradeHandler } from "./ws/upgrade.js";
@@ -134,7 +135,9 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
       connectionCount: () => sessions.size,
       draining: () => draining,
       onConnection: (ws, auth) => {
-        const session = new Session(ws, sessionContext, auth, (ended) => sessions.remove(ended));
+        const session = new Session(new WsTransport(ws), sessionContext, auth, (ended) =>
+          sessions.remove(ended),
+        );
         // A session refused while starting (a bad ?token=) has already ended: nothing to track.
         metrics.connectionsOpened.inc();
         if (!session.isClosed) sessions.add(session);

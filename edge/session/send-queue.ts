@@ -5,7 +5,6 @@
 // flushed once per event-loop turn for all dirty connections together. What is queued plus what
 // the socket still buffers is bounded by sendBufferBytes; beyond it the queue reports overflow and
 // the owner closes the connection with 4008, so memory stays bounded whatever the client does.
-import type { WebSocket } from "ws";
 import { BATCH_SEPARATOR } from "../../protocol/index.js";
 
 /** Flushes every connection that queued something during this turn of the event loop, in one go. */
@@ -53,6 +52,19 @@ export class FlushScheduler {
 
 const SEPARATOR = Buffer.from(BATCH_SEPARATOR);
 
+/**
+ * Where a send queue writes: what it needs of a ws WebSocket, which satisfies it as it is; other
+ * transports (edge/session/transport.ts) take the same calls.
+ */
+export interface SendTarget {
+  /** Bytes handed over and not yet on the network. */
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  readonly OPEN: number;
+  /** One batch: the pending edge frames joined by BATCH_SEPARATOR (a lone frame as it is). */
+  send(data: Buffer, options: { binary: false }): void;
+}
+
 /** How often a replay waiting for a socket to drain looks again. */
 const DRAIN_POLL_MS = 20;
 
@@ -67,7 +79,7 @@ export class SendQueue {
   private closed = false;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: SendTarget,
     private readonly limitBytes: number,
     private readonly scheduler: FlushScheduler,
   ) {}

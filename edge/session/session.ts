@@ -2,7 +2,7 @@
 // dispatch of client frames (DESIGN.md "Wire protocol"). The bounded send path lives in
 // send-queue.ts; the hub does replay and live delivery, the publisher durable writes.
 import { randomUUID } from "node:crypto";
-import type { WebSocket, RawData } from "ws";
+import type { RawData } from "ws";
 import {
   CloseCode,
   encodeEdgeFrame,
@@ -25,10 +25,11 @@ import type { Logger } from "../common/log.js";
 import type { EdgeMetrics } from "../common/metrics.js";
 import type { Publisher } from "../requests/publisher.js";
 import { toRequestError } from "../requests/request-error.js";
-import { onOversizedFrame, oversizedReason } from "./oversized-frames.js";
+import { oversizedReason } from "./oversized-frames.js";
 import { SendQueue, type FlushScheduler } from "./send-queue.js";
 import { SessionSubscriptions } from "./subscriptions.js";
 import { TokenBucket } from "./token-bucket.js";
+import type { SessionTransport } from "./transport.js";
 
 /** What every session of one edge shares. */
 export interface SessionContext {
@@ -66,13 +67,13 @@ export class Session {
   private ended = false;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly transport: SessionTransport,
     private readonly ctx: SessionContext,
     upgradeAuth: UpgradeAuth,
     private readonly onEnd: (session: Session) => void,
   ) {
     const { config } = ctx;
-    this.queue = new SendQueue(ws, config.sendBufferBytes, ctx.scheduler);
+    this.queue = new SendQueue(transport, config.sendBufferBytes, ctx.scheduler);
     this.subscriptions = new SessionSubscriptions(ctx.hub, {
       send: (frame) => this.enqueue(frame),
       room: () => this.queue.room(),
@@ -82,19 +83,18 @@ export class Session {
     this.frameBucket = new TokenBucket(config.framesPerSecond, 2 * config.framesPerSecond);
     this.publishBucket = new TokenBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
 
-    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on("pong", () => (this.alive = true));
-    // ws answers every ping with a pong outside the bounded send queue: pings count as frames.
-    ws.on("ping", () => {
-      if (!this.ended) this.withinFrameRate();
+    const guarded = transport.attach({
+      frame: (data, isBinary) => this.onMessage(data, isBinary),
+      alive: () => (this.alive = true),
+      // ws answers every ping with a pong outside the bounded send queue: pings count as frames.
+      ping: () => {
+        if (!this.ended) this.withinFrameRate();
+      },
+      closed: () => this.end(),
+      error: (message) => ctx.log.log("debug", "ws_error", { session: this.id, error: message }),
+      oversized: () =>
+        this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, oversizedReason(config.maxFrameBytes)),
     });
-    ws.on("close", () => this.end());
-    // ws closes the socket itself on protocol errors (bad UTF-8, bad framing); just log.
-    ws.on("error", (error) => ctx.log.log("debug", "ws_error", { session: this.id, error: error.message }));
-    // Frames beyond what ws reads at all: 4009 with a reason, as for any frame over the limit.
-    const guarded = onOversizedFrame(ws, () =>
-      this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, oversizedReason(config.maxFrameBytes)),
-    );
     if (!guarded)
       ctx.log.log("warn", "oversized_frame_guard_missing", {
         session: this.id,
@@ -145,7 +145,7 @@ export class Session {
     this.queue.flush();
     this.ctx.metrics.closes.inc({ code: String(code) });
     this.ctx.log.log("debug", "session_close", { session: this.id, code, reason });
-    this.ws.close(code, truncateReason(reason));
+    this.transport.close(code, truncateReason(reason));
     this.end();
   }
 
@@ -153,12 +153,12 @@ export class Session {
   terminate(): void {
     if (this.ended) return;
     this.ctx.metrics.closes.inc({ code: "1006" });
-    this.ws.terminate();
+    this.transport.terminate();
     this.end();
   }
 
   ping(): void {
-    if (!this.ended) this.ws.ping();
+    if (!this.ended) this.transport.ping();
   }
 
   private end(): void {
