@@ -196,15 +196,12 @@ test("every wrong frame gets an err with the exact message, echoing a valid id",
       "pub frame: msgId must be a string",
       1,
     ],
-    ...["a\\r\\nb", "a\\nb", "two words", " padded", "caf\u00e9", "\\u0000"].map(
-      (msgId) =>
-        [
-          `{"op":"pub","topic":"a","data":1,"id":1,"msgId":"${msgId}"}`,
-          "invalid_frame",
-          "pub frame: msgId may only contain printable ASCII characters other than space (! to ~; no spaces, control characters such as CR or LF, or non-ASCII)",
-          1,
-        ] as const,
-    ),
+    ...["a\\r\\nb", "a\\nb", "two words", " padded", "caf\u00e9", "\\u0000"].map((msgId): Refusal => [
+      `{"op":"pub","topic":"a","data":1,"id":1,"msgId":"${msgId}"}`,
+      "invalid_frame",
+      "pub frame: msgId may only contain printable ASCII characters other than space (! to ~; no spaces, control characters such as CR or LF, or non-ASCII)",
+      1,
+    ]),
     [
       '{"op":"pub","topic":"a b","data":1,"id":"p"}',
       "invalid_topic",
