@@ -24,7 +24,17 @@ const ARROWS = {
   "edge/requests": ["edge/auth", "edge/backend", "edge/common", "shared", "protocol"],
   "edge/http": ["edge/hub", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
   "edge/session": ["edge/hub", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
+  "edge/sse": ["edge/session", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
   "edge/ws": ["edge/http", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
+  "edge/sse": [
+    "edge/session",
+    "edge/http",
+    "edge/requests",
+    "edge/auth",
+    "edge/common",
+    "shared",
+    "protocol",
+  ],
   // The composition root (edge/main.ts, edge/server.ts) wires every edge folder together.
   "edge/*.ts": ["edge", "shared", "protocol"],
 };
@@ -44,7 +54,17 @@ const zones = Object.entries(ARROWS).flatMap(([folder, allowed]) => [
 ]);
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "client/dist/**", ".tools/**", "edge/public/**", "charts/**", "crds/**"] },
+  {
+    ignores: [
+      "node_modules/**",
+      "dist/**",
+      "client/dist/**",
+      ".tools/**",
+      "edge/public/**",
+      "charts/**",
+      "crds/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

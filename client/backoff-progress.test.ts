@@ -1,4 +1,4 @@
-// Issue 9, defect 4: the reconnect backoff grows while connections close without progress, and is
+// The reconnect backoff grows while connections close without progress, and is
 // reset only by progress. Before the fix the client reset its backoff on every welcome, so an edge
 // (or a proxy) that closed each connection right after its subok made it reconnect several times a
 // second, forever.

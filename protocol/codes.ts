@@ -3,7 +3,7 @@
 export const SUBPROTOCOL = "herald.v1";
 export const WS_PATH = "/v1/ws";
 
-/** WebSocket close codes of herald.v1 (DESIGN.md "Close codes"). */
+/** WebSocket close codes of herald.v1 (docs/design.md#close-codes). */
 export const CloseCode = {
   /** The edge is draining; reconnect anywhere. */
   Draining: 1001,

@@ -6,7 +6,7 @@ import { EDGE_FRAMES, type EdgeFrame, type EdgeOp } from "./frames.js";
 /**
  * The `msg` frame as text, built around `dataJson` (the message's data, already JSON text) without
  * parsing or re-serializing it: the edge encodes each message once and shares the string with every
- * subscriber (DESIGN.md "Broadcast efficiency").
+ * subscriber (docs/design.md#why-per-turn-batching).
  */
 export function encodeMsgFrame(
   topic: string,

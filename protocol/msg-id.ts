@@ -1,4 +1,4 @@
-// The msgId of a publish (DESIGN.md "msgId is scoped to its topic"): the dedupe key of one message
+// The msgId of a publish (docs/design.md#why-msgid-is-scoped-per-topic): the dedupe key of one message
 // on one topic within the duplicate window. 1 to 128 printable ASCII characters, space excluded
 // (0x21 to 0x7E): alike on both backends, nothing a header could split on (CR, LF) or trim
 // (spaces), nothing whose length differs between UTF-16 and UTF-8. The WebSocket `pub` frame and

@@ -1,5 +1,5 @@
 // Seeded, bounded property tests of the frame parser and of topics and patterns, each checked
-// against an independent reference written here from DESIGN.md (not from the code under test).
+// against an independent reference written here from docs/design.md#vocabulary (not from the code under test).
 // Runs are reproducible: a failure prints its counterexample, and the same seed finds it again.
 import test from "ava";
 import fc from "fast-check";
@@ -12,7 +12,7 @@ const RUNS = 1_000;
 const run = <T>(property: fc.IPropertyWithHooks<T> | fc.IProperty<T>) =>
   fc.assert(property, { seed: SEED, numRuns: RUNS });
 
-// ---- references (DESIGN.md) ----
+// ---- references (docs/design.md#vocabulary) ----
 const TOPIC_RE = /^[A-Za-z0-9_\-:@=+]{1,64}(\.[A-Za-z0-9_\-:@=+]{1,64}){0,7}$/;
 const refTopic = (s: string) => TOPIC_RE.test(s) && Buffer.byteLength(s) <= 255;
 

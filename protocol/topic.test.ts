@@ -1,4 +1,4 @@
-// Topics, entitlement patterns and matching (DESIGN.md "Vocabulary"), with the exact messages.
+// Topics, entitlement patterns and matching (docs/design.md#vocabulary), with the exact messages.
 import test from "ava";
 import { isTopic, matchesAny, patternProblem, topicMatches, topicProblem } from "./topic.js";
 

@@ -1,4 +1,4 @@
-// Topics and entitlement patterns (DESIGN.md "Vocabulary").
+// Topics and entitlement patterns (docs/design.md#vocabulary).
 // A topic is 1–8 dot-separated tokens of [A-Za-z0-9_\-:@=+]{1,64}, at most 255 bytes.
 // Patterns may use `*` (exactly one token) and `>` (one or more trailing tokens), as in NATS.
 

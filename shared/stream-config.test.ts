@@ -12,7 +12,7 @@ const options = {
   duplicateWindowSeconds: 120,
 };
 
-test("desired config follows DESIGN.md", (t) => {
+test("desired config follows docs/design.md#jetstream-backend", (t) => {
   t.deepEqual(desiredStreamConfig(options), {
     name: "HERALD",
     subjects: ["herald.t.>"],

@@ -1,5 +1,5 @@
 // Bad input, as a table: every malformed frame, wrong field, invalid topic, limit breach and bad
-// HTTP body gets the err frame, close code or HTTP error DESIGN.md names, with a readable message.
+// HTTP body gets the err frame, close code or HTTP error docs/protocol.md#error-codes names, with a readable message.
 // Throughout, a well-behaved subscriber keeps receiving every message, and the edge stays healthy.
 import test from "ava";
 import {

@@ -1,4 +1,4 @@
-// herald.v1 conformance: every frame and close code of DESIGN.md, success and failure, against a
+// herald.v1 conformance: every frame and close code of docs/protocol.md, success and failure, against a
 // real edge (embedded backend) over real WebSockets.
 import test from "ava";
 import { CloseCode } from "../../protocol/index.js";
@@ -48,13 +48,16 @@ test("sub live-only: subok at the head, then every new message in order with its
     { topic: "scores.a", data: { n: 3 } },
     { topic: "scores.a", data: "four" },
   ]);
-  t.deepEqual({ status, body }, {
-    status: 200,
-    body: [
-      { seq: 3, dup: false },
-      { seq: 4, dup: false },
-    ],
-  });
+  t.deepEqual(
+    { status, body },
+    {
+      status: 200,
+      body: [
+        { seq: 3, dup: false },
+        { seq: 4, dup: false },
+      ],
+    },
+  );
   const messages = await client.waitForMessages("scores.a", 2);
   t.deepEqual(
     messages.map((m) => [m.seq, m.prev, m.data]),
@@ -154,10 +157,13 @@ test("anonymous access: subscribe allowed; publish refused when HERALD_ANONYMOUS
     message: 'not allowed to publish to "news.x"',
   });
   const { status, body } = await postPublish(edge.url, { topic: "news.x", data: 1 });
-  t.deepEqual({ status, body }, {
-    status: 403,
-    body: { error: { code: "forbidden", message: 'not allowed to publish to "news.x"' } },
-  });
+  t.deepEqual(
+    { status, body },
+    {
+      status: 403,
+      body: { error: { code: "forbidden", message: 'not allowed to publish to "news.x"' } },
+    },
+  );
 });
 
 test("token on the upgrade: entitlement by its sub and pub patterns", async (t) => {
@@ -196,7 +202,10 @@ test("4001: a refused ?token= closes the connection after the welcome, with the 
 test("4001: without anonymous access, no auth frame within authTimeoutMs", async (t) => {
   const edge = await startTestEdge(t, { ...AUTH_ENV, HERALD_AUTH_TIMEOUT_MS: "300" });
   const client = await TestClient.ready(edge.wsUrl);
-  t.deepEqual(await client.waitForClose(), { code: 4001, reason: "no auth frame within 300 ms; accepted: JWTs (HS256)" });
+  t.deepEqual(await client.waitForClose(), {
+    code: 4001,
+    reason: "no auth frame within 300 ms; accepted: JWTs (HS256)",
+  });
 });
 
 test("4001: without anonymous access, a first frame other than auth", async (t) => {

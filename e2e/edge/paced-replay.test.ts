@@ -1,5 +1,5 @@
 // A resume or last:K whose backlog is many times the connection's send buffer is paced by the
-// client's reading (DESIGN.md "Slow consumers": a client that was cut off "reconnects and resumes
+// client's reading (docs/design.md#slow-consumers: a client that was cut off "reconnects and resumes
 // from its position, losing nothing"). Sent all at once, such a backlog would overflow the buffer
 // and end in 4008 on every reconnect, so that client could never catch up.
 import test from "ava";

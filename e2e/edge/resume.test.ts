@@ -1,4 +1,4 @@
-// Resume (DESIGN.md "Resume"): a client that comes back with its position gets every message it
+// Resume (docs/design.md#subscribing-and-resuming): a client that comes back with its position gets every message it
 // missed once, in order, then live ones, with no gap and no duplicate at the hand-over; positions
 // outside retention or from another epoch are answered with recovered:false.
 import test from "ava";

@@ -1,4 +1,4 @@
-// The hostile-input table (issue 5) against a real edge process: every row gets exactly the err
+// The hostile-input table (e2e/hostile/rows-*.ts) against a real edge process: every row gets exactly the err
 // frame, close code or HTTP answer it must. Meanwhile a well-behaved subscriber receives a steady
 // stream published over HTTP; at the end it has every message once and in order, the edge is
 // healthy, logged no error of its own, and its heap is back near its baseline.

@@ -1,4 +1,4 @@
-// Issue 3, fault 4: one edge's NATS connection is cut (through a TCP proxy) while messages are
+// A cut NATS connection: one edge's NATS connection is cut (through a TCP proxy) while messages are
 // published through another edge; when the connection returns the edge repairs the gap.
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";

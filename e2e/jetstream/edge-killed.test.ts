@@ -1,4 +1,4 @@
-// Issue 3, fault 1: two edges on one NATS; 200 subscribers on edge A over 20 topics, a publisher
+// An edge killed: two edges on one NATS; 200 subscribers on edge A over 20 topics, a publisher
 // through edge B; edge A is SIGKILLed mid-stream and its subscribers resume on edge B.
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";

@@ -1,4 +1,4 @@
-// What every fault test of issue 3 shares: edges on NATS as real processes, a publisher that retries
+// What every JetStream fault test (e2e/jetstream/, e2e/cluster/) shares: edges on NATS as real processes, a publisher that retries
 // unacknowledged messages with the same msgId (as a real server-side publisher must), and
 // subscribers on real WebSockets that keep their position per topic, resume after any disconnect,
 // and record every problem with the prev chain. The verdict compares each subscriber's messages

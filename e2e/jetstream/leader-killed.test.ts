@@ -1,4 +1,4 @@
-// Issue 3, fault 3: a 3-node JetStream cluster with an R3 stream; the stream's leader is SIGKILLed
+// The stream leader killed: a 3-node JetStream cluster with an R3 stream; the stream's leader is SIGKILLed
 // mid-stream. The publisher retries unacknowledged messages with the same msgId: no duplicate is
 // stored or delivered.
 import test from "ava";

@@ -1,4 +1,4 @@
-// Issue 3's observability: an operator reads publish latency, ring hits and misses, gap repairs and
+// Observability: an operator reads publish latency, ring hits and misses, gap repairs and
 // reads from JetStream on an edge's /metrics. Publishes and resumes run against a real nats-server
 // and a real edge process; the resumes also check that each subscriber gets its messages once, in order.
 import test from "ava";

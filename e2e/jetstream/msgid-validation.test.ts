@@ -1,4 +1,4 @@
-// msgIds are validated alike on both backends (issue 11 #6): 1 to 128 printable ASCII characters
+// msgIds are validated alike on both backends: 1 to 128 printable ASCII characters
 // other than space (protocol/msg-id.ts), refused with a 400 over HTTP and an `err` frame over the
 // WebSocket before anything is stored. Before, a CR or LF in a msgId made every JetStream publish
 // of it a 503 (so publishers retried forever), a batch holding one was stored up to it and again

@@ -1,4 +1,4 @@
-// Issue 3, fault 2: the single NATS node (file storage) is restarted mid-stream. Subscribers stay
+// NATS restarted: the single NATS node (file storage) is restarted mid-stream. Subscribers stay
 // connected to their edge; publishes during the outage get 503 and are retried with their msgId.
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";

@@ -1,4 +1,4 @@
-// Issue 3, fault 6: 2,000 clients on 50 topics resume at once on a fresh edge. Every client gets
+// A reconnect storm: 2,000 clients on 50 topics resume at once on a fresh edge. Every client gets
 // exactly the messages after its position, and JetStream sees about one range read per topic
 // (the hub's single-flight), read from the edge's /metrics.
 import test from "ava";

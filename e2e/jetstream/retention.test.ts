@@ -1,4 +1,4 @@
-// Issue 3, fault 5: a position older than retention (or from another epoch) gets recovered:false,
+// Retention and epochs: a position older than retention (or from another epoch) gets recovered:false,
 // and the client then continues from the head: every later message once, in order, chained.
 import test from "ava";
 import type { SubOkFrame } from "../../protocol/index.js";

@@ -1,5 +1,6 @@
 // The contract between the edge and the durable log. Two implementations: the embedded in-memory
-// log (no NATS configured) and NATS JetStream. Both keep DESIGN.md's semantics exactly:
+// log (no NATS configured) and NATS JetStream. Both keep these semantics exactly
+// (docs/design.md#backend-contract):
 //   seq   strictly increasing per topic (not contiguous),
 //   prev  the seq of the previous message on the same topic (0 for the first),
 //   epoch the identity of the log's history; a re-created log has a new epoch.

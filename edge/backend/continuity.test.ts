@@ -1,4 +1,4 @@
-// Continuity is proven by equality only (DESIGN.md): both backends answer a read "after N" with
+// Continuity is proven by equality only (docs/design.md#why-continuity-is-proven-by-equality-only): both backends answer a read "after N" with
 // recovered:true only when the first message's prev is N (or N is the head), also when retention
 // emptied the topic in between. Each scenario runs on the embedded log and on JetStream.
 import test from "ava";

@@ -1,4 +1,4 @@
-// A msgId is scoped to its topic (DESIGN.md "msgId is scoped to its topic"), alike on both
+// A msgId is scoped to its topic (docs/design.md#why-msgid-is-scoped-per-topic), alike on both
 // backends: the same msgId on two topics is two messages; on one topic within the duplicate window
 // it is one.
 import test from "ava";

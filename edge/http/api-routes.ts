@@ -1,4 +1,4 @@
-// The HTTP API of DESIGN.md: POST /v1/publish (one message or a batch) and
+// The HTTP API (docs/protocol.md#http): POST /v1/publish (one message or a batch) and
 // GET /v1/topics/:topic/messages (history from the durable log, via the hub).
 import type { FastifyInstance } from "fastify";
 import { TypeCompiler } from "@sinclair/typebox/compiler";

@@ -7,7 +7,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function installJsonBodyParser(app: FastifyInstance): void {
   // fastify's parser for the decoded text (same empty-body and syntax checks), with its
-  // prototype-poisoning scan off: `data` is any JSON value (DESIGN.md), and {"__proto__":1} inside it
+  // prototype-poisoning scan off: `data` is any JSON value (docs/protocol.md#http), and {"__proto__":1} inside it
   // is data like any other, accepted as over WebSocket. That is safe here because JSON.parse makes
   // such keys own properties (it never sets a prototype), nothing merges client objects
   // (Object.assign, spread) into others, the strict body check refuses unknown top-level fields

@@ -1,5 +1,5 @@
 // A message as the hub holds it: the stored message plus its `msg` frame, encoded once and shared
-// by every subscriber it is sent to (DESIGN.md "Broadcast efficiency").
+// by every subscriber it is sent to (docs/design.md#why-per-turn-batching).
 import { encodeMsgFrame } from "../../protocol/edge-frames.js";
 import type { StoredMessage } from "../backend/backend.js";
 import type { SeqQueue } from "../common/seq-queue.js";

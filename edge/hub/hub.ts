@@ -1,4 +1,5 @@
-// The hub: per-topic fan-out inside one edge, backend-agnostic (DESIGN.md "Data path", "Resume").
+// The hub: per-topic fan-out inside one edge, backend-agnostic (docs/design.md#the-path-of-one-message,
+// docs/design.md#subscribing-and-resuming).
 // A topic's live feed is held only while it has local subscribers; each message is encoded once and
 // the same string goes to every subscriber; resumes are served from the topic's ring buffer when it
 // covers them, else from the backend with one shared read per position (single-flight).

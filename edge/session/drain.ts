@@ -1,4 +1,4 @@
-// Graceful drain (DESIGN.md "Kubernetes"): the edge's connections are closed in waves spread over
+// Graceful drain (docs/design.md#graceful-drain): the edge's connections are closed in waves spread over
 // drainSeconds, each told to reconnect after a spread-out delay, so the other edges see a steady
 // trickle of reconnects instead of a storm.
 import { CloseCode, encodeEdgeFrame } from "../../protocol/index.js";

@@ -1,5 +1,5 @@
 // Frames far over HERALD_MAX_FRAME_BYTES get close code 4009 with a readable reason, like any frame
-// over the limit (DESIGN.md), instead of ws's own 1009 with an empty reason.
+// over the limit (docs/protocol.md#close-codes), instead of ws's own 1009 with an empty reason.
 //
 // The WebSocketServer's maxPayload (wsMaxPayload) lets frames up to twice the limit through to the
 // session, which refuses them with 4009 itself. Beyond that, ws's receiver stops reading the frame

@@ -1,4 +1,4 @@
-// The bounded send path of one connection (DESIGN.md "Slow consumers" and "Batching").
+// The bounded send path of one connection (docs/design.md#slow-consumers, docs/design.md#batching).
 // Frames arrive as the shared, already-encoded strings the hub hands out (no per-subscriber JSON
 // work) and are queued as their UTF-8 bytes, encoded once per turn for all sockets. Everything
 // pending for a socket leaves as ONE WebSocket text frame joined by "\n",
@@ -166,7 +166,7 @@ export class SendQueue {
   }
 }
 
-/** Frames joined by newlines (DESIGN.md "Batching") from their encoded bytes, without re-encoding. */
+/** Frames joined by newlines (docs/design.md#batching) from their encoded bytes, without re-encoding. */
 function joinFrames(frames: readonly Buffer[]): Buffer {
   const parts: Buffer[] = [];
   for (const frame of frames) {

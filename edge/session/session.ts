@@ -1,5 +1,5 @@
 // One WebSocket connection speaking herald.v1: its grants, its subscriptions, its limits and the
-// dispatch of client frames (DESIGN.md "Wire protocol"). The bounded send path lives in
+// dispatch of client frames (docs/protocol.md). The bounded send path lives in
 // send-queue.ts; the hub does replay and live delivery, the publisher durable writes.
 import { randomUUID } from "node:crypto";
 import type { RawData } from "ws";

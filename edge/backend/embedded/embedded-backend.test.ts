@@ -1,4 +1,4 @@
-// The embedded log's semantics, exactly as DESIGN.md defines them for the JetStream stream.
+// The embedded log's semantics, exactly as docs/design.md#backend-contract defines them for both backends.
 import test from "ava";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";

@@ -1,5 +1,5 @@
 // The embedded backend: an in-process log with exactly the semantics of the JetStream stream it
-// stands in for (DESIGN.md "Embedded backend"): one global, strictly increasing seq; `prev` per
+// stands in for (docs/design.md#embedded-backend): one global, strictly increasing seq; `prev` per
 // topic; an epoch per log history; retention by messages per topic, age and total bytes (always
 // oldest first, so a topic's retained messages are a suffix of its history); msgId dedupe within
 // the duplicate window. Memory is bounded by those limits.
@@ -58,7 +58,7 @@ interface DedupeEntry {
 }
 
 /**
- * The dedupe key: a msgId is scoped to its topic (DESIGN.md "msgId is scoped to its topic"), as
+ * The dedupe key: a msgId is scoped to its topic (docs/design.md#why-msgid-is-scoped-per-topic), as
  * on JetStream (publisher.ts). A topic never holds a space, so the pair is unambiguous.
  */
 function msgIdKey(topic: string, msgId: string): string {

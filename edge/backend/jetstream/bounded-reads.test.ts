@@ -1,4 +1,4 @@
-// Reads are bounded by the head they already know (issue 9 #6): a read of exactly the direct-get
+// Reads are bounded by the head they already know: a read of exactly the direct-get
 // range and more must not wait out a consumer's fetch expiry for messages that do not exist, also
 // when a live feed catches up after a NATS reconnect.
 import test from "ava";

@@ -39,7 +39,7 @@ export async function readHistory(
     found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length, head)));
   }
   const first = found[0];
-  // Continuity is proven by equality only (DESIGN.md): the first retained message after `after`
+  // Continuity is proven by equality only (docs/design.md#why-continuity-is-proven-by-equality-only): the first retained message after `after`
   // was stored when `after` was the topic's last seq (Herald-Prev, checked by JetStream through
   // Nats-Expected-Last-Subject-Sequence). A smaller Herald-Prev proves nothing: a topic that
   // retention emptied is stored on with Herald-Prev 0, whatever it had before. And Herald-Prev 0

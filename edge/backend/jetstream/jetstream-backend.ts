@@ -1,4 +1,4 @@
-// The production backend: NATS JetStream (DESIGN.md "Data path"). This module owns the connection
+// The production backend: NATS JetStream (docs/design.md#jetstream-backend). This module owns the connection
 // and its state; the work is done by small modules:
 //   stream-setup.ts  create/check the stream          publisher.ts  publish with a durable prev
 //   reader.ts        direct get / ordered consumer    history.ts    read() with a sound `recovered`

@@ -28,7 +28,7 @@
 // (docs/performance.md): another writer publishing the same topic at that very moment may take a
 // predicted seq exactly; a refused publish of ours may then land after a later one of ours.
 //
-// Dedupe: a msgId is scoped to its topic (DESIGN.md "msgId is scoped to its topic"): the same msgId
+// Dedupe: a msgId is scoped to its topic (docs/design.md#why-msgid-is-scoped-per-topic): the same msgId
 // on two topics is two messages. JetStream's Nats-Msg-Id is stream-wide, so the header is not the
 // msgId itself but a hash of the pair (msgIdHeader): unambiguous, of fixed length and charset, and
 // it tells nobody which msgIds another topic used. On nats-server 2.9.10 the Nats-Msg-Id check
