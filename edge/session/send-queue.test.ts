@@ -39,3 +39,21 @@ test("every queued frame arrives, joined into one text frame, and the bound coun
   t.is(queue.room(), 2048 - frames.reduce((sum, f) => sum + Buffer.byteLength(f), 0));
   t.is(await received, frames.join("\n"));
 });
+
+test("sockets that queued the same frames in a turn each get all of them; one that queued others gets its own", async (t) => {
+  const scheduler = new FlushScheduler();
+  const pairs = await Promise.all([serverSocket(t), serverSocket(t), serverSocket(t)]);
+  const received = pairs.map(
+    ({ client }) =>
+      new Promise<string>((resolve) => client.once("message", (data) => resolve(data.toString()))),
+  );
+  const queues = pairs.map(({ server }) => new SendQueue(server, 4096, scheduler));
+  // One turn: the first two are in step with a topic (the same two frames), the third has a third.
+  for (const frame of ['{"n":1}', '{"n":2}']) for (const queue of queues) queue.push(frame);
+  queues[2]!.push('{"n":3}');
+  t.deepEqual(await Promise.all(received), [
+    '{"n":1}\n{"n":2}',
+    '{"n":1}\n{"n":2}',
+    '{"n":1}\n{"n":2}\n{"n":3}',
+  ]);
+});

@@ -13,6 +13,9 @@ export class FlushScheduler {
   private scheduled = false;
   /** The UTF-8 bytes of each frame queued in this turn, by frame text; cleared by the next pass. */
   private readonly encoded = new Map<string, Buffer>();
+  /** The batch joined last in this pass, and its bytes (see join()). */
+  private lastBatch: readonly Buffer[] = [];
+  private lastJoined: Buffer | undefined;
 
   /**
    * The bytes of a frame, encoded once per turn. A message broadcast to its topic is one string
@@ -31,6 +34,20 @@ export class FlushScheduler {
     return bytes;
   }
 
+  /**
+   * Several frames joined into one write. Subscribers in step with a topic queue the very same
+   * frames in a turn, and are flushed one after another: they share one joined buffer, so the
+   * per-subscriber work of a batch is comparing its references and one write, not a copy.
+   */
+  join(frames: readonly Buffer[]): Buffer {
+    const last = this.lastBatch;
+    if (this.lastJoined && last.length === frames.length && frames.every((frame, i) => frame === last[i]))
+      return this.lastJoined;
+    this.lastBatch = frames;
+    this.lastJoined = joinFrames(frames);
+    return this.lastJoined;
+  }
+
   mark(queue: SendQueue): void {
     this.dirty.add(queue);
     this.schedule();
@@ -46,6 +63,8 @@ export class FlushScheduler {
       const queues = [...this.dirty];
       this.dirty.clear();
       for (const q of queues) q.flush();
+      this.lastBatch = [];
+      this.lastJoined = undefined;
     });
   }
 }
@@ -105,8 +124,9 @@ export class SendQueue {
     this.frames = [];
     this.queuedBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return;
-    // A lone frame is sent as the shared buffer itself; a batch is this socket's own copy.
-    this.ws.send(frames.length === 1 ? frames[0]! : joinFrames(frames), { binary: false });
+    // A lone frame is sent as the shared buffer itself; a batch is joined once for every socket
+    // that queued the same frames this turn.
+    this.ws.send(frames.length === 1 ? frames[0]! : this.scheduler.join(frames), { binary: false });
   }
 
   /**
