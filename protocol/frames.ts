@@ -143,7 +143,10 @@ export const HistoryMessage = Type.Object({ seq: Seq, prev: Seq, data: Data, ts:
 export const HistoryResponse = Type.Object({
   topic: Topic,
   epoch: Epoch,
-  /** false when `after` is older than retention: messages then start at the oldest retained one. */
+  /**
+   * false when `after` is older than retention or not a seq of the topic (messages then start at the
+   * oldest retained one), or beyond the head (no messages).
+   */
   recovered: Type.Boolean(),
   messages: Type.Array(HistoryMessage),
 });

@@ -30,7 +30,13 @@ export interface PublishOutcome {
   readonly dup: boolean;
 }
 
-export type ReadFrom = { readonly after: number } | { readonly last: number };
+/**
+ * `after`: the messages that follow a position. When the position cannot be recovered (older than
+ * retention, not a seq of the topic) there are none, unless `orOldest` asks for the oldest retained
+ * ones instead (HTTP history); a position beyond the head never gets any: a read is bounded by what
+ * it can deliver. `last`: the last K retained messages.
+ */
+export type ReadFrom = { readonly after: number; readonly orOldest?: boolean } | { readonly last: number };
 
 export interface ReadResult {
   readonly epoch: string;
@@ -40,8 +46,9 @@ export interface ReadResult {
    */
   readonly messages: StoredMessage[];
   /**
-   * false when `after` is older than retention (something after it was already removed): the
-   * messages then start at the oldest retained one. Must never be true when anything was lost.
+   * false when `after` is older than retention (something after it was already removed), not a
+   * seq of the topic, or beyond its head: no messages then (with `orOldest`: from the oldest
+   * retained one, unless beyond the head). Must never be true when anything was lost.
    */
   readonly recovered: boolean;
   /** The topic's last seq when the read was served (0 for an empty topic). */

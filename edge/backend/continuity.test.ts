@@ -23,7 +23,7 @@ for (const [kind, start] of BACKENDS) {
     await backend.publish({ topic: "aged", data: '"B"' });
     await agedOut(backend, "aged");
     const c = await backend.publish({ topic: "aged", data: '"C"' });
-    const read = await backend.read("aged", { after: a.seq }, 100);
+    const read = await backend.read("aged", { after: a.seq, orOldest: true }, 100);
     t.false(read.recovered, "B was lost: the resume after A cannot be recovered");
     t.is(read.head, c.seq);
     t.deepEqual(
@@ -54,5 +54,37 @@ for (const [kind, start] of BACKENDS) {
       [[b.seq, a.seq]],
     );
     t.like(await backend.read("fresh", { after: b.seq }, 100), { recovered: true, messages: [] });
+  });
+}
+
+for (const [kind, start] of BACKENDS) {
+  test(`${kind}: an unrecovered position reads no messages unless the oldest are asked for, and one beyond the head none at all (a read is bounded by what it can deliver)`, async (t) => {
+    const backend = await start(t, { HERALD_MAX_MSGS_PER_TOPIC: "3" });
+    const seqs: number[] = [];
+    for (let i = 0; i < 6; i++) seqs.push((await backend.publish({ topic: "bounded", data: String(i) })).seq);
+    const head = seqs.at(-1)!;
+    t.deepEqual(await backend.read("bounded", { after: seqs[0]! }, 100), {
+      epoch: backend.epoch(),
+      head,
+      recovered: false,
+      messages: [],
+    });
+    const oldest = await backend.read("bounded", { after: seqs[0]!, orOldest: true }, 100);
+    t.false(oldest.recovered);
+    t.deepEqual(
+      oldest.messages.map((m) => [m.seq, m.prev]),
+      [
+        [seqs[3], seqs[2]],
+        [seqs[4], seqs[3]],
+        [seqs[5], seqs[4]],
+      ],
+    );
+    for (const orOldest of [false, true])
+      t.deepEqual(await backend.read("bounded", { after: head + 10, orOldest }, 100), {
+        epoch: backend.epoch(),
+        head,
+        recovered: false,
+        messages: [],
+      });
   });
 }

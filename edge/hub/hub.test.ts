@@ -280,7 +280,7 @@ test("recovered:false for another epoch, outside retention, beyond the head, and
   );
   // The edge of retention: the prev of the oldest retained message is still recoverable.
   const edge = new Collector();
-  const retained = (await embedded.read("lost.topic", { after: 0 }, 100)).messages;
+  const retained = (await embedded.read("lost.topic", { after: 0, orOldest: true }, 100)).messages;
   await hub.subscribe("lost.topic", edge, { epoch: embedded.epoch(), seq: retained[0]!.prev });
   await waitFor("the replay", () => edge.lastSeq === live.at(-1));
   assertStream(

@@ -97,7 +97,7 @@ export class Hub {
     }
     this.metrics.backendReads.inc({ kind: "history" });
     try {
-      return await this.backend.read(topic, { after }, limit);
+      return await this.backend.read(topic, { after, orOldest: true }, limit);
     } catch (error) {
       throw asUnavailable(error);
     }

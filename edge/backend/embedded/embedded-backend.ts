@@ -202,7 +202,10 @@ export class EmbeddedBackend implements Backend {
       // This topic may have had messages whose head was forgotten: nothing proves none was lost.
       return { epoch: this.currentEpoch, messages: [], head, recovered: false };
     }
-    return { epoch: this.currentEpoch, messages: messages.slice(start, start + count), head, recovered };
+    // Not recovered: the oldest retained messages only when asked for, never beyond the head.
+    const none = !recovered && (!from.orOldest || from.after > head);
+    const page = none ? [] : messages.slice(start, start + count);
+    return { epoch: this.currentEpoch, messages: page, head, recovered };
   }
 
   async live(topic: string, handlers: LiveHandlers): Promise<LiveFeed> {

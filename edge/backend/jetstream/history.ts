@@ -23,22 +23,13 @@ export async function readHistory(
   const after = from.after;
   // The head itself: nothing follows it (a head of 0 says nothing: see untouchedSince).
   if (after === head && head > 0) return { epoch, head, recovered: true, messages: [] };
-  if (head === 0 || count === 0) {
-    const recovered = after === 0 ? await reader.untouchedSince(0) : after === head;
-    return { epoch, head, recovered, messages: [] };
-  }
-  // A position beyond the head is not one of this topic's: serve from the oldest retained message.
-  const start = after > head ? 0 : after;
-  const found = await reader.after(topic, start, count, head);
-  // Direct gets are answered by any replica: one that is behind the one that told the head ends
-  // the run early. Read on (briefly) until the head, so the result never claims more than it has.
-  for (let attempt = 1; found.length < count && (found.at(-1)?.seq ?? start) < head; attempt++) {
-    if (attempt > CATCH_UP_ATTEMPTS)
-      throw new BackendUnavailableError(`JetStream replicas of ${topic} did not reach seq ${head} in time`);
-    await new Promise((resolve) => setTimeout(resolve, CATCH_UP_PAUSE_MS));
-    found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length, head)));
-  }
-  const first = found[0];
+  // Beyond the head is not a position of this topic: answered without reading a page.
+  if (after > head) return { epoch, head, recovered: false, messages: [] };
+  if (head === 0)
+    return { epoch, head, recovered: after === 0 && (await reader.untouchedSince(0)), messages: [] };
+  // The first message after `after` decides (one direct get); the page is read only when it can
+  // be delivered: a continuation, or the oldest retained messages when asked for.
+  const [first] = await readRun(reader, topic, after, 1, head);
   // Continuity is proven by equality only (docs/design.md#why-continuity-is-proven-by-equality-only): the first retained message after `after`
   // was stored when `after` was the topic's last seq (Herald-Prev, checked by JetStream through
   // Nats-Expected-Last-Subject-Sequence). A smaller Herald-Prev proves nothing: a topic that
@@ -46,11 +37,35 @@ export async function readHistory(
   // itself is ambiguous in the same way: at position 0 it proves continuity only while the stream
   // never removed a message.
   const recovered =
-    after <= head &&
-    first !== undefined &&
-    first.prev === after &&
-    (after > 0 || (await reader.untouchedSince(0)));
-  return { epoch, head, recovered, messages: chain(found, recovered ? after : (first?.prev ?? 0)) };
+    first !== undefined && first.prev === after && (after > 0 || (await reader.untouchedSince(0)));
+  if (count === 0 || (!recovered && !from.orOldest)) return { epoch, head, recovered, messages: [] };
+  const found = recovered
+    ? [first, ...(await readRun(reader, topic, first.seq, count - 1, head))]
+    : await readRun(reader, topic, 0, count, head);
+  return { epoch, head, recovered, messages: chain(found, recovered ? after : (found[0]?.prev ?? 0)) };
+}
+
+/**
+ * Up to `count` retained messages after `start` and through `head`. Direct gets are answered by
+ * any replica: one that is behind the one that told the head ends the run early. Read on (briefly)
+ * until the head, so the result never claims more than it has.
+ */
+async function readRun(
+  reader: StreamReader,
+  topic: string,
+  start: number,
+  count: number,
+  head: number,
+): Promise<ReadMessage[]> {
+  if (count <= 0) return [];
+  const found = await reader.after(topic, start, count, head);
+  for (let attempt = 1; found.length < count && (found.at(-1)?.seq ?? start) < head; attempt++) {
+    if (attempt > CATCH_UP_ATTEMPTS)
+      throw new BackendUnavailableError(`JetStream replicas of ${topic} did not reach seq ${head} in time`);
+    await new Promise((resolve) => setTimeout(resolve, CATCH_UP_PAUSE_MS));
+    found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length, head)));
+  }
+  return found;
 }
 
 async function lastMessages(
