@@ -170,6 +170,8 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
       ? internalAddress.port
       : config.metricsPort;
   log.log("info", "edge_started", {
+    // The runtime, so a log shows which Node serves (npm scripts pin Node 24 LTS: the `node` package).
+    node: process.version,
     port,
     metricsPort,
     host: config.host,
