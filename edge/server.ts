@@ -16,6 +16,8 @@ import { Publisher } from "./requests/publisher.js";
 import { FlushScheduler } from "./session/send-queue.js";
 import { Session } from "./session/session.js";
 import { WsTransport } from "./session/ws-transport.js";
+import { registerCors } from "./sse/cors.js";
+import { registerSseRoute } from "./sse/sse-route.js";
 import { Sessions } from "./session/sessions.js";
 import { guardPendingConnections } from "./ws/pending-connections.js";
 import { createUpgradeHandler } from "./ws/upgrade.js";
@@ -124,6 +126,17 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     connections: () => sessions.size,
     topicStats: () => hub.topicStats(),
     backend: () => ({ kind: backend.kind, ...backend.status() }),
+  });
+  // herald.v1 over Server-Sent Events: the same sessions as the WebSocket's, another codec.
+  registerCors(app, config.allowedOrigins);
+  registerSseRoute(app, {
+    config,
+    authenticator,
+    sessionContext,
+    sessions,
+    metrics,
+    log,
+    draining: () => draining,
   });
   guardPendingConnections(server, config.maxPendingUpgrades, config.upgradeTimeoutMs);
   server.on(

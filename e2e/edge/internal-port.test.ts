@@ -80,6 +80,8 @@ test("the demo page: on by default only with the embedded backend, off when HERA
   const on = await startTestEdge(t);
   t.is((await fetch(`${on.url}/`)).status, 200);
   const off = await startTestEdge(t, { HERALD_DEMO: "false" });
-  for (const path of ["/", "/index.html", "/client.js"])
+  for (const path of ["/", "/index.html", "/demo.js"])
     t.is((await fetch(`${off.url}${path}`)).status, 404, path);
+  // The SDK bundle is not the demo: pages of any application load it from their edge (issue 13).
+  t.is((await fetch(`${off.url}/client.js`)).status, 200);
 });

@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { MAX_TOPIC_BYTES } from "../../protocol/index.js";
 import type { Logger } from "../common/log.js";
 import { registerApiRoutes, type ApiDeps } from "./api-routes.js";
-import { registerDemoRoutes } from "./demo-routes.js";
+import { registerClientBundleRoute, registerDemoRoutes } from "./demo-routes.js";
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from "./errors.js";
 import { observeRequests, registerProbeRoutes, type ProbeDeps } from "./probe-routes.js";
 
@@ -49,6 +49,8 @@ export function createHttpApp(deps: HttpAppDeps): { app: FastifyInstance; server
   observeRequests(app, deps.metrics, deps.log);
   registerProbeRoutes(app, deps);
   registerApiRoutes(app, deps);
+  // The SDK bundle for browser pages, demo or not.
+  registerClientBundleRoute(app);
   // Off unless asked for (on by default only with the embedded backend): HERALD_DEMO.
   if (config.demo) registerDemoRoutes(app);
   return { app, server: server! };

@@ -161,6 +161,14 @@ export class Session {
     if (!this.ended) this.transport.ping();
   }
 
+  /**
+   * A client frame from a codec whose transport carries none (SSE: the subscriptions its URL asks
+   * for), dispatched as a frame received on the connection would be.
+   */
+  receive(text: string): void {
+    if (!this.ended) this.dispatch(text);
+  }
+
   private end(): void {
     if (this.ended) return;
     this.ended = true;
