@@ -91,6 +91,14 @@ export class EdgeMetrics {
     help: "Bytes of cached messages dropped to stay within the memory budget (resumes read them from the log).",
     registers: [this.registry],
   });
+  /** Set by the edge: whether /readyz answers 200 (backend ready, not draining). */
+  readiness: () => boolean = () => false;
+  readonly ready: Gauge = new Gauge({
+    name: "herald_ready",
+    help: "1 while the edge is ready for traffic (what /readyz answers): backend ready and not draining.",
+    registers: [this.registry],
+    collect: (): void => this.ready.set(this.readiness() ? 1 : 0),
+  });
   readonly connectionsOpened = new Counter({
     name: "herald_connections_opened_total",
     help: "WebSocket connections accepted (after the upgrade).",

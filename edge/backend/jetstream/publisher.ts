@@ -77,8 +77,7 @@ class Lane {
   tail: number | undefined;
 }
 
-/** Writes messages to the stream so that each stored message carries its true prev. */
-export class StreamWriter {
+export class Publisher {
   private readonly heads = new Map<string, number>();
   /** Topics with publishes queued or in flight. */
   private readonly lanes = new Map<string, Lane>();
