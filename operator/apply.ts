@@ -1,7 +1,6 @@
-// Brings one object to its desired state with the fewest writes: create when missing, replace
-// when a field the operator sets differs, and nothing at all when it already matches (fields the
-// API server or other controllers add are ignored). A stale resourceVersion surfaces as a 409,
-// which the work queue retries with a fresh read.
+// Brings one object to its desired state by server-side apply with the operator's field manager:
+// the API server merges what the operator renders with what others set, and writes nothing when
+// nothing changed.
 import type { Manifest } from "./render.js";
 import type { KubeClient, KubeObject } from "./kube.js";
 
@@ -27,52 +26,20 @@ export function isSubset(desired: unknown, actual: unknown): boolean {
   );
 }
 
-function needsUpdate(desired: Manifest, existing: KubeObject): boolean {
-  const { metadata, apiVersion: _a, kind: _k, ...body } = desired;
-  const current = existing.metadata ?? {};
-  return (
-    !isSubset(metadata.labels ?? {}, current.labels ?? {}) ||
-    !isSubset(metadata.annotations ?? {}, current.annotations ?? {}) ||
-    !isSubset(metadata.ownerReferences ?? [], current.ownerReferences ?? []) ||
-    !isSubset(body, existing)
-  );
-}
-
 /**
- * `keepReplicas`: the object's spec.replicas belongs to someone else (the HPA): never write it,
- * keep whatever is there.
+ * Server-side apply of the operator's desired object (see KubeClient.apply): fields other actors
+ * set survive (a `kubectl rollout restart` annotation, an HPA's replicas, labels added by hand),
+ * and fields the operator stops rendering (a removed toleration) are removed. The result says
+ * whether anything changed: a no-op apply leaves the resourceVersion as it was.
  */
-export async function applyObject(
-  client: KubeClient,
-  desired: Manifest,
-  options: { keepReplicas?: boolean } = {},
-): Promise<ApplyResult> {
+export async function applyObject(client: KubeClient, desired: Manifest): Promise<ApplyResult> {
   const existing = await client.read(
     desired.apiVersion,
     desired.kind,
     desired.metadata.namespace,
     desired.metadata.name,
   );
-  if (!existing) {
-    await client.create(desired as KubeObject);
-    return "created";
-  }
-  if (!needsUpdate(desired, existing)) return "unchanged";
-  const { metadata, ...body } = desired;
-  const replacement: KubeObject = {
-    ...existing,
-    ...body,
-    metadata: {
-      ...existing.metadata,
-      labels: { ...existing.metadata?.labels, ...metadata.labels },
-      annotations: { ...existing.metadata?.annotations, ...metadata.annotations },
-      ownerReferences: metadata.ownerReferences as never,
-    },
-  };
-  const existingSpec = existing.spec as { replicas?: number } | undefined;
-  if (options.keepReplicas && existingSpec?.replicas !== undefined) {
-    replacement.spec = { ...(replacement.spec as object), replicas: existingSpec.replicas };
-  }
-  await client.replace(replacement);
-  return "updated";
+  const applied = await client.apply(desired as KubeObject);
+  if (!existing) return "created";
+  return applied.metadata?.resourceVersion === existing.metadata?.resourceVersion ? "unchanged" : "updated";
 }

@@ -13,6 +13,7 @@ import { desiredStreamConfig } from "../shared/stream-config.js";
 import {
   edgeConfig,
   endpoint,
+  imageVersion,
   names,
   OWNED_KINDS,
   renderAll,
@@ -20,6 +21,7 @@ import {
   selectorString,
   streamName,
   type Manifest,
+  type RenderOptions,
   type SecretContents,
 } from "./render.js";
 import {
@@ -55,6 +57,8 @@ export interface ControllerOptions {
   retryMaxMs: number;
   /** `stuck()` reports a reconcile running, or an informer out of sync, for this long. */
   stuckMs: number;
+  /** The edge image of resources without spec.edge.image (the chart's edgeImage). */
+  edgeImage: string;
 }
 
 export class Controller {
@@ -66,6 +70,9 @@ export class Controller {
   private workers: Promise<void>[] = [];
   /** Keys being reconciled, with when each started. */
   private readonly inFlight = new Map<string, number>();
+  /** Optional owned kinds (HTTPRoute) the API server serves; filled in by start(). */
+  private readonly served = new Set<string>();
+  private readonly renderOptions: RenderOptions;
 
   constructor(
     private readonly client: KubeClient,
@@ -76,6 +83,7 @@ export class Controller {
     private readonly options: ControllerOptions,
   ) {
     this.queue = new WorkQueue({ baseDelayMs: options.retryBaseMs, maxDelayMs: options.retryMaxMs });
+    this.renderOptions = { defaultEdgeImage: options.edgeImage };
     const watchFailed = (reason: string) => {
       this.metrics.watchRestarts.inc();
       this.log(`${reason}; re-listing`);
@@ -93,25 +101,11 @@ export class Controller {
     );
     this.informers.push(this.resources);
     for (const owned of OWNED_KINDS) {
-      this.informers.push(
-        new Informer(
-          client,
-          { ...owned, namespace: options.namespace, labelSelector: MANAGED_BY },
-          {
-            // A change to an owned object (a Deployment's status, a deleted Service) re-reconciles its owner.
-            changed: (object) => {
-              const owner = object.metadata?.ownerReferences?.find(
-                (ref) => ref.kind === KIND && ref.apiVersion === API_VERSION,
-              );
-              if (owner) this.queue.add(`${object.metadata?.namespace}/${owner.name}`);
-            },
-            error: watchFailed,
-          },
-        ),
-      );
+      if ("optional" in owned) continue; // watched once start() has seen the API is served
+      this.informers.push(this.ownedInformer(owned));
     }
-    // A changed Secret re-reconciles every resource that references it. Only metadata is cached;
-    // the data is read when reconciling.
+    // A changed Secret re-reconciles every resource that references it. The watch is metadata-only:
+    // the API server never sends the operator a Secret's data unless a reconcile reads it.
     this.informers.push(
       new Informer(
         client,
@@ -128,8 +122,55 @@ export class Controller {
     this.metrics.queueLength = () => this.queue.length;
   }
 
+  private ownedInformer(owned: (typeof OWNED_KINDS)[number]): Informer {
+    return new Informer(
+      this.client,
+      {
+        apiVersion: owned.apiVersion,
+        kind: owned.kind,
+        plural: owned.plural,
+        namespace: this.options.namespace,
+        labelSelector: MANAGED_BY,
+      },
+      {
+        // A change to an owned object (a Deployment's status, a deleted Service) re-reconciles its owner.
+        changed: (object) => {
+          const owner = object.metadata?.ownerReferences?.find(
+            (ref) => ref.kind === KIND && ref.apiVersion === API_VERSION,
+          );
+          if (owner) this.queue.add(`${object.metadata?.namespace}/${owner.name}`);
+        },
+        error: (reason) => {
+          this.metrics.watchRestarts.inc();
+          this.log(`${reason}; re-listing`);
+        },
+      },
+    );
+  }
+
+  /** Watches the optional kinds the API server serves (Gateway API); the rest are skipped. */
+  private async discoverOptionalKinds(): Promise<void> {
+    for (const owned of OWNED_KINDS) {
+      if (!("optional" in owned)) continue;
+      let served: boolean;
+      try {
+        served = await this.client.serves(owned.apiVersion, owned.plural);
+      } catch (error) {
+        this.log(`discovery of ${owned.apiVersion} failed (${describeError(error)}); retrying`);
+        setTimeout(() => void this.discoverOptionalKinds(), this.options.retryBaseMs * 10).unref();
+        return;
+      }
+      if (!served || this.served.has(owned.kind)) continue;
+      this.served.add(owned.kind);
+      const informer = this.ownedInformer(owned);
+      this.informers.push(informer);
+      informer.start();
+    }
+  }
+
   start(): void {
     for (const informer of this.informers) informer.start();
+    void this.discoverOptionalKinds();
     this.workers = Array.from({ length: this.options.workers }, () => this.work());
     this.resyncTimer = setInterval(() => {
       for (const object of this.resources.cache.values()) this.queue.add(objectKey(object));
@@ -284,7 +325,9 @@ export class Controller {
 
     const deployment = (await this.client.read("apps/v1", "Deployment", namespace, names(resource).edge)) as
       (KubeObject & DeploymentRollout & { status?: { readyReplicas?: number } }) | undefined;
-    await this.writeStatus(resource, [stream, edgeCondition(deployment)], {
+    const edgeAvailable = edgeCondition(deployment);
+    await this.writeStatus(resource, [stream, edgeAvailable], {
+      ...runningImage(resource, deployment, edgeAvailable),
       replicas: deployment?.status?.replicas ?? 0,
       readyReplicas: deployment?.status?.readyReplicas ?? 0,
       selector: selectorString(resource),
@@ -301,10 +344,19 @@ export class Controller {
     secrets: SecretContents,
     generation: number,
   ): Promise<void> {
-    const manifests = renderAll(resource, spec, secrets);
+    const manifests = renderAll(resource, spec, secrets, this.renderOptions).filter((manifest) => {
+      const optional = OWNED_KINDS.find((k) => k.kind === manifest.kind && "optional" in k);
+      return !optional || this.served.has(manifest.kind);
+    });
+    if (spec.gateway && !this.served.has("HTTPRoute"))
+      await this.events.record(
+        resource,
+        "Warning",
+        "GatewayApiMissing",
+        "spec.gateway is set but the API server does not serve gateway.networking.k8s.io/v1 HTTPRoutes: install the Gateway API CRDs (the operator then creates the route; restart it if they were installed after it started)",
+      );
     for (const manifest of manifests) {
-      const keepReplicas = manifest.kind === "Deployment" && spec.edge.autoscaling.enabled;
-      const result = await applyObject(this.client, manifest, { keepReplicas });
+      const result = await applyObject(this.client, manifest);
       if (result !== "unchanged")
         await this.events.record(
           resource,
@@ -322,6 +374,9 @@ export class Controller {
     const candidates = [
       { ...OWNED_KINDS.find((k) => k.kind === "HorizontalPodAutoscaler")!, name: names(resource).edge },
       { ...OWNED_KINDS.find((k) => k.kind === "Ingress")!, name: names(resource).ingress },
+      ...(this.served.has("HTTPRoute")
+        ? [{ ...OWNED_KINDS.find((k) => k.kind === "HTTPRoute")!, name: names(resource).route }]
+        : []),
     ];
     for (const candidate of candidates) {
       if (rendered.has(`${candidate.kind}/${candidate.name}`)) continue;
@@ -475,6 +530,24 @@ function lockedOut(edge: EdgeConfig): string | undefined {
   if (edge.allowAnonymous || edge.jwtSecret || edge.jwtPublicKey || edge.jwksUrl || edge.apiKeys)
     return undefined;
   return "edges will refuse every client: anonymous access is off and there is no way to authenticate (set auth.jwtSecret, auth.jwtPublicKey, auth.jwksUrl or auth.apiKeysSecret, or auth.allowAnonymous)";
+}
+
+/**
+ * The image (and its version) the edges run: the Deployment's once its rollout is complete; while
+ * one is under way, what the status said before (the old pods still serve).
+ */
+function runningImage(
+  resource: NotificationService,
+  deployment: { spec?: unknown } | undefined,
+  edge: ConditionInput,
+): { edgeImage?: string; edgeVersion?: string } {
+  const template = (
+    deployment?.spec as { template?: { spec?: { containers?: { image?: string }[] } } } | undefined
+  )?.template;
+  const image = template?.spec?.containers?.[0]?.image;
+  if (edge.status && image) return { edgeImage: image, edgeVersion: imageVersion(image) };
+  const { edgeImage, edgeVersion } = resource.status ?? {};
+  return { ...(edgeImage ? { edgeImage } : {}), ...(edgeVersion ? { edgeVersion } : {}) };
 }
 
 function withFinalizers(resource: NotificationService, finalizers: string[]): KubeObject {

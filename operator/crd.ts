@@ -63,8 +63,10 @@ export function customResourceDefinition() {
           },
           additionalPrinterColumns: [
             { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
             { name: "Replicas", type: "integer", jsonPath: ".status.readyReplicas" },
             { name: "Endpoint", type: "string", jsonPath: ".status.endpoint" },
+            { name: "Version", type: "string", jsonPath: ".status.edgeVersion", priority: 1 },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
         },

@@ -6,12 +6,33 @@ import {
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
+  PatchStrategy,
   Watch,
   type KubernetesObject,
 } from "@kubernetes/client-node";
+import fetch from "node-fetch";
 import { GROUP, PLURAL, VERSION, type NotificationServiceStatus } from "./spec.js";
 
 export type KubeObject = KubernetesObject & { [field: string]: unknown };
+
+/** The field manager of everything the operator writes (server-side apply, status updates). */
+export const FIELD_MANAGER = "herald-operator";
+
+/** Accept headers of metadata-only lists and watches: the API server sends no data (no Secret values). */
+const METADATA_LIST =
+  "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1beta1";
+const METADATA_WATCH =
+  "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1";
+
+/** A KubeConfig whose requests ask for metadata only (for Watch, which takes no headers). */
+function withAccept(config: KubeConfig, accept: string): KubeConfig {
+  const wrapped = Object.create(config) as KubeConfig;
+  wrapped.applyToFetchOptions = async (options) => {
+    const init = await config.applyToFetchOptions(options);
+    return { ...init, headers: { ...(init.headers as Record<string, string>), Accept: accept } };
+  };
+  return wrapped;
+}
 
 export function statusCode(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
@@ -71,7 +92,67 @@ export class KubeClient {
   }
 
   async replace(object: KubeObject): Promise<KubeObject> {
-    return (await this.objects.replace(object)) as KubeObject;
+    return (await this.objects.replace(object, undefined, undefined, FIELD_MANAGER)) as KubeObject;
+  }
+
+  /**
+   * Server-side apply as FIELD_MANAGER: the API server merges exactly the fields given, removes the
+   * ones this manager set before and no longer gives, and keeps every field other managers own
+   * (`kubectl rollout restart`'s annotation, an HPA's replicas). Creates the object when missing.
+   * `force`: the operator's fields are its own; a conflicting change by hand is taken back.
+   */
+  async apply(object: KubeObject): Promise<KubeObject> {
+    return (await this.objects.patch(
+      object,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      true,
+      PatchStrategy.ServerSideApply,
+    )) as KubeObject;
+  }
+
+  /** Whether the API server serves this resource (e.g. the Gateway API's CRDs are installed). */
+  async serves(apiVersion: string, plural: string): Promise<boolean> {
+    const path = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const response = await this.request(path, "application/json");
+    if (response.status === 404) return false;
+    if (response.status !== 200) throw new Error(`discovery of ${apiVersion}: HTTP ${response.status}`);
+    const list = (await response.json()) as { resources?: { name: string }[] };
+    return (list.resources ?? []).some((r) => r.name === plural);
+  }
+
+  /** A GET with an Accept header, authenticated as the client's other requests. */
+  private async request(path: string, accept: string) {
+    const cluster = this.config.getCurrentCluster();
+    if (!cluster) throw new Error("no current cluster in the kubeconfig");
+    const init = await withAccept(this.config, accept).applyToFetchOptions({});
+    return fetch(`${cluster.server}${path}`, { ...init, method: "GET" } as never);
+  }
+
+  /** Lists objects' metadata only (PartialObjectMetadataList): for Secrets, no value leaves the API server. */
+  async listMetadata(
+    apiVersion: string,
+    plural: string,
+    namespace?: string,
+  ): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+    const response = await this.request(collectionPath(apiVersion, plural, namespace), METADATA_LIST);
+    const body = (await response.json()) as {
+      items?: KubeObject[];
+      metadata?: { resourceVersion?: string };
+      message?: string;
+    };
+    if (response.status !== 200) {
+      const error = new Error(`${body.message ?? "list failed"} (HTTP ${response.status})`);
+      (error as Error & { statusCode: number }).statusCode = response.status;
+      throw error;
+    }
+    return { items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? "0" };
+  }
+
+  /** The same client asking for metadata-only watch events. */
+  metadataWatchConfig(): KubeConfig {
+    return withAccept(this.config, METADATA_WATCH);
   }
 
   /** Deletes; an object that is already gone is fine. */
@@ -109,6 +190,7 @@ export class KubeClient {
     status: NotificationServiceStatus,
   ): Promise<void> {
     await this.custom.replaceNamespacedCustomObjectStatus({
+      fieldManager: FIELD_MANAGER,
       group: GROUP,
       version: VERSION,
       namespace,
@@ -164,14 +246,18 @@ export class Informer {
     private readonly handlers: InformerHandlers,
     private readonly options: {
       retryMs?: number;
-      /** Cache (and report) only apiVersion, kind and metadata: a Secret's data never stays in memory. */
+      /**
+       * List and watch metadata only (PartialObjectMetadata): a Secret's data is never sent to the
+       * operator, let alone kept in memory.
+       */
       metadataOnly?: boolean;
     } = {},
   ) {}
 
   private kept(object: KubeObject): KubeObject {
     if (!this.options.metadataOnly) return object;
-    return { apiVersion: object.apiVersion, kind: object.kind, metadata: object.metadata };
+    // PartialObjectMetadata carries meta.k8s.io's apiVersion and kind: report the resource's own.
+    return { apiVersion: this.resource.apiVersion, kind: this.resource.kind, metadata: object.metadata };
   }
 
   start(): void {
@@ -206,7 +292,9 @@ export class Informer {
     const { apiVersion, kind, plural, namespace, labelSelector } = this.resource;
     let listed: { items: KubeObject[]; resourceVersion: string };
     try {
-      listed = await this.client.list(apiVersion, kind, namespace, labelSelector);
+      listed = this.options.metadataOnly
+        ? await this.client.listMetadata(apiVersion, plural, namespace)
+        : await this.client.list(apiVersion, kind, namespace, labelSelector);
     } catch (error) {
       return this.retry("relist", `list ${plural} failed: ${describeError(error)}`);
     }
@@ -239,7 +327,8 @@ export class Informer {
       this.abort?.abort();
       this.retry(next, reason);
     };
-    this.abort = await new Watch(this.client.config).watch(
+    const config = this.options.metadataOnly ? this.client.metadataWatchConfig() : this.client.config;
+    this.abort = await new Watch(config).watch(
       collectionPath(apiVersion, plural, namespace),
       { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector },
       (type, received: KubeObject) => {

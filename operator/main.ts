@@ -31,6 +31,7 @@ const controller = new Controller(client, streams, new EventRecorder(client, ide
   retryBaseMs: 500,
   retryMaxMs: 60_000,
   stuckMs: settings.stuckSeconds * 1000,
+  edgeImage: settings.edgeImage,
 });
 
 const elector = new LeaderElector(

@@ -2,10 +2,13 @@
 // operator owns. No I/O here, so a second reconcile renders exactly the same objects.
 import { createHash } from "node:crypto";
 import { EDGE_VARIABLES, loadConfig, type EdgeConfig, type VariableSpec } from "../shared/config.js";
+import { DEFAULT_EDGE_IMAGE } from "./settings.js";
 import {
   API_VERSION,
   KIND,
   durationSeconds,
+  edgeSettings as specSettings,
+  SETTINGS_VARIABLES,
   type NotificationService,
   type NotificationServiceSpec,
   type SecretKeyRef,
@@ -31,6 +34,33 @@ export const METRICS_PORT = 9464;
 /** Seconds the preStop hook waits so that load balancers stop sending new connections first. */
 export const PRESTOP_SECONDS = 5;
 const NATS_CREDS_DIR = "/etc/herald/nats";
+const NATS_NKEY_DIR = "/etc/herald/nats-nkey";
+const NATS_CA_DIR = "/etc/herald/nats-tls/ca";
+const NATS_CLIENT_DIR = "/etc/herald/nats-tls/client";
+
+/** What the operator brings to rendering besides the resource (its own settings). */
+export interface RenderOptions {
+  /** The edge image when spec.edge.image is unset (the operator's, from the chart). */
+  defaultEdgeImage: string;
+}
+export const DEFAULT_RENDER_OPTIONS: RenderOptions = { defaultEdgeImage: DEFAULT_EDGE_IMAGE };
+
+/** The image the edges run: the pinned one, or the operator's default. */
+export function edgeImage(
+  spec: NotificationServiceSpec,
+  options: RenderOptions = DEFAULT_RENDER_OPTIONS,
+): string {
+  return spec.edge.image ?? options.defaultEdgeImage;
+}
+
+/** An image's version: its digest, or its tag ("latest" when it has neither). */
+export function imageVersion(image: string): string {
+  const at = image.indexOf("@");
+  if (at >= 0) return image.slice(at + 1);
+  const lastSegment = image.slice(image.lastIndexOf("/") + 1);
+  const colon = lastSegment.lastIndexOf(":");
+  return colon >= 0 ? lastSegment.slice(colon + 1) : "latest";
+}
 
 type EdgeKey = keyof typeof EDGE_VARIABLES;
 type EdgeValue = { value: string } | { secretKeyRef: { name: string; key: string } };
@@ -49,7 +79,7 @@ function subjectPrefix(ns: NotificationService, spec: NotificationServiceSpec): 
 
 export function names(ns: NotificationService) {
   const name = ns.metadata.name;
-  return { edge: `${name}-edge`, service: name, ingress: name };
+  return { edge: `${name}-edge`, service: name, ingress: name, route: name };
 }
 
 function selectorLabels(ns: NotificationService): Record<string, string> {
@@ -94,15 +124,18 @@ function metadata(
 }
 
 /** The edge's settings, keyed by EDGE_VARIABLES field: what the spec says, in the edge's terms. */
-function edgeSettings(
+function edgeVariables(
   ns: NotificationService,
   spec: NotificationServiceSpec,
 ): Partial<Record<EdgeKey, EdgeValue>> {
   const v = (value: string | number | boolean): EdgeValue => ({ value: String(value) });
+  const nats = spec.nats;
   const settings: Partial<Record<EdgeKey, EdgeValue>> = {
     port: v(EDGE_PORT),
     metricsPort: v(METRICS_PORT),
-    natsUrl: v(spec.nats.url),
+    host: v(spec.edge.listenHost),
+    natsUrl: v(nats.url),
+    headCheckSeconds: v(nats.headCheckSeconds),
     stream: v(streamName(ns, spec)),
     subjectPrefix: v(subjectPrefix(ns, spec)),
     streamReplicas: v(spec.stream.replicas),
@@ -112,6 +145,7 @@ function edgeSettings(
     maxBytes: v(spec.stream.maxBytes),
     duplicateWindowSeconds: v(durationSeconds(spec.stream.duplicateWindow)),
     allowAnonymous: v(spec.auth.allowAnonymous),
+    anonymousPublish: v(spec.auth.anonymousPublish),
     maxFrameBytes: v(spec.limits.maxFrameBytes),
     maxSubscriptions: v(spec.limits.maxSubscriptions),
     sendBufferBytes: v(spec.limits.sendBufferBytes),
@@ -119,11 +153,29 @@ function edgeSettings(
     maxConnections: v(spec.limits.maxConnections),
     framesPerSecond: v(spec.limits.framesPerSecond),
     publishesPerSecond: v(spec.limits.publishesPerSecond),
+    maxPendingUpgrades: v(spec.limits.maxPendingUpgrades),
+    historyLimit: v(spec.limits.historyLimit),
+    heartbeatMs: v(spec.timeouts.heartbeatMs),
+    authTimeoutMs: v(spec.timeouts.authTimeoutMs),
+    upgradeTimeoutMs: v(spec.timeouts.upgradeTimeoutMs),
     drainSeconds: v(spec.edge.drainSeconds),
+    drainDelayMs: v(spec.edge.drainDelayMs),
+    drainRate: v(spec.edge.rollout.drainRate),
     logLevel: v(spec.edge.logLevel),
   };
-  if (spec.nats.credentialsSecret)
-    settings.natsCreds = v(`${NATS_CREDS_DIR}/${spec.nats.credentialsSecret.key}`);
+  if (nats.credentialsSecret) settings.natsCreds = v(`${NATS_CREDS_DIR}/${nats.credentialsSecret.key}`);
+  if (nats.nkeySecret) settings.natsNkey = v(`${NATS_NKEY_DIR}/${nats.nkeySecret.key}`);
+  if (nats.userPasswordSecret) {
+    const { name, usernameKey, passwordKey } = nats.userPasswordSecret;
+    settings.natsUser = { secretKeyRef: { name, key: usernameKey } };
+    settings.natsPassword = { secretKeyRef: { name, key: passwordKey } };
+  }
+  if (nats.tls?.caSecret) settings.natsTlsCa = v(`${NATS_CA_DIR}/${nats.tls.caSecret.key}`);
+  if (nats.tls?.clientCertSecret) {
+    settings.natsTlsCert = v(`${NATS_CLIENT_DIR}/tls.crt`);
+    settings.natsTlsKey = v(`${NATS_CLIENT_DIR}/tls.key`);
+  }
+  if (nats.jetstreamDomain) settings.jetstreamDomain = v(nats.jetstreamDomain);
   if (spec.auth.jwtSecret) settings.jwtSecret = { secretKeyRef: spec.auth.jwtSecret };
   if (spec.auth.jwtPublicKey) settings.jwtPublicKey = v(spec.auth.jwtPublicKey);
   if (spec.auth.jwksUrl) settings.jwksUrl = v(spec.auth.jwksUrl);
@@ -131,6 +183,15 @@ function edgeSettings(
   if (spec.auth.jwtAudience) settings.jwtAudience = v(spec.auth.jwtAudience);
   if (spec.auth.allowedOrigins) settings.allowedOrigins = v(spec.auth.allowedOrigins.join(","));
   if (spec.auth.apiKeysSecret) settings.apiKeys = { secretKeyRef: spec.auth.apiKeysSecret };
+  // Variables without a field of their own (spec.edge.settings), as given.
+  const extra = specSettings(spec);
+  for (const key of SETTINGS_VARIABLES) {
+    const value = extra[key];
+    if (value === undefined) continue;
+    if (typeof value === "object" && !Array.isArray(value))
+      settings[key] = { secretKeyRef: value as SecretKeyRef };
+    else settings[key] = v(Array.isArray(value) ? value.join(",") : (value as string | number | boolean));
+  }
   return settings;
 }
 
@@ -146,7 +207,7 @@ export function edgeEnvironment(ns: NotificationService, spec: NotificationServi
     value?: string;
     valueFrom?: { secretKeyRef: { name: string; key: string } };
   }[] = [];
-  const settings = edgeSettings(ns, spec);
+  const settings = edgeVariables(ns, spec);
   for (const key of Object.keys(EDGE_VARIABLES) as EdgeKey[]) {
     const setting = settings[key];
     if (!setting) continue;
@@ -206,37 +267,121 @@ export function renderConfigMap(ns: NotificationService, spec: NotificationServi
   };
 }
 
+/** The pod securityContext: non-root and RuntimeDefault seccomp, with no fixed user (OpenShift's restricted SCC assigns one). */
+const POD_SECURITY_CONTEXT = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
+const CONTAINER_SECURITY_CONTEXT = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** Extra volumes and mounts: each NATS Secret the edges read as a file. */
+function natsFiles(spec: NotificationServiceSpec): { volumes: unknown[]; mounts: unknown[] } {
+  const volumes: unknown[] = [];
+  const mounts: unknown[] = [];
+  const add = (name: string, secretName: string, keys: string[], mountPath: string) => {
+    volumes.push({ name, secret: { secretName, items: keys.map((key) => ({ key, path: key })) } });
+    mounts.push({ name, mountPath, readOnly: true });
+  };
+  const nats = spec.nats;
+  if (nats.credentialsSecret)
+    add("nats-creds", nats.credentialsSecret.name, [nats.credentialsSecret.key], NATS_CREDS_DIR);
+  if (nats.nkeySecret) add("nats-nkey", nats.nkeySecret.name, [nats.nkeySecret.key], NATS_NKEY_DIR);
+  if (nats.tls?.caSecret) add("nats-ca", nats.tls.caSecret.name, [nats.tls.caSecret.key], NATS_CA_DIR);
+  if (nats.tls?.clientCertSecret)
+    add("nats-client-cert", nats.tls.clientCertSecret.name, ["tls.crt", "tls.key"], NATS_CLIENT_DIR);
+  return { volumes, mounts };
+}
+
+/** A Deployment's maxSurge: a number, or a percentage string. */
+function intOrString(value: number | string): number | string {
+  return typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+}
+
 export function renderDeployment(
   ns: NotificationService,
   spec: NotificationServiceSpec,
   secrets: SecretContents = new Map(),
+  options: RenderOptions = DEFAULT_RENDER_OPTIONS,
 ): Manifest {
   const { configData, secretEnv } = edgeEnvironment(ns, spec);
-  const creds = spec.nats.credentialsSecret;
-  const volumes: unknown[] = [{ name: "tmp", emptyDir: {} }];
-  const mounts: unknown[] = [{ name: "tmp", mountPath: "/tmp" }];
-  if (creds) {
-    volumes.push({
-      name: "nats-creds",
-      secret: { secretName: creds.name, items: [{ key: creds.key, path: creds.key }] },
-    });
-    mounts.push({ name: "nats-creds", mountPath: NATS_CREDS_DIR, readOnly: true });
-  }
+  const files = natsFiles(spec);
+  const volumes: unknown[] = [{ name: "tmp", emptyDir: {} }, ...files.volumes];
+  const mounts: unknown[] = [{ name: "tmp", mountPath: "/tmp" }, ...files.mounts];
   const selector = selectorLabels(ns);
+  const pod = spec.edge.podTemplate;
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: "http" },
     periodSeconds,
     failureThreshold,
     timeoutSeconds: 2,
   });
+  const defaultSpread = ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((topologyKey) => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable: "ScheduleAnyway",
+    labelSelector: { matchLabels: selector },
+  }));
+  const spread = pod.topologySpreadConstraints?.map((constraint) => ({
+    labelSelector: { matchLabels: selector },
+    ...constraint,
+  }));
+  const resources = {
+    requests: { ...spec.edge.resources.requests, ...pod.resources?.requests },
+    limits: { ...spec.edge.resources.limits, ...pod.resources?.limits },
+  };
+  const image = edgeImage(spec, options);
+  const podSpec: Record<string, unknown> = {
+    // The drain window (drainSeconds) after the preStop delay and drainDelayMs; leave room to finish.
+    terminationGracePeriodSeconds:
+      PRESTOP_SECONDS + Math.ceil(spec.edge.drainDelayMs / 1000) + spec.edge.drainSeconds + 15,
+    securityContext: { ...POD_SECURITY_CONTEXT, ...pod.securityContext },
+    topologySpreadConstraints: spread ?? defaultSpread,
+    ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
+    ...(pod.tolerations ? { tolerations: pod.tolerations } : {}),
+    ...(pod.affinity ? { affinity: pod.affinity } : {}),
+    ...(pod.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
+    ...(pod.imagePullSecrets ? { imagePullSecrets: pod.imagePullSecrets } : {}),
+    ...(pod.serviceAccountName ? { serviceAccountName: pod.serviceAccountName } : {}),
+    // The edges never call the Kubernetes API.
+    automountServiceAccountToken: false,
+    volumes,
+    containers: [
+      {
+        name: "edge",
+        image,
+        ...(spec.edge.imagePullPolicy ? { imagePullPolicy: spec.edge.imagePullPolicy } : {}),
+        ports: [
+          { name: "http", containerPort: EDGE_PORT, protocol: "TCP" },
+          { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+        ],
+        envFrom: [{ configMapRef: { name: names(ns).edge } }],
+        env: [...secretEnv, ...(pod.env ?? [])],
+        readinessProbe: probe("/readyz", 5, 2),
+        livenessProbe: probe("/healthz", 10, 3),
+        lifecycle: { preStop: { exec: { command: ["sleep", String(PRESTOP_SECONDS)] } } },
+        resources,
+        securityContext: { ...CONTAINER_SECURITY_CONTEXT, ...pod.containerSecurityContext },
+        volumeMounts: mounts,
+      },
+    ],
+  };
   const deploymentSpec: Record<string, unknown> = {
     selector: { matchLabels: selector },
-    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+    // Never fewer serving pods than wanted: new ones surge in, old ones drain their connections.
+    strategy: {
+      type: "RollingUpdate",
+      rollingUpdate: { maxUnavailable: 0, maxSurge: intOrString(spec.edge.rollout.maxSurge) },
+    },
+    minReadySeconds: spec.edge.rollout.minReadySeconds,
     template: {
       metadata: {
-        labels: labels(ns),
+        labels: { ...pod.labels, ...labels(ns) },
         // A changed configuration must roll the pods: the edge reads its environment only at start.
         annotations: {
+          ...pod.annotations,
           "herald.dev/config-hash": hashOf({ configData, secretEnv }),
           // Sorted so that the order Secrets are read in never rolls the pods; missing keys hash as null.
           ...(secrets.size > 0
@@ -244,48 +389,7 @@ export function renderDeployment(
             : {}),
         },
       },
-      spec: {
-        // The edge drains over drainSeconds after the preStop delay; leave room to finish.
-        terminationGracePeriodSeconds: PRESTOP_SECONDS + spec.edge.drainSeconds + 15,
-        securityContext: {
-          runAsNonRoot: true,
-          runAsUser: 1000,
-          runAsGroup: 1000,
-          fsGroup: 1000,
-          seccompProfile: { type: "RuntimeDefault" },
-        },
-        topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map(
-          (topologyKey) => ({
-            maxSkew: 1,
-            topologyKey,
-            whenUnsatisfiable: "ScheduleAnyway",
-            labelSelector: { matchLabels: selector },
-          }),
-        ),
-        volumes,
-        containers: [
-          {
-            name: "edge",
-            image: spec.edge.image,
-            ports: [
-              { name: "http", containerPort: EDGE_PORT, protocol: "TCP" },
-              { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
-            ],
-            envFrom: [{ configMapRef: { name: names(ns).edge } }],
-            env: secretEnv,
-            readinessProbe: probe("/readyz", 5, 2),
-            livenessProbe: probe("/healthz", 10, 3),
-            lifecycle: { preStop: { exec: { command: ["sleep", String(PRESTOP_SECONDS)] } } },
-            resources: spec.edge.resources,
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ["ALL"] },
-            },
-            volumeMounts: mounts,
-          },
-        ],
-      },
+      spec: podSpec,
     },
   };
   // With autoscaling on, the HPA owns the replica count: the operator must not write it.
@@ -298,15 +402,22 @@ export function renderDeployment(
   };
 }
 
-export function renderService(ns: NotificationService): Manifest {
+export function renderService(ns: NotificationService, spec: NotificationServiceSpec): Manifest {
+  const service = spec.service;
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: metadata(ns, names(ns).service),
+    metadata: metadata(ns, names(ns).service, service.annotations),
     spec: {
-      type: "ClusterIP",
+      type: service.type,
       selector: selectorLabels(ns),
       ports: [{ name: "http", port: EDGE_PORT, targetPort: "http", protocol: "TCP" }],
+      ...(service.loadBalancerClass ? { loadBalancerClass: service.loadBalancerClass } : {}),
+      ...(service.loadBalancerSourceRanges
+        ? { loadBalancerSourceRanges: service.loadBalancerSourceRanges }
+        : {}),
+      ...(service.externalTrafficPolicy ? { externalTrafficPolicy: service.externalTrafficPolicy } : {}),
+      ...(service.ipFamilyPolicy ? { ipFamilyPolicy: service.ipFamilyPolicy } : {}),
     },
   };
 }
@@ -316,8 +427,14 @@ export function renderPodDisruptionBudget(ns: NotificationService): Manifest {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
     metadata: metadata(ns, names(ns).edge),
-    // One pod at a time: its clients reconnect to the others, which must not all drain at once.
-    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(ns) } },
+    spec: {
+      // One pod at a time: its clients reconnect to the others, which must not all drain at once.
+      maxUnavailable: 1,
+      selector: { matchLabels: selectorLabels(ns) },
+      // Unready pods (NATS down: every edge is unready by design) may always be evicted, so that an
+      // outage never blocks node drains; only serving pods are protected.
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    },
   };
 }
 
@@ -361,18 +478,23 @@ export function renderHorizontalPodAutoscaler(
   };
 }
 
+/** ingress-nginx's proxy timeouts are 60 s: WebSockets live for hours. Set only for nginx (or no class). */
+const NGINX_WEBSOCKET_ANNOTATIONS = {
+  "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+  "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+  "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
+};
+
 export function renderIngress(ns: NotificationService, spec: NotificationServiceSpec): Manifest | undefined {
   const ingress = spec.ingress;
   if (!ingress) return undefined;
-  const timeout = String(3600);
+  const nginx = ingress.className === undefined || ingress.className.includes("nginx");
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "Ingress",
-    // WebSockets live for hours: the default 60 s proxy timeouts would cut every idle connection.
     metadata: metadata(ns, names(ns).ingress, {
-      "nginx.ingress.kubernetes.io/proxy-read-timeout": timeout,
-      "nginx.ingress.kubernetes.io/proxy-send-timeout": timeout,
-      "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
+      ...(nginx ? NGINX_WEBSOCKET_ANNOTATIONS : {}),
+      ...ingress.annotations,
     }),
     spec: {
       ...(ingress.className ? { ingressClassName: ingress.className } : {}),
@@ -381,14 +503,41 @@ export function renderIngress(ns: NotificationService, spec: NotificationService
         {
           host: ingress.host,
           http: {
-            paths: [
-              {
-                path: "/",
-                pathType: "Prefix",
-                backend: { service: { name: names(ns).service, port: { name: "http" } } },
-              },
-            ],
+            paths: ingress.paths.map(({ path, pathType }) => ({
+              path,
+              pathType,
+              backend: { service: { name: names(ns).service, port: { name: "http" } } },
+            })),
           },
+        },
+      ],
+    },
+  };
+}
+
+/** A Gateway API HTTPRoute to the Service (the alternative to an Ingress). */
+export function renderHTTPRoute(
+  ns: NotificationService,
+  spec: NotificationServiceSpec,
+): Manifest | undefined {
+  const gateway = spec.gateway;
+  if (!gateway) return undefined;
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: metadata(ns, names(ns).route, gateway.annotations),
+    spec: {
+      parentRefs: gateway.parentRefs.map((ref) => ({
+        group: "gateway.networking.k8s.io",
+        kind: "Gateway",
+        ...ref,
+      })),
+      ...(gateway.hostnames ? { hostnames: gateway.hostnames } : {}),
+      rules: [
+        {
+          matches: [{ path: { type: "PathPrefix", value: gateway.pathPrefix } }],
+          backendRefs: [{ group: "", kind: "Service", name: names(ns).service, port: EDGE_PORT, weight: 1 }],
+          ...(gateway.requestTimeout ? { timeouts: { request: gateway.requestTimeout } } : {}),
         },
       ],
     },
@@ -397,6 +546,8 @@ export function renderIngress(ns: NotificationService, spec: NotificationService
 
 export function endpoint(ns: NotificationService, spec: NotificationServiceSpec): string {
   if (spec.ingress) return `${spec.ingress.tlsSecret ? "wss" : "ws"}://${spec.ingress.host}/v1/ws`;
+  const host = spec.gateway?.hostnames?.[0];
+  if (spec.gateway && host) return `${spec.gateway.tls ? "wss" : "ws"}://${host}/v1/ws`;
   return `ws://${names(ns).service}.${ns.metadata.namespace}.svc:${EDGE_PORT}/v1/ws`;
 }
 
@@ -405,20 +556,26 @@ export function renderAll(
   ns: NotificationService,
   spec: NotificationServiceSpec,
   secrets: SecretContents = new Map(),
+  options: RenderOptions = DEFAULT_RENDER_OPTIONS,
 ): Manifest[] {
   const manifests = [
     renderConfigMap(ns, spec),
-    renderDeployment(ns, spec, secrets),
-    renderService(ns),
+    renderDeployment(ns, spec, secrets, options),
+    renderService(ns, spec),
     renderPodDisruptionBudget(ns),
   ];
   if (spec.edge.autoscaling.enabled) manifests.push(renderHorizontalPodAutoscaler(ns, spec));
   const ingress = renderIngress(ns, spec);
   if (ingress) manifests.push(ingress);
+  const route = renderHTTPRoute(ns, spec);
+  if (route) manifests.push(route);
   return manifests;
 }
 
-/** Kinds the operator may own, so that an object no longer rendered (HPA, Ingress) is removed. */
+/**
+ * Kinds the operator may own, so that an object no longer rendered (HPA, Ingress, HTTPRoute) is
+ * removed. `optional`: an API a cluster may not serve (Gateway API CRDs); watched only when served.
+ */
 export const OWNED_KINDS = [
   { apiVersion: "v1", kind: "ConfigMap", plural: "configmaps" },
   { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments" },
@@ -426,4 +583,5 @@ export const OWNED_KINDS = [
   { apiVersion: "policy/v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets" },
   { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers" },
   { apiVersion: "networking.k8s.io/v1", kind: "Ingress", plural: "ingresses" },
+  { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", plural: "httproutes", optional: true },
 ] as const;

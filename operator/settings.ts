@@ -2,7 +2,15 @@
 // checked against the Helm chart's Deployment by the chart tests (so the two cannot drift).
 import { hostname } from "node:os";
 
+/** The edge image of resources that do not pin one, when the chart does not say (the chart sets its own). */
+export const DEFAULT_EDGE_IMAGE = "ghcr.io/herald-dev/herald-edge:0.1.0";
+
 export const OPERATOR_VARIABLES = {
+  edgeImage: {
+    env: "HERALD_OPERATOR_EDGE_IMAGE",
+    doc: "Edge image of NotificationServices without spec.edge.image (the chart sets edgeImage, tag = its appVersion): a new operator version rolls their edges.",
+    default: DEFAULT_EDGE_IMAGE,
+  },
   podName: {
     env: "POD_NAME",
     doc: "This replica's identity in the leader Lease (the chart sets the pod name).",
@@ -41,6 +49,7 @@ export const OPERATOR_VARIABLES = {
 } as const;
 
 export interface OperatorSettings {
+  edgeImage: string;
   identity: string;
   leaseNamespace: string;
   watchNamespace: string | undefined;
@@ -75,6 +84,7 @@ export function loadOperatorSettings(
     return value;
   };
   const settings: OperatorSettings = {
+    edgeImage: text("edgeImage")!,
     identity: text("podName") ?? `${hostname()}-${process.pid}`,
     leaseNamespace: text("podNamespace")!,
     watchNamespace: text("watchNamespace"),

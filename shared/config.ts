@@ -76,6 +76,46 @@ export const EDGE_VARIABLES = {
     doc: "Path to a NATS credentials (.creds) file; only with HERALD_NATS_URL, and it must be readable when the edge starts.",
     secret: true,
   },
+  natsNkey: {
+    env: "HERALD_NATS_NKEY",
+    kind: "string",
+    doc: "Path to a file holding a NATS nkey seed (SU…); only with HERALD_NATS_URL, not with HERALD_NATS_CREDS.",
+    secret: true,
+  },
+  natsUser: {
+    env: "HERALD_NATS_USER",
+    kind: "string",
+    doc: "NATS user name (with HERALD_NATS_PASSWORD).",
+    secret: true,
+  },
+  natsPassword: {
+    env: "HERALD_NATS_PASSWORD",
+    kind: "string",
+    doc: "NATS password (with HERALD_NATS_USER).",
+    secret: true,
+  },
+  natsTlsCa: {
+    env: "HERALD_NATS_TLS_CA",
+    kind: "string",
+    doc: "Path to the CA certificate(s) (PEM) the NATS servers' certificates are verified with; turns TLS on.",
+  },
+  natsTlsCert: {
+    env: "HERALD_NATS_TLS_CERT",
+    kind: "string",
+    doc: "Path to a client certificate (PEM) for NATS servers that verify clients (with HERALD_NATS_TLS_KEY).",
+  },
+  natsTlsKey: {
+    env: "HERALD_NATS_TLS_KEY",
+    kind: "string",
+    doc: "Path to the client certificate's private key (PEM).",
+    secret: true,
+  },
+  jetstreamDomain: {
+    env: "HERALD_JETSTREAM_DOMAIN",
+    kind: "string",
+    check: tokenLike,
+    doc: "JetStream domain to use (leaf nodes, hub and spoke); unset: the account's default.",
+  },
   stream: {
     env: "HERALD_STREAM",
     kind: "string",
@@ -211,6 +251,14 @@ export const EDGE_VARIABLES = {
     max: 1_000_000,
     doc: "Recent messages each edge keeps per subscribed topic for resumes.",
   },
+  memoryBudgetBytes: {
+    env: "HERALD_MEMORY_BUDGET_BYTES",
+    kind: "integer",
+    default: String(256 * MiB),
+    min: MiB,
+    max: Number.MAX_SAFE_INTEGER,
+    doc: "Bytes the edge may hold for its clients beyond their send buffers: topic rings and hand-over buffers (their oldest messages are dropped first under pressure), replay and history pages, queued live messages, frames held before auth. At least 16x HERALD_MAX_FRAME_BYTES.",
+  },
   framesPerSecond: {
     env: "HERALD_FRAMES_PER_SECOND",
     kind: "integer",
@@ -290,6 +338,14 @@ export const EDGE_VARIABLES = {
     min: 0,
     max: 600_000,
     doc: "On SIGTERM, wait this long after turning unready before draining (lets load balancers notice).",
+  },
+  drainRate: {
+    env: "HERALD_DRAIN_RATE",
+    kind: "integer",
+    default: "0",
+    min: 0,
+    max: 1_000_000,
+    doc: "On SIGTERM, close at most about this many connections per second (the drain then takes connections/rate seconds, never more than HERALD_DRAIN_SECONDS); 0 = spread over all of HERALD_DRAIN_SECONDS.",
   },
   logLevel: {
     env: "HERALD_LOG_LEVEL",
@@ -424,8 +480,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `HERALD_SEND_BUFFER_BYTES must be at least twice HERALD_MAX_FRAME_BYTES (${2 * result.maxFrameBytes}), got ${result.sendBufferBytes}`,
     );
   }
+  if (
+    result.memoryBudgetBytes !== undefined &&
+    result.maxFrameBytes !== undefined &&
+    result.memoryBudgetBytes < 16 * result.maxFrameBytes
+  ) {
+    // Rings, pages and held frames hold whole messages: a budget must fit a few of the largest.
+    problems.push(
+      `HERALD_MEMORY_BUDGET_BYTES must be at least 16 times HERALD_MAX_FRAME_BYTES (${16 * result.maxFrameBytes}), got ${result.memoryBudgetBytes}`,
+    );
+  }
   if (result.natsCreds !== undefined && env[EDGE_VARIABLES.natsUrl.env] === undefined) {
     problems.push("HERALD_NATS_CREDS is set but HERALD_NATS_URL is not: credentials are only used with NATS");
+  }
+  if (result.natsNkey !== undefined && result.natsCreds !== undefined)
+    problems.push("HERALD_NATS_NKEY and HERALD_NATS_CREDS are both set: use one way to authenticate to NATS");
+  if ((result.natsUser === undefined) !== (result.natsPassword === undefined))
+    problems.push("HERALD_NATS_USER and HERALD_NATS_PASSWORD go together: set both or neither");
+  if (result.natsUser !== undefined && (result.natsCreds !== undefined || result.natsNkey !== undefined))
+    problems.push(
+      "HERALD_NATS_USER is set with HERALD_NATS_CREDS or HERALD_NATS_NKEY: use one way to authenticate to NATS",
+    );
+  if ((result.natsTlsCert === undefined) !== (result.natsTlsKey === undefined))
+    problems.push("HERALD_NATS_TLS_CERT and HERALD_NATS_TLS_KEY go together: set both or neither");
+  for (const key of ["natsNkey", "natsUser", "natsTlsCa", "natsTlsCert", "jetstreamDomain"] as const) {
+    if (result[key] !== undefined && env[EDGE_VARIABLES.natsUrl.env] === undefined)
+      problems.push(
+        `${EDGE_VARIABLES[key].env} is set but HERALD_NATS_URL is not: it is only used with NATS`,
+      );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   // Anonymous access is a dev convenience: on by default only for the embedded backend.
@@ -452,13 +534,27 @@ export function hasNoWayIn(
  * Checks what loadConfig cannot without touching the file system (it is also used by the operator,
  * where the edge's files do not exist): the NATS credentials file must be readable. Throws ConfigError.
  */
-export function checkConfigFiles(config: Pick<EdgeConfig, "natsCreds">): void {
-  if (config.natsCreds === undefined) return;
-  try {
-    readFileSync(config.natsCreds);
-  } catch (error) {
-    // "ENOENT: no such file or directory, open '<path>'": the reason without the path, which is secret.
-    const reason = error instanceof Error ? error.message.split(",")[0] : String(error);
-    throw new ConfigError([`HERALD_NATS_CREDS must name a readable NATS credentials file: ${reason}`]);
+export function checkConfigFiles(
+  config: Partial<Pick<EdgeConfig, "natsCreds" | "natsNkey" | "natsTlsCa" | "natsTlsCert" | "natsTlsKey">>,
+): void {
+  const files = [
+    ["natsCreds", "a readable NATS credentials file"],
+    ["natsNkey", "a readable nkey seed file"],
+    ["natsTlsCa", "a readable CA certificate file"],
+    ["natsTlsCert", "a readable client certificate file"],
+    ["natsTlsKey", "a readable private key file"],
+  ] as const;
+  const problems: string[] = [];
+  for (const [key, what] of files) {
+    const path = config[key];
+    if (path === undefined) continue;
+    try {
+      readFileSync(path);
+    } catch (error) {
+      // "ENOENT: no such file or directory, open '<path>'": the reason without the path, which may be secret.
+      const reason = error instanceof Error ? error.message.split(",")[0] : String(error);
+      problems.push(`${EDGE_VARIABLES[key].env} must name ${what}: ${reason}`);
+    }
   }
+  if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -6,6 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { Ajv, type ValidateFunction } from "ajv";
+import { parse as parseYaml } from "yaml";
+import { celViolations } from "./cel.js";
+import { recordUpdate, serverSideApply, strategicMergePatch } from "./managed-fields.js";
 import { ApiError, Store, type KubeObject, type WatchEvent } from "./store.js";
 
 interface ResourceType {
@@ -21,12 +24,15 @@ interface ResourceType {
   shortNames?: string[];
   printerColumns?: PrinterColumn[];
   validate?: ValidateFunction;
+  /** The CRD's schema, for its CEL rules (x-kubernetes-validations). */
+  schema?: object;
 }
 
 interface PrinterColumn {
   name: string;
   type: string;
   jsonPath: string;
+  priority?: number;
 }
 
 const BUILT_IN: ResourceType[] = [
@@ -122,6 +128,15 @@ const BUILT_IN: ResourceType[] = [
     status: true,
   },
   {
+    group: "gateway.networking.k8s.io",
+    version: "v1",
+    plural: "httproutes",
+    kind: "HTTPRoute",
+    namespaced: true,
+    generation: true,
+    status: true,
+  },
+  {
     group: "coordination.k8s.io",
     version: "v1",
     plural: "leases",
@@ -180,6 +195,11 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return result;
 }
 
+/** An object as a metadata-only client sees it. */
+function partialMetadata(object: KubeObject): unknown {
+  return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: object.metadata };
+}
+
 /** Kubernetes' style of validation message, from ajv's errors. */
 function validationMessage(type: ResourceType, name: string, validate: ValidateFunction): string {
   const details = (validate.errors ?? []).map((error) => {
@@ -235,7 +255,7 @@ function table(type: ResourceType, objects: KubeObject[], resourceVersion: strin
         type: c.type === "date" ? "string" : c.type,
         format: "",
         description: "",
-        priority: 0,
+        priority: c.priority ?? 0,
       })),
     ],
     rows: objects.map((object) => ({
@@ -250,10 +270,22 @@ function table(type: ResourceType, objects: KubeObject[], resourceVersion: strin
   };
 }
 
+/** One request as the server received it (for tests that check what a client asked for). */
+export interface RequestRecord {
+  method: string;
+  path: string;
+  query: string;
+  accept: string;
+  contentType: string;
+  userAgent: string;
+}
+
 export interface FakeApiServer {
   url: string;
   port: number;
   store: Store;
+  /** Every request received, oldest first. */
+  requests: RequestRecord[];
   /** Closes every connection (watches included) and the listener. */
   stop(): Promise<void>;
   /** Stops and starts again on the same port with the same objects; `compact` forgets watch history (old versions → 410). */
@@ -265,9 +297,18 @@ export interface FakeApiServer {
   stall(stalled: boolean): void;
 }
 
-export async function startFakeApiServer(options: { port?: number } = {}): Promise<FakeApiServer> {
+export async function startFakeApiServer(
+  options: {
+    port?: number;
+    /** Serve the Gateway API's HTTPRoute (as a cluster with its CRDs installed does); default true. */
+    gatewayApi?: boolean;
+  } = {},
+): Promise<FakeApiServer> {
   const store = new Store();
-  const types: ResourceType[] = [...BUILT_IN];
+  const types: ResourceType[] = BUILT_IN.filter(
+    (t) => options.gatewayApi !== false || t.group !== "gateway.networking.k8s.io",
+  );
+  const requests: RequestRecord[] = [];
   const ajv = new Ajv({
     allErrors: true,
     strict: false,
@@ -306,6 +347,7 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
         shortNames: spec.names.shortNames,
         printerColumns: version.additionalPrinterColumns,
         validate: version.schema ? ajv.compile(version.schema.openAPIV3Schema) : undefined,
+        schema: version.schema?.openAPIV3Schema,
       });
     }
   });
@@ -415,7 +457,12 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     };
   }
 
-  function prepare(type: ResourceType, object: KubeObject, namespace: string | undefined): KubeObject {
+  function prepare(
+    type: ResourceType,
+    object: KubeObject,
+    namespace: string | undefined,
+    old?: KubeObject,
+  ): KubeObject {
     object.apiVersion = groupVersion(type);
     object.kind = type.kind;
     if (type.namespaced) object.metadata.namespace = namespace;
@@ -435,6 +482,22 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     }
     if (type.validate && !type.validate(object))
       throw new ApiError(422, "Invalid", validationMessage(type, name, type.validate));
+    // CEL rules run on the defaulted object (transition rules with the stored one), as a real API server does.
+    if (type.schema) {
+      const problems = celViolations(type.schema, object, old);
+      if (problems.length > 0)
+        throw new ApiError(
+          422,
+          "Invalid",
+          `${type.kind}.${type.group} "${name}" is invalid: ${problems.join(", ")}`,
+        );
+    }
+    // The built-in default the operator depends on: a Deployment without replicas has 1 (also
+    // when an apply stops setting them and nobody else owns them).
+    if (type.group === "apps" && type.kind === "Deployment") {
+      const spec = (object.spec ??= {}) as { replicas?: number };
+      spec.replicas ??= 1;
+    }
     return object;
   }
 
@@ -444,6 +507,8 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     const text = Buffer.concat(chunks).toString("utf8");
     if (!text) return undefined;
     try {
+      // A server-side apply body is YAML (JSON is YAML too).
+      if ((request.headers["content-type"] ?? "").includes("apply-patch+yaml")) return parseYaml(text);
       return JSON.parse(text);
     } catch {
       throw new ApiError(
@@ -476,12 +541,15 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     type: ResourceType,
     namespace: string | undefined,
     query: URLSearchParams,
+    metadataOnly = false,
   ): void {
     const inScope = (event: WatchEvent) =>
       (namespace === undefined || event.object.metadata.namespace === namespace) &&
       matches(event.object, query);
     const write = (event: WatchEvent) =>
-      response.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+      response.write(
+        `${JSON.stringify({ type: event.type, object: metadataOnly ? partialMetadata(event.object) : event.object })}\n`,
+      );
     response.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     // As a real API server: the 200 goes out at once, not with the first event (a quiet watch is established).
     response.flushHeaders();
@@ -514,9 +582,24 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     });
   }
 
+  /** The field manager of a write: ?fieldManager, else the client's user agent (up to its first /). */
+  function fieldManager(request: IncomingMessage, url: URL): string {
+    const given = url.searchParams.get("fieldManager");
+    if (given) return given;
+    return (request.headers["user-agent"] ?? "unknown").split("/")[0]!;
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://fake");
     const path = url.pathname.replace(/\/$/, "");
+    requests.push({
+      method: request.method ?? "",
+      path,
+      query: url.search,
+      accept: request.headers.accept ?? "",
+      contentType: request.headers["content-type"] ?? "",
+      userAgent: request.headers["user-agent"] ?? "",
+    });
     if (request.method === "GET") {
       const document = discovery(path);
       if (document) return send(response, 200, document);
@@ -539,13 +622,22 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
     const key = resourceKey(type);
     const wantsTable = (t: ResourceType) =>
       t.printerColumns !== undefined && (request.headers.accept ?? "").includes("as=Table");
+    // Metadata-only (PartialObjectMetadata) answers: no spec, no data, as client-go's metadata client asks.
+    const wantsMetadata = (request.headers.accept ?? "").includes("as=PartialObjectMetadata");
 
     if (name === undefined) {
       if (request.method === "GET") {
         if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
-          return watch(response, type, namespace, url.searchParams);
+          return watch(response, type, namespace, url.searchParams, wantsMetadata);
         const items = store.list(key, namespace).filter((o) => matches(o, url.searchParams));
         if (wantsTable(type)) return send(response, 200, table(type, items, store.resourceVersion));
+        if (wantsMetadata)
+          return send(response, 200, {
+            kind: "PartialObjectMetadataList",
+            apiVersion: "meta.k8s.io/v1",
+            metadata: { resourceVersion: store.resourceVersion },
+            items: items.map(partialMetadata),
+          });
         return send(response, 200, {
           kind: `${type.kind}List`,
           apiVersion: groupVersion(type),
@@ -562,12 +654,9 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
             `${type.kind} is invalid: metadata.name: Required value: name is required`,
           );
         if (type.status) delete object.status;
-        // The one built-in default the operator depends on: a Deployment without replicas gets 1.
-        if (key === "apps/deployments") {
-          const spec = (object.spec ??= {}) as { replicas?: number };
-          spec.replicas ??= 1;
-        }
-        return send(response, 201, store.create(key, prepare(type, object, namespace), type.generation));
+        const prepared = prepare(type, object, namespace);
+        recordUpdate(undefined, prepared, fieldManager(request, url));
+        return send(response, 201, store.create(key, prepared, type.generation));
       }
       throw new ApiError(405, "MethodNotAllowed", `${request.method} is not supported on a collection`);
     }
@@ -630,19 +719,61 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       case "PUT":
       case "PATCH": {
         const given = await body(request);
+        const contentType = request.headers["content-type"] ?? "";
+        const manager = fieldManager(request, url);
+        if (request.method === "PATCH" && contentType.includes("apply-patch+yaml")) {
+          // Server-side apply: creates the object when it is missing.
+          const applied = given as KubeObject | undefined;
+          if (!applied?.metadata || applied.apiVersion === undefined || applied.kind === undefined)
+            throw new ApiError(
+              400,
+              "BadRequest",
+              "an applied configuration needs apiVersion, kind and metadata",
+            );
+          if (subresource === "status")
+            throw new ApiError(415, "UnsupportedMediaType", "apply to status is not supported here");
+          let existing: KubeObject | undefined;
+          try {
+            existing = current();
+          } catch (error) {
+            if (!(error instanceof ApiError && error.code === 404)) throw error;
+          }
+          const { status: _ignored, ...config } = applied;
+          config.metadata = { ...applied.metadata, name: name! };
+          const force = url.searchParams.get("force") === "true";
+          const merged = serverSideApply(existing, config as KubeObject, manager, force);
+          if (existing) {
+            if (type.status) merged.status = existing.status;
+            merged.metadata.resourceVersion = existing.metadata.resourceVersion;
+            return send(
+              response,
+              200,
+              store.update(key, prepare(type, merged, namespace, existing), type.generation),
+            );
+          }
+          delete merged.status;
+          return send(response, 201, store.create(key, prepare(type, merged, namespace), type.generation));
+        }
         const existing = current();
         let object: KubeObject;
         if (request.method === "PUT") object = given as KubeObject;
         else {
-          const contentType = request.headers["content-type"] ?? "";
-          if (!contentType.includes("merge-patch+json"))
+          if (contentType.includes("merge-patch+json")) object = mergePatch(existing, given) as KubeObject;
+          else if (contentType.includes("strategic-merge-patch+json")) {
+            if (type.schema)
+              throw new ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+              );
+            object = strategicMergePatch(existing as never, given as never) as unknown as KubeObject;
+          } else
             throw new ApiError(
               415,
               "UnsupportedMediaType",
-              `the fake API server supports only merge patches, not ${contentType}`,
+              `the fake API server supports merge, strategic merge and apply patches, not ${contentType}`,
             );
-          object = mergePatch(existing, given) as KubeObject;
-          // A merge patch without a resourceVersion applies to whatever is current.
+          // A patch without a resourceVersion applies to whatever is current.
           if ((given as KubeObject | undefined)?.metadata?.resourceVersion === undefined)
             object.metadata.resourceVersion = existing.metadata.resourceVersion;
         }
@@ -658,7 +789,19 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
             };
           else object.status = existing.status;
         }
-        return send(response, 200, store.update(key, prepare(type, object, namespace), type.generation));
+        if (subresource !== "status") {
+          // A PUT without managedFields keeps the stored ones (as a real API server does).
+          if (object.metadata.managedFields === undefined)
+            object.metadata.managedFields = existing.metadata.managedFields;
+          const prepared = prepare(type, object, namespace, existing);
+          recordUpdate(existing, prepared, manager);
+          return send(response, 200, store.update(key, prepared, type.generation));
+        }
+        return send(
+          response,
+          200,
+          store.update(key, prepare(type, object, namespace, existing), type.generation),
+        );
       }
       case "DELETE":
         return send(response, 200, store.delete(key, namespace, name));
@@ -721,6 +864,7 @@ export async function startFakeApiServer(options: { port?: number } = {}): Promi
       return port;
     },
     store,
+    requests,
     stop,
     stall(on) {
       const waiting = stalled;

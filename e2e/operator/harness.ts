@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { Ajv } from "ajv";
 import { startFakeApiServer, type FakeApiServer } from "../fake-apiserver/server.js";
+import { crdSchema } from "./kubernetes-schemas.js";
 import { writeKubeconfig } from "../fake-apiserver/kubeconfig.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 import type { Teardown } from "../harness/nats-server.js";
@@ -223,6 +225,30 @@ export async function markRollout(cluster: Cluster, name: string, updated?: numb
     ],
   };
   await cluster.put(`${DEPLOYMENTS}/${name}/status`, { ...deployment, status });
+}
+
+/**
+ * Stores a NotificationService as an older CRD (without today's CEL rules) would have let it in:
+ * straight into the fake API server's store, with the schema's defaults, unvalidated.
+ */
+export function storeUnvalidated(cluster: Cluster, name: string, spec: Record<string, unknown>): void {
+  const object = JSON.parse(notificationService(name, spec)) as KubeObject;
+  const withDefaults = new Ajv({
+    strict: false,
+    useDefaults: true,
+    allErrors: true,
+    validateFormats: false,
+  }).compile(crdSchema());
+  withDefaults(object); // defaults applied; errors (what slipped past) ignored on purpose
+  const resource = "herald.dev/notificationservices";
+  let existing: KubeObject | undefined;
+  try {
+    existing = cluster.api.store.get(resource, "default", name);
+  } catch {
+    existing = undefined;
+  }
+  if (!existing) cluster.api.store.create(resource, object, true);
+  else cluster.api.store.update(resource, { ...existing, spec: object.spec }, true);
 }
 
 /** Writes a file into the cluster's directory and runs kubectl apply -f on it. */

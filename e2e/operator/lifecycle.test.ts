@@ -15,6 +15,7 @@ import {
   notificationService,
   NS_PATH,
   startCluster,
+  storeUnvalidated,
   streamInfo,
   waitFor,
 } from "./harness.js";
@@ -116,7 +117,7 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   t.is(condition(ready, "Ready")?.observedGeneration, 1);
   t.regex(
     await cluster.kubectl("get", "notificationservices"),
-    /news\s+True\s+2\s+ws:\/\/news\.default\.svc:8080\/v1\/ws/,
+    /news\s+True\s+Ready\s+2\s+ws:\/\/news\.default\.svc:8080\/v1\/ws/,
   );
 
   // A second reconcile writes nothing: the resourceVersions stay put while the operator resyncs.
@@ -305,7 +306,36 @@ test("an unsafe stream change is refused with a clear condition, never applied",
     const deployment = (await cluster.get(`${DEPLOYMENTS}/safe-edge`)) as Deployment | undefined;
     return configMap && deployment && { data: configMap.data, template: deployment.spec.template };
   });
-  await apply(cluster, "safe", { ...spec, stream: { replicas: 1, storage: "memory", maxMsgsPerTopic: 9 } });
+  // The API server refuses what the operator could not apply, at kubectl apply (CEL transition rules).
+  const refusedByApi = await t.throwsAsync(
+    apply(cluster, "safe", { ...spec, stream: { replicas: 1, storage: "memory", maxMsgsPerTopic: 9 } }),
+  );
+  t.regex(
+    refusedByApi!.message,
+    /NotificationService.herald.dev "safe" is invalid: spec\.stream: Invalid value: "object": stream\.storage cannot be changed once the stream exists/,
+  );
+  for (const [change, message] of [
+    [
+      { stream: { replicas: 1, name: "other" } },
+      /spec\.stream: Invalid value: "object": stream\.name cannot be changed/,
+    ],
+    [{ stream: { replicas: 1, subjectPrefix: "other" } }, /stream\.subjectPrefix cannot be changed/],
+    [
+      { limits: { sendBufferBytes: 65536 } },
+      /spec\.limits: Invalid value: "object": limits\.sendBufferBytes must be at least twice/,
+    ],
+  ] as const)
+    t.regex((await t.throwsAsync(apply(cluster, "safe", { ...spec, ...change })))!.message, message);
+  t.is(
+    ((await cluster.get(`${NS_PATH}/safe`))!.spec as { stream: { storage: string } }).stream.storage,
+    "file",
+    "nothing of the refused changes was stored",
+  );
+  // Under an older CRD (no CEL) the change gets in: the operator refuses it from the stream itself.
+  storeUnvalidated(cluster, "safe", {
+    ...spec,
+    stream: { replicas: 1, storage: "memory", maxMsgsPerTopic: 9 },
+  });
   const refused = await waitFor("the refusal", async () => {
     const r = await cluster.get(`${NS_PATH}/safe`);
     return condition(r, "StreamReady")?.reason === "UnsafeStreamChange" && condition(r, "StreamReady")!;
@@ -337,8 +367,9 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
   t.teardown(() => operator.kill("SIGKILL"));
-  // Valid for the CRD schema field by field, but sendBufferBytes (default 1 MiB) < 2 * maxFrameBytes.
-  await apply(cluster, "big", {
+  // Valid for the CRD schema field by field, but sendBufferBytes (default 1 MiB) < 2 * maxFrameBytes:
+  // today's CRD refuses it (CEL), a resource stored under an older one reaches the operator.
+  storeUnvalidated(cluster, "big", {
     nats: { url: nats.url },
     stream: { replicas: 1 },
     limits: { maxFrameBytes: 1048576 },
@@ -411,14 +442,14 @@ test("an invalid resource is refused by kubectl with the schema's message", asyn
   t.is(await cluster.get(`${NS_PATH}/bad`), undefined);
 });
 
-// A real API server refuses min > max through the CRD's CEL rule; this fake does not evaluate CEL,
-// which stands in for a resource created under an older CRD: the operator must still refuse it.
+// The API server refuses min > max through the CRD's CEL rule; a resource created under an older
+// CRD (stored here unvalidated) must still be refused by the operator.
 test("a spec that slips past the schema is reported as InvalidSpec, and nothing is rendered", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
   t.teardown(() => operator.kill("SIGKILL"));
-  await apply(cluster, "odd", {
+  storeUnvalidated(cluster, "odd", {
     nats: { url: nats.url },
     stream: { replicas: 1 },
     edge: { autoscaling: { enabled: true, min: 5, max: 2 } },
