@@ -25,7 +25,6 @@ const ARROWS = {
   "edge/http": ["edge/hub", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
   "edge/session": ["edge/hub", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
   "edge/sse": ["edge/session", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
-  "edge/sse": ["edge/session", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
   "edge/ws": ["edge/http", "edge/requests", "edge/auth", "edge/common", "shared", "protocol"],
   // The composition root (edge/main.ts, edge/server.ts) wires every edge folder together.
   "edge/*.ts": ["edge", "shared", "protocol"],
