@@ -9,6 +9,7 @@ import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame, type FromPosition } from
 import { spawnEdge, type EdgeProcess, type SpawnOptions } from "../harness/edge-process.js";
 import { sleep, waitFor, type Check } from "../harness/wait.js";
 import { TEST_API_KEY } from "../harness/tokens.js";
+import { scrape } from "../harness/metrics-doc.js";
 
 const DEADLINE_MS = 90_000;
 
@@ -56,26 +57,10 @@ export function probePublish(url: string, topic: string, data: unknown): ReturnT
   });
 }
 
-/**
- * An edge's /metrics (`url` is its internal port, metricsUrl) as series → value, keyed by the
- * series exactly as exposed, e.g.
- * `herald_publish_seconds_count` or `herald_backend_reads_total{kind="resume"}`.
- */
-export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const samples = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const space = line.lastIndexOf(" ");
-    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return samples;
-}
-
 /** The sum of the samples whose name (with labels) matches `sample`, e.g. /^herald_gap_repairs_total/. */
 export async function metricSum(url: string, sample: RegExp): Promise<number> {
   let sum = 0;
-  for (const [name, value] of await scrapeMetrics(url)) if (sample.test(name)) sum += value;
+  for (const [name, value] of await scrape(url)) if (sample.test(name)) sum += value;
   return sum;
 }
 

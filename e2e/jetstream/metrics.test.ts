@@ -3,14 +3,8 @@
 // and a real edge process; the resumes also check that each subscriber gets its messages once, in order.
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
-import {
-  ResumingSubscriber,
-  RetryingPublisher,
-  scrapeMetrics,
-  spawnNatsEdge,
-  verdict,
-  waitUntil,
-} from "./fault-kit.js";
+import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import { scrape } from "../harness/metrics-doc.js";
 
 const TOPIC = "metrics.topic";
 const PUBLISHES = 20;
@@ -55,7 +49,7 @@ test("/metrics counts publishes (herald_publish_seconds), ring hits and misses, 
     );
     t.deepEqual(subscriber.problems, [], label);
   };
-  const counted = async (series: string) => (await scrapeMetrics(edge.metricsUrl)).get(series) ?? 0;
+  const counted = async (series: string) => (await scrape(edge.metricsUrl)).get(series) ?? 0;
   const before = {
     hits: await counted("herald_ring_hits_total"),
     misses: await counted("herald_ring_misses_total"),
@@ -68,7 +62,7 @@ test("/metrics counts publishes (herald_publish_seconds), ring hits and misses, 
   await expectTail(old, 1, "resume from an old position");
   t.is(await counted("herald_ring_misses_total"), before.misses + 1, "the old resume is a ring miss");
 
-  const metrics = await scrapeMetrics(edge.metricsUrl);
+  const metrics = await scrape(edge.metricsUrl);
   // Exactly one observation per acknowledged publish (it used to be two on JetStream: the edge's
   // publisher and the backend's both observed it). No publish was retried in this run.
   t.is(publisher.retries, 0);

@@ -4,9 +4,10 @@
 import test from "ava";
 import type { FromPosition } from "../../protocol/index.js";
 import { startNats } from "../harness/nats-server.js";
-import { ResumingSubscriber, RetryingPublisher, scrapeMetrics, spawnNatsEdge, verdict } from "./fault-kit.js";
+import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict } from "./fault-kit.js";
 import { TEST_API_KEY } from "../harness/tokens.js";
 import { history } from "../harness/http.js";
+import { scrape } from "../harness/metrics-doc.js";
 
 const TOPICS = 50;
 const CLIENTS = 2000;
@@ -14,7 +15,7 @@ const CLIENTS = 2000;
 /** Sum of herald_backend_reads_total by kind. */
 async function backendReads(url: string): Promise<Record<string, number>> {
   const reads: Record<string, number> = {};
-  for (const [name, value] of await scrapeMetrics(url)) {
+  for (const [name, value] of await scrape(url)) {
     const kind = /^herald_backend_reads_total\{kind="([^"]+)"\}$/.exec(name)?.[1];
     if (kind !== undefined) reads[kind] = value;
   }
