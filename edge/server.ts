@@ -12,7 +12,7 @@ import { createInternalApp } from "./http/internal-app.js";
 import { Hub } from "./hub/hub.js";
 import { silentLogger, type Logger } from "./common/log.js";
 import { EdgeMetrics } from "./common/metrics.js";
-import { Publisher } from "./requests/publisher.js";
+import { PublishRequests } from "./requests/publish-requests.js";
 import { FlushScheduler } from "./session/send-queue.js";
 import { Session } from "./session/session.js";
 import { WsTransport } from "./session/ws-transport.js";
@@ -73,7 +73,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     cachePerTopic: config.cachePerTopic,
     historyLimit: config.historyLimit,
   });
-  const publisher = new Publisher(backend, metrics, config.maxFrameBytes);
+  const publisher = new PublishRequests(backend, metrics, config.maxFrameBytes);
   const sessions = new Sessions(metrics, config.heartbeatMs);
   const limits: Limits = {
     maxFrameBytes: config.maxFrameBytes,

@@ -17,7 +17,7 @@ import {
 import type { Authenticator } from "../auth/grants.js";
 import type { EdgeConfig } from "../../shared/config.js";
 import type { Hub } from "../hub/hub.js";
-import type { Publisher } from "../requests/publisher.js";
+import type { PublishRequests } from "../requests/publish-requests.js";
 import { RequestError } from "../requests/request-error.js";
 import { requestGrants } from "./request-auth.js";
 
@@ -27,7 +27,7 @@ const MAX_BATCH = (PublishBody.anyOf[1] as { maxItems: number }).maxItems;
 export interface ApiDeps {
   readonly config: EdgeConfig;
   readonly hub: Hub;
-  readonly publisher: Publisher;
+  readonly publisher: PublishRequests;
   readonly authenticator: Authenticator;
 }
 

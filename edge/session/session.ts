@@ -23,7 +23,7 @@ import type { EdgeConfig } from "../../shared/config.js";
 import type { Hub } from "../hub/hub.js";
 import type { Logger } from "../common/log.js";
 import type { EdgeMetrics } from "../common/metrics.js";
-import type { Publisher } from "../requests/publisher.js";
+import type { PublishRequests } from "../requests/publish-requests.js";
 import { toRequestError } from "../requests/request-error.js";
 import { oversizedReason } from "./oversized-frames.js";
 import { SendQueue, type FlushScheduler } from "./send-queue.js";
@@ -36,7 +36,7 @@ export interface SessionContext {
   readonly config: EdgeConfig;
   readonly hub: Hub;
   readonly authenticator: Authenticator;
-  readonly publisher: Publisher;
+  readonly publisher: PublishRequests;
   readonly metrics: EdgeMetrics;
   readonly log: Logger;
   readonly scheduler: FlushScheduler;

@@ -59,7 +59,7 @@ interface DedupeEntry {
 
 /**
  * The dedupe key: a msgId is scoped to its topic (docs/design.md#why-msgid-is-scoped-per-topic), as
- * on JetStream (publisher.ts). A topic never holds a space, so the pair is unambiguous.
+ * on JetStream (stream-writer.ts). A topic never holds a space, so the pair is unambiguous.
  */
 function msgIdKey(topic: string, msgId: string): string {
   return `${topic} ${msgId}`;

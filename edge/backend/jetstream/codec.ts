@@ -1,5 +1,5 @@
 // How Herald messages look in JetStream: the body is the message's JSON text; headers carry what
-// the stored copy cannot know by itself (see publisher.ts for why `Herald-Prev` exists).
+// the stored copy cannot know by itself (see stream-writer.ts for why `Herald-Prev` exists).
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import type { JsMsg, StoredMsg } from "@nats-io/jetstream";
 import type { StoredMessage } from "../backend.js";

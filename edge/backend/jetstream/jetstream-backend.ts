@@ -1,6 +1,6 @@
 // The production backend: NATS JetStream (docs/design.md#jetstream-backend). This module owns the connection
 // and its state; the work is done by small modules:
-//   stream-setup.ts  create/check the stream          publisher.ts  publish with a durable prev
+//   stream-setup.ts  create/check the stream          stream-writer.ts  publish with a durable prev
 //   reader.ts        direct get / ordered consumer    history.ts    read() with a sound `recovered`
 //   live-feed.ts     per-topic live feed + gap repair
 //   head-check.ts    finds live copies that were lost and that no later message reveals
@@ -40,7 +40,7 @@ import { readHistory } from "./history.js";
 import { ConcurrencyLimit } from "./concurrency.js";
 import { HeadChecker } from "./head-check.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
-import { Publisher } from "./publisher.js";
+import { StreamWriter } from "./stream-writer.js";
 import { StreamReader } from "./reader.js";
 import { ensureStream, StreamIncompatibleError } from "./stream-setup.js";
 import { epochOf } from "../../../shared/stream-info.js";
@@ -82,7 +82,7 @@ export class JetStreamBackend implements Backend {
   private readonly listeners = new Set<(status: BackendStatus) => void>();
   private readonly feeds = new Set<TopicFeed>();
   private readonly reader: StreamReader;
-  private readonly publisher: Publisher;
+  private readonly writer: StreamWriter;
   private readonly feedContext: FeedContext;
   private lastEpochCheck = 0;
   private epochCheck: Promise<void> | undefined;
@@ -104,7 +104,7 @@ export class JetStreamBackend implements Backend {
       config.stream,
       config.subjectPrefix,
     );
-    this.publisher = new Publisher(
+    this.writer = new StreamWriter(
       () => this.client(),
       config.subjectPrefix,
       async (topic) => (await this.reader.last(topic))?.seq ?? 0,
@@ -117,7 +117,7 @@ export class JetStreamBackend implements Backend {
       epoch: () => this.currentEpoch,
       subscribe: (topic, onMessage) => this.subscribeLive(topic, onMessage),
       verifyEpoch: () => this.verifyEpoch(),
-      noteHead: (topic, seq) => this.publisher.noteHead(topic, seq),
+      noteHead: (topic, seq) => this.writer.noteHead(topic, seq),
       closed: (feed) => this.feeds.delete(feed),
     };
     this.heads = new HeadChecker(
@@ -190,7 +190,7 @@ export class JetStreamBackend implements Backend {
     if (msgIdIssue) throw new Error(msgIdIssue);
     this.ensureReady();
     try {
-      return await this.publisher.publish(input);
+      return await this.writer.publish(input);
     } catch (err) {
       if (err instanceof JetStreamTimeoutError) this.metrics.jetstreamTimeouts.inc({ op: "publish" });
       if (err instanceof BackendUnavailableError) this.suspectStream();
@@ -460,7 +460,7 @@ export class JetStreamBackend implements Backend {
   private adoptEpoch(epoch: string): void {
     if (epoch === this.currentEpoch) return;
     this.currentEpoch = epoch;
-    this.publisher.forgetHeads();
+    this.writer.forgetHeads();
     for (const feed of this.feeds) feed.restart();
   }
 }

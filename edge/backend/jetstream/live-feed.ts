@@ -280,7 +280,7 @@ export class TopicFeed implements LiveFeed {
 
 /**
  * Whether a stored message provably follows `last` in its topic: its Herald-Prev (see
- * publisher.ts), the topic's last seq when it was stored, is exactly `last`. Anything else proves
+ * stream-writer.ts), the topic's last seq when it was stored, is exactly `last`. Anything else proves
  * nothing (docs/design.md#why-continuity-is-proven-by-equality-only): greater means messages in between
  * are gone, smaller that retention emptied the topic first (and may have taken messages after
  * `last` with it), none that it was not published by Herald.

@@ -1,4 +1,4 @@
-// Publishes of one topic kept in flight at once (publisher.ts "Pipelining") against a real
+// Publishes of one topic kept in flight at once (stream-writer.ts "Pipelining") against a real
 // nats-server 2.9.10: whatever the publisher guessed, every stored message's prev is the seq stored
 // before it on its topic, nothing is lost or stored twice, and one edge's publishes of a topic are
 // stored in the order they were made, also while another writer keeps the stream moving.

@@ -77,7 +77,8 @@ class Lane {
   tail: number | undefined;
 }
 
-export class Publisher {
+/** Writes messages to the stream so that each stored message carries its true prev. */
+export class StreamWriter {
   private readonly heads = new Map<string, number>();
   /** Topics with publishes queued or in flight. */
   private readonly lanes = new Map<string, Lane>();

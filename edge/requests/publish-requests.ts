@@ -1,5 +1,5 @@
-// Publishing as WebSocket `pub` frames and HTTP POST /v1/publish both do it: entitlement, the size
-// limit, the durable write, metrics. Data is serialized once here; the backend stores that text.
+// The publish requests of this edge, from WebSocket `pub` frames and HTTP POST /v1/publish alike:
+// entitlement, the size limit, the durable write, metrics. Data is serialized once here; the backend stores that text.
 import { BackendUnavailableError, type Backend, type PublishOutcome } from "../backend/backend.js";
 import type { Grants } from "../auth/grants.js";
 import type { EdgeMetrics } from "../common/metrics.js";
@@ -12,7 +12,7 @@ export interface PublishRequest {
   readonly msgId?: string;
 }
 
-export class Publisher {
+export class PublishRequests {
   constructor(
     private readonly backend: Backend,
     private readonly metrics: EdgeMetrics,
