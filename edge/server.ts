@@ -12,6 +12,7 @@ import { createInternalApp } from "./http/internal-app.js";
 import { Hub } from "./hub/hub.js";
 import { silentLogger, type Logger } from "./common/log.js";
 import { EdgeMetrics } from "./common/metrics.js";
+import { MemoryBudget } from "./common/memory-budget.js";
 import { PublishRequests } from "./requests/publish-requests.js";
 import { FlushScheduler } from "./session/send-queue.js";
 import { Session } from "./session/session.js";
@@ -69,9 +70,16 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   backend.onStatus((status) =>
     log.log(status.state === "unavailable" ? "warn" : "info", "backend_status", { ...status }),
   );
+  // Everything clients can make the edge hold beyond their send buffers (edge/common/memory-budget.ts).
+  const budget = new MemoryBudget(config.memoryBudgetBytes, {
+    observe: (use, bytes) => metrics.memoryUsed.set({ use }, bytes),
+    evicted: (bytes) => metrics.memoryEvicted.inc(bytes),
+  });
+  metrics.memoryLimit.set(config.memoryBudgetBytes);
   const hub = new Hub(backend, metrics, {
     cachePerTopic: config.cachePerTopic,
     historyLimit: config.historyLimit,
+    budget,
   });
   const publisher = new PublishRequests(backend, metrics, config.maxFrameBytes);
   const sessions = new Sessions(metrics, config.heartbeatMs);
@@ -116,6 +124,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     hub,
     publisher,
     authenticator,
+    budget,
     notReadyReason,
   });
   const internal = createInternalApp({

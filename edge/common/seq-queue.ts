@@ -27,16 +27,24 @@ export class SeqQueue<T extends Sequenced> {
     return this.length > 0 ? this.items[this.items.length - 1] : undefined;
   }
 
-  /** Appends `item`; its seq must be greater than the last one's (the caller guarantees order). */
-  push(item: T): void {
+  /**
+   * Appends `item`; its seq must be greater than the last one's (the caller guarantees order).
+   * True: it is in the queue (a budgeted queue may refuse it, see edge/common/memory-budget.ts).
+   */
+  push(item: T): boolean {
     this.items.push(item);
+    return true;
   }
 
-  /** Adds older items at the front; `older` must be in order and end before the current first. */
-  prepend(older: readonly T[]): void {
-    if (older.length === 0) return;
+  /**
+   * Adds older items at the front; `older` must be in order and end before the current first.
+   * Returns how many were added (the newest of them; a budgeted queue may take fewer).
+   */
+  prepend(older: readonly T[]): number {
+    if (older.length === 0) return 0;
     this.items = [...older, ...this.items.slice(this.start)];
     this.start = 0;
+    return older.length;
   }
 
   shift(): T | undefined {

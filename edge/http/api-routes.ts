@@ -15,6 +15,7 @@ import {
   type PublishResult,
 } from "../../protocol/index.js";
 import type { Authenticator } from "../auth/grants.js";
+import { stringBytes, type MemoryBudget } from "../common/memory-budget.js";
 import type { EdgeConfig } from "../../shared/config.js";
 import type { Hub } from "../hub/hub.js";
 import type { PublishRequests } from "../requests/publish-requests.js";
@@ -29,10 +30,12 @@ export interface ApiDeps {
   readonly hub: Hub;
   readonly publisher: PublishRequests;
   readonly authenticator: Authenticator;
+  /** History pages are held until sent: they count against the edge's memory budget. */
+  readonly budget?: MemoryBudget;
 }
 
 export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { config, hub, publisher, authenticator } = deps;
+  const { config, hub, publisher, authenticator, budget } = deps;
 
   // The WebSocket endpoint reached without an upgrade (a browser tab, a plain curl).
   app.get(WS_PATH, async () => {
@@ -87,13 +90,19 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
         throw new RequestError("bad_request", `unknown query parameter '${unknown}'; use after and limit`);
       if (!matchesAny(grants.subscribe, topic))
         throw new RequestError("forbidden", `not allowed to read "${topic}"`);
+      // A page is held until it is sent: with the memory budget spent, say so rather than hold more.
+      if (budget && !budget.hasRoom())
+        throw new RequestError("unavailable", "this edge's memory budget is in use; try again shortly", 1);
       const result = await hub.history(topic, after, limit);
       // Stored data is JSON text already: splice it in rather than parse and re-serialize.
       const messages = result.messages.map(
         (m) => `{"seq":${m.seq},"prev":${m.prev},"data":${m.data},"ts":${m.ts}}`,
       );
       const json = `{"topic":${JSON.stringify(topic)},"epoch":${JSON.stringify(result.epoch)},"recovered":${result.recovered},"messages":[${messages.join(",")}]}`;
-      return reply.type("application/json").send(json);
+      const bytes = Buffer.byteLength(json);
+      const hold = budget?.hold("history", stringBytes(json.length, bytes));
+      if (hold) reply.raw.once("close", () => hold.release());
+      return reply.type("application/json").header("content-length", bytes).send(json);
     },
   );
 }

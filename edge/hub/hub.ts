@@ -6,7 +6,9 @@
 import type { From, RequestId } from "../../protocol/frames.js";
 import type { EdgeMetrics } from "../common/metrics.js";
 import { BackendUnavailableError, type Backend, type ReadResult } from "../backend/backend.js";
-import { TopicChannel } from "./topic-channel.js";
+import { BudgetedQueue, HeldItems, heldMessageBytes, type MemoryBudget } from "../common/memory-budget.js";
+import type { CachedMessage } from "./cached-message.js";
+import { TopicChannel, type ChannelOptions } from "./topic-channel.js";
 import { TopicSubscription, type HubSubscription, type Subscriber } from "./subscription.js";
 
 export type { HubSubscription, Subscriber } from "./subscription.js";
@@ -24,17 +26,27 @@ export interface HubOptions {
   cachePerTopic: number;
   /** Largest page of one backend read (HERALD_HISTORY_LIMIT). */
   historyLimit: number;
+  /** The edge's memory budget: rings and hand-over buffers count against it. Absent: unbounded. */
+  budget?: MemoryBudget;
 }
 
 export class Hub {
   private readonly channels = new Map<string, { channel: TopicChannel; interest: number }>();
   private closed = false;
+  /** Every message a ring or hand-over buffer holds, counted once against the memory budget. */
+  private readonly held: HeldItems<CachedMessage> | undefined;
+  private readonly channelOptions: ChannelOptions;
 
   constructor(
     private readonly backend: Backend,
     private readonly metrics: EdgeMetrics,
     private readonly options: HubOptions,
-  ) {}
+  ) {
+    this.held = options.budget
+      ? new HeldItems<CachedMessage>(options.budget, (m) => heldMessageBytes(m.frame.length, m.bytes))
+      : undefined;
+    this.channelOptions = { ...options, held: this.held };
+  }
 
   /**
    * Sends (via subscriber.send, in this order) the `subok` frame, then the replayed messages, then
@@ -62,6 +74,7 @@ export class Hub {
         this.release(topic, entry);
       },
       (gapped) => channel.repair(gapped),
+      this.held ? () => new BudgetedQueue(this.held!, "handover") : undefined,
     );
     try {
       await channel.ready;
@@ -124,7 +137,10 @@ export class Hub {
   private acquire(topic: string): { channel: TopicChannel; interest: number } {
     let entry = this.channels.get(topic);
     if (!entry) {
-      entry = { channel: new TopicChannel(topic, this.backend, this.metrics, this.options), interest: 0 };
+      entry = {
+        channel: new TopicChannel(topic, this.backend, this.metrics, this.channelOptions),
+        interest: 0,
+      };
       // A failed open is reported to the waiting subscribes; it must not be an unhandled rejection.
       entry.channel.ready.catch(() => {});
       this.channels.set(topic, entry);

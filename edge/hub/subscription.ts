@@ -42,7 +42,7 @@ export class TopicSubscription implements HubSubscription {
   /** Bytes of the replayed message the last sendMessages held back for want of room (0: none). */
   private heldBytes = 0;
   /** Live messages held while catching up; undefined once the subscription is live. */
-  buffer: SeqQueue<CachedMessage> | undefined = new SeqQueue();
+  buffer: SeqQueue<CachedMessage> | undefined;
   closed = false;
 
   constructor(
@@ -54,7 +54,11 @@ export class TopicSubscription implements HubSubscription {
     private readonly onClose: (subscription: TopicSubscription) => void,
     /** Called when a live message does not follow the cursor: the topic must repair this subscription. */
     private readonly onGap: (subscription: TopicSubscription) => void,
-  ) {}
+    /** A new hand-over buffer (one whose messages count against the edge's memory budget). */
+    private readonly newBuffer: () => SeqQueue<CachedMessage> = () => new SeqQueue(),
+  ) {
+    this.buffer = newBuffer();
+  }
 
   get catchingUp(): boolean {
     return this.buffer !== undefined;
@@ -63,6 +67,7 @@ export class TopicSubscription implements HubSubscription {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.buffer?.clear();
     this.buffer = undefined;
     this.onClose(this);
   }
@@ -108,6 +113,7 @@ export class TopicSubscription implements HubSubscription {
 
   /** Ends catching up: live delivery starts after the cursor. */
   goLive(): void {
+    this.buffer?.clear();
     this.buffer = undefined;
   }
 
@@ -123,7 +129,8 @@ export class TopicSubscription implements HubSubscription {
 
   /** Restarts catching up from the current cursor, holding live messages from `first` on. */
   startCatchingUp(first?: CachedMessage): void {
-    this.buffer = new SeqQueue();
+    this.buffer?.clear();
+    this.buffer = this.newBuffer();
     if (first) this.buffer.push(first);
   }
 
@@ -133,7 +140,8 @@ export class TopicSubscription implements HubSubscription {
     if (this.buffer) {
       // The buffer must stay one consecutive run ending at the topic's head.
       if (this.buffer.last && this.buffer.last.seq !== message.prev) this.buffer.clear();
-      this.buffer.push(message);
+      // Refused by the memory budget: an empty run is still a run (the replay reads the log instead).
+      if (!this.buffer.push(message)) this.buffer.clear();
       if (this.buffer.length > this.bufferLimit) this.buffer.shift();
       return 0;
     }

@@ -6,20 +6,36 @@ import type { EdgeMetrics } from "../common/metrics.js";
 import type { Backend, LiveFeed, ReadFrom, ReadResult, StoredMessage } from "../backend/backend.js";
 import { cacheMessage, messagesAfter, type CachedMessage } from "./cached-message.js";
 import { SeqQueue } from "../common/seq-queue.js";
+import {
+  BudgetedQueue,
+  evictOldest,
+  heldMessageBytes,
+  SharedHold,
+  type HeldItems,
+} from "../common/memory-budget.js";
 import { SingleFlight } from "./single-flight.js";
 import type { TopicSubscription } from "./subscription.js";
 
 export interface ChannelOptions {
   readonly cachePerTopic: number;
   readonly historyLimit: number;
+  /** The edge's memory budget for held messages (edge/common/memory-budget.ts); absent: unbounded. */
+  readonly held?: HeldItems<CachedMessage>;
 }
 
 /** A backend page with its messages already encoded, shared by every subscription that asked for it. */
-interface CachedPage {
+interface SharedPage {
   readonly epoch: string;
   readonly head: number;
   readonly recovered: boolean;
   readonly messages: CachedMessage[];
+  /** Its bytes, counted against the memory budget while any reader uses it. */
+  readonly hold: SharedHold | undefined;
+}
+
+/** One reader's share of a page: release() once it is done with it (idempotent). */
+interface CachedPage extends Omit<SharedPage, "hold"> {
+  readonly release: () => void;
 }
 
 type ReadKind = "resume" | "backfill";
@@ -42,13 +58,17 @@ export class TopicChannel {
   private early: (() => void)[] | undefined = [];
   readonly ready: Promise<void>;
 
-  /** The last `cachePerTopic` live messages: a consecutive run ending at `head`. */
-  private readonly ring = new SeqQueue<CachedMessage>();
+  /**
+   * The last `cachePerTopic` live messages: a consecutive run ending at `head` (shorter when the
+   * memory budget takes its oldest ones).
+   */
+  private readonly ring: SeqQueue<CachedMessage>;
+  private readonly unregisterCache: (() => void) | undefined;
   /** The ring holds every message the backend retains up to `head` (so it answers any last:K). */
   private ringHoldsAll = false;
   private backfill: Promise<void> | undefined;
   private backfilled = false;
-  private readonly reads = new SingleFlight<CachedPage>();
+  private readonly reads = new SingleFlight<SharedPage>();
 
   readonly subscribers = new Set<TopicSubscription>();
   /** Live messages received since the channel opened (admin stats derive rates from it). */
@@ -60,7 +80,27 @@ export class TopicChannel {
     private readonly metrics: EdgeMetrics,
     private readonly options: ChannelOptions,
   ) {
+    const held = options.held;
+    this.ring = held ? new BudgetedQueue(held, "ring") : new SeqQueue();
+    // Under memory pressure the topic gives up its oldest messages, ring and hand-over buffers together.
+    this.unregisterCache = held?.budget.register({
+      evictableBytes: () => this.heldBytes(),
+      evict: (bytes) => {
+        evictOldest(held.budget, this.budgetedQueues(), bytes);
+        this.ringHoldsAll = false;
+      },
+    });
     this.ready = this.open();
+  }
+
+  /** The queues whose messages count against the budget: the ring and the hand-over buffers. */
+  private budgetedQueues(): BudgetedQueue<CachedMessage>[] {
+    const queues = [this.ring, ...[...this.subscribers].map((subscription) => subscription.buffer)];
+    return queues.filter((queue) => queue instanceof BudgetedQueue);
+  }
+
+  private heldBytes(): number {
+    return this.budgetedQueues().reduce((sum, queue) => sum + queue.heldBytes, 0);
   }
 
   close(): void {
@@ -69,8 +109,12 @@ export class TopicChannel {
     this.feed?.close();
     this.feed = undefined;
     this.ring.clear();
+    this.unregisterCache?.();
     this.reads.clear();
-    for (const subscription of this.subscribers) subscription.closed = true;
+    for (const subscription of this.subscribers) {
+      subscription.closed = true;
+      subscription.buffer?.clear();
+    }
     this.subscribers.clear();
   }
 
@@ -117,7 +161,11 @@ export class TopicChannel {
     // End to end: from the publishing edge's clock (ts) to this edge's; a skew below 0 counts as 0.
     this.metrics.deliveryLag.observe(Math.max(0, Date.now() - message.ts) / 1000);
     if (this.options.cachePerTopic > 0) {
-      this.ring.push(cached);
+      // Over the memory budget even after evictions: the ring starts again from this message on.
+      if (!this.ring.push(cached)) {
+        this.ring.clear();
+        this.ringHoldsAll = false;
+      }
       if (this.ring.length > this.options.cachePerTopic) {
         this.ring.shift();
         this.ringHoldsAll = false;
@@ -177,8 +225,11 @@ export class TopicChannel {
     }
     this.metrics.ringMisses.inc();
     const page = await this.read({ after: from.seq }, this.options.historyLimit, "resume");
-    if (this.voided(subscription, generation)) return;
-    if (page.epoch !== this.epoch || !page.recovered) return this.resumeAtHead(subscription);
+    if (this.voided(subscription, generation)) return page.release();
+    if (page.epoch !== this.epoch || !page.recovered) {
+      page.release();
+      return this.resumeAtHead(subscription);
+    }
     this.metrics.resumes.inc({ recovered: "true" });
     subscription.sendSubOk(this.epoch, from.seq, true);
     void this.catchUp(subscription, generation, page);
@@ -200,8 +251,11 @@ export class TopicChannel {
     }
     this.metrics.ringMisses.inc();
     const page = await this.read({ last }, this.options.historyLimit, "resume");
-    if (this.voided(subscription, generation)) return;
-    if (page.epoch !== this.epoch) return this.restartAtHead(subscription);
+    if (this.voided(subscription, generation)) return page.release();
+    if (page.epoch !== this.epoch) {
+      page.release();
+      return this.restartAtHead(subscription);
+    }
     subscription.sendSubOk(this.epoch, page.messages[0]?.prev ?? page.head, true);
     void this.catchUp(subscription, generation, page);
   }
@@ -244,39 +298,45 @@ export class TopicChannel {
     let retryMs = 100;
     let fruitless = 0;
     let page = first;
-    while (!this.voided(subscription, generation)) {
-      if (page === undefined) {
-        const spliced = this.splice(subscription);
-        if (spliced === "spliced") return;
-        if (spliced === "invalid") return this.restartAtHead(subscription);
-        if (spliced === "partial") {
-          await subscription.drained();
+    // The page in hand counts against the memory budget until it is sent or dropped.
+    try {
+      while (!this.voided(subscription, generation)) {
+        if (page === undefined) {
+          const spliced = this.splice(subscription);
+          if (spliced === "spliced") return;
+          if (spliced === "invalid") return this.restartAtHead(subscription);
+          if (spliced === "partial") {
+            await subscription.drained();
+            continue;
+          }
+          try {
+            page = await this.read({ after: subscription.pos }, this.options.historyLimit, "resume");
+          } catch {
+            // The subscription already has its subok: wait for the log to come back rather than skip.
+            await sleep(retryMs);
+            retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+            continue;
+          }
+          retryMs = 100;
+          if (this.voided(subscription, generation)) return;
+          if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
+        }
+        const before = subscription.pos;
+        if (!(await this.sendPage(subscription, page.messages, generation))) return;
+        page.release();
+        page = undefined;
+        if (subscription.pos !== before) {
+          fruitless = 0;
           continue;
         }
-        try {
-          page = await this.read({ after: subscription.pos }, this.options.historyLimit, "resume");
-        } catch {
-          // The subscription already has its subok: wait for the log to come back rather than skip.
-          await sleep(retryMs);
-          retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
-          continue;
-        }
-        retryMs = 100;
-        if (this.voided(subscription, generation)) return;
-        if (page.epoch !== this.epoch || !page.recovered) return this.restartAtHead(subscription);
+        // The log has nothing after the cursor although the feed is past it: a read served by a
+        // replica that lags (JetStream direct get) catches up soon; a log that never does cannot
+        // lead this subscription to the live feed.
+        if (++fruitless > MAX_FRUITLESS_READS) return this.restartAtHead(subscription);
+        await sleep(FRUITLESS_PAUSE_MS * fruitless);
       }
-      const before = subscription.pos;
-      if (!(await this.sendPage(subscription, page.messages, generation))) return;
-      page = undefined;
-      if (subscription.pos !== before) {
-        fruitless = 0;
-        continue;
-      }
-      // The log has nothing after the cursor although the feed is past it: a read served by a
-      // replica that lags (JetStream direct get) catches up soon; a log that never does cannot
-      // lead this subscription to the live feed.
-      if (++fruitless > MAX_FRUITLESS_READS) return this.restartAtHead(subscription);
-      await sleep(FRUITLESS_PAUSE_MS * fruitless);
+    } finally {
+      page?.release();
     }
   }
 
@@ -368,6 +428,14 @@ export class TopicChannel {
     const generation = this.generation;
     const wanted = Math.min(this.options.cachePerTopic, this.options.historyLimit);
     const page = await this.read({ last: wanted }, wanted, "backfill");
+    try {
+      this.prependPage(page, generation, wanted);
+    } finally {
+      page.release();
+    }
+  }
+
+  private prependPage(page: CachedPage, generation: number, wanted: number): void {
     if (generation !== this.generation || this.closed || page.epoch !== this.epoch) return;
     this.backfilled = true;
     const boundary = this.ring.first?.prev ?? this.head;
@@ -384,8 +452,10 @@ export class TopicChannel {
     }
     const room = this.options.cachePerTopic - this.ring.length;
     const older = page.messages.slice(Math.max(0, index + 1 - room), index + 1);
-    this.ring.prepend(older);
-    this.ringHoldsAll = (readAll && older.length === index + 1) || this.ring.first?.prev === 0;
+    // The memory budget may take only the newest of them: then the ring cannot hold all there is.
+    const added = this.ring.prepend(older);
+    this.ringHoldsAll =
+      (readAll && added === older.length && older.length === index + 1) || this.ring.first?.prev === 0;
   }
 
   // ---- backend reads ----
@@ -395,18 +465,25 @@ export class TopicChannel {
    * after a position may be shared whenever it was started; "the last K" only while the topic's
    * head has not moved since, or a late subscriber would get more than the last K.
    */
-  private read(from: ReadFrom, limit: number, kind: ReadKind): Promise<CachedPage> {
+  private async read(from: ReadFrom, limit: number, kind: ReadKind): Promise<CachedPage> {
+    const budget = this.options.held?.budget;
+    // Over the memory budget (what it holds cannot be evicted): reads wait until some is given back.
+    if (budget) await budget.room();
     const key = "last" in from ? `last:${from.last}:${limit}:${this.head}` : `after:${from.after}:${limit}`;
-    return this.reads.run(key, async () => {
+    const { hold, ...page } = await this.reads.run(key, async () => {
       this.metrics.backendReads.inc({ kind });
       const result: ReadResult = await this.backend.read(this.topic, from, limit);
+      const messages = result.messages.map(cacheMessage);
+      const bytes = messages.reduce((sum, m) => sum + heldMessageBytes(m.frame.length, m.bytes), 0);
       return {
         epoch: result.epoch,
         head: result.head,
         recovered: result.recovered,
-        messages: result.messages.map(cacheMessage),
+        messages,
+        hold: budget ? new SharedHold(budget, "replay", bytes) : undefined,
       };
     });
+    return { ...page, release: hold?.acquire() ?? (() => undefined) };
   }
 
   private countDeliveries(sent: number): void {

@@ -7,6 +7,7 @@
 import type { Subscription } from "@nats-io/nats-core";
 import type { ConcurrencyLimit } from "./concurrency.js";
 import type { EdgeMetrics } from "../../common/metrics.js";
+import { MESSAGE_OVERHEAD_BYTES, type MemoryBudget } from "../../common/memory-budget.js";
 import type { LiveFeed, LiveHandlers, StoredMessage } from "../backend.js";
 import type { ReadMessage } from "./codec.js";
 import type { StreamReader } from "./reader.js";
@@ -26,6 +27,8 @@ const HEAD_GRACE_MS = 1000;
 export interface FeedContext {
   readonly reader: StreamReader;
   readonly metrics: EdgeMetrics;
+  /** Live messages queued behind a repair count against the edge's memory budget. */
+  readonly budget?: MemoryBudget;
   /** Bounds the JetStream reads of many feeds catching up at once (after a reconnect). */
   readonly reads: ConcurrencyLimit;
   epoch(): string;
@@ -97,7 +100,7 @@ export class TopicFeed implements LiveFeed {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.queue = [];
+    this.replaceQueue([]);
     clearTimeout(this.retryTimer);
     for (const timer of this.headTimers) clearTimeout(timer);
     this.headTimers.clear();
@@ -128,16 +131,34 @@ export class TopicFeed implements LiveFeed {
   /** The stream was re-created: drop everything queued and restart from the new stream's start. */
   restart(): void {
     this.generation++;
-    this.queue = [];
+    this.replaceQueue([]);
     this.enqueue({ kind: "restart" });
+  }
+
+  /** Live items waiting behind others, whose bytes the memory budget holds until they leave. */
+  private readonly counted = new WeakSet<Item>();
+
+  private replaceQueue(items: Item[]): void {
+    for (const item of this.queue) this.uncount(item);
+    this.queue = items;
+  }
+
+  private uncount(item: Item): void {
+    if (item.kind !== "live" || !this.counted.delete(item)) return;
+    this.ctx.budget?.give("feed", feedBytes(item.message));
   }
 
   private enqueue(item: Item): void {
     if (this.isClosed) return;
-    if (item.kind === "live" && this.queue.length >= MAX_QUEUED) {
-      // Far behind: stop queueing copies and read the backlog from JetStream instead.
-      this.queue = [{ kind: "catch-up" }];
+    const waits = item.kind === "live" && this.queue.length > 0;
+    const budget = this.ctx.budget;
+    const refused = waits && budget !== undefined && !budget.tryTake("feed", feedBytes(item.message));
+    if (waits && (this.queue.length >= MAX_QUEUED || refused)) {
+      // Far behind, or over the memory budget: stop queueing copies and read the backlog from
+      // JetStream instead.
+      this.replaceQueue([{ kind: "catch-up" }]);
     } else {
+      if (waits && budget) this.counted.add(item);
       this.queue.push(item);
     }
     void this.drain();
@@ -158,7 +179,7 @@ export class TopicFeed implements LiveFeed {
           this.retryLater();
           return;
         }
-        if (this.queue[0] === item) this.queue.shift();
+        if (this.queue[0] === item) this.uncount(this.queue.shift()!);
       }
     } finally {
       this.draining = false;
@@ -287,6 +308,11 @@ export class TopicFeed implements LiveFeed {
  */
 export function follows(message: ReadMessage, last: number): boolean {
   return message.prev === last;
+}
+
+/** What a queued live message holds: its data as a V8 string (at most 2 bytes a character), and objects. */
+function feedBytes(message: StoredMessage): number {
+  return 2 * message.data.length + MESSAGE_OVERHEAD_BYTES;
 }
 
 function safely(run: () => void): void {
