@@ -19,7 +19,9 @@ try {
   throw error;
 }
 
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, {
+  base: config.notificationService === undefined ? {} : { notificationservice: config.notificationService },
+});
 process.on("uncaughtException", (error) => {
   log.log("fatal", "uncaught_exception", { error: error.stack ?? String(error) });
   process.exit(1);

@@ -1,13 +1,12 @@
 // One edge: fastify (HTTP API, probes, demo) and ws (herald.v1) on the public port, /metrics and
 // the admin API on the internal one, over the hub and the durable log. startEdge is used by
 // main.ts and, in-process, by tests.
-import { setTimeout as delay } from "node:timers/promises";
 import { WebSocketServer } from "ws";
 import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
 import { createBackend } from "./backend/index.js";
 import { hasNoWayIn, type EdgeConfig } from "../shared/config.js";
-import { closeInWaves } from "./session/drain.js";
+import { closeInWaves, delay } from "./session/drain.js";
 import { createHttpApp } from "./http/app.js";
 import { createInternalApp } from "./http/internal-app.js";
 import { Hub } from "./hub/hub.js";
@@ -66,7 +65,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   const authenticator = await createAuthenticator(config);
   // Started only once the port listens: /healthz and /readyz (503 with the backend's state) are
   // served while the backend connects, also when NATS is not there yet.
-  const backend = await createBackend(config, metrics);
+  const backend = await createBackend(config, metrics, log);
   // Why the edge is (un)ready, in the log as well as on /readyz.
   backend.onStatus((status) =>
     log.log(status.state === "unavailable" ? "warn" : "info", "backend_status", { ...status }),

@@ -347,6 +347,11 @@ export const EDGE_VARIABLES = {
     max: 1_000_000,
     doc: "On SIGTERM, close at most about this many connections per second (the drain then takes connections/rate seconds, never more than HERALD_DRAIN_SECONDS); 0 = spread over all of HERALD_DRAIN_SECONDS.",
   },
+  notificationService: {
+    env: "HERALD_NOTIFICATION_SERVICE",
+    kind: "string",
+    doc: "Names the service this edge serves in every log line (field notificationservice); the operator sets it to the NotificationService's namespace/name.",
+  },
   logLevel: {
     env: "HERALD_LOG_LEVEL",
     kind: "enum",

@@ -81,7 +81,9 @@ test("a port already in use: the start fails with a clear log line and exit code
   const first = await spawnEdge(t);
   const second = await spawnEdge(t, { HERALD_PORT: String(first.port) }, { waitReady: false });
   t.is(await second.exited, 1);
-  t.regex(second.stdout(), /"level":"fatal","event":"start_failed","error":"listen EADDRINUSE[^"]*"/);
+  const line = JSON.parse(second.stdout()) as { level: string; event: string; error: string };
+  t.like(line, { level: "fatal", event: "start_failed" });
+  t.regex(line.error, /^listen EADDRINUSE/);
 });
 
 test("logs: one JSON object per line, filtered by HERALD_LOG_LEVEL, never a secret", async (t) => {

@@ -18,6 +18,7 @@ const NOT_SECURITY = new Set([
   "streamReplicas",
   "streamStorage",
   "logLevel",
+  "notificationService",
 ]);
 
 test("every limit is documented with its default", (t) => {

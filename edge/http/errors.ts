@@ -101,6 +101,15 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimi
         url: request.routeOptions.url,
         error: String(error),
       });
+    // Who was turned away and why (never with the credential): an operator looks for these.
+    if (refused.code === "unauthenticated" || refused.code === "forbidden")
+      log.log("info", "auth_refused", {
+        method: request.method,
+        route: request.routeOptions.url,
+        code: refused.code,
+        reason: refused.message,
+        remote: request.ip,
+      });
     return sendError(reply, refused);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -47,6 +47,13 @@ export interface SessionContext {
 const MAX_HELD_FRAMES = 64;
 /** setTimeout cannot wait longer than this; longer expiries re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Closes logged at info: authentication and entitlement refusals, slow consumers, limits. */
+const INFO_CLOSES: ReadonlySet<number> = new Set([
+  CloseCode.Unauthenticated,
+  CloseCode.Forbidden,
+  CloseCode.SlowConsumer,
+  CloseCode.LimitExceeded,
+]);
 /** WebSocket close reasons are limited to 123 bytes. */
 const MAX_REASON_BYTES = 123;
 
@@ -65,6 +72,8 @@ export class Session {
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private ended = false;
+  /** Every line about this connection carries its session id (the one its welcome frame gave). */
+  private readonly log: Logger;
 
   constructor(
     private readonly transport: SessionTransport,
@@ -73,6 +82,7 @@ export class Session {
     private readonly onEnd: (session: Session) => void,
   ) {
     const { config } = ctx;
+    this.log = ctx.log.child({ session: this.id });
     this.queue = new SendQueue(transport, config.sendBufferBytes, ctx.scheduler);
     this.subscriptions = new SessionSubscriptions(ctx.hub, {
       send: (frame) => this.enqueue(frame),
@@ -91,13 +101,12 @@ export class Session {
         if (!this.ended) this.withinFrameRate();
       },
       closed: () => this.end(),
-      error: (message) => ctx.log.log("debug", "ws_error", { session: this.id, error: message }),
+      error: (message) => this.log.log("debug", "ws_error", { error: message }),
       oversized: () =>
         this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, oversizedReason(config.maxFrameBytes)),
     });
     if (!guarded)
-      ctx.log.log("warn", "oversized_frame_guard_missing", {
-        session: this.id,
+      this.log.log("warn", "oversized_frame_guard_missing", {
         detail: "this ws version closes such frames with 1009",
       });
 
@@ -144,7 +153,8 @@ export class Session {
     if (this.ended) return;
     this.queue.flush();
     this.ctx.metrics.closes.inc({ code: String(code) });
-    this.ctx.log.log("debug", "session_close", { session: this.id, code, reason });
+    // Refusals and slow consumers at info: an operator looks for them; drains and the rest at debug.
+    this.log.log(INFO_CLOSES.has(code) ? "info" : "debug", "session_close", { code, reason });
     this.transport.close(code, truncateReason(reason));
     this.end();
   }
@@ -366,7 +376,7 @@ export class Session {
     } catch (error) {
       const refused = toRequestError(error);
       if (refused.code === "internal")
-        this.ctx.log.log("error", "subscribe_failed", { session: this.id, topic, error: String(error) });
+        this.log.log("error", "subscribe_failed", { topic, error: String(error) });
       this.sendError(id, refused.code, refused.message);
     }
   }
@@ -396,8 +406,7 @@ export class Session {
     } catch (error) {
       const refused = toRequestError(error);
       if (refused.code === "internal")
-        this.ctx.log.log("error", "publish_failed", {
-          session: this.id,
+        this.log.log("error", "publish_failed", {
           topic: frame.topic,
           error: String(error),
         });

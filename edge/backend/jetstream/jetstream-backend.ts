@@ -21,6 +21,7 @@ import {
 import { topicProblem } from "../../../protocol/topic.js";
 import { msgIdProblem } from "../../../protocol/msg-id.js";
 import type { EdgeConfig } from "../../../shared/config.js";
+import { silentLogger, type Logger } from "../../common/log.js";
 import type { EdgeMetrics } from "../../common/metrics.js";
 import {
   BackendUnavailableError,
@@ -96,6 +97,7 @@ export class JetStreamBackend implements Backend {
   constructor(
     private readonly config: EdgeConfig,
     private readonly metrics: EdgeMetrics,
+    private readonly log: Logger = silentLogger,
   ) {
     this.desired = desiredStreamConfig(config);
     this.reader = new StreamReader(
@@ -143,8 +145,7 @@ export class JetStreamBackend implements Backend {
     try {
       const { info, drift } = await this.ensureStreamPatiently(this.manager());
       this.currentEpoch = epochOf(info);
-      for (const line of drift)
-        console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
+      this.logDrift(drift);
       this.setStatus("ready", this.readyDetail());
     } catch (err) {
       if (!(err instanceof BackendUnavailableError)) {
@@ -243,6 +244,14 @@ export class JetStreamBackend implements Backend {
         await new Promise((resolve) => setTimeout(resolve, RECOVER_RETRY_MS));
       }
     }
+  }
+
+  /** Limits of an existing stream that differ from this edge's configuration. */
+  private logDrift(drift: readonly string[]): void {
+    for (const line of drift)
+      this.log.log("warn", "stream_drift", {
+        detail: `${line} (left as it is: the stream's owner manages its limits)`,
+      });
   }
 
   private isClosed(): boolean {
@@ -413,9 +422,7 @@ export class JetStreamBackend implements Backend {
           const first = this.currentEpoch === "";
           const { info, drift } = await ensureStream(this.manager(), this.desired);
           withLeader(info);
-          if (first)
-            for (const line of drift)
-              console.warn(`herald: ${line} (left as it is: the stream's owner manages its limits)`);
+          if (first) this.logDrift(drift);
           this.adoptEpoch(epochOf(info));
           for (const feed of this.feeds) feed.catchUp();
           this.setStatus("ready", this.readyDetail());
@@ -424,7 +431,7 @@ export class JetStreamBackend implements Backend {
           if (err instanceof StreamIncompatibleError && this.incompatibleLogged !== err.message) {
             // Found after start (NATS was not reachable then): stay unready and say why, loudly.
             this.incompatibleLogged = err.message;
-            console.error(`herald: ${err.message}`);
+            this.log.log("error", "stream_incompatible", { detail: err.message });
           }
           if (this.connected)
             this.setStatus(
