@@ -1,12 +1,13 @@
 // One edge: fastify (HTTP API, probes, demo) and ws (herald.v1) on the public port, /metrics and
 // the admin API on the internal one, over the hub and the durable log. startEdge is used by
 // main.ts and, in-process, by tests.
+import { setTimeout as delay } from "node:timers/promises";
 import { WebSocketServer } from "ws";
 import { SUBPROTOCOL, type Limits } from "../protocol/index.js";
 import { createAuthenticator } from "./auth/index.js";
 import { createBackend } from "./backend/index.js";
 import { hasNoWayIn, type EdgeConfig } from "../shared/config.js";
-import { closeInWaves, delay } from "./session/drain.js";
+import { closeInWaves } from "./session/drain.js";
 import { createHttpApp } from "./http/app.js";
 import { createInternalApp } from "./http/internal-app.js";
 import { Hub } from "./hub/hub.js";

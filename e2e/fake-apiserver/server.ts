@@ -8,6 +8,7 @@ import type { Socket } from "node:net";
 import { Ajv, type ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { celViolations } from "./cel.js";
+import { decodeProtobuf } from "./protobuf.js";
 import { recordUpdate, serverSideApply, strategicMergePatch } from "./managed-fields.js";
 import { ApiError, Store, type KubeObject, type WatchEvent } from "./store.js";
 
@@ -123,6 +124,33 @@ const BUILT_IN: ResourceType[] = [
     version: "v1",
     plural: "ingresses",
     kind: "Ingress",
+    namespaced: true,
+    generation: true,
+    status: true,
+  },
+  {
+    group: "",
+    version: "v1",
+    plural: "serviceaccounts",
+    kind: "ServiceAccount",
+    namespaced: true,
+    generation: false,
+    status: false,
+  },
+  ...(["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"] as const).map((kind) => ({
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    plural: `${kind.toLowerCase()}s`,
+    kind,
+    namespaced: !kind.startsWith("Cluster"),
+    generation: false,
+    status: false,
+  })),
+  {
+    group: "batch",
+    version: "v1",
+    plural: "jobs",
+    kind: "Job",
     namespaced: true,
     generation: true,
     status: true,
@@ -504,7 +532,15 @@ export async function startFakeApiServer(
   async function body(request: IncomingMessage): Promise<unknown> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
+    const raw = Buffer.concat(chunks);
+    if ((request.headers["content-type"] ?? "").includes("vnd.kubernetes.protobuf")) {
+      try {
+        return decodeProtobuf(raw);
+      } catch (error) {
+        throw new ApiError(415, "UnsupportedMediaType", (error as Error).message);
+      }
+    }
+    const text = raw.toString("utf8");
     if (!text) return undefined;
     try {
       // A server-side apply body is YAML (JSON is YAML too).

@@ -9,6 +9,8 @@ import { parseAllDocuments } from "yaml";
 import { ROOT, tool } from "./harness.js";
 import { validateManifest } from "./kubernetes-schemas.js";
 import { OPERATOR_VARIABLES } from "../../operator/settings.js";
+import { edgeEnvironment } from "../../operator/render.js";
+import { parseSpec, type NotificationService } from "../../operator/spec.js";
 
 const run = promisify(execFile);
 const CHART = join(ROOT, "charts/herald");
@@ -39,7 +41,16 @@ async function template(valuesFile?: string): Promise<Rendered[]> {
     .filter((d) => d !== null);
 }
 
-for (const valuesFile of [undefined, "namespaced.yaml", "example.yaml", "no-rbac.yaml"]) {
+const VALUES_FILES = [
+  undefined,
+  "namespaced.yaml",
+  "example.yaml",
+  "example-secure.yaml",
+  "no-rbac.yaml",
+  "global.yaml",
+];
+
+for (const valuesFile of VALUES_FILES) {
   const label = valuesFile ?? "default values";
   test(`helm lint and template (${label}): every object is valid`, async (t) => {
     const args = ["lint", "--strict", CHART];
@@ -62,6 +73,7 @@ test("the default install: CRD, operator with two replicas, cluster-wide least-p
     "ClusterRoleBinding",
     "CustomResourceDefinition",
     "Deployment",
+    "PodDisruptionBudget",
     "Role",
     "RoleBinding",
     "Service",
@@ -80,6 +92,24 @@ test("the default install: CRD, operator with two replicas, cluster-wide least-p
   };
   t.is(deployment.spec.replicas, 2);
   const container = deployment.spec.template.spec.containers[0]!;
+  t.like(
+    container.env.find((e) => e.name === "HERALD_OPERATOR_EDGE_IMAGE"),
+    { value: "ghcr.io/herald-dev/herald-edge:0.1.0" },
+    "the edges' default image is the chart's appVersion",
+  );
+  const podSpec = deployment.spec.template.spec as unknown as {
+    securityContext: Record<string, unknown>;
+    topologySpreadConstraints: { topologyKey: string }[];
+  };
+  t.false("runAsUser" in podSpec.securityContext, "no fixed uid (OpenShift's restricted SCC assigns one)");
+  t.is(podSpec.securityContext.runAsNonRoot, true);
+  t.deepEqual(
+    podSpec.topologySpreadConstraints.map((c) => c.topologyKey),
+    ["kubernetes.io/hostname", "topology.kubernetes.io/zone"],
+  );
+  t.like(byKind("PodDisruptionBudget")[0], {
+    spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow" },
+  });
   t.is(container.securityContext.readOnlyRootFilesystem, true);
   const known = new Set(Object.values(OPERATOR_VARIABLES).map((v) => v.env));
   for (const { name } of container.env)
@@ -127,4 +157,91 @@ test("values.schema.json refuses bad values with a clear message", async (t) => 
   const error = await t.throwsAsync(helm("lint", CHART, "--values", join(VALUES, "invalid.yaml")));
   t.regex(error!.message, /replicaCount/);
   t.regex(error!.message, /minimum|greater than or equal/);
+});
+
+/** The environment the operator would give the edges of a rendered example NotificationService. */
+function edgeEnvOf(example: Rendered): Record<string, string> {
+  const resource = {
+    ...example,
+    metadata: { ...example.metadata, namespace: example.metadata.namespace ?? "default", uid: "u" },
+    spec: parseSpec(example.spec),
+  } as unknown as NotificationService;
+  const { configData, secretEnv } = edgeEnvironment(resource, resource.spec);
+  return { ...configData, ...Object.fromEntries(secretEnv.map((e) => [e.name, e.value ?? "<secret>"])) };
+}
+
+test("a render of user values never grants anonymous access the user did not ask for", async (t) => {
+  for (const valuesFile of ["example-secure.yaml", "example.yaml"]) {
+    const example = (await template(valuesFile)).find((o) => o.kind === "NotificationService")!;
+    t.truthy(example, valuesFile);
+    const auth = (example.spec as { auth?: Record<string, unknown> }).auth ?? {};
+    t.false("allowAnonymous" in auth, `${valuesFile}: nothing merged into the user's auth`);
+    const env = edgeEnvOf(example);
+    t.is(env.HERALD_ALLOW_ANONYMOUS, "false", valuesFile);
+    t.is(env.HERALD_ANONYMOUS_PUBLISH, "false", valuesFile);
+    t.is(env.HERALD_JWT_SECRET, "<secret>", `${valuesFile}: the JWT key comes from the Secret`);
+  }
+  // Only the user's own values turn it on.
+  const args = ["template", "herald", CHART, "--values", join(VALUES, "example-secure.yaml")];
+  const anonymous = parseAllDocuments(await helm(...args, "--set", "example.spec.auth.allowAnonymous=true"))
+    .map((d) => d.toJS() as Rendered)
+    .find((o) => o?.kind === "NotificationService")!;
+  t.is(edgeEnvOf(anonymous).HERALD_ALLOW_ANONYMOUS, "true");
+});
+
+test("the example is deleted by a pre-delete hook that runs while the operator does", async (t) => {
+  const objects = await template("example-secure.yaml");
+  const hooks = objects.filter(
+    (o) =>
+      (o.metadata as { annotations?: Record<string, string> }).annotations?.["helm.sh/hook"] === "pre-delete",
+  );
+  t.deepEqual(hooks.map((o) => o.kind).sort(), ["Job", "Role", "RoleBinding", "ServiceAccount"]);
+  const job = hooks.find((o) => o.kind === "Job") as Rendered & {
+    spec: { template: { spec: { containers: { image: string; command: string[] }[] } } };
+  };
+  const container = job.spec.template.spec.containers[0]!;
+  t.is(container.image, "ghcr.io/herald-dev/herald-operator:0.1.0");
+  t.deepEqual(container.command.slice(0, 2), ["node", "dist/operator/uninstall.js"]);
+  t.true(container.command.includes("secure"));
+  t.false(
+    (await template()).some((o) => o.kind === "Job"),
+    "no hook without the example",
+  );
+});
+
+test("global values and name overrides reach every image and name", async (t) => {
+  const objects = await template("global.yaml");
+  const deployment = objects.find((o) => o.kind === "Deployment") as Rendered & {
+    spec: {
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: {
+          imagePullSecrets: { name: string }[];
+          priorityClassName: string;
+          topologySpreadConstraints: { whenUnsatisfiable: string }[];
+          containers: { image: string; env: { name: string; value?: string }[] }[];
+        };
+      };
+    };
+  };
+  t.is(deployment.metadata.name, "herald-ops");
+  const pod = deployment.spec.template.spec;
+  t.is(pod.containers[0]!.image, "mirror.example.com/herald-dev/herald-operator:0.1.0");
+  t.is(
+    pod.containers[0]!.env.find((e) => e.name === "HERALD_OPERATOR_EDGE_IMAGE")?.value,
+    "mirror.example.com/herald-dev/herald-edge:0.2.0",
+  );
+  t.deepEqual(pod.imagePullSecrets, [{ name: "mirror-pull" }]);
+  t.is(pod.priorityClassName, "system-cluster-critical");
+  t.is(pod.topologySpreadConstraints[0]!.whenUnsatisfiable, "DoNotSchedule");
+  t.is(deployment.spec.template.metadata.labels.team, "notifications");
+  t.false(
+    objects.some((o) => o.kind === "PodDisruptionBudget"),
+    "no PDB for a single replica",
+  );
+  t.true(
+    objects
+      .filter((o) => o.kind !== "CustomResourceDefinition")
+      .every((o) => o.metadata.name.startsWith("herald-ops")),
+  );
 });

@@ -1,6 +1,7 @@
 // Graceful drain (docs/design.md#graceful-drain): the edge's connections are closed in waves spread over
 // drainSeconds, each told to reconnect after a spread-out delay, so the other edges see a steady
 // trickle of reconnects instead of a storm.
+import { setTimeout as delay } from "node:timers/promises";
 import { CloseCode, encodeEdgeFrame } from "../../protocol/index.js";
 import type { Session } from "./session.js";
 
@@ -22,8 +23,4 @@ export async function closeInWaves(sessions: Session[], durationMs: number): Pro
       session.close(CloseCode.Draining, `edge draining; reconnect in ${afterMs} ms`);
     }
   }
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

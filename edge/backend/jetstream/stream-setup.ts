@@ -1,5 +1,6 @@
 // Makes sure the service's stream exists with a config Herald can run on (the epoch is derived
 // from its info by shared/stream-info.ts).
+import { setTimeout as sleep } from "node:timers/promises";
 import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import { streamConfigProblems, type DesiredStreamConfig } from "../../../shared/stream-config.js";
 import { isDefiniteApiError, streamInfo } from "../../../shared/stream-info.js";
@@ -32,7 +33,7 @@ async function settledInfo(jsm: JetStreamManager, info: StreamInfo): Promise<Str
   if (Date.now() - Date.parse(info.created) > YOUNG_STREAM_MS) return info;
   let current = info;
   for (let round = 0; round < SETTLE_ROUNDS; round++) {
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    await sleep(SETTLE_MS);
     const next = await jsm.streams.info(current.config.name);
     if (next.created === current.created) return next;
     current = next;
