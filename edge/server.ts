@@ -170,6 +170,16 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     }),
   );
 
+  /** Stops every part after the sessions: listeners, feeds, the backend, the key refresh. */
+  const stopParts = async () => {
+    wss.close();
+    await app.close();
+    await internal.close();
+    hub.close();
+    await backend.close();
+    authenticator.close();
+  };
+
   try {
     await app.listen({ port: config.port, host: config.host });
     await internal.listen({ port: config.metricsPort, host: config.host });
@@ -178,12 +188,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   } catch (error) {
     // Nothing may outlive a failed start (an in-process caller keeps running).
     sessions.stop();
-    wss.close();
-    await app.close();
-    await internal.close();
-    hub.close();
-    await backend.close();
-    authenticator.close();
+    await stopParts();
     throw error;
   }
   const address = server.address();
@@ -220,12 +225,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
       const deadline = Date.now() + CLOSE_GRACE_MS;
       while (wss.clients.size > 0 && Date.now() < deadline) await delay(20);
       for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      await app.close();
-      await internal.close();
-      hub.close();
-      await backend.close();
-      authenticator.close();
+      await stopParts();
       log.log("info", "edge_closed", { port });
     })());
 
