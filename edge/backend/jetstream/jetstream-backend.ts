@@ -86,6 +86,9 @@ export class JetStreamBackend implements Backend {
   private readonly writer: StreamWriter;
   private readonly feedContext: FeedContext;
   private lastEpochCheck = 0;
+  /** The epoch confirmation asking the stream, and the one that starts after it (see confirmEpoch). */
+  private runningConfirmation: Promise<void> | undefined;
+  private pendingConfirmation: Promise<void> | undefined;
   private epochCheck: Promise<void> | undefined;
   private recovering = false;
   /** Whether the NATS client currently has a connection (it reconnects by itself). */
@@ -118,7 +121,7 @@ export class JetStreamBackend implements Backend {
       reads: bulkReads,
       epoch: () => this.currentEpoch,
       subscribe: (topic, onMessage) => this.subscribeLive(topic, onMessage),
-      verifyEpoch: () => this.verifyEpoch(),
+      confirmEpoch: () => this.confirmEpoch(),
       noteHead: (topic, seq) => this.writer.noteHead(topic, seq),
       closed: (feed) => this.feeds.delete(feed),
     };
@@ -203,7 +206,14 @@ export class JetStreamBackend implements Backend {
     // The hub counts this read in backendReads (by purpose); the backend counts only its own.
     this.ensureReady();
     try {
-      return await readHistory(this.reader, this.currentEpoch, topic, from, limit);
+      const epoch = this.currentEpoch;
+      const result = await readHistory(this.reader, epoch, topic, from, limit);
+      if (result.messages.length === 0) return result;
+      // Epoch before delivery: what was read belongs to `epoch` only if it is still the stream's.
+      await this.confirmEpoch();
+      return this.currentEpoch === epoch
+        ? result
+        : { epoch: this.currentEpoch, head: 0, recovered: false, messages: [] };
     } catch (err) {
       const failure = unavailable(err, `reading ${topic}`);
       if (failure instanceof JetStreamTimeoutError) this.metrics.jetstreamTimeouts.inc({ op: "read" });
@@ -225,6 +235,8 @@ export class JetStreamBackend implements Backend {
       throw err;
     }
     this.feeds.add(feed);
+    // Opened under an epoch that changed before it was registered: it missed the restart.
+    if (feed.epoch !== this.currentEpoch) feed.restart();
     return feed;
   }
 
@@ -393,6 +405,9 @@ export class JetStreamBackend implements Backend {
     for await (const status of nc.status() as AsyncIterable<Status>) {
       if (status.type === "disconnect") {
         this.connected = false;
+        // Live copies may be lost from now on, and the stream re-created meanwhile: each feed
+        // confirms the epoch before it delivers anything more.
+        for (const feed of this.feeds) feed.suspect();
         this.metrics.natsConnected.set(0);
         this.setStatus("unavailable", `NATS connection lost (${status.server}), reconnecting`);
       } else if (status.type === "reconnect") {
@@ -446,21 +461,39 @@ export class JetStreamBackend implements Backend {
     }
   }
 
-  /** Checks the stream's epoch, at most once per interval; concurrent callers share one check. */
-  private verifyEpoch(): Promise<void> {
-    if (this.epochCheck) return this.epochCheck;
-    if (Date.now() - this.lastEpochCheck < EPOCH_CHECK_INTERVAL_MS) return Promise.resolve();
-    this.lastEpochCheck = Date.now();
-    this.epochCheck = this.manager()
-      .streams.info(this.config.stream)
-      .then((info) => this.adoptEpoch(epochOf(info)))
-      .catch(() => {
-        // Unreachable or gone: the reconnect path checks again.
-      })
-      .finally(() => {
-        this.epochCheck = undefined;
+  /**
+   * Epoch before delivery (docs/design.md#why-the-epoch-is-confirmed-before-delivery): resolves once
+   * a stream info request that started after this call has answered and its epoch was adopted (feeds
+   * restart when it changed); rejects when the stream cannot be asked. So whatever was read before
+   * the call belongs to the epoch current after it, if that is the one current before it: a stream
+   * deleted and re-created in between has another creation time. Concurrent callers share requests:
+   * at most one runs, and one more waits for the callers that came while it ran.
+   */
+  private confirmEpoch(): Promise<void> {
+    if (this.pendingConfirmation) return this.pendingConfirmation;
+    if (!this.runningConfirmation) return this.startConfirmation();
+    // The running one may have started before this call: the next one serves every caller until it starts.
+    const pending = this.runningConfirmation
+      .catch(() => undefined)
+      .then(() => {
+        this.pendingConfirmation = undefined;
+        return this.startConfirmation();
       });
-    return this.epochCheck;
+    this.pendingConfirmation = pending;
+    return pending;
+  }
+
+  private startConfirmation(): Promise<void> {
+    const run: Promise<void> = this.askEpoch().finally(() => {
+      if (this.runningConfirmation === run) this.runningConfirmation = undefined;
+    });
+    this.runningConfirmation = run;
+    return run;
+  }
+
+  private async askEpoch(): Promise<void> {
+    this.lastEpochCheck = Date.now();
+    this.adoptEpoch(epochOf(withLeader(await this.manager().streams.info(this.config.stream))));
   }
 
   /** A new epoch voids every position: feeds restart at the new stream's heads. */

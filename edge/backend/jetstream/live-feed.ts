@@ -8,7 +8,7 @@ import type { Subscription } from "@nats-io/nats-core";
 import type { ConcurrencyLimit } from "./concurrency.js";
 import type { EdgeMetrics } from "../../common/metrics.js";
 import { MESSAGE_OVERHEAD_BYTES, type MemoryBudget } from "../../common/memory-budget.js";
-import type { LiveFeed, LiveHandlers, StoredMessage } from "../backend.js";
+import { BackendUnavailableError, type LiveFeed, type LiveHandlers, type StoredMessage } from "../backend.js";
 import type { ReadMessage } from "./codec.js";
 import type { StreamReader } from "./reader.js";
 
@@ -16,6 +16,8 @@ import type { StreamReader } from "./reader.js";
 const REPAIR_BATCH = 100;
 /** Live messages queued behind a running repair; beyond it they are dropped and re-read instead. */
 const MAX_QUEUED = 10_000;
+/** Messages read from the stream whose live copies a feed recognizes (see TopicFeed.known). */
+const MAX_KNOWN_COPIES = 4096;
 /** Pause before retrying a read that failed because JetStream was unreachable. */
 const RETRY_MS = 500;
 /**
@@ -35,11 +37,12 @@ export interface FeedContext {
   /** Subscribes to the topic's live subject; resolves once the server has registered it. */
   subscribe(topic: string, onMessage: (message: StoredMessage | undefined) => void): Promise<Subscription>;
   /**
-   * A live message older than the chain arrived: the stream may have been re-created. Resolves
-   * once checked (feeds restart when it was); the feed waits, so nothing of a new stream is taken
-   * for a continuation of the old one.
+   * Epoch before delivery: resolves once a stream info request that started after the call has
+   * answered (feeds restart when the stream was re-created); rejects when it cannot be asked. A
+   * feed asks before it delivers what it read from the stream and when a live message cannot be
+   * placed in its chain, and waits: nothing of a new stream is taken for the old one's.
    */
-  verifyEpoch(): Promise<void>;
+  confirmEpoch(): Promise<void>;
   /** The feed delivered up to this seq (the publisher's belief of the head follows it). */
   noteHead(topic: string, seq: number): void;
   closed(feed: TopicFeed): void;
@@ -61,6 +64,15 @@ export class TopicFeed implements LiveFeed {
   private generation = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly headTimers = new Set<NodeJS.Timeout>();
+  /** Set when NATS disconnected: the epoch is confirmed before the feed delivers anything more. */
+  private unconfirmed = false;
+  /**
+   * Messages the feed delivered from stream reads (and those counted in its head at open), seq →
+   * ts, the most recent MAX_KNOWN_COPIES: their live copies arrive later and are dropped as such.
+   * Any other live message at or below the chain cannot be placed and makes the feed confirm the
+   * epoch (a re-created stream numbers from 1 again; its messages have other timestamps).
+   */
+  private readonly known = new Map<number, number>();
 
   private constructor(
     readonly topic: string,
@@ -83,9 +95,18 @@ export class TopicFeed implements LiveFeed {
       else early.push(message);
     });
     try {
-      ctx.metrics.backendReads.inc({ kind: "head" });
-      const head = (await ctx.reader.last(topic))?.seq ?? 0;
-      feed = new TopicFeed(topic, handlers, ctx, head, ctx.epoch());
+      // The head belongs to the epoch only if the stream is the same one after the lookup.
+      for (let attempt = 1; ; attempt++) {
+        const epoch = ctx.epoch();
+        ctx.metrics.backendReads.inc({ kind: "head" });
+        const head = (await ctx.reader.last(topic))?.seq ?? 0;
+        await ctx.confirmEpoch();
+        if (ctx.epoch() === epoch) {
+          feed = new TopicFeed(topic, handlers, ctx, head, epoch);
+          break;
+        }
+        if (attempt >= 3) throw new BackendUnavailableError(`the stream keeps changing its epoch`);
+      }
     } catch (err) {
       subscription.unsubscribe();
       throw err;
@@ -93,7 +114,10 @@ export class TopicFeed implements LiveFeed {
     feed.subscription = subscription;
     feed.last = feed.head;
     ctx.noteHead(topic, feed.head);
-    for (const message of early) feed.enqueue({ kind: "live", message });
+    for (const message of early) {
+      if (message.seq <= feed.head) feed.remember(message);
+      feed.enqueue({ kind: "live", message });
+    }
     return feed;
   }
 
@@ -128,9 +152,16 @@ export class TopicFeed implements LiveFeed {
     this.headTimers.add(timer);
   }
 
+  /** NATS disconnected: confirm the epoch before delivering anything more. */
+  suspect(): void {
+    this.unconfirmed = true;
+  }
+
   /** The stream was re-created: drop everything queued and restart from the new stream's start. */
   restart(): void {
     this.generation++;
+    this.unconfirmed = false;
+    this.known.clear();
     this.replaceQueue([]);
     this.enqueue({ kind: "restart" });
   }
@@ -196,6 +227,12 @@ export class TopicFeed implements LiveFeed {
   }
 
   private async process(item: Item, generation: number): Promise<void> {
+    if (this.unconfirmed && item.kind !== "restart") {
+      await this.ctx.confirmEpoch();
+      // A new epoch restarted the feed: this item is gone with the old queue.
+      if (generation !== this.generation) return;
+      this.unconfirmed = false;
+    }
     switch (item.kind) {
       case "restart":
         // A new stream: its history starts at 0, so deliver all of it that is still retained
@@ -226,9 +263,9 @@ export class TopicFeed implements LiveFeed {
       case "live": {
         const message = item.message;
         if (message.seq <= this.last) {
-          // Normally the live copy of a message a repair already delivered; a seq far below the
-          // chain can also mean a re-created stream, which the backend checks (rate-limited).
-          if (message.prev < this.last && message.seq < this.last) await this.ctx.verifyEpoch();
+          // The live copy of a message a repair already delivered; anything else at or below the
+          // chain cannot be placed in it: a re-created stream, unless the epoch is confirmed.
+          if (this.known.get(message.seq) !== message.ts) await this.ctx.confirmEpoch();
           return;
         }
         if (message.prev > this.last) {
@@ -241,9 +278,12 @@ export class TopicFeed implements LiveFeed {
         }
         if (message.prev < this.last) {
           // Retention emptied the topic before this message was stored (JetStream then numbers its
-          // prev 0), or it belongs to a re-created stream: either way nothing proves that no
-          // message was lost between `last` and it (continuity is proven by equality only).
-          // The chain restarts at its prev, the message follows.
+          // prev 0), or it belongs to a re-created stream: it cannot be placed in the chain, so
+          // the epoch is confirmed first (a new one restarts the feed). In the same epoch nothing
+          // proves that no message was lost between `last` and it (continuity is proven by
+          // equality only): the chain restarts at its prev, the message follows.
+          await this.ctx.confirmEpoch();
+          if (generation !== this.generation) return;
           this.resetTo(message.prev, generation);
         }
         this.deliver(message, generation);
@@ -261,6 +301,8 @@ export class TopicFeed implements LiveFeed {
     while (generation === this.generation && !this.isClosed && this.last < through) {
       this.ctx.metrics.backendReads.inc({ kind: "repair" });
       const batch = await this.ctx.reader.after(this.topic, this.last, REPAIR_BATCH, through);
+      // Epoch before delivery: what was read is the current epoch's only if the stream still is.
+      if (batch.length > 0) await this.ctx.confirmEpoch();
       for (const message of batch) {
         if (generation !== this.generation) return;
         if (!counted) {
@@ -271,6 +313,7 @@ export class TopicFeed implements LiveFeed {
           // Retention removed messages of the gap: the chain cannot continue.
           return this.resetToHead(generation);
         }
+        this.remember(message);
         this.deliver({ ...message, prev: this.last }, generation);
       }
       if (batch.length < REPAIR_BATCH) return;
@@ -288,7 +331,14 @@ export class TopicFeed implements LiveFeed {
   private async resetToHead(generation: number): Promise<void> {
     this.ctx.metrics.backendReads.inc({ kind: "head" });
     const head = (await this.ctx.reader.last(this.topic))?.seq ?? 0;
+    await this.ctx.confirmEpoch();
     this.resetTo(head, generation);
+  }
+
+  /** Remembers a message read from the stream, so that its live copy is known when it comes. */
+  private remember(message: { readonly seq: number; readonly ts: number }): void {
+    this.known.set(message.seq, message.ts);
+    if (this.known.size > MAX_KNOWN_COPIES) this.known.delete(this.known.keys().next().value!);
   }
 
   private deliver(message: StoredMessage, generation: number): void {
