@@ -17,7 +17,14 @@ export async function validateManifest(manifest: { apiVersion?: unknown; kind?: 
   if (typeof apiVersion !== "string" || typeof kind !== "string")
     throw new Error(`manifest without apiVersion/kind: ${JSON.stringify(manifest).slice(0, 200)}`);
   if (apiVersion.startsWith("herald.dev/")) return validateNotificationService(manifest);
-  const modulePath = `kubernetes-models/${apiVersion}/${kind}`;
+  const group = apiVersion.includes("/") ? apiVersion.split("/")[0]! : "";
+  // Custom resources of other projects, from their @kubernetes-models packages.
+  const packageOf: Record<string, string> = {
+    "gateway.networking.k8s.io": "@kubernetes-models/gateway-api",
+    "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+    "keda.sh": "@kubernetes-models/keda",
+  };
+  const modulePath = `${packageOf[group] ?? "kubernetes-models"}/${apiVersion}/${kind}`;
   const module = (await import(modulePath)) as Record<string, ModelClass>;
   const Model = module[kind];
   if (!Model) throw new Error(`no Kubernetes schema for ${apiVersion} ${kind}`);
