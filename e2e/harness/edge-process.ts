@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ExecutionContext } from "ava";
 import { freePort } from "./free-port.js";
-import { sleep } from "./wait.js";
+import { waitFor } from "./wait.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -100,17 +100,18 @@ export async function spawnEdge(
   };
   if (options.waitReady === false) return edge;
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined)
-      throw new Error(`edge exited with ${exitCode} before it was ready:\n${err}${out}`);
-    try {
-      const response = await fetch(`${url}/readyz`);
-      if (response.status === 200) return edge;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`edge not ready within ${READY_TIMEOUT_MS} ms:\n${err}${out}`);
+  await waitFor(
+    () => `the edge to be ready:\n${err}${out}`,
+    async () => {
+      if (exitCode !== undefined)
+        throw new Error(`edge exited with ${exitCode} before it was ready:\n${err}${out}`);
+      try {
+        return (await fetch(`${url}/readyz`)).status === 200;
+      } catch {
+        return false; // not listening yet
+      }
+    },
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 100 },
+  );
+  return edge;
 }

@@ -2,7 +2,7 @@
 // it collect garbage and print one heap_probe line on stdout, which heapOf waits for.
 import { fileURLToPath } from "node:url";
 import type { EdgeProcess, SpawnOptions } from "./edge-process.js";
-import { sleep } from "./wait.js";
+import { waitFor } from "./wait.js";
 
 /** spawnEdge options for an edge whose heap a test reads with heapOf. */
 export const HEAP_PROBE: SpawnOptions = {
@@ -29,11 +29,12 @@ const probeLines = (edge: EdgeProcess) =>
 export async function heapOf(edge: EdgeProcess): Promise<Heap> {
   const before = probeLines(edge).length;
   edge.kill("SIGUSR2");
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const lines = probeLines(edge);
-    if (lines.length > before) return JSON.parse(lines.at(-1)!) as Heap;
-    await sleep(50);
-  }
-  throw new Error("the edge did not report its heap");
+  return waitFor(
+    "the edge to report its heap",
+    () => {
+      const lines = probeLines(edge);
+      return lines.length > before ? (JSON.parse(lines.at(-1)!) as Heap) : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
 }

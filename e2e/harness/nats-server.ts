@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort } from "./free-port.js";
-import { sleep } from "./wait.js";
+import { waitFor } from "./wait.js";
 
 /** The part of ava's ExecutionContext the harness needs. */
 export interface Teardown {
@@ -129,25 +129,25 @@ class NatsProcess implements NatsNode {
 
   /** Waits until a client can connect (and, for JetStream, the account API answers). */
   async waitReady(jetstream: boolean): Promise<void> {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
     let last = "";
-    while (Date.now() < deadline) {
-      if (!this.child) throw new Error(`nats-server ${this.name} exited while starting:\n${this.output}`);
-      try {
-        const nc = await connect({ servers: this.url, reconnect: false, timeout: 1000 });
+    await waitFor(
+      () => `nats-server ${this.name} to be ready (${last}):\n${this.output}`,
+      async () => {
+        if (!this.child) throw new Error(`nats-server ${this.name} exited while starting:\n${this.output}`);
         try {
-          if (jetstream) await (await jetstreamManager(nc, { timeout: 1000 })).getAccountInfo();
-          return;
-        } finally {
-          await nc.close();
+          const nc = await connect({ servers: this.url, reconnect: false, timeout: 1000 });
+          try {
+            if (jetstream) await (await jetstreamManager(nc, { timeout: 1000 })).getAccountInfo();
+            return true;
+          } finally {
+            await nc.close();
+          }
+        } catch (err) {
+          last = String(err);
+          return false;
         }
-      } catch (err) {
-        last = String(err);
-        await sleep(100);
-      }
-    }
-    throw new Error(
-      `nats-server ${this.name} not ready after ${READY_TIMEOUT_MS}ms (${last}):\n${this.output}`,
+      },
+      { timeoutMs: READY_TIMEOUT_MS, intervalMs: 100 },
     );
   }
 
@@ -245,26 +245,28 @@ export async function startNatsCluster(t: Teardown, size = 3): Promise<NatsClust
     nodes,
     stop,
     async leaderOf(stream) {
-      const deadline = Date.now() + READY_TIMEOUT_MS;
       let last = "";
-      while (Date.now() < deadline) {
-        const live = nodes.filter((n) => n.pid !== 0).map((n) => n.url);
-        try {
-          const nc = await connect({ servers: live, reconnect: false, timeout: 1000 });
+      return waitFor(
+        () => `stream ${stream} to have a leader: ${last}`,
+        async () => {
+          const live = nodes.filter((n) => n.pid !== 0).map((n) => n.url);
           try {
-            const info = await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(stream);
-            const leader = nodes.find((n) => n.name === info.cluster?.leader);
-            if (leader) return leader;
-            last = `no leader yet (${JSON.stringify(info.cluster)})`;
-          } finally {
-            await nc.close();
+            const nc = await connect({ servers: live, reconnect: false, timeout: 1000 });
+            try {
+              const info = await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(stream);
+              const leader = nodes.find((n) => n.name === info.cluster?.leader);
+              if (leader) return leader;
+              last = `no leader yet (${JSON.stringify(info.cluster)})`;
+            } finally {
+              await nc.close();
+            }
+          } catch (err) {
+            last = String(err);
           }
-        } catch (err) {
-          last = String(err);
-        }
-        await sleep(200);
-      }
-      throw new Error(`stream ${stream} has no leader after ${READY_TIMEOUT_MS}ms: ${last}`);
+          return undefined;
+        },
+        { timeoutMs: READY_TIMEOUT_MS, intervalMs: 200 },
+      );
     },
   };
 }

@@ -25,12 +25,13 @@ const DEFAULT_INTERVAL_MS = 25;
 
 /**
  * Calls `check` (sync or async) until it answers something other than false/undefined and returns
- * that answer. Past the deadline it throws "timed out after N ms waiting for <what>". An error
- * thrown by `check` is not retried: it fails the wait at once, so a broken check is not mistaken
- * for a slow one.
+ * that answer. Past the deadline it throws "timed out after N ms waiting for <what>" (`what` may be
+ * a function, asked only then, to include what was seen meanwhile: a process's output, the last
+ * error). An error thrown by `check` is not retried: it fails the wait at once, so a broken check
+ * is not mistaken for a slow one.
  */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   check: Check<T>,
   options: WaitOptions | number = {},
 ): Promise<T> {
@@ -40,7 +41,11 @@ export async function waitFor<T>(
   for (;;) {
     const value = await check();
     if (value !== false && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
+      );
+    }
     await sleep(intervalMs);
   }
 }
