@@ -1,7 +1,7 @@
-// Epoch before delivery (DESIGN.md): no message is delivered under an epoch it does not belong to,
-// and an edge that sees a message it cannot place in the current epoch confirms the epoch before
-// delivering it (issue 9 #5). The stream is deleted and re-created behind the edge's back; another
-// edge publishes into the new one.
+// Epoch before delivery (docs/design.md#why-the-epoch-is-confirmed-before-delivery): no message is
+// delivered under an epoch it does not belong to, and an edge that sees a message it cannot place
+// in the current epoch confirms the epoch before delivering it. The stream is deleted and
+// re-created behind the edge's back; another edge publishes into the new one.
 import test from "ava";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
