@@ -82,6 +82,6 @@ test("the demo page: on by default only with the embedded backend, off when HERA
   const off = await startTestEdge(t, { HERALD_DEMO: "false" });
   for (const path of ["/", "/index.html", "/demo.js"])
     t.is((await fetch(`${off.url}${path}`)).status, 404, path);
-  // The SDK bundle is not the demo: pages of any application load it from their edge (issue 13).
+  // The SDK bundle is not the demo: pages of any application load it from their edge.
   t.is((await fetch(`${off.url}/client.js`)).status, 200);
 });

@@ -99,14 +99,35 @@ test("anchors are GitHub's: punctuation dropped, repeats numbered", (t) => {
   t.deepEqual([...anchorsOf("# A\n## B\n```\n# not a heading\n```\n## B\n")], ["a", "b", "b-1"]);
 });
 
-test("no file points at a design document outside the repository", (t) => {
-  // The index, not the working tree: what a clean checkout holds.
-  let hits = "";
+/** `git grep` over the index (what a clean checkout holds, not the working tree): the matching lines. */
+function grepIndex(...args: string[]): string {
   try {
-    hits = git("grep", "--cached", "-n", "-I", "DESIGN\\.md");
+    return git("grep", "--cached", "-n", "-I", ...args);
   } catch (error) {
     // git grep exits 1 when it finds nothing.
     if ((error as { status?: number }).status !== 1) throw error;
+    return "";
   }
-  t.is(hits, "");
+}
+
+test("no file points at a design document outside the repository", (t) => {
+  t.is(grepIndex("DESIGN\\.md"), "");
+});
+
+test("code says what it covers, not which issue asked for it (issue numbers live outside the repository)", (t) => {
+  t.is(
+    grepIndex(
+      "-i",
+      "-E",
+      "\\bissue [0-9]+",
+      "--",
+      "*.ts",
+      "*.js",
+      "*.mjs",
+      "*.sh",
+      ":!node_modules",
+      ":!edge/public/client.js",
+    ),
+    "",
+  );
 });

@@ -47,7 +47,7 @@ test("a live feed catching up 8 messages after a NATS reconnect delivers them pr
   t.true(ms < PROMPT_MS, `the catch-up took ${ms} ms after the reconnect`);
 });
 
-test("a read is bounded by what it can deliver: beyond the head no page is read, an unrecovered position reads one message (issue 11 #4)", async (t) => {
+test("a read is bounded by what it can deliver: beyond the head no page is read, an unrecovered position reads one message", async (t) => {
   const nats = await startNats(t);
   const { backend } = await startBackend(t, nats.url, { HERALD_MAX_MSGS_PER_TOPIC: "10" });
   const reader = (backend as unknown as { reader: StreamReader }).reader;
