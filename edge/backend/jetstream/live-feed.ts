@@ -186,8 +186,9 @@ export class TopicFeed implements LiveFeed {
     const refused = waits && budget !== undefined && !budget.tryTake("feed", feedBytes(item.message));
     if (waits && (this.queue.length >= MAX_QUEUED || refused)) {
       // Far behind, or over the memory budget: stop queueing copies and read the backlog from
-      // JetStream instead.
-      this.replaceQueue([{ kind: "catch-up" }]);
+      // JetStream instead; a restart waiting in the queue stays (it catches up after its reset).
+      const restart = this.queue.some((queued) => queued.kind === "restart");
+      this.replaceQueue([restart ? { kind: "restart" } : { kind: "catch-up" }]);
     } else {
       if (waits && budget) this.counted.add(item);
       this.queue.push(item);

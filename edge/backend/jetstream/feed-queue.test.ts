@@ -1,0 +1,53 @@
+// A live feed's queue behind a slow repair: when it collapses into one
+// catch-up (far behind, or over the memory budget), a restart waiting in it (the stream was
+// re-created) must survive, or the feed would catch up in the new stream from the old chain.
+import test from "ava";
+import { startNats } from "../../../e2e/harness/nats-server.js";
+import { Recorder, startBackend } from "../../../e2e/harness/jetstream-support.js";
+import { waitFor } from "../../../e2e/harness/wait.js";
+import type { StoredMessage } from "../backend.js";
+import { TopicFeed, type FeedContext } from "./live-feed.js";
+import type { StreamReader } from "./reader.js";
+
+test("a restart queued behind a slow repair survives the queue's collapse at 10,000 live copies", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  const context = (backend as unknown as { feedContext: FeedContext }).feedContext;
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let hold = false;
+  const reader = Object.create(context.reader) as StreamReader;
+  reader.after = async (...args) => {
+    if (hold) await held;
+    return context.reader.after(...args);
+  };
+  let inject: (message: StoredMessage) => void = () => {};
+  const feedContext: FeedContext = {
+    ...context,
+    reader,
+    subscribe: (topic, onMessage) => {
+      inject = (message) => onMessage(message);
+      return context.subscribe(topic, onMessage);
+    },
+  };
+  const recorder = new Recorder();
+  const feed = await TopicFeed.open("q", recorder, feedContext);
+  t.teardown(() => feed.close());
+  await backend.publish({ topic: "q", data: "1" });
+  await waitFor("the first message", () => recorder.messages().length === 1);
+  const last = recorder.messages()[0]!.seq;
+
+  // A gap: the repair's read is held, so everything after it waits in the queue.
+  hold = true;
+  inject({ topic: "q", seq: last + 10, prev: last + 5, ts: Date.now(), data: '"gap"' });
+  feed.restart();
+  for (let i = 0; i < 10_001; i++)
+    inject({ topic: "q", seq: last + 11 + i, prev: last + 10 + i, ts: Date.now(), data: '"x"' });
+  release();
+  await waitFor(
+    "the restart's reset",
+    () => recorder.events.some((e) => "reset" in e && e.reset.head === 0),
+    10_000,
+  );
+  t.pass();
+});
