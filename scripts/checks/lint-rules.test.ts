@@ -106,3 +106,43 @@ test("allowed arrows pass: the backend importing edge/common, a test importing t
     [],
   );
 });
+
+test("docs/design.md#import-arrows lists exactly the arrows the lint enforces", async (t) => {
+  const config = (await eslint.calculateConfigForFile(`${ROOT}edge/server.ts`)) as {
+    rules: Record<
+      string,
+      [unknown, { zones: { target: string; from: string | string[]; except?: string[] }[] }]
+    >;
+  };
+  const zones = config.rules["import-x/no-restricted-paths"]![1].zones;
+  const enforced = new Map<string, string[]>();
+  for (const zone of zones) {
+    if (zone.from !== ".") continue;
+    const folder = zone.target.replace(/^\.\//, "");
+    // Each folder may import itself; the composition root's "edge" is every edge folder, listed.
+    const allowed = (zone.except ?? [])
+      .map((f) => f.replace(/^\.\//, ""))
+      .filter((f) => f !== folder && f !== "node_modules");
+    enforced.set(folder, allowed);
+  }
+  const design = readFileSync(`${ROOT}docs/design.md`, "utf8");
+  const section = design.slice(
+    design.indexOf("## Import arrows"),
+    design.indexOf("## The path of one message"),
+  );
+  const documented = new Map<string, string[]>();
+  for (const row of section.matchAll(/^\| `([^`]+)`[^|]* \| (.+) \|$/gm)) {
+    const folder = row[1]!.replace(/\/$/, "");
+    const cell = row[2]!;
+    const allowed = cell.startsWith("every `edge/` folder")
+      ? ["edge", ...[...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).filter((f) => f !== "edge/")]
+      : [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    documented.set(
+      folder,
+      allowed.map((f) => f.replace(/\/$/, "")),
+    );
+  }
+  const sorted = (map: Map<string, string[]>) =>
+    Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, [...v].sort()]));
+  t.deepEqual(sorted(documented), sorted(enforced));
+});
