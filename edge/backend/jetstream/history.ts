@@ -15,7 +15,7 @@ export async function readHistory(
 ): Promise<ReadResult> {
   const count = Math.max(0, Math.floor(limit));
   const newest = await reader.last(topic);
-  const head = newest?.seq ?? 0;
+  let head = newest?.seq ?? 0;
   if ("last" in from) {
     const messages = await lastMessages(reader, topic, newest, Math.max(0, Math.floor(from.last)));
     return { epoch, head, recovered: true, messages: messages.slice(0, count) };
@@ -23,8 +23,14 @@ export async function readHistory(
   const after = from.after;
   // The head itself: nothing follows it (a head of 0 says nothing: see untouchedSince).
   if (after === head && head > 0) return { epoch, head, recovered: true, messages: [] };
-  // Beyond the head is not a position of this topic: answered without reading a page.
-  if (after > head) return { epoch, head, recovered: false, messages: [] };
+  if (after > head) {
+    // Direct gets are answered by any replica: one that lags may not have the client's position
+    // yet (it came from an edge fed by a faster one). The leader's head decides.
+    head = await reader.leaderHead(topic);
+    // Beyond the head is not a position of this topic: answered without reading a page.
+    if (after > head) return { epoch, head, recovered: false, messages: [] };
+    if (after === head) return { epoch, head, recovered: true, messages: [] };
+  }
   if (head === 0)
     return { epoch, head, recovered: after === 0 && (await reader.untouchedSince(0)), messages: [] };
   // The first message after `after` decides (one direct get); the page is read only when it can

@@ -1,0 +1,35 @@
+// An R3 resume answered by a replica that lags (issue 9 suspicion): direct gets may come from a
+// follower that has not applied the newest messages, so the topic's head it reports can be below
+// the position a client brings from an edge fed by a faster one. That position must not be taken
+// for one beyond the head (recovered:false, then a restart below it: duplicates).
+import test from "ava";
+import { startNats } from "../../../e2e/harness/nats-server.js";
+import { startBackend } from "../../../e2e/harness/jetstream-support.js";
+import { readHistory } from "./history.js";
+import type { StreamReader } from "./reader.js";
+
+test("a position above the head a lagging replica reports is recovered when the leader has it, and nothing before it is read again", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  const real = (backend as unknown as { reader: StreamReader }).reader;
+  const seqs: number[] = [];
+  for (let i = 0; i < 5; i++) seqs.push((await backend.publish({ topic: "lag", data: String(i) })).seq);
+  const stale = await real.at("lag", seqs[1]!);
+  // A follower two messages behind: its last message of the topic is the second.
+  const lagging = Object.create(real) as StreamReader;
+  lagging.last = async () => stale;
+
+  const atHead = await readHistory(lagging, backend.epoch(), "lag", { after: seqs[4]! }, 100);
+  t.like(atHead, { recovered: true, head: seqs[4], messages: [] });
+  const between = await readHistory(lagging, backend.epoch(), "lag", { after: seqs[3]! }, 100);
+  t.true(between.recovered);
+  t.deepEqual(
+    between.messages.map((m) => m.seq),
+    [seqs[4]],
+  );
+  // Beyond the leader's head too: not a position of this topic.
+  t.like(await readHistory(lagging, backend.epoch(), "lag", { after: seqs[4]! + 50 }, 100), {
+    recovered: false,
+    messages: [],
+  });
+});
