@@ -1,14 +1,16 @@
-// HeraldClient: one WebSocket to an edge, kept alive across drops, drains and token expiry.
-// The connection life cycle lives here; per-topic ordering lives in Subscription, publishes in
-// PublishTracker, delays in Backoff, tokens in TokenProvider.
+// HeraldClient: one connection to an edge — a WebSocket, or Server-Sent Events where WebSockets are
+// refused — kept alive across drops, drains and token expiry, under the application's control
+// (connect(), disconnect(), close()). The connection life cycle lives here; per-topic ordering lives
+// in Subscription, publishes in PublishTracker, delays in Backoff, tokens in TokenProvider, the SSE
+// transport in SseSocket (which the client drives like a WebSocket).
 import { closeAdvice, CloseCode, SUBPROTOCOL } from "../protocol/codes.js";
 import { topicProblem } from "../protocol/topic.js";
-import { decodeEdgeFrames } from "./decode.js";
-import type { ClientFrame, EdgeFrame, ErrFrame, RequestId } from "./wire.js";
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+import { decodeEdgeFrames } from "./decode.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";
 import { newMsgId, PublishTracker, type PublishResult } from "./publish-tracker.js";
+import { SseSocket, type FetchLike } from "./sse.js";
 import type { PositionStorage } from "./storage.js";
 import {
   DEFAULT_MAX_PENDING,
@@ -20,23 +22,65 @@ import {
 import { refreshDelay, TokenProvider, type TokenSource } from "./token.js";
 import {
   defaultWebSocket,
+  httpUrl,
   OPEN,
   websocketUrl,
   type WebSocketConstructor,
   type WebSocketLike,
 } from "./websocket.js";
+import type { ClientFrame, EdgeFrame, ErrFrame, Limits, PubFrame, RequestId } from "./wire.js";
 
-export type ClientState = "connecting" | "open" | "reconnecting" | "closed";
+/**
+ * - `disconnected`: not connected and not trying (autoConnect: false before connect(), or after disconnect())
+ * - `connecting`: trying to connect, not connected yet since connect() (or since the client was made)
+ * - `open`: connected; subscriptions are sent, publishes go out
+ * - `reconnecting`: the connection was lost; trying again (with backoff) and resuming
+ * - `suspended`: trying for longer than `suspendAfterMs`: a long outage the application may show
+ * - `closed`: closed for good, by close() or a refusal no retry can change (a fixed token refused)
+ */
+export type ClientState = "disconnected" | "connecting" | "open" | "reconnecting" | "suspended" | "closed";
+
+/** How the client reaches an edge. */
+export type TransportKind = "websocket" | "sse";
+
+/** What a `state` event says besides the new state. */
+export interface StateChange {
+  readonly state: ClientState;
+  readonly previous: ClientState;
+  /** When a connection ended: its close code (1006: cut without one) and reason. */
+  readonly code?: number;
+  readonly reason?: string;
+  /** The error that ended the client (`closed`), or that the last attempt failed with. */
+  readonly error?: Error;
+  /** On `open`: the transport of the connection. */
+  readonly transport?: TransportKind;
+}
 
 export interface HeraldClientOptions {
-  /** The edge: `wss://host` (the path /v1/ws is added), `wss://host/v1/ws`, or http(s) equivalents. */
+  /** The edge: `https://host` or `wss://host` (paths /v1/ws and /v1/sse are added), or `wss://host/v1/ws`. */
   url: string;
   /** A JWT, or a function returning a fresh one (called again before `exp` and after 4001/4003). */
   token?: TokenSource;
   /** Where subscription positions are persisted (e.g. webStoragePositions()); none by default. */
   storage?: PositionStorage;
-  /** WebSocket implementation; the global one by default (the Node entry passes `ws`). */
+  /** Connect as soon as the client is made (default true); false: only once connect() is called. */
+  autoConnect?: boolean;
+  /**
+   * The transports to use, the preferred first (default ["websocket", "sse"]). With two, the client
+   * falls back to the second when `fallbackAfter` attempts in a row with the first failed to get a
+   * welcome (a proxy that refuses WebSocket upgrades), and stays on it while it works.
+   */
+  transports?: readonly TransportKind[];
+  /** Failed attempts with the preferred transport before one with the other (default 2). */
+  fallbackAfter?: number;
+  /** An attempt without a welcome within this long has failed (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Trying for longer than this without a connection is `suspended` (default 60 s). */
+  suspendAfterMs?: number;
+  /** WebSocket implementation; the global one by default (browsers, Node 22+; else the `ws` package). */
   WebSocket?: WebSocketConstructor;
+  /** fetch implementation for the SSE transport; the global one by default. */
+  fetch?: FetchLike;
   /** Reconnect delays (and retries of a `sub` the edge refused for now): exponential backoff with full jitter. */
   backoff?: Partial<BackoffOptions>;
 }
@@ -53,31 +97,39 @@ export interface SubscribeOptions {
 }
 
 export interface PublishOptions {
-  /** Deduplication id: a publish repeated with the same msgId is stored once. Generated when absent. */
+  /** Deduplication id: a publish repeated with the same msgId on the same topic is stored once. Generated when absent. */
   msgId?: string;
 }
 
+/** Events of the client; each listener gets the listed arguments. */
 export interface ClientEvents {
-  state: ClientState;
+  /** The client's state changed: the new state, and what changed (close code and reason, transport). */
+  state: [state: ClientState, change: StateChange];
   /** Something went wrong that the client handles by itself (it reconnects); for logging. */
-  error: Error;
+  error: [error: Error];
 }
 
 /** Close codes the client itself uses on its socket. */
 const CLIENT_CLOSE = { normal: 1000, heartbeat: 4000, malformed: CloseCode.Malformed } as const;
-type TimerName = "reconnect" | "refresh" | "heartbeat" | "drain";
+type TimerName = "reconnect" | "refresh" | "heartbeat" | "drain" | "connect" | "suspend";
 /** Retry delay for a failed token refresh while the current token is still valid. */
 const REFRESH_RETRY_MS = 2_000;
 /** Floor on refresh scheduling, so a token function that keeps returning a near-expired token cannot spin. */
 const MIN_REFRESH_MS = 1_000;
+/** After falling back, the preferred transport is tried again on connections made after this long. */
+const FALLBACK_STICKS_MS = 5 * 60_000;
+const DEFAULTS = { fallbackAfter: 2, connectTimeoutMs: 10_000, suspendAfterMs: 60_000 };
 
 export class HeraldClient {
   readonly #url: string;
-  readonly #WebSocket: WebSocketConstructor;
+  readonly #WebSocket: WebSocketConstructor | undefined;
+  readonly #fetch: FetchLike | undefined;
   readonly #storage: PositionStorage | undefined;
   readonly #tokens: TokenProvider;
   readonly #backoffOptions: BackoffOptions;
   readonly #backoff: Backoff;
+  readonly #transports: readonly TransportKind[];
+  readonly #options: typeof DEFAULTS;
   readonly #events = new Emitter<ClientEvents>();
   readonly #subscriptions = new Map<string, Subscription<never>>();
   readonly #publishes = new PublishTracker();
@@ -85,11 +137,11 @@ export class HeraldClient {
   readonly #quietRequests = new Set<RequestId>();
   /** ids of pings in flight on this connection. */
   readonly #pings = new Set<RequestId>();
-  /** The heartbeat interval the edge announced in its welcome. */
-  #heartbeatMs: number | undefined;
 
-  #state: ClientState = "connecting";
+  #state: ClientState;
   #ws: WebSocketLike | undefined;
+  /** The transport of the current connection attempt. */
+  #transport: TransportKind | undefined;
   /** Welcome received and (with a token) authenticated: frames may be sent. */
   #ready = false;
   #welcomed = false;
@@ -108,28 +160,73 @@ export class HeraldClient {
   #progressed = false;
   /** When the current connection became ready (ms since the epoch). */
   #readySince = 0;
+  /** The heartbeat interval and limits the edge announced in its welcome. */
+  #heartbeatMs: number | undefined;
+  #limits: Limits | undefined;
+  /** Attempts in a row with the preferred transport that got no welcome. */
+  #preferredFailures = 0;
+  /** The fallback transport is used for connections made before this time (ms since the epoch). */
+  #fallbackUntil = 0;
+  /** The close of the last connection (or failed attempt), for the next state event. */
+  #lastClose: { code: number; reason: string } | undefined;
+  #lastError: Error | undefined;
+  #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   #nextId = 1;
   readonly #timers: Record<TimerName, ReturnType<typeof setTimeout> | undefined> = {
     reconnect: undefined,
     refresh: undefined,
     heartbeat: undefined,
     drain: undefined,
+    connect: undefined,
+    suspend: undefined,
   };
 
   constructor(options: HeraldClientOptions) {
-    this.#url = websocketUrl(options.url);
-    this.#WebSocket = options.WebSocket ?? defaultWebSocket();
+    this.#url = options.url;
+    // Checked now, so that a wrong URL fails here rather than on every attempt.
+    websocketUrl(options.url);
+    this.#transports = options.transports ?? ["websocket", "sse"];
+    if (
+      this.#transports.length === 0 ||
+      this.#transports.length > 2 ||
+      this.#transports.some((kind) => kind !== "websocket" && kind !== "sse") ||
+      new Set(this.#transports).size !== this.#transports.length
+    ) {
+      throw new TypeError(`herald: transports must list "websocket" and/or "sse" once each`);
+    }
+    this.#WebSocket =
+      options.WebSocket ?? (this.#transports.includes("websocket") ? defaultWebSocket() : undefined);
+    this.#fetch = options.fetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
+    if (this.#transports.includes("sse") && this.#fetch === undefined && this.#transports.length === 1)
+      throw new TypeError("herald: the sse transport needs fetch (pass { fetch })");
     this.#storage = options.storage;
     this.#tokens = new TokenProvider(options.token);
     this.#backoffOptions = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#backoff = new Backoff(this.#backoffOptions);
-    void this.#connect();
+    this.#options = {
+      fallbackAfter: options.fallbackAfter ?? DEFAULTS.fallbackAfter,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      suspendAfterMs: options.suspendAfterMs ?? DEFAULTS.suspendAfterMs,
+    };
+    this.#state = options.autoConnect === false ? "disconnected" : "connecting";
+    if (this.#state === "connecting") this.#startTrying();
   }
 
   get state(): ClientState {
     return this.#state;
   }
 
+  /** The transport of the current connection (or attempt); undefined while none. */
+  get transport(): TransportKind | undefined {
+    return this.#ws ? this.#transport : undefined;
+  }
+
+  /** The limits the edge announced on the current (or last) connection. */
+  get limits(): Limits | undefined {
+    return this.#limits && { ...this.#limits };
+  }
+
+  /** Adds a listener (typed by event: see ClientEvents); returns a function that removes it. */
   on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): () => void {
     return this.#events.on(event, listener);
   }
@@ -139,9 +236,49 @@ export class HeraldClient {
   }
 
   /**
+   * Resolves once the client is open (at once if it is); rejects if it is closed first. A client
+   * that is `disconnected` waits for connect().
+   */
+  ready(): Promise<void> {
+    if (this.#state === "open") return Promise.resolve();
+    if (this.#state === "closed")
+      return Promise.reject(this.#lastError ?? new HeraldError("closed", "herald: the client is closed"));
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Connects (after `autoConnect: false`, or after disconnect()). Subscriptions and publishes made
+   * meanwhile are sent once connected; subscriptions resume from their positions. Does nothing
+   * while connecting or connected.
+   */
+  connect(): void {
+    if (this.#state === "closed") throw new HeraldError("closed", "herald: the client is closed");
+    if (this.#state !== "disconnected") return;
+    this.#backoff.reset();
+    this.#preferredFailures = 0;
+    this.#fallbackUntil = 0;
+    this.#setState("connecting");
+    this.#startTrying();
+  }
+
+  /**
+   * Closes the connection and stops trying (logout, a hidden tab): `disconnected`. Subscriptions stay
+   * with their positions and publishes not yet acknowledged stay queued: connect() resumes them all.
+   */
+  disconnect(): void {
+    if (this.#state === "closed" || this.#state === "disconnected") return;
+    const ws = this.#ws;
+    this.#stopConnection();
+    clearTimeout(this.#timers.suspend);
+    this.#lastClose = { code: CLIENT_CLOSE.normal, reason: "client disconnected" };
+    this.#setState("disconnected");
+    ws?.close(CLIENT_CLOSE.normal, "client disconnected");
+  }
+
+  /**
    * Subscribes to one topic. Messages reach `handler` exactly once and in order while the client
-   * lives, across reconnects; one at a time (a returned promise is awaited before the next).
-   * One subscription per topic per client.
+   * lives, across reconnects and transports; one at a time (a returned promise is awaited before the
+   * next). One subscription per topic per client.
    */
   subscribe<T = unknown>(topic: string, handler: MessageHandler<T>): Subscription<T>;
   subscribe<T = unknown>(
@@ -184,7 +321,8 @@ export class HeraldClient {
 
   /**
    * Publishes `data` to `topic` (needs a token with publish rights). Resolves once stored; a publish
-   * interrupted by a disconnect is sent again with the same msgId, so it is stored once.
+   * interrupted by a disconnect is sent again with the same msgId, so it is stored once. Made while
+   * not connected, it waits for the connection.
    */
   publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     if (this.#state === "closed")
@@ -195,13 +333,13 @@ export class HeraldClient {
         new HeraldError("invalid_topic", `herald: invalid topic ${JSON.stringify(topic)}: ${problem}`),
       );
     }
-    const frame = { op: "pub", topic, data, id: this.#newId(), msgId: options.msgId ?? newMsgId() } as const;
+    const frame: PubFrame = { op: "pub", topic, data, id: this.#newId(), msgId: options.msgId ?? newMsgId() };
     const result = this.#publishes.add(frame);
-    if (this.#ready) this.#send(frame);
+    if (this.#ready) this.#sendPublish(frame);
     return result;
   }
 
-  /** Closes the connection for good: subscriptions end, unacknowledged publishes are rejected. */
+  /** Closes for good: subscriptions end, unacknowledged publishes are rejected. */
   close(): void {
     if (this.#state === "closed") return;
     const ws = this.#ws;
@@ -211,9 +349,33 @@ export class HeraldClient {
 
   // ---- connection life cycle ----
 
+  /** From connect() or construction: attempts begin, and `suspended` comes if they go on too long. */
+  #startTrying(): void {
+    this.#armSuspend();
+    void this.#connect();
+  }
+
+  #armSuspend(): void {
+    clearTimeout(this.#timers.suspend);
+    this.#timers.suspend = setTimeout(() => {
+      if (this.#state === "connecting" || this.#state === "reconnecting") this.#setState("suspended");
+    }, this.#options.suspendAfterMs);
+  }
+
+  /** The transport for the next attempt: the preferred one, or the other after failures with it. */
+  #nextTransport(): TransportKind {
+    const [preferred, fallback] = this.#transports as [TransportKind, TransportKind | undefined];
+    if (fallback === undefined || (fallback === "sse" && this.#fetch === undefined)) return preferred;
+    if (Date.now() < this.#fallbackUntil) return fallback;
+    // Past the threshold, every other attempt tries the fallback: an edge that is down fails both.
+    if (this.#preferredFailures >= this.#options.fallbackAfter && this.#transport === preferred)
+      return fallback;
+    return preferred;
+  }
+
   async #connect(): Promise<void> {
     this.#timers.reconnect = undefined;
-    if (this.#state === "closed") return;
+    if (this.#state === "closed" || this.#state === "disconnected") return;
     let token: string | undefined;
     try {
       token =
@@ -225,7 +387,7 @@ export class HeraldClient {
       this.#scheduleReconnect(this.#backoff.next());
       return;
     }
-    if (this.#closed()) return;
+    if (this.#stopped()) return;
     if (this.#refusedToken !== undefined) {
       if (token === this.#refusedToken) {
         // Still the token the edge refused: asking again would only be refused again.
@@ -234,15 +396,22 @@ export class HeraldClient {
       }
       this.#refusedToken = undefined;
     }
+    const transport = this.#nextTransport();
     let ws: WebSocketLike;
     try {
-      ws = new this.#WebSocket(this.#url, SUBPROTOCOL);
+      ws =
+        transport === "sse"
+          ? new SseSocket(httpUrl(this.#url), token, this.#fetch!)
+          : new this.#WebSocket!(websocketUrl(this.#url), SUBPROTOCOL);
     } catch (error) {
+      this.#transport = transport;
+      if (transport === this.#transports[0]) this.#preferredFailures++;
       this.#reportError(error);
       this.#scheduleReconnect(this.#backoff.next());
       return;
     }
     this.#ws = ws;
+    this.#transport = transport;
     this.#welcomed = false;
     this.#authenticated = token === undefined;
     this.#ready = false;
@@ -256,11 +425,17 @@ export class HeraldClient {
     ws.onclose = (event) => this.#lost(ws, event.code, event.reason);
     // An error is always followed by a close event, which does the handling.
     ws.onerror = () => {};
+    // A proxy may accept the upgrade and then pass nothing: no welcome in time is a failed attempt.
+    clearTimeout(this.#timers.connect);
+    this.#timers.connect = setTimeout(() => {
+      if (ws === this.#ws && !this.#welcomed)
+        this.#drop(ws, CLIENT_CLOSE.heartbeat, `no welcome within ${this.#options.connectTimeoutMs} ms`);
+    }, this.#options.connectTimeoutMs);
   }
 
   #scheduleReconnect(delayMs: number): void {
-    if (this.#state === "closed") return;
-    this.#setState(this.#state === "connecting" ? "connecting" : "reconnecting");
+    if (this.#state === "closed" || this.#state === "disconnected") return;
+    if (this.#state === "open") this.#setState("reconnecting");
     clearTimeout(this.#timers.reconnect);
     this.#timers.reconnect = setTimeout(() => void this.#connect(), delayMs);
   }
@@ -269,18 +444,10 @@ export class HeraldClient {
   #lost(ws: WebSocketLike, code: number, reason: string): void {
     if (ws !== this.#ws) return;
     const wasReady = this.#ready;
-    this.#ws = undefined;
-    this.#ready = false;
-    this.#authRequest = undefined;
-    this.#quietRequests.clear();
-    this.#pings.clear();
-    for (const timer of ["refresh", "heartbeat", "drain"] as const) {
-      clearTimeout(this.#timers[timer]);
-      this.#timers[timer] = undefined;
-    }
-    for (const subscription of this.#subscriptions.values()) subscription.connectionLost();
-    if (this.#state === "closed") return;
-    if (this.#state === "open") this.#setState("reconnecting");
+    if (!this.#welcomed && this.#transport === this.#transports[0]) this.#preferredFailures++;
+    this.#lastClose = { code, reason };
+    this.#stopConnection();
+    if (this.#state === "closed" || this.#state === "disconnected") return;
 
     const advice = closeAdvice(code);
     if (advice === "new_token") {
@@ -304,6 +471,20 @@ export class HeraldClient {
     else if (wasReady && advice === "resume" && (code === CloseCode.Draining || this.#progressed))
       this.#scheduleReconnect(0);
     else this.#scheduleReconnect(this.#backoff.next());
+  }
+
+  /** Forgets the current connection: its timers, requests and subscriptions' wire state. */
+  #stopConnection(): void {
+    this.#ws = undefined;
+    this.#ready = false;
+    this.#authRequest = undefined;
+    this.#quietRequests.clear();
+    this.#pings.clear();
+    for (const timer of ["refresh", "heartbeat", "drain", "connect", "reconnect"] as const) {
+      clearTimeout(this.#timers[timer]);
+      this.#timers[timer] = undefined;
+    }
+    for (const subscription of this.#subscriptions.values()) subscription.connectionLost();
   }
 
   /**
@@ -334,22 +515,33 @@ export class HeraldClient {
   #becomeReady(): void {
     this.#ready = true;
     this.#readySince = Date.now();
+    this.#lastClose = undefined;
+    clearTimeout(this.#timers.suspend);
+    if (this.#transport === this.#transports[0]) {
+      this.#preferredFailures = 0;
+    } else if (this.#preferredFailures >= this.#options.fallbackAfter) {
+      // The fallback works where the preferred transport did not: keep to it for a while.
+      this.#fallbackUntil = Date.now() + FALLBACK_STICKS_MS;
+    }
     this.#setState("open");
     for (const subscription of this.#subscriptions.values()) {
-      if (subscription.ready) this.#send(subscription.subFrame(this.#newId()));
+      if (subscription.canSubscribe) this.#send(subscription.subFrame(this.#newId()));
     }
-    for (const frame of this.#publishes.unacknowledged()) this.#send(frame);
+    for (const frame of this.#publishes.unacknowledged()) this.#sendPublish(frame);
     this.#scheduleRefresh();
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
   }
 
   #finish(error: HeraldError): void {
     for (const timer of Object.keys(this.#timers) as TimerName[]) clearTimeout(this.#timers[timer]);
     this.#ws = undefined;
     this.#ready = false;
-    // Not ready any more, so this only ends them (no unsub is sent on a closing connection).
-    for (const subscription of [...this.#subscriptions.values()]) subscription.unsubscribe();
+    this.#lastError = error;
+    for (const subscription of [...this.#subscriptions.values()]) subscription.clientClosed();
+    this.#subscriptions.clear();
     this.#publishes.rejectAll(error);
     this.#setState("closed");
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
   }
 
   // ---- incoming frames ----
@@ -378,6 +570,8 @@ export class HeraldClient {
     switch (frame.op) {
       case "welcome":
         this.#welcomed = true;
+        this.#limits = frame.limits;
+        clearTimeout(this.#timers.connect);
         this.#startHeartbeat(ws, frame.heartbeatMs);
         this.#becomeReadyWhenAuthenticated();
         return;
@@ -515,10 +709,10 @@ export class HeraldClient {
   readonly #host: SubscriptionHost = {
     retryBackoff: () => this.#backoffOptions,
     subscribeOnWire: (subscription) => {
-      if (this.#ready && subscription.ready) this.#send(subscription.subFrame(this.#newId()));
+      if (this.#ready && subscription.canSubscribe) this.#send(subscription.subFrame(this.#newId()));
     },
     resubscribeOnWire: (subscription) => {
-      if (!this.#ready || !subscription.ready) return;
+      if (!this.#ready || !subscription.canSubscribe) return;
       this.#sendUnsub(subscription.topic);
       this.#send(subscription.subFrame(this.#newId()));
     },
@@ -540,10 +734,33 @@ export class HeraldClient {
     this.#send({ op: "unsub", topic, id });
   }
 
+  /**
+   * A publish over the edge's frame limit would close the connection with 4009 on every attempt:
+   * it is refused here instead, once the edge has said its limit.
+   */
+  #sendPublish(frame: PubFrame): void {
+    const text = JSON.stringify(frame);
+    const max = this.#limits?.maxFrameBytes;
+    if (max !== undefined && utf8Length(text) > max) {
+      this.#publishes.handleErr({
+        op: "err",
+        id: frame.id,
+        code: "payload_too_large",
+        message: `the publish is over the edge's frame limit of ${max} bytes`,
+      });
+      return;
+    }
+    this.#sendText(text);
+  }
+
   #send(frame: ClientFrame): void {
+    this.#sendText(JSON.stringify(frame));
+  }
+
+  #sendText(text: string): void {
     const ws = this.#ws;
     if (ws?.readyState !== OPEN) return; // whatever was not sent is sent again on the next connection
-    ws.send(JSON.stringify(frame));
+    ws.send(text);
   }
 
   #newId(): number {
@@ -551,17 +768,43 @@ export class HeraldClient {
   }
 
   /** A method, not a field read, so TypeScript does not narrow it across an await. */
-  #closed(): boolean {
-    return this.#state === "closed";
+  #stopped(): boolean {
+    return this.#state === "closed" || this.#state === "disconnected";
   }
 
   #setState(state: ClientState): void {
     if (state === this.#state) return;
+    const previous = this.#state;
     this.#state = state;
-    this.#events.emit("state", state);
+    const close = this.#lastClose;
+    const change: StateChange = {
+      state,
+      previous,
+      ...(close && state !== "open" && state !== "connecting"
+        ? { code: close.code, reason: close.reason }
+        : {}),
+      ...(state === "open" && this.#transport ? { transport: this.#transport } : {}),
+      ...(state === "closed" && this.#lastError ? { error: this.#lastError } : {}),
+    };
+    if (state === "reconnecting" || state === "connecting") this.#armSuspend();
+    this.#events.emit("state", state, change);
   }
 
   #reportError(error: unknown): void {
     this.#events.emit("error", error instanceof Error ? error : new Error(String(error)));
   }
+}
+
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }

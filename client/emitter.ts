@@ -1,10 +1,12 @@
 // A tiny typed event emitter that runs in browsers and Node alike (no node:events in the bundle).
-// A listener that throws must not break the client's state machine, so errors are reported to
-// `onListenerError` instead of propagating into the code that emitted the event.
+// Each event has a tuple of arguments (`state` passes the state and what changed). A listener that
+// throws must not break the client's state machine, so errors are reported to `onListenerError`
+// instead of propagating into the code that emitted the event.
 
-export type Listener<T> = (value: T) => void;
+/** A listener of an event whose arguments are `Args`. */
+export type Listener<Args extends unknown[]> = (...args: Args) => void;
 
-export class Emitter<Events extends object> {
+export class Emitter<Events extends { [K in keyof Events]: unknown[] }> {
   readonly #listeners = new Map<keyof Events, Set<Listener<never>>>();
 
   constructor(private readonly onListenerError: (error: unknown) => void = reportUncaught) {}
@@ -17,14 +19,23 @@ export class Emitter<Events extends object> {
     return () => this.off(event, listener);
   }
 
+  /** Like on(), for the next emission only. */
+  once<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
+    const off = this.on(event, (...args) => {
+      off();
+      listener(...args);
+    });
+    return off;
+  }
+
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): void {
     this.#listeners.get(event)?.delete(listener as Listener<never>);
   }
 
-  emit<K extends keyof Events>(event: K, value: Events[K]): void {
+  emit<K extends keyof Events>(event: K, ...args: Events[K]): void {
     for (const listener of [...(this.#listeners.get(event) ?? [])]) {
       try {
-        (listener as Listener<Events[K]>)(value);
+        (listener as Listener<Events[K]>)(...args);
       } catch (error) {
         this.onListenerError(error);
       }

@@ -37,10 +37,54 @@ export interface ResyncInfo {
   readonly position: Position;
 }
 
+/** What a subscription is doing: asking an edge for it, in force, or ended for good. */
+export type SubscriptionState = "subscribing" | "subscribed" | "unsubscribed";
+
+/** Why a subscription is being asked for (again). */
+export interface SubscribingContext {
+  readonly topic: string;
+  /**
+   * "connecting": waiting for a connection (the first one, or after one was lost); "repairing": a
+   * message was missing, the subscription is asked for again from its position; "paused": its
+   * handler fell maxPending messages behind, it resumes from its position once caught up.
+   */
+  readonly reason: "connecting" | "repairing" | "paused";
+  /** Where it will resume from (undefined: none yet, it starts as `from` says). */
+  readonly position: Position | undefined;
+}
+
+/** An edge confirmed the subscription (its `subok`). */
+export interface SubscribedContext {
+  readonly topic: string;
+  /** The subscription asked to continue after a position it had (stored, given, or its own). */
+  readonly wasRecovering: boolean;
+  /**
+   * It was recovering and the edge honoured the position: nothing was missed. Recovering and not
+   * recovered means messages were lost to retention or a re-created stream: a `resync` event follows
+   * (after the messages accepted before it).
+   */
+  readonly recovered: boolean;
+  /** Where delivery continues: the next message has prev === position.seq. */
+  readonly position: Position;
+}
+
+/** The subscription ended; it receives nothing more. */
+export interface UnsubscribedContext {
+  readonly topic: string;
+  /** "unsubscribed": by unsubscribe(); "refused": the edge refused it for good (see `error`); "closed": the client was closed. */
+  readonly reason: "unsubscribed" | "refused" | "closed";
+  readonly error?: HeraldError;
+}
+
+/** Events of a subscription; each listener gets the listed arguments. */
 export interface SubscriptionEvents {
-  resync: ResyncInfo;
+  subscribing: [context: SubscribingContext];
+  subscribed: [context: SubscribedContext];
+  unsubscribed: [context: UnsubscribedContext];
+  /** The edge could not honour the position: messages after `lost` (if any) are not coming. */
+  resync: [info: ResyncInfo];
   /** The edge refused the subscription for good (forbidden, invalid topic, limit); it has ended. */
-  error: HeraldError;
+  error: [error: HeraldError];
 }
 
 /** What the client does for its subscriptions on the current connection. */
@@ -93,6 +137,9 @@ export class Subscription<T = unknown> {
   #ended = false;
   /** An edge has confirmed this subscription at least once. */
   #confirmed = false;
+  #state: SubscriptionState = "subscribing";
+  /** The request in flight asked to continue after a position the subscription had. */
+  #wasRecovering = false;
   readonly #retry: Backoff;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -140,11 +187,39 @@ export class Subscription<T = unknown> {
     return this.#ended;
   }
 
+  /** subscribing (asked for, not confirmed yet), subscribed (in force), unsubscribed (ended). */
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /**
+   * Resolves once the subscription is in force (at once if it is), with what its `subscribed`
+   * event said; rejects if it ends first.
+   */
+  ready(): Promise<SubscribedContext | undefined> {
+    if (this.#state === "subscribed") return Promise.resolve(undefined);
+    if (this.#state === "unsubscribed")
+      return Promise.reject(new HeraldError("closed", `herald: the subscription to ${this.topic} has ended`));
+    return new Promise((resolve, reject) => {
+      const offSubscribed = this.#events.once("subscribed", (context) => {
+        offEnded();
+        resolve(context);
+      });
+      const offEnded = this.#events.once("unsubscribed", (context) => {
+        offSubscribed();
+        reject(
+          context.error ?? new HeraldError("closed", `herald: the subscription to ${this.topic} has ended`),
+        );
+      });
+    });
+  }
+
   /** Whether the subscription can be sent on a connection (its stored position has been read, not paused). */
-  get ready(): boolean {
+  get canSubscribe(): boolean {
     return this.#loaded && !this.#ended && !this.#paused;
   }
 
+  /** Adds a listener (typed by event: see SubscriptionEvents); returns a function that removes it. */
   on<K extends keyof SubscriptionEvents>(event: K, listener: Listener<SubscriptionEvents[K]>): () => void {
     return this.#events.on(event, listener);
   }
@@ -161,6 +236,7 @@ export class Subscription<T = unknown> {
     if (this.#ended) return;
     this.#end();
     this.host.remove(this, false);
+    this.#events.emit("unsubscribed", { topic: this.topic, reason: "unsubscribed" });
   }
 
   // ---- used by the client ----
@@ -172,6 +248,7 @@ export class Subscription<T = unknown> {
     const frame: SubFrame = { op: "sub", topic: this.topic, id };
     if (this.#accepted) frame.from = { epoch: this.#accepted.epoch, seq: this.#accepted.seq };
     else if (typeof this.from === "object") frame.from = { last: (this.from as FromLast).last };
+    this.#wasRecovering = this.#accepted !== undefined;
     return frame;
   }
 
@@ -180,6 +257,14 @@ export class Subscription<T = unknown> {
     this.#requestId = undefined;
     this.#expectPrev = undefined;
     clearTimeout(this.#retryTimer);
+    this.#subscribing("connecting");
+  }
+
+  /** The client was closed: the subscription ends with it. */
+  clientClosed(): void {
+    if (this.#ended) return;
+    this.#end();
+    this.#events.emit("unsubscribed", { topic: this.topic, reason: "closed" });
   }
 
   handleSubOk(frame: SubOkFrame): SubOkOutcome {
@@ -192,6 +277,14 @@ export class Subscription<T = unknown> {
     this.#confirmed = true;
     const confirmed = { epoch: frame.epoch, seq: frame.seq };
     this.#expectPrev = frame.seq;
+    this.#state = "subscribed";
+    this.#events.emit("subscribed", {
+      topic: this.topic,
+      wasRecovering: this.#wasRecovering,
+      recovered: this.#wasRecovering && frame.recovered,
+      position: { ...confirmed },
+    });
+    if (this.#ended) return outcome;
     if (!frame.recovered) {
       const lost = this.#accepted && { ...this.#accepted };
       this.#accepted = confirmed;
@@ -218,6 +311,7 @@ export class Subscription<T = unknown> {
     }
     if (frame.prev !== this.#expectPrev) {
       this.#expectPrev = undefined;
+      this.#subscribing("repairing");
       this.host.resubscribeOnWire(this);
       return "gap";
     }
@@ -246,10 +340,9 @@ export class Subscription<T = unknown> {
     }
     this.#end();
     this.host.remove(this, true);
-    this.#events.emit(
-      "error",
-      new HeraldError(frame.code, `subscription to ${this.topic} refused: ${frame.message}`),
-    );
+    const error = new HeraldError(frame.code, `subscription to ${this.topic} refused: ${frame.message}`);
+    this.#events.emit("unsubscribed", { topic: this.topic, reason: "refused", error });
+    this.#events.emit("error", error);
   }
 
   /** Whether `id` is this subscription's current request. */
@@ -321,10 +414,23 @@ export class Subscription<T = unknown> {
     this.#expectPrev = undefined;
     this.#requestId = undefined;
     clearTimeout(this.#retryTimer);
+    this.#subscribing("paused");
     this.host.pauseOnWire(this);
   }
 
+  /** No subok in force any more: say so once, with why. */
+  #subscribing(reason: SubscribingContext["reason"]): void {
+    if (this.#state !== "subscribed") return;
+    this.#state = "subscribing";
+    this.#events.emit("subscribing", {
+      topic: this.topic,
+      reason,
+      position: this.#accepted && { ...this.#accepted },
+    });
+  }
+
   #end(): void {
+    this.#state = "unsubscribed";
     this.#ended = true;
     this.#expectPrev = undefined;
     this.#pending = [];

@@ -31,6 +31,19 @@ export function websocketUrl(url: string): string {
   return parsed.toString();
 }
 
+/**
+ * The base of the edge's HTTP endpoints (/v1/sse, /v1/publish) for `url`: ws(s) becomes http(s), and
+ * a path ending in /v1/ws loses it, so a path prefix in front of the edge is kept.
+ */
+export function httpUrl(url: string): string {
+  const parsed = new URL(websocketUrl(url));
+  parsed.protocol = parsed.protocol === "wss:" ? "https:" : "http:";
+  parsed.pathname = parsed.pathname.replace(new RegExp(`${WS_PATH}$`), "").replace(/\/$/, "");
+  parsed.search = "";
+  parsed.hash = "";
+  return parsed.toString().replace(/\/$/, "");
+}
+
 export function defaultWebSocket(): WebSocketConstructor {
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!global) {

@@ -109,13 +109,14 @@ export function registerSseRoute(app: FastifyInstance, deps: SseDeps): void {
   });
 }
 
-/** The stream's topics: `topic` repeated, or comma-separated (topics never contain commas). */
+/**
+ * The stream's topics: `topic` repeated, or comma-separated (topics never contain commas). None is a
+ * stream of the welcome and heartbeats only (a client that only publishes, or not subscribed yet).
+ */
 function parseTopics(value: string | string[] | undefined, max: number): string[] {
   const topics = (Array.isArray(value) ? value : value === undefined ? [] : [value]).flatMap((v) =>
     v.split(","),
   );
-  if (topics.length === 0)
-    throw new RequestError("bad_request", `name at least one topic: ${SSE_PATH}?topic=a.b&topic=c.d`);
   if (topics.length > max)
     throw new RequestError("limit_exceeded", `a stream carries at most ${max} topics, got ${topics.length}`);
   const seen = new Set<string>();
@@ -131,15 +132,27 @@ function parseTopics(value: string | string[] | undefined, max: number): string[
 /**
  * Where each topic starts: the Last-Event-ID an EventSource sends when it reconnects (also as
  * ?lastEventId=, for clients that cannot set headers), for the topics it has a position for; else
- * `from`: "live" (default), "last:K", or a stream position (an event id kept from an earlier stream).
+ * `from`: "live" (default), "last:K", or a stream position (an event id kept from an earlier stream);
+ * or `from` once per topic, each "live", "last:K" or "<seq>@<epoch>".
  */
 function parseFrom(request: FastifyRequest<{ Querystring: Query }>, topics: number): (From | undefined)[] {
   const header = request.headers["last-event-id"];
   const lastEventId = (Array.isArray(header) ? header[0] : header) ?? single(request.query.lastEventId);
-  const base = parseStart(single(request.query.from), topics, "from");
+  const base = parseFromParam(request.query.from, topics);
   if (lastEventId === undefined || lastEventId === "") return base;
   const resumed = parseStart(lastEventId, topics, "Last-Event-ID");
   return resumed.map((from, i) => from ?? base[i]);
+}
+
+/** `from` once for every topic, or once per topic in the order of the topics (the SDK's way). */
+function parseFromParam(value: string | string[] | undefined, topics: number): (From | undefined)[] {
+  if (!Array.isArray(value)) return parseStart(value, topics, "from");
+  if (value.length !== topics)
+    throw new RequestError(
+      "bad_request",
+      `give from once, or once per topic (${topics}), not ${value.length} times`,
+    );
+  return value.map((one) => parseStart(one, 1, "from")[0]);
 }
 
 function parseStart(text: string | undefined, topics: number, what: string): (From | undefined)[] {
