@@ -88,3 +88,23 @@ for (const [kind, start] of BACKENDS) {
       });
   });
 }
+
+for (const [kind, start] of BACKENDS) {
+  test(`${kind}: the position of a topic's last message that aged out, nothing lost after it: ${kind === "embedded" ? "recovered (the log keeps the topic's head)" : "not recovered, soundly (JetStream keeps no head for an emptied topic, so the next message's Herald-Prev 0 proves nothing)"}`, async (t) => {
+    const backend = await start(t, RETENTION);
+    const a = await backend.publish({ topic: "emptied", data: '"A"' });
+    await agedOut(backend, "emptied");
+    const b = await backend.publish({ topic: "emptied", data: '"B"' });
+    const read = await backend.read("emptied", { after: a.seq }, 100);
+    if (kind === "embedded") {
+      t.true(read.recovered);
+      t.deepEqual(
+        read.messages.map((m) => [m.seq, m.prev]),
+        [[b.seq, a.seq]],
+      );
+    } else {
+      t.false(read.recovered);
+      t.deepEqual(read.messages, []);
+    }
+  });
+}
