@@ -52,7 +52,7 @@ export class PacedCollector extends Collector {
 
   override send(frame: string): void {
     super.send(frame);
-    this.outstanding += frame.length;
+    this.outstanding += Buffer.byteLength(frame);
   }
 
   room(): number {
