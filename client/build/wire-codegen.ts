@@ -149,7 +149,8 @@ function validExpression(schema: JsonSchema, defs: Defs, v: string, where: strin
       parts.push(`typeof ${v} === "string"`);
       if (schema.minLength !== undefined) parts.push(`${v}.length >= ${schema.minLength as number}`);
       if (schema.maxLength !== undefined) parts.push(`${v}.length <= ${schema.maxLength as number}`);
-      if (schema.pattern !== undefined) parts.push(`new RegExp(${JSON.stringify(schema.pattern)}).test(${v})`);
+      if (schema.pattern !== undefined)
+        parts.push(`new RegExp(${JSON.stringify(schema.pattern)}).test(${v})`);
       break;
     case "integer":
       parts.push(`Number.isInteger(${v})`);
@@ -316,7 +317,9 @@ function renderWireSource(): string {
     "/** Edge frames batched into one WebSocket message are separated by this. */",
     `export const BATCH_SEPARATOR = ${JSON.stringify(BATCH_SEPARATOR)};`,
     "",
-    checks.some((check) => check.includes("array(")) ? RUNTIME : RUNTIME.slice(0, RUNTIME.indexOf("\nfunction array(")),
+    checks.some((check) => check.includes("array("))
+      ? RUNTIME
+      : RUNTIME.slice(0, RUNTIME.indexOf("\nfunction array(")),
     "",
     ...checks,
     "",
