@@ -2,8 +2,8 @@
 // overrides. It is always killed by its pid when the test ends, whatever happened.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { ExecutionContext } from "ava";
 import { freePort } from "./free-port.js";
+import type { Teardown } from "./nats-server.js";
 import { waitFor } from "./wait.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -36,7 +36,7 @@ export interface SpawnOptions {
 }
 
 export async function spawnEdge(
-  t: ExecutionContext,
+  t: Teardown,
   env: Record<string, string> = {},
   options: SpawnOptions = {},
 ): Promise<EdgeProcess> {

@@ -1,0 +1,302 @@
+// The checker itself, on made-up observations: each kind of violation is counted where it
+// happens and nowhere else, and what the model allows (retention within its slack, a chain
+// JetStream cannot prove) is not counted.
+import test from "ava";
+import { check, type Chain, type Delivery, type Segment, type Violation } from "./checker.js";
+import { LogModel, type Rules } from "./model.js";
+
+const E1 = "epoch-one";
+const E2 = "epoch-two";
+const T0 = 1_000_000;
+const HOUR = 3_600_000;
+
+function model(rules: Partial<Rules> = {}): LogModel {
+  const m = new LogModel({
+    backend: "embedded",
+    maxAgeMs: HOUR,
+    maxMsgs: 1000,
+    dupWindowMs: 120_000,
+    ...rules,
+  });
+  m.beginEpoch(E1, 0);
+  return m;
+}
+
+/** Stores `seqs` on topic "a" of `epoch`, published at T0 + seq ms, with tags a<seq> (or given). */
+function store(m: LogModel, seqs: number[], epoch = E1, topic = "a", prevs?: number[]): void {
+  seqs.forEach((seq, i) => {
+    const tag = `${epoch}-${topic}${seq}`;
+    m.addPublish({
+      tag,
+      topic,
+      msgId: undefined,
+      via: "http",
+      tSent: T0 + seq,
+      tLastSent: T0 + seq,
+      tDone: T0 + seq,
+      result: { seq, dup: false },
+    });
+    m.learn({
+      epoch,
+      topic,
+      seq,
+      tag,
+      storedMin: T0 + seq,
+      storedMax: T0 + seq,
+      source: "recorder",
+      ...(prevs ? { storedPrev: prevs[i]! } : {}),
+    });
+  });
+}
+
+const d = (seq: number, prev: number, epoch = E1, topic = "a"): Delivery => ({
+  seq,
+  prev,
+  tag: `${epoch}-${topic}${seq}`,
+  t: T0 + 10_000,
+});
+
+function segment(over: Partial<Segment> & { deliveries: Delivery[] }): Segment {
+  return {
+    epoch: E1,
+    start: 0,
+    recovered: true,
+    cause: "live",
+    tSend: T0 + 5000,
+    tAnswer: T0 + 5001,
+    ...over,
+  };
+}
+
+function chain(segments: Segment[], active = true): Chain {
+  return { id: "c", client: "raw", topic: "a", segments, active };
+}
+
+function only(verdict: ReturnType<typeof check>): Partial<Record<Violation, number>> {
+  const out: Partial<Record<Violation, number>> = {};
+  for (const [k, v] of Object.entries(verdict.counts)) {
+    if (k !== "published" && k !== "deliveries" && v > 0) out[k as Violation] = v;
+  }
+  return out;
+}
+
+test("a complete chain from a live start is clean", (t) => {
+  const m = model();
+  store(m, [1, 3, 7]);
+  t.deepEqual(only(check(m, [chain([segment({ deliveries: [d(1, 0), d(3, 1), d(7, 3)] })])], E1)), {});
+});
+
+test("a skipped message is lost; a repeated one duplicated; an older one reordered", (t) => {
+  const m = model();
+  store(m, [1, 3, 7, 9]);
+  t.deepEqual(only(check(m, [chain([segment({ deliveries: [d(1, 0), d(7, 3), d(9, 7)] })])], E1)), {
+    lost: 1,
+    brokenChain: 1,
+  });
+  t.deepEqual(
+    only(check(m, [chain([segment({ deliveries: [d(1, 0), d(3, 1), d(3, 1), d(7, 3), d(9, 7)] })])], E1)),
+    {
+      duplicated: 1,
+    },
+  );
+  t.deepEqual(only(check(m, [chain([segment({ start: 3, deliveries: [d(7, 3), d(1, 0), d(9, 7)] })])], E1)), {
+    reordered: 1,
+  });
+});
+
+test("a message of another epoch delivered under this one is wrongEpoch", (t) => {
+  const m = model();
+  store(m, [1, 2]);
+  m.beginEpoch(E2, T0 + 3000);
+  store(m, [1, 2, 3], E2);
+  const leaked = { seq: 3, prev: 2, tag: `${E2}-a3`, t: T0 + 10_000 };
+  const verdict = check(m, [chain([segment({ deliveries: [d(1, 0), d(2, 1), leaked] })], false)], E2);
+  t.deepEqual(only(verdict), { wrongEpoch: 1 });
+});
+
+test("recovered:true where a message after the position had aged out is false; recovered:false where all was there is needless", (t) => {
+  const m = model({ maxAgeMs: 2000 });
+  store(m, [1, 2, 5]);
+  // Asked at T0+10s for seq 1: seq 2 (stored at T0+2) was surely gone.
+  const lied = segment({
+    cause: "resume",
+    asked: { epoch: E1, seq: 1 },
+    start: 1,
+    recovered: true,
+    tSend: T0 + 10_000,
+    tAnswer: T0 + 10_001,
+    deliveries: [{ ...d(5, 1) }],
+  });
+  t.deepEqual(only(check(m, [chain([lied], false)], E1)), { falseRecovered: 1, lost: 1 });
+
+  const m2 = model();
+  store(m2, [1, 2, 5]);
+  const needless = segment({
+    cause: "resume",
+    asked: { epoch: E1, seq: 2 },
+    start: 5,
+    recovered: false,
+    deliveries: [],
+  });
+  t.deepEqual(only(check(m2, [chain([needless], false)], E1)), { needlessUnrecovered: 1 });
+  // Near the end of max_age either answer is right.
+  const m3 = model({ maxAgeMs: 5000 });
+  store(m3, [1, 2, 5]);
+  const edge = segment({
+    cause: "resume",
+    asked: { epoch: E1, seq: 2 },
+    start: 5,
+    recovered: false,
+    tSend: T0 + 4900,
+    tAnswer: T0 + 4950,
+    deliveries: [],
+  });
+  t.deepEqual(only(check(m3, [chain([edge], false)], E1)), {});
+});
+
+test("foreign and future positions must not be recovered", (t) => {
+  const m = model();
+  store(m, [1, 2]);
+  const foreign = segment({
+    cause: "resume",
+    asked: { epoch: "nope", seq: 1 },
+    epoch: "nope",
+    start: 1,
+    recovered: true,
+    deliveries: [],
+  });
+  const future = segment({
+    cause: "resume",
+    asked: { epoch: E1, seq: 900 },
+    start: 900,
+    recovered: true,
+    deliveries: [],
+  });
+  t.deepEqual(only(check(m, [chain([foreign], false), chain([future], false)], E1)), { falseRecovered: 2 });
+  const honest = segment({
+    cause: "resume",
+    asked: { epoch: E1, seq: 900 },
+    start: 2,
+    recovered: false,
+    deliveries: [],
+  });
+  t.deepEqual(only(check(m, [chain([honest])], E1)), {});
+});
+
+test("JetStream: a message stored with prev 0 after its topic emptied proves nothing, so recovered:false is allowed", (t) => {
+  const m = model({ backend: "jetstream", maxAgeMs: 2000 });
+  // seq 1 stored at T0+1; seq 9 stored much later (T0+9 in this helper, so move it) with prev 0.
+  store(m, [1], E1, "a", [0]);
+  m.addPublish({
+    tag: `${E1}-a9`,
+    topic: "a",
+    msgId: undefined,
+    via: "http",
+    tSent: T0 + 60_000,
+    tLastSent: T0 + 60_000,
+    tDone: T0 + 60_000,
+    result: { seq: 9, dup: false },
+  });
+  m.learn({
+    epoch: E1,
+    topic: "a",
+    seq: 9,
+    tag: `${E1}-a9`,
+    storedMin: T0 + 60_000,
+    storedMax: T0 + 60_000,
+    storedPrev: 0,
+    source: "recorder",
+  });
+  const resync = segment({
+    cause: "resume",
+    asked: { epoch: E1, seq: 1 },
+    start: 9,
+    recovered: false,
+    tSend: T0 + 60_100,
+    tAnswer: T0 + 60_101,
+    deliveries: [],
+  });
+  t.deepEqual(only(check(m, [chain([resync], false)], E1)), {});
+  // The embedded log remembers the head: there the same answer is needless.
+  const e = model({ maxAgeMs: 2000 });
+  store(e, [1]);
+  e.addPublish({
+    tag: `${E1}-a9`,
+    topic: "a",
+    msgId: undefined,
+    via: "http",
+    tSent: T0 + 60_000,
+    tLastSent: T0 + 60_000,
+    tDone: T0 + 60_000,
+    result: { seq: 9, dup: false },
+  });
+  e.learn({
+    epoch: E1,
+    topic: "a",
+    seq: 9,
+    tag: `${E1}-a9`,
+    storedMin: T0 + 60_000,
+    storedMax: T0 + 60_000,
+    source: "ack",
+  });
+  t.deepEqual(only(check(e, [chain([resync], false)], E1)), { needlessUnrecovered: 1 });
+});
+
+test("an active chain behind the head, or without a subscription, is stuck", (t) => {
+  const m = model();
+  store(m, [1, 2, 3]);
+  const behind = chain([segment({ deliveries: [d(1, 0)] })]);
+  const pending: Chain = { ...chain([]), pending: "sub refused" };
+  t.deepEqual(only(check(m, [behind, pending], E1)), { stuck: 2 });
+});
+
+test("a msgId acked as a duplicate of another topic's message is lost; stored twice on one topic is duplicated", (t) => {
+  const m = model();
+  m.addPublish({
+    tag: "x1",
+    topic: "a",
+    msgId: "M",
+    via: "http",
+    tSent: T0,
+    tLastSent: T0,
+    tDone: T0,
+    result: { seq: 1, dup: false },
+  });
+  m.learn({ epoch: E1, topic: "a", seq: 1, tag: "x1", storedMin: T0, storedMax: T0, source: "ack" });
+  m.addPublish({
+    tag: "x2",
+    topic: "b",
+    msgId: "M",
+    via: "http",
+    tSent: T0 + 1,
+    tLastSent: T0 + 1,
+    tDone: T0 + 2,
+    result: { seq: 1, dup: true },
+  });
+  t.deepEqual(only(check(m, [], E1)), { lost: 1 });
+
+  const m2 = model();
+  m2.addPublish({
+    tag: "y1",
+    topic: "a",
+    msgId: "M",
+    via: "http",
+    tSent: T0,
+    tLastSent: T0,
+    tDone: T0,
+    result: { seq: 1, dup: false },
+  });
+  m2.learn({ epoch: E1, topic: "a", seq: 1, tag: "y1", storedMin: T0, storedMax: T0, source: "ack" });
+  m2.addPublish({
+    tag: "y2",
+    topic: "a",
+    msgId: "M",
+    via: "http",
+    tSent: T0 + 5,
+    tLastSent: T0 + 5,
+    tDone: T0 + 6,
+    result: { seq: 2, dup: false },
+  });
+  m2.learn({ epoch: E1, topic: "a", seq: 2, tag: "y2", storedMin: T0 + 5, storedMax: T0 + 6, source: "ack" });
+  t.deepEqual(only(check(m2, [], E1)), { duplicated: 1 });
+});
