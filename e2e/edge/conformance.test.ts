@@ -5,7 +5,7 @@ import { CloseCode } from "../../protocol/index.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { signToken, TEST_API_KEY, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { chainProblem, TestClient, UpgradeRefused } from "../harness/ws-client.js";
-import { sleep } from "../harness/wait.js";
+import { waitFor } from "../harness/wait.js";
 import { postPublish } from "../harness/http.js";
 
 const AUTH_ENV = {
@@ -451,8 +451,10 @@ test("heartbeat: a peer that stops answering pings is dropped", async (t) => {
   client.ws.pause();
   const dropped = async () =>
     (await edge.metrics.closes.get()).values.find((v) => v.labels.code === "1006")?.value;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && (await dropped()) === undefined) await sleep(100);
+  await waitFor("the silent peer to be dropped (close 1006)", dropped, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
   t.is(await dropped(), 1);
   t.is((await edge.metrics.connections.get()).values[0]?.value, 0);
   client.close();

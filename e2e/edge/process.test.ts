@@ -5,6 +5,7 @@ import { spawnEdge } from "../harness/edge-process.js";
 import { TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient } from "../harness/ws-client.js";
 import { postPublish } from "../harness/http.js";
+import { waitFor } from "../harness/wait.js";
 
 test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the process exits 0", async (t) => {
   const edge = await spawnEdge(t, {
@@ -18,9 +19,14 @@ test("SIGTERM: /readyz fails at once, every client gets reconnect then 1001, the
 
   edge.kill("SIGTERM");
   // Unready before any connection is closed (the drain delay is still running).
-  const deadline = Date.now() + 10_000;
-  let readyz = 200;
-  while (readyz === 200 && Date.now() < deadline) readyz = (await fetch(`${edge.url}/readyz`)).status;
+  const readyz = await waitFor(
+    "/readyz to turn 503",
+    async () => {
+      const status = (await fetch(`${edge.url}/readyz`)).status;
+      return status === 200 ? undefined : status;
+    },
+    { timeoutMs: 10_000, intervalMs: 10 },
+  );
   t.is(readyz, 503);
   t.true(
     clients.every((c) => c.closed === undefined),

@@ -6,7 +6,7 @@ import { connect, type Socket } from "node:net";
 import { startTestEdge } from "../harness/test-edge.js";
 import { signToken, TEST_JWT_SECRET } from "../harness/tokens.js";
 import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
-import { sleep } from "../harness/wait.js";
+import { waitFor } from "../harness/wait.js";
 
 /** A TCP connection that sends the start of an upgrade request and then nothing more. */
 function stalledHandshake(port: number): Promise<Socket & { closedByPeer: Promise<void> }> {
@@ -69,8 +69,10 @@ test("a flood of connections that send nothing: beyond 4x the bound new ones are
   t.teardown(() => flood.forEach((s) => s.destroy()));
   await t.throwsAsync(TestClient.connect(edge.wsUrl), { message: /socket hang up|ECONNRESET/ });
   // After the grace only the bound's worth of slow handshakes remain, and honest clients get in.
-  const deadline = Date.now() + 30_000;
-  while (flood.filter((s) => s.closed).length < 6 && Date.now() < deadline) await sleep(50);
+  await waitFor("six slow handshakes to be cut", () => flood.filter((s) => s.closed).length >= 6, {
+    timeoutMs: 30_000,
+    intervalMs: 50,
+  });
   t.is(flood.filter((s) => !s.closed).length, 2);
   const client = await TestClient.ready(edge.wsUrl);
   client.close();

@@ -17,7 +17,7 @@ import { httpRows } from "./rows-http.js";
 import { wireRows } from "./rows-wire.js";
 import { errorBody, errRow, httpRow, postJson, type HostileContext, type Row } from "./row.js";
 import { SteadyPublisher } from "./steady-stream.js";
-import { sleep } from "../harness/wait.js";
+import { waitFor } from "../harness/wait.js";
 
 const STEADY_TOPIC = "steady.stream";
 
@@ -159,12 +159,11 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
   t.is(edge.stderr(), "", "nothing on stderr");
 
   shared.close();
-  const deadline = Date.now() + 30_000;
-  while (
-    Date.now() < deadline &&
-    !/^herald_connections 1$/m.test(await (await fetch(`${edge.metricsUrl}/metrics`)).text())
-  )
-    await sleep(100);
+  await waitFor(
+    "only the steady subscriber to stay connected (herald_connections 1)",
+    async () => /^herald_connections 1$/m.test(await (await fetch(`${edge.metricsUrl}/metrics`)).text()),
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
   const after = await heapOf(edge);
   t.log(
     `heapUsed ${mib(baseline.heapUsed)} → ${mib(after.heapUsed)} MiB; arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(after.arrayBuffers)} MiB`,

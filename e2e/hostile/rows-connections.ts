@@ -4,7 +4,7 @@
 import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
 import { RawConnection, upgradeRequest } from "./raw-socket.js";
 import { answerBeforeClose, errorBody, row, upgradeRow, type HostileContext, type Row } from "./row.js";
-import { sleep } from "../harness/wait.js";
+import { waitFor } from "../harness/wait.js";
 
 export const LIMITS = { maxConnections: 40, maxPendingUpgrades: 20, upgradeTimeoutMs: 2500 } as const;
 
@@ -25,15 +25,15 @@ const openMany = (ctx: HostileContext, count: number) =>
 
 /** Waits until the edge accepts and answers a fresh connection again (after rows that exhaust a bound). */
 async function untilFreshConnectionsServed(ctx: HostileContext): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
-    connection.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
-    const served = await connection.waitForEnd().then((text) => text.startsWith("HTTP/1.1 200"));
-    if (served) return;
-    await sleep(100);
-  }
-  throw new Error("the edge does not serve fresh connections again");
+  await waitFor(
+    "the edge to serve fresh connections again",
+    async () => {
+      const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
+      connection.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      return connection.waitForEnd().then((text) => text.startsWith("HTTP/1.1 200"));
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
 }
 
 async function openConnections(ctx: HostileContext): Promise<number> {
@@ -192,8 +192,11 @@ export const connectionRows: Row[] = [
     },
     async (ctx) => {
       // Only the steady subscriber and the shared connection are open between rows.
-      const deadline = Date.now() + 30_000;
-      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await sleep(100);
+      const onlyTwoOpen = async () => (await openConnections(ctx)) === 2;
+      await waitFor("only the steady and the shared connection to be open", onlyTwoOpen, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
       // One at a time: opened all at once, they would also meet the bound on pending upgrades.
       const clients: TestClient[] = [];
       ctx.scope.teardown(() => clients.forEach((client) => client.close()));
@@ -205,7 +208,7 @@ export const connectionRows: Row[] = [
           error instanceof UpgradeRefused ? { status: error.status, body: error.body } : String(error),
       );
       clients.forEach((client) => client.close());
-      while ((await openConnections(ctx)) !== 2 && Date.now() < deadline) await sleep(100);
+      await waitFor("the closed clients to be gone", onlyTwoOpen, { timeoutMs: 30_000, intervalMs: 100 });
       const again = await TestClient.ready(ctx.edge.wsUrl, { token: ctx.token });
       again.close();
       return { refused, acceptedAgainAfterClose: true };
