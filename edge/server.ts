@@ -64,19 +64,19 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     max_pending_upgrades: config.maxPendingUpgrades,
   });
   const authenticator = await createAuthenticator(config);
-  // Started only once the port listens: /healthz and /readyz (503 with the backend's state) are
-  // served while the backend connects, also when NATS is not there yet.
-  const backend = await createBackend(config, metrics, log);
-  // Why the edge is (un)ready, in the log as well as on /readyz.
-  backend.onStatus((status) =>
-    log.log(status.state === "unavailable" ? "warn" : "info", "backend_status", { ...status }),
-  );
   // Everything clients can make the edge hold beyond their send buffers (edge/common/memory-budget.ts).
   const budget = new MemoryBudget(config.memoryBudgetBytes, {
     observe: (use, bytes) => metrics.memoryUsed.set({ use }, bytes),
     evicted: (bytes) => metrics.memoryEvicted.inc(bytes),
   });
   metrics.memoryLimit.set(config.memoryBudgetBytes);
+  // Started only once the port listens: /healthz and /readyz (503 with the backend's state) are
+  // served while the backend connects, also when NATS is not there yet.
+  const backend = await createBackend(config, metrics, log, budget);
+  // Why the edge is (un)ready, in the log as well as on /readyz.
+  backend.onStatus((status) =>
+    log.log(status.state === "unavailable" ? "warn" : "info", "backend_status", { ...status }),
+  );
   const hub = new Hub(backend, metrics, {
     cachePerTopic: config.cachePerTopic,
     historyLimit: config.historyLimit,

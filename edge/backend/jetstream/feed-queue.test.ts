@@ -3,7 +3,11 @@
 // re-created) must survive, or the feed would catch up in the new stream from the old chain.
 import test from "ava";
 import { startNats } from "../../../e2e/harness/nats-server.js";
-import { Recorder, startBackend } from "../../../e2e/harness/jetstream-support.js";
+import { chainProblem, Recorder, startBackend } from "../../../e2e/harness/jetstream-support.js";
+import { loadConfig } from "../../../shared/config.js";
+import { EdgeMetrics } from "../../common/metrics.js";
+import { MemoryBudget } from "../../common/memory-budget.js";
+import { JetStreamBackend } from "./jetstream-backend.js";
 import { waitFor } from "../../../e2e/harness/wait.js";
 import type { StoredMessage } from "../backend.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
@@ -50,4 +54,60 @@ test("a restart queued behind a slow repair survives the queue's collapse at 10,
     10_000,
   );
   t.pass();
+});
+
+test("live copies queued behind a slow repair are bounded by the edge's memory budget in bytes, not only by their count, and none is lost", async (t) => {
+  const nats = await startNats(t);
+  const budget = new MemoryBudget(1024 * 1024);
+  const backend = new JetStreamBackend(
+    loadConfig({ HERALD_NATS_URL: nats.url }),
+    new EdgeMetrics(),
+    undefined,
+    budget,
+  );
+  t.teardown(() => backend.close());
+  await backend.start();
+  const { backend: publisher } = await startBackend(t, nats.url);
+  const context = (backend as unknown as { feedContext: FeedContext }).feedContext;
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let hold = false;
+  const reader = Object.create(context.reader) as StreamReader;
+  reader.after = async (...args) => {
+    if (hold) await held;
+    return context.reader.after(...args);
+  };
+  const feedContext: FeedContext = {
+    ...context,
+    reader,
+    // One live copy lost on the wire: the next one reveals the gap, whose repair is held.
+    subscribe: (topic, onMessage) =>
+      context.subscribe(topic, (m) => onMessage(m?.data === '"drop"' ? undefined : m)),
+  };
+  const recorder = new Recorder();
+  const feed = await TopicFeed.open("bytes", recorder, feedContext);
+  t.teardown(() => feed.close());
+  await publisher.publish({ topic: "bytes", data: '"first"' });
+  await waitFor("the first message", () => recorder.messages().length === 1);
+  hold = true;
+  await publisher.publish({ topic: "bytes", data: '"drop"' });
+  const big = JSON.stringify("x".repeat(60_000));
+  // What the feed's queue holds, measured on the queue itself.
+  const queued = () =>
+    (feed as unknown as { queue: { kind: string; message?: StoredMessage }[] }).queue.reduce(
+      (sum, item) => sum + (item.message?.data.length ?? 0),
+      0,
+    );
+  let most = 0;
+  for (let i = 0; i < 40; i++) {
+    await publisher.publish({ topic: "bytes", data: big });
+    most = Math.max(most, queued());
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  most = Math.max(most, queued());
+  t.true(most <= budget.limit, `the queue held ${most} bytes of data`);
+  release();
+  await waitFor("every message", () => recorder.messages().length === 42, 10_000);
+  t.is(chainProblem(recorder.messages(), 0), undefined);
+  t.is(budget.usedBy("feed"), 0);
 });

@@ -23,6 +23,7 @@ import { msgIdProblem } from "../../../protocol/msg-id.js";
 import type { EdgeConfig } from "../../../shared/config.js";
 import { silentLogger, type Logger } from "../../common/log.js";
 import type { EdgeMetrics } from "../../common/metrics.js";
+import type { MemoryBudget } from "../../common/memory-budget.js";
 import {
   BackendUnavailableError,
   type Backend,
@@ -101,6 +102,8 @@ export class JetStreamBackend implements Backend {
     private readonly config: EdgeConfig,
     private readonly metrics: EdgeMetrics,
     private readonly log: Logger = silentLogger,
+    /** The edge's memory budget: live copies queued behind a repair count against it. */
+    budget?: MemoryBudget,
   ) {
     this.desired = desiredStreamConfig(config);
     this.reader = new StreamReader(
@@ -118,6 +121,7 @@ export class JetStreamBackend implements Backend {
     this.feedContext = {
       reader: this.reader,
       metrics,
+      budget,
       reads: bulkReads,
       epoch: () => this.currentEpoch,
       subscribe: (topic, onMessage) => this.subscribeLive(topic, onMessage),
