@@ -111,12 +111,58 @@ export const wireRows: Row[] = [
     },
   ),
 
-  // Ping floods. A burst is cut by ws itself (more than 60 pongs pending: dropped without a close
-  // frame); a flood paced to stay under that bound counts against the frame rate (50/s, burst 100).
+  // Ping and pong floods: every frame counts against the frame rate (50/s, burst 100) before ws
+  // parses it, control frames included, so a burst is refused at its 101st frame with 4009 and ws
+  // never answers any of it; a flood paced to stay under ws's own bound on pending pongs, likewise.
   rawRow(
-    "ping flood: 500 WebSocket pings at once",
-    Array.from({ length: 500 }, () => ({ opcode: Opcode.ping, payload: "p".repeat(125) })),
-    "no close frame",
+    "ping flood: 150 WebSocket pings at once",
+    Array.from({ length: 150 }, () => ({ opcode: Opcode.ping, payload: "p".repeat(125) })),
+    { code: 4009, reason: "more than 50 frames per second" },
+  ),
+  row(
+    "pong flood: 300 unsolicited pongs count against the frame rate too",
+    { code: 4009, reason: "more than 50 frames per second" },
+    async (ctx) => {
+      const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port, ctx.token);
+      const pongs = Array.from({ length: 300 }, () => encodeFrame({ opcode: Opcode.pong, payload: "p" }));
+      // A request after them: answered only if the pongs went uncounted.
+      const probe = encodeFrame({ opcode: Opcode.text, payload: '{"op":"ping","id":"after-pongs"}' });
+      ws.connection.write(Buffer.concat([...pongs, probe]));
+      return ws.connection.until(() => {
+        if (ws.frames().some((f) => f.opcode === Opcode.text && f.payload.includes("after-pongs")))
+          return "answered: the pongs were not counted";
+        return ws.frames().some((f) => f.opcode === Opcode.close) ? ws.waitForClose() : undefined;
+      }, "a close frame or the probe's answer");
+    },
+  ),
+  row(
+    "frames after the edge closed a connection are not read, and the edge ends it without waiting for the client's close",
+    {
+      close: { code: 4400, reason: "binary frames are not accepted; send JSON text frames" },
+      answersAfterClose: 0,
+      endedByEdge: true,
+    },
+    async (ctx) => {
+      const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port, ctx.token);
+      ws.send({ opcode: Opcode.binary, payload: '{"op":"ping","id":1}' });
+      const close = await ws.waitForClose();
+      const framesAtClose = ws.frames().length;
+      // Pings and requests after the close: none may be parsed or answered. The client never sends
+      // a close frame of its own: the edge ends the TCP connection anyway, within seconds, not ws's 30.
+      ws.connection.write(
+        Buffer.concat(
+          Array.from({ length: 50 }, (_, i) =>
+            encodeFrame(
+              i % 2 === 0
+                ? { opcode: Opcode.ping, payload: "p" }
+                : { opcode: Opcode.text, payload: `{"op":"ping","id":${i}}` },
+            ),
+          ),
+        ),
+      );
+      await ws.connection.waitForEnd(5_000);
+      return { close, answersAfterClose: ws.frames().length - framesAtClose, endedByEdge: true };
+    },
   ),
   row(
     "paced ping flood: 10 pings at a time, each batch's pongs awaited",

@@ -95,11 +95,15 @@ export class Session {
 
     const guarded = transport.attach({
       frame: (data, isBinary) => this.onMessage(data, isBinary),
-      alive: () => (this.alive = true),
-      // ws answers every ping with a pong outside the bounded send queue: pings count as frames.
-      ping: () => {
-        if (!this.ended) this.withinFrameRate();
+      // Every frame counts, before it is parsed: data frames and their fragments, pings (ws answers
+      // each with a pong outside the send queue), pongs and close frames. Over the rate: 4009, and
+      // the transport reads nothing more.
+      input: () => {
+        if (this.ended) return false;
+        this.alive = true;
+        return this.withinFrameRate();
       },
+      alive: () => (this.alive = true),
       closed: () => this.end(),
       error: (message) => this.log.log("debug", "ws_error", { error: message }),
       oversized: () =>
@@ -224,7 +228,6 @@ export class Session {
     if (this.ended) return;
     this.alive = true;
     const { config } = this.ctx;
-    if (!this.withinFrameRate()) return;
     if (isBinary) {
       this.refuseFrame(
         "invalid_frame",

@@ -10,10 +10,14 @@ import type { SendTarget } from "./send-queue.js";
 export interface TransportHandlers {
   /** A client frame (WebSocket message). */
   frame(data: RawData, isBinary: boolean): void;
+  /**
+   * A unit of input arrived, before it is parsed (for the WebSocket: every frame, control frames
+   * and continuation fragments included): it counts against the frame rate and is a sign of life.
+   * False when the session refuses it; the transport then discards it and all input after it.
+   */
+  input(): boolean;
   /** A sign of life from the peer (a pong). */
   alive(): void;
-  /** The peer pinged (ws answers by itself, outside the send queue): it counts as a frame. */
-  ping(): void;
   /** A frame too large to be read at all: the session closes with 4009. */
   oversized(): void;
   /** The connection is gone. */

@@ -1,9 +1,21 @@
-// herald.v1 over WebSocket: a ws connection as a session transport (transport.ts).
+// herald.v1 over WebSocket: a ws connection as a session transport (transport.ts). Every frame
+// the client sends is counted before ws parses it (ws-input.ts); once the edge closes the
+// connection, nothing more the client sends is parsed, and the socket is ended right after the
+// close frame and destroyed shortly after what was queued for it has gone out, instead of ws's 30 s
+// wait for the client's own close frame.
+import type { Socket } from "node:net";
 import type { WebSocket } from "ws";
 import { onOversizedFrame } from "./oversized-frames.js";
 import type { SessionTransport, TransportHandlers } from "./transport.js";
+import { meterFrames, type FrameMeter } from "./ws-input.js";
+
+/** After the close frame and everything before it are written, the peer has this long to close. */
+const CLOSE_LINGER_MS = 1000;
 
 export class WsTransport implements SessionTransport {
+  private meter: FrameMeter | undefined;
+  private finishing = false;
+
   constructor(private readonly ws: WebSocket) {}
 
   get bufferedAmount(): number {
@@ -24,18 +36,30 @@ export class WsTransport implements SessionTransport {
 
   attach(handlers: TransportHandlers): boolean {
     const { ws } = this;
-    ws.on("message", (data, isBinary) => handlers.frame(data, isBinary));
+    this.meter = meterFrames(ws, () => handlers.input());
+    if (this.meter === undefined) {
+      // A ws without the receiver this counts at: count what it reports (fragments go uncounted).
+      ws.on("ping", () => void handlers.input());
+      ws.on("pong", () => void handlers.input());
+    }
+    ws.on("message", (data, isBinary) => {
+      if (this.meter !== undefined || handlers.input()) handlers.frame(data, isBinary);
+    });
     ws.on("pong", () => handlers.alive());
-    ws.on("ping", () => handlers.ping());
     ws.on("close", () => handlers.closed());
-    // ws closes the socket itself on protocol errors (bad UTF-8, bad framing); just log.
-    ws.on("error", (error) => handlers.error(error.message));
+    // ws closes the socket itself on protocol errors (bad UTF-8, bad framing): log, and let go of
+    // the socket as after any other close.
+    ws.on("error", (error) => {
+      handlers.error(error.message);
+      this.finish();
+    });
     // Frames beyond what ws reads at all: 4009 with a reason, as for any frame over the limit.
     return onOversizedFrame(ws, () => handlers.oversized());
   }
 
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
+    this.finish();
   }
 
   terminate(): void {
@@ -44,5 +68,19 @@ export class WsTransport implements SessionTransport {
 
   ping(): void {
     this.ws.ping();
+  }
+
+  /** Discards all further input, ends the socket after the close frame, destroys it soon after. */
+  private finish(): void {
+    if (this.finishing) return;
+    this.finishing = true;
+    this.meter?.discard();
+    const socket = (this.ws as WebSocket & { _socket?: Socket })._socket;
+    if (socket === undefined || socket.destroyed) return;
+    // Keep reading (and discarding) what still arrives, so that the socket can close cleanly.
+    socket.resume();
+    socket.end();
+    // A client that does not read keeps what is queued for it until ws's own close timeout.
+    socket.once("finish", () => setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref());
   }
 }
