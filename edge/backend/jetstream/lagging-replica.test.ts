@@ -1,4 +1,4 @@
-// An R3 resume answered by a replica that lags (issue 9 suspicion): direct gets may come from a
+// An R3 resume answered by a replica that lags: direct gets may come from a
 // follower that has not applied the newest messages, so the topic's head it reports can be below
 // the position a client brings from an edge fed by a faster one. That position must not be taken
 // for one beyond the head (recovered:false, then a restart below it: duplicates).
