@@ -599,6 +599,22 @@ export async function startFakeApiServer(
           if (matches(object, query)) write({ type: "ADDED", resource: resourceKey(type), object, rv: 0 });
         }
       }
+      // A streaming list (sendInitialEvents, client-go's WatchList): the initial events end with a
+      // bookmark annotated k8s.io/initial-events-end, which the client waits for to be in sync.
+      if (query.get("sendInitialEvents") === "true")
+        response.write(
+          `${JSON.stringify({
+            type: "BOOKMARK",
+            object: {
+              kind: type.kind,
+              apiVersion: groupVersion(type),
+              metadata: {
+                resourceVersion: store.resourceVersion,
+                annotations: { "k8s.io/initial-events-end": "true" },
+              },
+            },
+          })}\n`,
+        );
     } catch (error) {
       // A real API server answers a too-old watch with an ERROR event carrying 410.
       const e = error as ApiError;
