@@ -110,9 +110,10 @@ test("helm uninstall with the example: the pre-delete hook deletes it while the 
   let uninstallFailed: unknown;
   uninstall.catch((error: unknown) => (uninstallFailed = error));
   // The kubelet's part for the hook: run the Job's command, then report it complete.
-  const job = (await waitFor("the pre-delete hook Job", () =>
-    cluster.get(`${JOBS}/herald-uninstall`),
-  )) as KubeObject & {
+  const job = (await waitFor("the pre-delete hook Job", () => {
+    if (uninstallFailed) throw uninstallFailed as Error; // helm gave up: say why
+    return cluster.get(`${JOBS}/herald-uninstall`);
+  })) as KubeObject & {
     spec: { template: { spec: { containers: { command: string[] }[] } } };
   };
   t.truthy(
