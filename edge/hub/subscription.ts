@@ -5,6 +5,7 @@
 import { encodeEdgeFrame } from "../../protocol/edge-frames.js";
 import type { RequestId } from "../../protocol/frames.js";
 import type { CachedMessage } from "./cached-message.js";
+import type { ReadBudget } from "./read-budget.js";
 import { SeqQueue } from "../common/seq-queue.js";
 
 export interface Subscriber {
@@ -29,6 +30,8 @@ export interface Subscriber {
    * and `bytes` fit in room() or the socket is idle.
    */
   drained?(bytes: number): Promise<void>;
+  /** The budget of the subscriber's connection for reading the log (shared by its subscriptions). */
+  readonly reads?: ReadBudget;
 }
 
 export interface HubSubscription {
@@ -115,6 +118,11 @@ export class TopicSubscription implements HubSubscription {
   goLive(): void {
     this.buffer?.clear();
     this.buffer = undefined;
+  }
+
+  /** The read budget of the subscriber's connection, if it has one. */
+  get reads(): ReadBudget | undefined {
+    return this.subscriber.reads;
   }
 
   /** Whether the last sendMessages stopped because the subscriber had no room for the next one. */

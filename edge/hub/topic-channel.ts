@@ -14,6 +14,7 @@ import {
   type HeldItems,
 } from "../common/memory-budget.js";
 import { SingleFlight } from "./single-flight.js";
+import type { ReadBudget } from "./read-budget.js";
 import type { TopicSubscription } from "./subscription.js";
 
 export interface ChannelOptions {
@@ -29,6 +30,8 @@ interface SharedPage {
   readonly head: number;
   readonly recovered: boolean;
   readonly messages: CachedMessage[];
+  /** Its frames' UTF-8 bytes: what it costs each connection's read budget. */
+  readonly frameBytes: number;
   /** Its bytes, counted against the memory budget while any reader uses it. */
   readonly hold: SharedHold | undefined;
 }
@@ -224,7 +227,12 @@ export class TopicChannel {
       return;
     }
     this.metrics.ringMisses.inc();
-    const page = await this.read({ after: from.seq }, this.options.historyLimit, "resume");
+    const page = await this.read(
+      { after: from.seq },
+      this.options.historyLimit,
+      "resume",
+      subscription.reads,
+    );
     if (this.voided(subscription, generation)) return page.release();
     if (page.epoch !== this.epoch || !page.recovered) {
       page.release();
@@ -250,7 +258,7 @@ export class TopicChannel {
       return;
     }
     this.metrics.ringMisses.inc();
-    const page = await this.read({ last }, this.options.historyLimit, "resume");
+    const page = await this.read({ last }, this.options.historyLimit, "resume", subscription.reads);
     if (this.voided(subscription, generation)) return page.release();
     if (page.epoch !== this.epoch) {
       page.release();
@@ -310,7 +318,12 @@ export class TopicChannel {
             continue;
           }
           try {
-            page = await this.read({ after: subscription.pos }, this.options.historyLimit, "resume");
+            page = await this.read(
+              { after: subscription.pos },
+              this.options.historyLimit,
+              "resume",
+              subscription.reads,
+            );
           } catch {
             // The subscription already has its subok: wait for the log to come back rather than skip.
             await sleep(retryMs);
@@ -465,24 +478,34 @@ export class TopicChannel {
    * after a position may be shared whenever it was started; "the last K" only while the topic's
    * head has not moved since, or a late subscriber would get more than the last K.
    */
-  private async read(from: ReadFrom, limit: number, kind: ReadKind): Promise<CachedPage> {
+  private async read(
+    from: ReadFrom,
+    limit: number,
+    kind: ReadKind,
+    allowance?: ReadBudget,
+  ): Promise<CachedPage> {
     const budget = this.options.held?.budget;
     // Over the memory budget (what it holds cannot be evicted): reads wait until some is given back.
     if (budget) await budget.room();
     const key = "last" in from ? `last:${from.last}:${limit}:${this.head}` : `after:${from.after}:${limit}`;
-    const { hold, ...page } = await this.reads.run(key, async () => {
-      this.metrics.backendReads.inc({ kind });
-      const result: ReadResult = await this.backend.read(this.topic, from, limit);
-      const messages = result.messages.map(cacheMessage);
-      const bytes = messages.reduce((sum, m) => sum + heldMessageBytes(m.frame.length, m.bytes), 0);
-      return {
-        epoch: result.epoch,
-        head: result.head,
-        recovered: result.recovered,
-        messages,
-        hold: budget ? new SharedHold(budget, "replay", bytes) : undefined,
-      };
-    });
+    const shared = () =>
+      this.reads.run(key, async () => {
+        this.metrics.backendReads.inc({ kind });
+        const result: ReadResult = await this.backend.read(this.topic, from, limit);
+        const messages = result.messages.map(cacheMessage);
+        const bytes = messages.reduce((sum, m) => sum + heldMessageBytes(m.frame.length, m.bytes), 0);
+        return {
+          epoch: result.epoch,
+          head: result.head,
+          recovered: result.recovered,
+          messages,
+          frameBytes: messages.reduce((sum, m) => sum + m.bytes, 0),
+          hold: budget ? new SharedHold(budget, "replay", bytes) : undefined,
+        };
+      });
+    // The connection's read budget: a read waits while what it read before is not paid for, and
+    // each connection that asked pays for the page, also when the read was shared.
+    const { hold, ...page } = allowance ? await allowance.run(shared, (p) => p.frameBytes) : await shared();
     return { ...page, release: hold?.acquire() ?? (() => undefined) };
   }
 

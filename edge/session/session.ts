@@ -21,6 +21,7 @@ import { parseClientFrame } from "../../protocol/parse-client-frame.js";
 import type { Authenticator, Grants, UpgradeAuth } from "../auth/grants.js";
 import type { EdgeConfig } from "../../shared/config.js";
 import type { Hub } from "../hub/hub.js";
+import { ReadBudget } from "../hub/read-budget.js";
 import type { Logger } from "../common/log.js";
 import type { EdgeMetrics } from "../common/metrics.js";
 import type { PublishRequests } from "../requests/publish-requests.js";
@@ -43,6 +44,8 @@ export interface SessionContext {
   readonly limits: Limits;
 }
 
+/** A connection's read budget (edge/hub/read-budget.ts), in send buffers per second. */
+const READS_PER_SECOND = 16;
 /** Frames that may arrive while the first auth frame is being verified; more is abuse. */
 const MAX_HELD_FRAMES = 64;
 /** setTimeout cannot wait longer than this; longer expiries re-arm. */
@@ -89,6 +92,11 @@ export class Session {
       room: () => this.queue.room(),
       idle: () => this.queue.idle(),
       drained: (bytes) => this.queue.drained(bytes),
+      // What this connection may make the edge read from the log: 16 send buffers a second.
+      reads: new ReadBudget(
+        READS_PER_SECOND * config.sendBufferBytes,
+        2 * READS_PER_SECOND * config.sendBufferBytes,
+      ),
     });
     this.frameBucket = new TokenBucket(config.framesPerSecond, 2 * config.framesPerSecond);
     this.publishBucket = new TokenBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);

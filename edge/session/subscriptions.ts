@@ -48,6 +48,7 @@ export class SessionSubscriptions {
         room: () => this.connection.room(),
         idle: () => this.connection.idle(),
         drained: (bytes) => this.connection.drained(bytes),
+        reads: this.connection.reads,
       };
       subscription = await this.hub.subscribe(topic, subscriber, from, id);
     } catch (error) {
