@@ -6,8 +6,12 @@
 //   reconnect  `event: reconnect`, preceded by `retry: afterMs` so an EventSource waits as asked
 //   others     `event: <op>` (welcome, err, ack)
 // and the session's close becomes `event: close` {code, reason}, then the end of the response.
-// Nothing arrives from the client on this transport: its subscriptions come from the URL.
+// Nothing arrives from the client on this transport: its subscriptions come from the URL, so one
+// refused for now (`err` with a code to retry, e.g. unavailable while the edge connects to NATS)
+// cannot be asked for again on the stream: the stream ends after it (close 1013, with `retry:`) and
+// comes back, as an EventSource does by itself, from its Last-Event-ID.
 import type { ServerResponse } from "node:http";
+import { ERROR_ADVICE, type ErrorCode } from "../../protocol/codes.js";
 import { encodeStreamPosition, SSE_CLOSE_EVENT, type StreamPositionEntry } from "../../protocol/sse.js";
 import type { SessionTransport, TransportHandlers } from "../session/transport.js";
 
@@ -19,6 +23,9 @@ const HEARTBEAT = ": heartbeat\n\n";
 const MSG_PREFIX = '{"op":"msg","topic":"';
 const MSG_HEAD = /^\{"op":"msg","topic":"([^"\\]+)","seq":(\d+),/;
 const OP = /^\{"op":"([a-z]+)"/;
+/** The WebSocket close code "try again later" (RFC 6455 registry): a client backs off (CLOSE_ADVICE). */
+const TRY_AGAIN_LATER = 1013;
+const RETRY_LATER_MS = 1000;
 
 export class SseTransport implements SessionTransport {
   private handlers: TransportHandlers | undefined;
@@ -62,7 +69,7 @@ export class SseTransport implements SessionTransport {
     const response = this.response;
     response.cork();
     let start = 0;
-    while (start < data.length) {
+    while (start < data.length && this.readyState === this.OPEN) {
       let end = data.indexOf(NEWLINE, start);
       if (end < 0) end = data.length;
       if (end > start) this.writeEvent(data.subarray(start, end));
@@ -74,6 +81,7 @@ export class SseTransport implements SessionTransport {
   private writeEvent(frame: Buffer): void {
     const head = frame.toString("latin1", 0, Math.min(frame.length, 320));
     let fields = "";
+    let retryLater = false;
     if (head.startsWith(MSG_PREFIX)) {
       const match = MSG_HEAD.exec(head);
       const i = match ? this.index.get(match[1]!) : undefined;
@@ -95,12 +103,23 @@ export class SseTransport implements SessionTransport {
       } else if (op === "reconnect") {
         const { afterMs } = JSON.parse(frame.toString()) as { afterMs: number };
         fields = `retry: ${afterMs}\n${fields}`;
+      } else if (op === "err") {
+        const err = JSON.parse(frame.toString()) as { id?: unknown; code: ErrorCode };
+        if (err.id !== undefined && ERROR_ADVICE[err.code] === "retry") retryLater = true;
       }
     }
     this.response.write(fields);
     this.response.write(DATA);
     this.response.write(frame);
     this.response.write(EVENT_END);
+    if (retryLater) {
+      const afterMs = RETRY_LATER_MS + Math.floor(Math.random() * RETRY_LATER_MS);
+      this.response.write(`retry: ${afterMs}\n\n`);
+      this.close(
+        TRY_AGAIN_LATER,
+        "a subscription of this stream is unavailable for now; reconnect and resume",
+      );
+    }
   }
 
   close(code: number, reason: string): void {

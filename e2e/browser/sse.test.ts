@@ -1,0 +1,161 @@
+// GET /v1/sse from a plain EventSource in real Chromium, no SDK, from a page on another origin (so
+// CORS is part of what is tested): every message once, in order, across an edge SIGKILL and an edge
+// drain (JetStream keeps the log; the EventSource reconnects by itself with Last-Event-ID); and the
+// entitlement refusals a page can see: a stream refused before it starts (the EventSource stops; the
+// same request shows 401 with the JSON error) and a forbidden topic's `err` event.
+import test, { type ExecutionContext } from "ava";
+import type { BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../harness/chromium.js";
+import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
+import { freePort } from "../harness/free-port.js";
+import { publishUntilStored, range } from "../harness/http.js";
+import { startNats } from "../harness/nats-server.js";
+import { startTestEdge } from "../harness/test-edge.js";
+import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
+import { waitFor } from "../harness/wait.js";
+
+/** A page of an application on its own origin, not the edge's. */
+const APP_ORIGIN = "http://app.herald.test";
+
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>EventSource</title></head><body>
+<script>
+  const params = new URLSearchParams(location.search);
+  window.sse = { got: [], ids: [], suboks: 0, errs: [], errors: 0, opens: 0, closes: [] };
+  const source = new EventSource(params.get("stream"));
+  source.onopen = () => sse.opens++;
+  source.onmessage = (event) => {
+    const frame = JSON.parse(event.data);
+    sse.got.push(frame.data.n);
+    sse.ids.push(event.lastEventId);
+  };
+  source.addEventListener("subok", () => sse.suboks++);
+  source.addEventListener("err", (event) => sse.errs.push(JSON.parse(event.data)));
+  source.addEventListener("close", (event) => sse.closes.push(JSON.parse(event.data).code));
+  source.onerror = () => sse.errors++;
+  window.source = source;
+</script>
+</body></html>`;
+
+interface PageState {
+  got: number[];
+  ids: string[];
+  suboks: number;
+  errs: { code: string; id?: number }[];
+  errors: number;
+  opens: number;
+  closes: number[];
+  readyState: number;
+}
+
+async function openPage(context: BrowserContext, stream: string): Promise<Page> {
+  await context.route(`${APP_ORIGIN}/**`, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: PAGE }),
+  );
+  const page = await context.newPage();
+  await page.goto(`${APP_ORIGIN}/?stream=${encodeURIComponent(stream)}`);
+  return page;
+}
+
+function state(page: Page): Promise<PageState> {
+  return page.evaluate(() => {
+    const w = window as unknown as { sse: Omit<PageState, "readyState">; source: EventSource };
+    return { ...w.sse, readyState: w.source.readyState };
+  });
+}
+
+async function jetStreamEdge(t: ExecutionContext, drainSeconds: string) {
+  const nats = await startNats(t, { jetstream: true });
+  const port = await freePort();
+  const env = {
+    ...TEST_EDGE_ENV,
+    HERALD_NATS_URL: nats.url,
+    HERALD_PORT: String(port),
+    HERALD_DRAIN_SECONDS: drainSeconds,
+    HERALD_ALLOW_ANONYMOUS: "true",
+  };
+  let edge = await spawnEdge(t, env);
+  return {
+    edge: () => edge,
+    respawn: async () => {
+      edge = await spawnEdge(t, env);
+    },
+  };
+}
+
+async function streamAcross(
+  t: ExecutionContext,
+  topic: string,
+  drainSeconds: string,
+  interrupt: (edge: EdgeProcess) => void,
+): Promise<void> {
+  const edges = await jetStreamEdge(t, drainSeconds);
+  const context = await launchChromium(t);
+  const page = await openPage(context, `${edges.edge().url}/v1/sse?topic=${topic}`);
+  await waitFor("the stream's subok", async () => (await state(page)).suboks >= 1);
+
+  const total = 60;
+  let stored = 0;
+  const publishing = (async () => {
+    for (const n of range(total)) {
+      await publishUntilStored(
+        () => edges.edge().url,
+        { topic, data: { n }, msgId: `${topic}-${n}` },
+        TEST_API_KEY,
+      );
+      stored = n;
+    }
+  })();
+  await waitFor("a third of the stream stored", () => stored >= total / 3);
+  interrupt(edges.edge());
+  await edges.edge().exited;
+  await edges.respawn();
+  await publishing;
+  await waitFor(`${total} messages`, async () => (await state(page)).got.length >= total, 90_000).catch(
+    async (error: unknown) => {
+      t.log(JSON.stringify(await state(page)));
+      throw error;
+    },
+  );
+  const seen = await state(page);
+  t.deepEqual(seen.got, range(total));
+  t.true(seen.opens >= 2, "the EventSource reconnected by itself");
+  t.is(seen.readyState, 1, "and is open");
+}
+
+test("a plain EventSource gets every message once, in order, across an edge SIGKILL", async (t) => {
+  await streamAcross(t, "es.killed", "0", (edge) => edge.kill("SIGKILL"));
+});
+
+test("a plain EventSource gets every message once, in order, across an edge drain (it honours retry:)", async (t) => {
+  await streamAcross(t, "es.drained", "1", (edge) => edge.kill("SIGTERM"));
+});
+
+test("entitlement: a stream refused before it starts stops the EventSource (401 with the JSON error); a forbidden topic gets an err event", async (t) => {
+  const edge = await startTestEdge(t, { ...TEST_EDGE_ENV, HERALD_ALLOW_ANONYMOUS: "false" });
+  const context = await launchChromium(t);
+  const refusedUrl = `${edge.url}/v1/sse?topic=scores.a`;
+  const refused = await openPage(context, refusedUrl);
+  await waitFor("the EventSource to give up", async () => (await state(refused)).readyState === 2);
+  t.is((await state(refused)).errors, 1, "no retry of a refused stream");
+  // The same request as the page's own fetch: what a page can read of the refusal.
+  const answer = await refused.evaluate(async (url) => {
+    const response = await fetch(url);
+    return { status: response.status, body: await response.json() };
+  }, refusedUrl);
+  t.like(answer, { status: 401, body: { error: { code: "unauthenticated" } } });
+
+  const token = await signToken({ subscribe: ["scores.>"] });
+  const page = await openPage(context, `${edge.url}/v1/sse?topic=secret.a,scores.a&token=${token}`);
+  await waitFor("the refusal and the allowed subok", async () => {
+    const seen = await state(page);
+    return seen.errs.length === 1 && seen.suboks === 1;
+  });
+  t.like((await state(page)).errs[0], { code: "forbidden", id: 0 });
+  await publishUntilStored(
+    () => edge.url,
+    { topic: "scores.a", data: { n: 1 }, msgId: "scores-1" },
+    TEST_API_KEY,
+  );
+  await waitFor("the allowed topic's message", async () => (await state(page)).got.length === 1);
+});
