@@ -8,7 +8,7 @@ import { startWsProxy } from "../e2e/harness/ws-proxy.js";
 import { HeraldClient } from "./node.js";
 import { publish } from "../e2e/harness/http.js";
 import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
-import { waitFor } from "../e2e/harness/wait.js";
+import { sleep, waitFor } from "../e2e/harness/wait.js";
 
 test("connections closed without progress reconnect with a growing backoff; a delivered message resets it", async (t) => {
   const edge = await startTestEdge(t, TEST_EDGE_ENV);
@@ -28,10 +28,10 @@ test("connections closed without progress reconnect with a growing backoff; a de
       if (suboks > closedAfter && proxy.connectionsOpen() > 0) {
         closedAfter = suboks;
         // Let the frames relayed with the subok reach the client before the close.
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
         proxy.closeClients(4009, "test: closed without progress");
       }
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
   })();
   t.teardown(async () => {
@@ -40,7 +40,7 @@ test("connections closed without progress reconnect with a growing backoff; a de
   });
 
   await waitFor("the first connection", () => proxy.connectionsAccepted() >= 1);
-  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  await sleep(6_000);
   const inSixSeconds = proxy.connectionsAccepted();
   // Ceilings 200, 400, 800, 1600, 3200, 6400 ms...: about five connections in 6 s. With a backoff reset
   // on every welcome (at most 200 ms between attempts) it was more than twenty.

@@ -11,10 +11,9 @@ import type { EdgeFrame, FromLast, FromPosition } from "../../protocol/index.js"
 import { TestClient } from "../harness/ws-client.js";
 import type { Chain, Delivery, Segment, SegmentCause } from "./checker.js";
 import type { LogModel, PublishRecord, Via } from "./model.js";
+import { sleep } from "../harness/wait.js";
 
 export const API_KEY = "guarantee-checker-api-key-0123456789";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The tag of a message this run published (its data is `{"k": tag, "p": payload}`). */
 export function tagOf(data: unknown): string | undefined {

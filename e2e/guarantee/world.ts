@@ -22,7 +22,7 @@ import {
 } from "../harness/nats-server.js";
 import { startTcpBalancer, type TcpBalancer } from "../harness/tcp-balancer.js";
 import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
-import { waitFor } from "../harness/wait.js";
+import { sleep, waitFor } from "../harness/wait.js";
 import { API_KEY, tagOf } from "./clients.js";
 import type { LogModel } from "./model.js";
 
@@ -31,7 +31,6 @@ export type BackendName = "embedded" | "jetstream" | "jetstream-r3";
 export const STREAM = "HERALD";
 const PREFIX = "herald";
 const EPOCH_PROBE = fileURLToPath(new URL("./epoch-probe.ts", import.meta.url));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type Fault =
   | { kind: "cut"; slot: number; ms: number }

@@ -14,7 +14,7 @@ import { crdSchema } from "./kubernetes-schemas.js";
 import { writeKubeconfig } from "../fake-apiserver/kubeconfig.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 import type { Teardown } from "../harness/nats-server.js";
-import { sleep } from "../harness/wait.js";
+import { waitFor as kitWaitFor, type Check } from "../harness/wait.js";
 
 const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -27,25 +27,12 @@ export function tool(name: "kubectl" | "helm"): string {
   return path;
 }
 
-/** Polls until `check` returns a value other than undefined/false, or fails with `what`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}`);
-}
+/**
+ * The kit's waitFor for checks against the (fake) API server and the operator, which may refuse
+ * while they settle: a thrown error is retried, and the timeout names the last one.
+ */
+export const waitFor = <T>(what: string, check: Check<T>, timeoutMs = 60_000): Promise<T> =>
+  kitWaitFor(what, check, { timeoutMs, intervalMs: 100, retryErrors: true });
 
 export interface OperatorProcess {
   readonly pid: number;

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import test from "ava";
 import WebSocket, { WebSocketServer } from "ws";
 import { listenOnLoopback } from "../../e2e/harness/free-port.js";
-import { waitFor } from "../../e2e/harness/wait.js";
+import { sleep, waitFor } from "../../e2e/harness/wait.js";
 import { FrameHeaderScanner, meterFrames } from "./ws-input.js";
 
 /** A client frame as RFC 6455 §5.2 lays it out (masked unless told otherwise). */
@@ -94,7 +94,7 @@ test("on a real ws connection every frame is counted, and after a refusal nothin
   await waitFor("the refused frame counted", () => counted.length === allowed + 1);
   client.ping();
   client.send("later");
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await sleep(100);
   t.deepEqual(messages, ["a", "bcd"], "nothing parsed after the refusal");
   t.is(pings.length, 1);
 });

@@ -8,7 +8,7 @@ import { loadConfig } from "../../../shared/config.js";
 import { EdgeMetrics } from "../../common/metrics.js";
 import { MemoryBudget } from "../../common/memory-budget.js";
 import { JetStreamBackend } from "./jetstream-backend.js";
-import { waitFor } from "../../../e2e/harness/wait.js";
+import { sleep, waitFor } from "../../../e2e/harness/wait.js";
 import type { StoredMessage } from "../backend.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import type { StreamReader } from "./reader.js";
@@ -103,7 +103,7 @@ test("live copies queued behind a slow repair are bounded by the edge's memory b
     await publisher.publish({ topic: "bytes", data: big });
     most = Math.max(most, queued());
   }
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await sleep(200);
   most = Math.max(most, queued());
   t.true(most <= budget.limit, `the queue held ${most} bytes of data`);
   release();

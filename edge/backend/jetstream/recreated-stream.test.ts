@@ -7,7 +7,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startNats } from "../../../e2e/harness/nats-server.js";
 import { chainProblem, Recorder, startBackend } from "../../../e2e/harness/jetstream-support.js";
-import { waitFor } from "../../../e2e/harness/wait.js";
+import { sleep, waitFor } from "../../../e2e/harness/wait.js";
 
 /** The feed's events after the old stream's messages: every message must come after a reset to `epoch`. */
 function afterOld(recorder: Recorder, old: number, epoch: string) {
@@ -58,7 +58,7 @@ for (const [name, firstTopic] of [
       const { reset, messages } = afterOld(recorder, 3, fresh.epoch());
       return reset >= 0 && messages.length >= all.length;
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     const { before, messages } = afterOld(recorder, 3, fresh.epoch());
     t.deepEqual(before, [], "nothing delivered before the reset to the new epoch");
     t.deepEqual(
