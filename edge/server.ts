@@ -100,6 +100,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     log,
     scheduler: new FlushScheduler(),
     limits,
+    budget,
   };
   let draining = false;
 

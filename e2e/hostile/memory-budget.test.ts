@@ -8,11 +8,12 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
 import WebSocket from "ws";
-import { SUBPROTOCOL } from "../../protocol/index.js";
+import { SUBPROTOCOL, WS_PATH } from "../../protocol/index.js";
 import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
 import { HEAP_PROBE, heapOf, MiB, mib } from "../harness/heap.js";
 import { publish } from "../harness/http.js";
-import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
+import { startJwksServer } from "../harness/jwks-server.js";
+import { claims, keyPair, sign, signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
 import { waitFor } from "../harness/wait.js";
 import { chainProblem, TestClient } from "../harness/ws-client.js";
 
@@ -164,4 +165,90 @@ test(`a client on ${TOPICS} topics of large messages: the edge stays within a ${
       .filter((line) => /"level":"(error|fatal)"/.test(line)),
     [],
   );
+});
+
+const HELD_CONNECTIONS = 500;
+const HELD_FRAME_BYTES = 240 * 1024;
+
+test(`${HELD_CONNECTIONS} connections holding a 240 KiB frame behind a slow auth frame stay within the budget: the rest get 4009`, async (t) => {
+  t.timeout(180_000);
+  const key = await keyPair("RS256");
+  const jwks = await startJwksServer([key.jwk]);
+  t.teardown(() => jwks.close());
+  const edge = await spawnEdge(
+    t,
+    {
+      ...TEST_EDGE_ENV,
+      HERALD_JWKS_URL: jwks.url,
+      HERALD_ALLOW_ANONYMOUS: "false",
+      HERALD_MEMORY_BUDGET_BYTES: String(LIMIT),
+      HERALD_MAX_CONNECTIONS: String(2 * HELD_CONNECTIONS),
+      // One frame of 240 KiB per connection stays within what a connection may hold before auth.
+      HERALD_MAX_FRAME_BYTES: String(256 * 1024),
+    },
+    HEAP_PROBE,
+  );
+  const bystander = await TestClient.ready(edge.wsUrl, {
+    token: await signToken({ subject: "bystander", subscribe: ["calm.>"] }),
+  });
+  t.teardown(() => bystander.close());
+  await bystander.subscribe("calm.topic");
+  // A token with a known kid: the edge fetches the key set now, and a kid it does not know waits
+  // for the cooldown (5 s) and a refetch, which the key server then leaves unanswered (5 s more):
+  // meanwhile the frames sent behind such an auth frame are held.
+  const valid = await TestClient.ready(edge.wsUrl, { token: await sign(claims(), key) });
+  valid.close();
+  jwks.setBehaviour("hang");
+  const heapBefore = await heapOf(edge);
+  const rssBefore = rssOf(edge);
+
+  const pad = "p".repeat(HELD_FRAME_BYTES - 40);
+  const closes: { code: number; reason: string }[] = [];
+  const sockets: WebSocket[] = [];
+  t.teardown(() => sockets.forEach((ws) => ws.terminate()));
+  await Promise.all(
+    Array.from({ length: HELD_CONNECTIONS }, async (_, i) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${edge.port}${WS_PATH}`, SUBPROTOCOL);
+      sockets.push(ws);
+      ws.on("close", (code, reason) => closes.push({ code, reason: reason.toString() }));
+      await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+      const token = await sign(claims(), key, { kid: `unknown-${i}` });
+      ws.send(JSON.stringify({ op: "auth", token, id: "a" }));
+      ws.send(`{"op":"ping","id":${i},"pad":"${pad}"}`);
+    }),
+  );
+  // Every connection's frame is held, or its connection closed (4009 for the budget; 4001 should
+  // the key server's silence outlast this): counts, not time.
+  const heldOf = async () => (await metrics(edge)).get('herald_memory_used_bytes{use="held"}') ?? 0;
+  await waitFor("every frame held or refused", async () => {
+    const held = Math.round((await heldOf()) / HELD_FRAME_BYTES);
+    return held + closes.length === HELD_CONNECTIONS;
+  });
+  const held = await heldOf();
+  const heap = await heapOf(edge);
+  const heapGrown = heap.heapUsed + heap.arrayBuffers - heapBefore.heapUsed - heapBefore.arrayBuffers;
+  const rssGrown = rssOf(edge) - rssBefore;
+  const refused = closes.filter((c) => c.code === 4009);
+  t.log(
+    `${HELD_CONNECTIONS - refused.length} frames held (${mib(held)} MiB of ${mib(LIMIT)}), ${refused.length} refused; heap +${mib(heapGrown)} MiB, RSS +${mib(rssGrown)} MiB (without the budget: ${mib(HELD_CONNECTIONS * HELD_FRAME_BYTES)} MiB)`,
+  );
+  t.true(held <= LIMIT, "what is held stays within the budget");
+  t.true(refused.length > 0, "the frames beyond it are refused");
+  t.deepEqual(
+    new Set(refused.map((c) => c.reason)),
+    new Set(["frames sent before the auth frame was answered are over this edge's memory budget"]),
+  );
+  // 500 connections and their unanswered auth frames are not free either: about 10 KB each. (RSS
+  // is only logged here: receiving 100 MiB of frames to refuse them leaves allocator pages behind.)
+  t.true(heapGrown < LIMIT + 16 * MiB, `heap grew by ${mib(heapGrown)} MiB`);
+
+  // The key server answers again: the held connections are refused (their kids are unknown), and
+  // everything they held is given back.
+  jwks.setBehaviour("serve");
+  await waitFor("every connection closed", () => closes.length === HELD_CONNECTIONS, 60_000);
+  await waitFor("nothing held", async () => (await heldOf()) === 0);
+  t.is(closes.filter((c) => c.code === 4001).length, HELD_CONNECTIONS - refused.length, "the others: 4001");
+  const published = await publish(edge.url, { topic: "calm.topic", data: "after" }, TEST_API_KEY);
+  t.like(await bystander.waitFor((f) => f.op === "msg"), { op: "msg", data: "after", seq: published.seq });
+  t.is(bystander.closed, undefined);
 });

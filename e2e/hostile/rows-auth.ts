@@ -161,6 +161,20 @@ export const authRows: Row[] = [
   ),
 
   row(
+    "two 40 KiB frames queued behind the first auth frame (more than one frame's worth of bytes held)",
+    { code: 4009, reason: "more than 65536 bytes sent before the auth frame was answered" },
+    async (ctx) => {
+      const ws = await RawWebSocket.open(ctx.scope, ctx.edge.port);
+      const padded = (id: number) => `{"op":"ping","id":${id},"pad":"${"p".repeat(40 * 1024)}"}`;
+      const frames = [`{"op":"auth","token":"${ctx.token}"}`, padded(1), padded(2)];
+      ws.connection.write(
+        Buffer.concat(frames.map((payload) => encodeFrame({ opcode: Opcode.text, payload }))),
+      );
+      return ws.waitForClose();
+    },
+  ),
+
+  row(
     "refresh with fewer rights ends the subscriptions no longer allowed",
     {
       ended: {
