@@ -311,45 +311,10 @@ class Run {
         this.raws.every((r) => r.settled(this.model, epoch)) &&
         this.sdks.every((s) => s.settled(this.model, epoch))
       )
-        return epoch;
+        break;
       await sleep(100);
     }
-    await this.diagnose(epoch);
     return epoch;
-  }
-
-  /** Why subscriptions did not reach the head: where each stands, and what each edge answers there. */
-  private async diagnose(epoch: string): Promise<void> {
-    const probes = new Map<string, FromPosition>();
-    for (const raw of this.raws) {
-      for (const behind of raw.behind(this.model, epoch)) {
-        this.diagnosis.push(
-          `${raw.name} (on edge ${raw.edge}) ${behind.topic}: ${behind.state} at ${JSON.stringify(behind.position)}, head ${this.model.head(epoch, behind.topic)}`,
-        );
-        if (behind.position) probes.set(behind.topic, behind.position);
-      }
-    }
-    for (const [topic, position] of probes) {
-      for (const edge of this.world.liveEdges()) {
-        const client = await TestClient.ready(edge.wsUrl).catch(() => undefined);
-        if (!client) continue;
-        try {
-          const subok = await client.subscribe(topic, position).catch((error: unknown) => String(error));
-          await sleep(3000);
-          const seqs = client.messages(topic).map((m) => m.seq);
-          const history = await fetch(`${edge.url}/v1/topics/${topic}/messages?after=${position.seq}`, {
-            headers: { authorization: `Bearer ${API_KEY}` },
-          })
-            .then((r) => r.text())
-            .catch((error: unknown) => String(error));
-          this.diagnosis.push(
-            `edge ${edge.index}, a new resume of ${topic} from ${position.seq}: ${JSON.stringify(subok)} then seqs ${JSON.stringify(seqs)}; history: ${history.slice(0, 300)}`,
-          );
-        } finally {
-          client.close();
-        }
-      }
-    }
   }
 
   private tag(): string {
