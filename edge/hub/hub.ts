@@ -28,6 +28,8 @@ export interface HubOptions {
   historyLimit: number;
   /** The edge's memory budget: rings and hand-over buffers count against it. Absent: unbounded. */
   budget?: MemoryBudget;
+  /** See REPLAY_PROGRESS_MS in topic-channel.ts (tests shorten it). */
+  replayProgressMs?: number;
 }
 
 export class Hub {

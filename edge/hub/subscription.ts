@@ -32,6 +32,11 @@ export interface Subscriber {
   drained?(bytes: number): Promise<void>;
   /** The budget of the subscriber's connection for reading the log (shared by its subscriptions). */
   readonly reads?: ReadBudget;
+  /**
+   * A replay of this subscriber's cannot catch up with its topic (it reads slower than the topic
+   * is written): close its connection as a slow consumer (4008).
+   */
+  slow?(): void;
 }
 
 export interface HubSubscription {
@@ -118,6 +123,13 @@ export class TopicSubscription implements HubSubscription {
   goLive(): void {
     this.buffer?.clear();
     this.buffer = undefined;
+  }
+
+  /** Tells the subscriber it is a slow consumer; false when it has no way to hear it. */
+  slow(): boolean {
+    if (!this.subscriber.slow) return false;
+    this.subscriber.slow();
+    return true;
   }
 
   /** The read budget of the subscriber's connection, if it has one. */

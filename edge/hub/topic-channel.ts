@@ -22,6 +22,8 @@ export interface ChannelOptions {
   readonly historyLimit: number;
   /** The edge's memory budget for held messages (edge/common/memory-budget.ts); absent: unbounded. */
   readonly held?: HeldItems<CachedMessage>;
+  /** How long a replay may fall behind its moving topic before its subscriber is slow (REPLAY_PROGRESS_MS). */
+  readonly replayProgressMs?: number;
 }
 
 /** A backend page with its messages already encoded, shared by every subscription that asked for it. */
@@ -48,6 +50,12 @@ const MAX_RETRY_MS = 5_000;
 /** Reads in a row that bring nothing new before a replay gives up (recovered:false at the head). */
 const MAX_FRUITLESS_READS = 5;
 const FRUITLESS_PAUSE_MS = 20;
+/**
+ * A replay must converge on the live feed: when the topic moved and the replay did not get closer
+ * to its head over this long, its subscriber reads slower than the topic is written and never
+ * would: it is a slow consumer (DESIGN.md "Slow consumers"), not a replay that never ends.
+ */
+const REPLAY_PROGRESS_MS = 10_000;
 
 export class TopicChannel {
   epoch = "";
@@ -280,6 +288,15 @@ export class TopicChannel {
     subscription.goLive();
   }
 
+  /**
+   * A replay that cannot catch up with its topic: the subscriber is a slow consumer (its
+   * connection is closed with 4008 and resumes, losing nothing); one without a connection restarts
+   * at the head with recovered:false.
+   */
+  private tooSlow(subscription: TopicSubscription): void {
+    if (!subscription.slow()) this.restartAtHead(subscription);
+  }
+
   /** True when the subscription no longer needs this replay (closed, or restarted by a reset). */
   private voided(subscription: TopicSubscription, generation: number): boolean {
     return subscription.closed || generation !== this.generation || !subscription.catchingUp;
@@ -306,9 +323,16 @@ export class TopicChannel {
     let retryMs = 100;
     let fruitless = 0;
     let page = first;
+    const progressMs = this.options.replayProgressMs ?? REPLAY_PROGRESS_MS;
+    let window = { since: Date.now(), head: this.head, gap: this.head - subscription.pos };
     // The page in hand counts against the memory budget until it is sent or dropped.
     try {
       while (!this.voided(subscription, generation)) {
+        if (Date.now() - window.since >= progressMs) {
+          const gap = this.head - subscription.pos;
+          if (this.head > window.head && gap >= window.gap) return this.tooSlow(subscription);
+          window = { since: Date.now(), head: this.head, gap };
+        }
         if (page === undefined) {
           const spliced = this.splice(subscription);
           if (spliced === "spliced") return;
@@ -328,6 +352,8 @@ export class TopicChannel {
             // The subscription already has its subok: wait for the log to come back rather than skip.
             await sleep(retryMs);
             retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+            // Not the subscriber's slowness: its progress is measured from here.
+            window = { since: Date.now(), head: this.head, gap: this.head - subscription.pos };
             continue;
           }
           retryMs = 100;

@@ -49,6 +49,7 @@ export class SessionSubscriptions {
         idle: () => this.connection.idle(),
         drained: (bytes) => this.connection.drained(bytes),
         reads: this.connection.reads,
+        slow: () => entry.active && this.connection.slow(),
       };
       subscription = await this.hub.subscribe(topic, subscriber, from, id);
     } catch (error) {
