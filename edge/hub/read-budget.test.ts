@@ -1,4 +1,4 @@
-// A connection's read budget (issue 11 #4): however it resumes, unsubscribes and resumes again, a
+// A connection's read budget: however it resumes, unsubscribes and resumes again, a
 // connection makes the edge read the log no faster than its budget allows; without one, every
 // resume beyond the ring cost a page.
 import test from "ava";

@@ -1,4 +1,4 @@
-// One connection's budget for reading the log on its behalf (issue 11 #4): the bytes of the replay
+// One connection's budget for reading the log on its behalf: the bytes of the replay
 // pages its subscriptions read, per second. A read waits while the connection is in debt (what it
 // read before is not paid for yet), so a client that resumes and unsubscribes over and over, or
 // runs many replays at once, cannot make the edge read the log faster than the budget; a page is

@@ -1,4 +1,4 @@
-// A replay to a reader slower than its topic (issue 9 suspicion): it would chase the head forever
+// A replay to a reader slower than its topic: it would chase the head forever
 // without ever becoming a slow consumer. It must end: as a slow consumer once the topic outruns it,
 // and normally (live) when the reader is faster than the topic.
 import test from "ava";

@@ -53,7 +53,7 @@ const FRUITLESS_PAUSE_MS = 20;
 /**
  * A replay must converge on the live feed: when the topic moved and the replay did not get closer
  * to its head over this long, its subscriber reads slower than the topic is written and never
- * would: it is a slow consumer (DESIGN.md "Slow consumers"), not a replay that never ends.
+ * would: it is a slow consumer (docs/design.md#slow-consumers), not a replay that never ends.
  */
 const REPLAY_PROGRESS_MS = 10_000;
 
