@@ -4,7 +4,7 @@
 // the repository, with the repository's own configuration, so the verdicts are the ones `npm run
 // lint` gives a file at that path.
 import test from "ava";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ESLint } from "eslint";
 import * as prettier from "prettier";
@@ -145,4 +145,25 @@ test("docs/design.md#import-arrows lists exactly the arrows the lint enforces", 
   const sorted = (map: Map<string, string[]>) =>
     Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, [...v].sort()]));
   t.deepEqual(sorted(documented), sorted(enforced));
+});
+
+test("every folder of edge code has its arrows (a folder the table does not list would go unchecked)", async (t) => {
+  const config = (await eslint.calculateConfigForFile(`${ROOT}edge/server.ts`)) as {
+    rules: Record<string, [unknown, { zones: { target: string }[] }]>;
+  };
+  const listed = new Set(config.rules["import-x/no-restricted-paths"]![1].zones.map((z) => z.target));
+  const folders = readdirSync(`${ROOT}edge`, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .filter((entry) =>
+      readdirSync(`${ROOT}edge/${entry.name}`, { recursive: true }).some(
+        (file) => String(file).endsWith(".ts") && !String(file).endsWith(".test.ts"),
+      ),
+    )
+    .map((entry) => `./edge/${entry.name}`);
+  t.deepEqual(
+    folders.filter((folder) => !listed.has(folder)),
+    [],
+  );
+  for (const folder of ["./protocol", "./shared", "./client", "./operator", "./edge/*.ts"])
+    t.true(listed.has(folder), folder);
 });
