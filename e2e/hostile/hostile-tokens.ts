@@ -92,6 +92,9 @@ export const forgedTokens = {
   /** Valid for ~30,000 years: beyond what one setTimeout can wait. */
   farFuture: () =>
     hs256Raw('{"alg":"HS256"}', JSON.stringify({ sub: "patient", exp: 1e12, herald: { sub: [">"] } })),
+  /** `exp` of 1e999: JSON.parse reads Infinity, a time that never comes. */
+  expInfinite: () =>
+    hs256Raw('{"alg":"HS256"}', '{"sub":"forever","exp":1e999,"herald":{"sub":[">"],"pub":[">"]}}'),
   notYetValid: () =>
     hs256Raw(
       '{"alg":"HS256"}',

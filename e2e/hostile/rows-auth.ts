@@ -89,6 +89,11 @@ export const authRows: Row[] = [
     unauthenticated("token is not valid yet (nbf is in the future)"),
   ),
   upgradeToken(
+    "token whose exp is 1e999 (read as Infinity: it would never expire)",
+    () => forgedTokens.expInfinite(),
+    unauthenticated('token is invalid: "exp" claim must be a finite time in seconds, at most 9007199254740'),
+  ),
+  upgradeToken(
     "token whose exp is a string",
     () => forgedTokens.expAsString(),
     unauthenticated('token is invalid: "exp" claim is invalid'),

@@ -7,6 +7,8 @@ import { AuthError, type Grants } from "./grants.js";
 /** Bound on patterns per list: each topic check walks them, so a token cannot make that costly. */
 export const MAX_PATTERNS_PER_LIST = 100;
 const MAX_SUBJECT_LENGTH = 256;
+/** The latest `exp` whose time in milliseconds is still an exact integer (about 285,000 years). */
+export const MAX_EXP_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 
 /** Grants of a token whose signature and time claims jose has already verified. */
 export function grantsFromClaims(payload: JWTPayload): Grants {
@@ -15,6 +17,9 @@ export function grantsFromClaims(payload: JWTPayload): Grants {
     throw invalid(`"sub" claim must be a string of 1-${MAX_SUBJECT_LENGTH} characters`);
   }
   if (typeof exp !== "number") throw invalid('"exp" claim is missing');
+  // JSON.parse reads 1e999 as Infinity, which jose takes for a time that never comes.
+  if (!Number.isFinite(exp) || exp * 1000 > Number.MAX_SAFE_INTEGER)
+    throw invalid(`"exp" claim must be a finite time in seconds, at most ${MAX_EXP_SECONDS}`);
   const herald = payload.herald;
   if (herald === undefined) return { subject: sub, subscribe: [], publish: [], expiresAt: exp * 1000 };
   if (typeof herald !== "object" || herald === null || Array.isArray(herald)) {

@@ -1,5 +1,6 @@
 // JWT verification with real keys: what is accepted, and every way a token is refused, with the
 // exact message a client (and the person reading its logs) gets.
+import { createHmac } from "node:crypto";
 import test, { type ExecutionContext } from "ava";
 import { generateKeyPair } from "jose";
 import { AuthError, createAuthenticator, type Authenticator } from "./index.js";
@@ -72,6 +73,23 @@ test("expired and not-yet-valid tokens are refused", async (t) => {
     await sign(claims({ nbf: now() + 600 }), hmacKey()),
     "token is not valid yet (nbf is in the future)",
   );
+});
+
+/** An HS256 token over the exact payload text given (jose would write Infinity as null). */
+function hs256OverText(payload: string): string {
+  const part = (text: string) => Buffer.from(text).toString("base64url");
+  const input = `${part('{"alg":"HS256"}')}.${part(payload)}`;
+  return `${input}.${createHmac("sha256", TEST_JWT_SECRET).update(input).digest("base64url")}`;
+}
+
+test("an exp that never comes (1e999 reads as Infinity) or is beyond exact milliseconds is refused", async (t) => {
+  const auth = await hs();
+  const reason = 'token is invalid: "exp" claim must be a finite time in seconds, at most 9007199254740';
+  for (const exp of ["1e999", "1.8e308", "9007199254741"])
+    await refused(t, auth, hs256OverText(`{"sub":"u","exp":${exp},"herald":{"sub":[">"]}}`), reason);
+  // The latest exp still accepted: about 285,000 years from now, its milliseconds exact.
+  const latest = await auth.verifyToken(hs256OverText('{"sub":"u","exp":9007199254740}'));
+  t.is(latest.expiresAt, 9007199254740000);
 });
 
 test("a token without exp or sub is refused", async (t) => {
