@@ -5,6 +5,7 @@ import { createServer, request as httpRequest, type IncomingMessage } from "node
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Teardown } from "./nats-server.js";
+import { listenOnLoopback } from "./free-port.js";
 
 export interface HttpProxy {
   readonly port: number;
@@ -75,12 +76,7 @@ export async function startHttpProxy(
     upstream.on("close", () => socket.destroy());
     socket.on("close", () => upstream.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
 
   let closed: Promise<void> | undefined;
   const proxy: HttpProxy = {
