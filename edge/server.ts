@@ -182,8 +182,10 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   };
 
   try {
-    await app.listen({ port: config.port, host: config.host });
-    await internal.listen({ port: config.metricsPort, host: config.host });
+    // `::` is dual-stack (IPv4 too); a node without IPv6 cannot bind it: fall back to 0.0.0.0.
+    const host = await listenHost(config.host);
+    await app.listen({ port: config.port, host });
+    await internal.listen({ port: config.metricsPort, host });
     // Throws only on a definite refusal (an incompatible stream); an unreachable backend is retried.
     await backend.start();
   } catch (error) {
@@ -240,7 +242,10 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
         delayMs: config.drainDelayMs,
       });
       await delay(config.drainDelayMs);
-      await closeInWaves(sessions.list(), config.drainSeconds * 1000);
+      await closeInWaves(
+        sessions.list(),
+        drainWindowMs(sessions.size, config.drainSeconds, config.drainRate),
+      );
       await close();
     })());
 
@@ -255,4 +260,24 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     drain,
     close,
   };
+}
+
+/**
+ * How long the drain takes: `connections / rate` seconds at `rate` closes per second (HERALD_DRAIN_RATE,
+ * 0 = no rate), never longer than the window (HERALD_DRAIN_SECONDS), which the pod's grace period covers.
+ */
+export function drainWindowMs(connections: number, windowSeconds: number, rate: number): number {
+  if (rate <= 0) return windowSeconds * 1000;
+  return Math.min(windowSeconds * 1000, Math.ceil((connections / rate) * 1000));
+}
+
+/** The host to listen on: `::` when the machine has IPv6, else 0.0.0.0 (only for `::`). */
+async function listenHost(host: string): Promise<string> {
+  if (host !== "::") return host;
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve("0.0.0.0"));
+    probe.listen({ port: 0, host: "::" }, () => probe.close(() => resolve("::")));
+  });
 }

@@ -9,6 +9,7 @@ import type { OperatorMetrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
 import { ConfigError, type EdgeConfig } from "../shared/config.js";
+import type { NatsAccess } from "../shared/nats-connection.js";
 import { desiredStreamConfig } from "../shared/stream-config.js";
 import {
   edgeConfig,
@@ -33,6 +34,7 @@ import {
   SpecError,
   type NotificationService,
   type NotificationServiceSpec,
+  type SecretKeyRef,
 } from "./spec.js";
 import {
   edgeCondition,
@@ -268,7 +270,7 @@ export class Controller {
     try {
       const state = await this.streams.ensure(
         spec.nats.url,
-        natsCredentials(spec, secrets),
+        natsAccess(spec, secrets),
         desired,
         ownerOf(resource),
       );
@@ -478,7 +480,7 @@ export class Controller {
       try {
         const deleted = await this.streams.remove(
           spec.nats.url,
-          natsCredentials(spec, await this.readSecrets(resource, spec)),
+          natsAccess(spec, await this.readSecrets(resource, spec)),
           name,
           ownerOf(resource),
         );
@@ -558,16 +560,40 @@ function ownerOf(resource: NotificationService): StreamOwner {
   return { namespace: resource.metadata.namespace, name: resource.metadata.name, uid: resource.metadata.uid };
 }
 
-/** The Secret (or its key) named by spec.nats.credentialsSecret is missing: the user's to fix, not NATS's. */
+/** A Secret (or key) named in spec.nats is missing: the user's to fix, not NATS's. */
 class NatsCredentialsMissingError extends Error {}
 
-function natsCredentials(spec: NotificationServiceSpec, secrets: SecretContents): string | undefined {
-  const ref = spec.nats.credentialsSecret;
-  if (!ref) return undefined;
-  const encoded = secrets.get(secretKey(ref));
-  if (encoded === undefined)
-    throw new NatsCredentialsMissingError(
-      `NATS credentials: Secret ${ref.name} does not exist or has no key ${ref.key}`,
-    );
-  return Buffer.from(encoded, "base64").toString("utf8");
+/**
+ * How the operator reaches NATS for this resource: the same credentials, TLS material and JetStream
+ * domain the edges get, read from the referenced Secrets. A Secret or key that is missing is the
+ * user's to fix (NatsCredentialsMissing), not a NATS outage.
+ */
+function natsAccess(spec: NotificationServiceSpec, secrets: SecretContents): NatsAccess {
+  const nats = spec.nats;
+  const value = (ref: SecretKeyRef | undefined, what: string): string | undefined => {
+    if (!ref) return undefined;
+    const encoded = secrets.get(secretKey(ref));
+    if (encoded === undefined)
+      throw new NatsCredentialsMissingError(
+        `${what}: Secret ${ref.name} does not exist or has no key ${ref.key}`,
+      );
+    return Buffer.from(encoded, "base64").toString("utf8");
+  };
+  const userPassword = nats.userPasswordSecret;
+  const client = nats.tls?.clientCertSecret;
+  return {
+    creds: value(nats.credentialsSecret, "NATS credentials"),
+    nkeySeed: value(nats.nkeySecret, "NATS nkey seed"),
+    user: value(userPassword && { name: userPassword.name, key: userPassword.usernameKey }, "NATS user"),
+    password: value(
+      userPassword && { name: userPassword.name, key: userPassword.passwordKey },
+      "NATS password",
+    ),
+    tls: {
+      ca: value(nats.tls?.caSecret, "NATS TLS CA"),
+      cert: value(client && { name: client.name, key: "tls.crt" }, "NATS client certificate"),
+      key: value(client && { name: client.name, key: "tls.key" }, "NATS client key"),
+    },
+    jetstreamDomain: nats.jetstreamDomain,
+  };
 }

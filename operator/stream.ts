@@ -3,7 +3,7 @@
 // own loadConfig; streamConfigProblems, streamUpdate here), so the two never disagree. Safe limit changes are applied; unsafe ones (storage, subjects, retention, republish)
 // are refused with the reasons, never applied. Each stream carries its owner in its `description`
 // (2.9 has no stream metadata), so that two NotificationServices never share one stream.
-import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { type NatsConnection } from "@nats-io/nats-core";
 import {
   JetStreamApiCodes,
   JetStreamApiError,
@@ -13,6 +13,7 @@ import {
 import { connect } from "@nats-io/transport-node";
 import { streamConfigProblems, streamUpdate, type DesiredStreamConfig } from "../shared/stream-config.js";
 import { epochOf, streamInfo } from "../shared/stream-info.js";
+import { natsAccessKey, natsConnectionOptions, type NatsAccess } from "../shared/nats-connection.js";
 
 export class StreamRefusedError extends Error {
   constructor(readonly problems: string[]) {
@@ -68,12 +69,12 @@ export interface StreamState {
   changes: string[];
 }
 
-/** One NATS connection per (servers, credentials), reused across reconciles. */
+/** One NATS connection per (servers, credentials and TLS material), reused across reconciles. */
 export class StreamManager {
   private readonly connections = new Map<string, Promise<NatsConnection>>();
 
-  private async manager(servers: string, credentials: string | undefined): Promise<JetStreamManager> {
-    const key = `${servers}\n${credentials ?? ""}`;
+  private async manager(servers: string, access: NatsAccess): Promise<JetStreamManager> {
+    const key = natsAccessKey(servers, access);
     let connection = this.connections.get(key);
     if (!connection) {
       connection = connect({
@@ -82,13 +83,14 @@ export class StreamManager {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         timeout: 5000,
-        authenticator: credentials ? credsAuthenticator(new TextEncoder().encode(credentials)) : undefined,
+        ...natsConnectionOptions(access),
       });
       this.connections.set(key, connection);
       // A failed connection attempt must not be cached: the next reconcile tries again.
       connection.catch(() => this.connections.delete(key));
     }
-    return jetstreamManager(await connection, { timeout: 5000 });
+    const domain = access.jetstreamDomain;
+    return jetstreamManager(await connection, { timeout: 5000, ...(domain ? { domain } : {}) });
   }
 
   /**
@@ -97,11 +99,11 @@ export class StreamManager {
    */
   async ensure(
     servers: string,
-    credentials: string | undefined,
+    access: NatsAccess,
     desired: DesiredStreamConfig,
     owner: StreamOwner,
   ): Promise<StreamState> {
-    const jsm = await this.manager(servers, credentials);
+    const jsm = await this.manager(servers, access);
     const description = ownerDescription(owner);
     let info = await streamInfo(jsm, desired.name);
     if (!info) {
@@ -128,13 +130,8 @@ export class StreamManager {
    * Deletes `owner`'s stream; a stream that is already gone is fine. Another owner's stream is
    * never deleted (StreamConflictError).
    */
-  async remove(
-    servers: string,
-    credentials: string | undefined,
-    name: string,
-    owner: StreamOwner,
-  ): Promise<boolean> {
-    const jsm = await this.manager(servers, credentials);
+  async remove(servers: string, access: NatsAccess, name: string, owner: StreamOwner): Promise<boolean> {
+    const jsm = await this.manager(servers, access);
     const info = await streamInfo(jsm, name);
     if (!info) return false;
     const conflict = ownershipConflict(name, info.config.description, owner);

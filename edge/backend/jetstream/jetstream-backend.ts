@@ -9,7 +9,7 @@
 // cannot be reached, at once; the connection is then retried in the background with backoff. Only
 // a definite refusal at start (an incompatible stream) makes start() throw.
 import { readFileSync } from "node:fs";
-import { credsAuthenticator, type NatsConnection, type Status } from "@nats-io/nats-core";
+import { type NatsConnection, type Status } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import {
   jetstream,
@@ -21,6 +21,7 @@ import {
 import { topicProblem } from "../../../protocol/topic.js";
 import { msgIdProblem } from "../../../protocol/msg-id.js";
 import type { EdgeConfig } from "../../../shared/config.js";
+import { natsConnectionOptions, type NatsAccess } from "../../../shared/nats-connection.js";
 import { silentLogger, type Logger } from "../../common/log.js";
 import type { EdgeMetrics } from "../../common/metrics.js";
 import type { MemoryBudget } from "../../common/memory-budget.js";
@@ -290,9 +291,7 @@ export class JetStreamBackend implements Backend {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 10_000,
-      authenticator: this.config.natsCreds
-        ? credsAuthenticator(readFileSync(this.config.natsCreds))
-        : undefined,
+      ...natsConnectionOptions(natsAccessOf(this.config)),
     });
   }
 
@@ -326,9 +325,10 @@ export class JetStreamBackend implements Backend {
     this.connected = true;
     this.metrics.natsConnected.set(1);
     // No API check: a JetStream that does not answer yet is the stream setup's business (retried).
-    this.jsm = await jetstreamManager(nc, { checkAPI: false });
-    this.js = jetstream(nc);
-    this.consumerJs = jetstream(nc, { timeout: CONSUMER_TIMEOUT_MS });
+    const domain = this.config.jetstreamDomain;
+    this.jsm = await jetstreamManager(nc, { checkAPI: false, ...(domain ? { domain } : {}) });
+    this.js = jetstream(nc, domain ? { domain } : {});
+    this.consumerJs = jetstream(nc, { timeout: CONSUMER_TIMEOUT_MS, ...(domain ? { domain } : {}) });
     void this.watch(nc);
     this.probeTimer = setInterval(() => void this.probeStream(), STREAM_PROBE_INTERVAL_MS);
     this.probeTimer.unref();
@@ -526,4 +526,16 @@ function withLeader(info: StreamInfo): StreamInfo {
   if (info.cluster && !info.cluster.leader)
     throw new Error("it has no leader (its replicas lost their quorum)");
   return info;
+}
+
+/** The edge's NATS credentials and TLS material, read from the files its configuration names. */
+function natsAccessOf(config: EdgeConfig): NatsAccess {
+  const read = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path, "utf8"));
+  return {
+    creds: read(config.natsCreds),
+    nkeySeed: read(config.natsNkey),
+    user: config.natsUser,
+    password: config.natsPassword,
+    tls: { ca: read(config.natsTlsCa), cert: read(config.natsTlsCert), key: read(config.natsTlsKey) },
+  };
 }
