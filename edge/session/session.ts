@@ -24,6 +24,7 @@ import type { Hub } from "../hub/hub.js";
 import { ReadBudget } from "../hub/read-budget.js";
 import type { Logger } from "../common/log.js";
 import type { EdgeMetrics } from "../common/metrics.js";
+import { stringBytes, type MemoryBudget } from "../common/memory-budget.js";
 import type { PublishRequests } from "../requests/publish-requests.js";
 import { toRequestError } from "../requests/request-error.js";
 import { oversizedReason } from "./oversized-frames.js";
@@ -42,11 +43,16 @@ export interface SessionContext {
   readonly log: Logger;
   readonly scheduler: FlushScheduler;
   readonly limits: Limits;
+  /** The edge's memory budget: frames held before auth count against it. Absent: unbounded. */
+  readonly budget?: MemoryBudget;
 }
 
 /** A connection's read budget (edge/hub/read-budget.ts), in send buffers per second. */
 const READS_PER_SECOND = 16;
-/** Frames that may arrive while the first auth frame is being verified; more is abuse. */
+/**
+ * Frames that may arrive while the first auth frame is being verified; more is abuse. Their bytes
+ * are bounded too: HERALD_MAX_FRAME_BYTES in all (one frame's worth), and the edge's memory budget.
+ */
 const MAX_HELD_FRAMES = 64;
 /** setTimeout cannot wait longer than this; longer expiries re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -68,6 +74,9 @@ export class Session {
   private grantedBy: "token" | "anonymous" | null = null;
   /** Frames received while the first auth frame is verified; dispatched in order afterwards. */
   private held: string[] | null = null;
+  /** Their UTF-8 bytes, and the memory they take as held (counted against the budget). */
+  private heldBytes = 0;
+  private heldMemory = 0;
   private readonly subscriptions: SessionSubscriptions;
   private readonly queue: SendQueue;
   private readonly frameBucket: TokenBucket;
@@ -201,6 +210,7 @@ export class Session {
     this.ended = true;
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
+    this.releaseHeld();
     this.queue.discard();
     this.subscriptions.closeAll();
     this.onEnd(this);
@@ -258,19 +268,11 @@ export class Session {
       );
       return;
     }
-    const text = rawText(data);
     if (this.held) {
-      if (this.held.length >= MAX_HELD_FRAMES) {
-        this.refuseFrame(
-          "limit_exceeded",
-          CloseCode.LimitExceeded,
-          `more than ${MAX_HELD_FRAMES} frames sent before the auth frame was answered`,
-        );
-        return;
-      }
-      this.held.push(text);
+      this.hold(data, bytes);
       return;
     }
+    const text = rawText(data);
     this.dispatch(text);
   }
 
@@ -337,11 +339,38 @@ export class Session {
     if (first) {
       const held = this.held ?? [];
       this.held = null;
+      this.releaseHeld();
       for (const text of held) {
         if (this.ended) return;
         this.dispatch(text);
       }
     }
+  }
+
+  /**
+   * Keeps a frame that arrived while the first auth frame is verified: at most 64 of them, in all at
+   * most one frame's worth of bytes, within the edge's memory budget; beyond any of these, 4009.
+   */
+  private hold(data: RawData, bytes: number): void {
+    const { config, budget } = this.ctx;
+    const refuse = (reason: string) => this.refuseFrame("limit_exceeded", CloseCode.LimitExceeded, reason);
+    if (this.held!.length >= MAX_HELD_FRAMES)
+      return refuse(`more than ${MAX_HELD_FRAMES} frames sent before the auth frame was answered`);
+    if (this.heldBytes + bytes > config.maxFrameBytes)
+      return refuse(`more than ${config.maxFrameBytes} bytes sent before the auth frame was answered`);
+    const text = rawText(data);
+    const memory = stringBytes(text.length, bytes);
+    if (budget && !budget.tryTake("held", memory))
+      return refuse("frames sent before the auth frame was answered are over this edge's memory budget");
+    this.heldMemory += memory;
+    this.heldBytes += bytes;
+    this.held!.push(text);
+  }
+
+  private releaseHeld(): void {
+    this.ctx.budget?.give("held", this.heldMemory);
+    this.heldMemory = 0;
+    this.heldBytes = 0;
   }
 
   /** Takes new grants: arms the expiry timer and ends subscriptions they no longer allow. */
