@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import test from "ava";
+import { parse } from "yaml";
 import { ROOT, tool, waitFor } from "./harness.js";
 import { startFakeApiServer } from "../fake-apiserver/server.js";
 import { writeKubeconfig } from "../fake-apiserver/kubeconfig.js";
@@ -122,4 +123,24 @@ test("the compiled edge and operator start with plain node", async (t) => {
     /listening on/,
   );
   t.regex(operator, /herald-operator compiled listening/);
+});
+
+test("the release workflow builds and pushes both images, from these Dockerfiles, on a version tag", (t) => {
+  const workflow = parse(readFileSync(join(ROOT, ".github/workflows/release.yml"), "utf8")) as {
+    on: { push: { tags: string[] } };
+    jobs: {
+      images: {
+        strategy: { matrix: { image: string[] } };
+        steps: { uses?: string; with?: Record<string, unknown> }[];
+      };
+    };
+  };
+  t.deepEqual(workflow.on.push.tags, ["v*.*.*"]);
+  const job = workflow.jobs.images;
+  t.deepEqual(job.strategy.matrix.image.sort(), ["edge", "operator"]);
+  for (const image of job.strategy.matrix.image) t.true(existsSync(join(ROOT, image, "Dockerfile")));
+  const build = job.steps.find((step) => step.uses?.startsWith("docker/build-push-action"))!;
+  t.is(build.with?.file, "${{ matrix.image }}/Dockerfile");
+  t.is(build.with?.push, true);
+  t.is(build.with?.context, ".");
 });
