@@ -37,7 +37,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   limit_exceeded: 429,
   rate_limited: 429,
-  /** HTTP only: the request line and headers are over 16 KiB. */
+  /** HTTP only: the request line and headers are over 32 KiB (a 16 KiB token and 16 KiB more). */
   headers_too_large: 431,
   internal: 500,
   unavailable: 503,

@@ -46,6 +46,30 @@ export async function hostileKeys(): Promise<HostileKeys> {
   };
 }
 
+/**
+ * A valid token of exactly `length` characters (HS256, subject "long", every subscribe right and
+ * publish on hostile.>), its length made up by a padding claim.
+ */
+export function tokenOfLength(length: number): string {
+  const build = (pad: number) =>
+    hs256Raw(
+      '{"alg":"HS256"}',
+      JSON.stringify({
+        sub: "long",
+        exp: inOneHour(),
+        herald: { sub: [">"], pub: ["hostile.>"] },
+        pad: "p".repeat(pad),
+      }),
+    );
+  // base64url makes 4 characters of 3 bytes: start above and step down to the exact length.
+  for (let pad = Math.ceil((length * 3) / 4); pad >= 0; pad--) {
+    const token = build(pad);
+    if (token.length === length) return token;
+    if (token.length < length) break;
+  }
+  throw new Error(`no token of exactly ${length} characters`);
+}
+
 /** Claims granting every right, as JSON text. */
 export function everything(subject = "attacker"): string {
   return JSON.stringify({ sub: subject, exp: inOneHour(), herald: { sub: [">"], pub: [">"] } });

@@ -2,7 +2,7 @@
 // the RSA public key used as an HMAC secret, rights smuggled through __proto__, frames before auth,
 // refreshes that lose rights or change subject, and expiry by timer.
 import { signToken } from "../harness/tokens.js";
-import { forgedTokens } from "./hostile-tokens.js";
+import { forgedTokens, tokenOfLength } from "./hostile-tokens.js";
 import { closeOfToken, openClient, row, type HostileContext, type Row } from "./row.js";
 import { encodeFrame, Opcode, RawWebSocket } from "./raw-socket.js";
 
@@ -114,6 +114,16 @@ export const authRows: Row[] = [
   authFrame(
     "token over 16 KiB in the auth frame",
     () => forgedTokens.oversized(),
+    unauthenticated("token is longer than 16384 characters"),
+  ),
+  row(
+    "a valid token of the longest length (16 KiB) on ?token= is accepted, not refused with 431",
+    { op: "ack", id: "long" },
+    async (ctx) => (await openClient(ctx, tokenOfLength(16 * 1024))).request({ op: "ping", id: "long" }),
+  ),
+  upgradeToken(
+    "a token one character longer on ?token= is refused for its length (4001), not 431",
+    () => tokenOfLength(16 * 1024 + 1),
     unauthenticated("token is longer than 16384 characters"),
   ),
   row("valid RS256 token is accepted (the key the edge pins works)", { op: "ack", id: "p" }, async (ctx) =>

@@ -11,7 +11,7 @@ export const LIMITS = { maxConnections: 40, maxPendingUpgrades: 20, upgradeTimeo
 // Node's parser refuses a header block over the limit before any route; the edge answers in herald's format.
 const HEADERS_TOO_LARGE = {
   status: 431,
-  body: errorBody("headers_too_large", "request line and headers are over the limit of 16384 bytes"),
+  body: errorBody("headers_too_large", "request line and headers are over the limit of 32768 bytes"),
 };
 const TIMED_OUT = { status: 408, body: errorBody("request_timeout", "the request did not arrive in time") };
 const SUBPROTOCOL_REQUIRED = errorBody(
@@ -111,13 +111,13 @@ export const connectionRows: Row[] = [
     },
   ),
   upgradeRow(
-    "upgrade with a 20 KiB header",
-    { headers: { "X-Filler": "f".repeat(20 * 1024) } },
+    "upgrade with a 40 KiB header",
+    { headers: { "X-Filler": "f".repeat(40 * 1024) } },
     HEADERS_TOO_LARGE,
   ),
   upgradeRow(
-    "upgrade with 3,000 small headers",
-    { headers: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`X-H${i}`, "v"])) },
+    "upgrade with 5,000 small headers",
+    { headers: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`X-H${i}`, "v"])) },
     HEADERS_TOO_LARGE,
   ),
 

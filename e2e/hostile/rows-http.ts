@@ -2,7 +2,7 @@
 // keys, bad query values and topics in the path, missing and forged credentials, request smuggling.
 import { DATA_TOO_DEEP, EMPTY_TOKEN, NOT_JSON_BODY, WILDCARDS } from "../harness/expected-errors.js";
 import { signToken } from "../harness/tokens.js";
-import { forgedTokens } from "./hostile-tokens.js";
+import { forgedTokens, tokenOfLength } from "./hostile-tokens.js";
 import { RawConnection } from "./raw-socket.js";
 import {
   answerBeforeClose,
@@ -425,6 +425,17 @@ export const httpRows: Row[] = [
     status: 401,
     body: errorBody("unauthenticated", "token algorithm is not accepted"),
   }),
+  row(
+    "publish: a valid token of the longest length (16 KiB) in Authorization is accepted, not refused with 431",
+    { status: 200, stored: true },
+    async (ctx) => {
+      const response = await withBearer({ topic: "hostile.long", data: 1 }, () => tokenOfLength(16 * 1024))(
+        ctx,
+      );
+      const body = (await response.json()) as { seq?: unknown };
+      return { status: response.status, stored: typeof body.seq === "number" };
+    },
+  ),
   bearerRow("publish: JWT without publish rights", () => signToken({ publish: ["own.>"] }), {
     status: 403,
     body: errorBody("forbidden", 'not allowed to publish to "hostile.x"'),
@@ -469,7 +480,7 @@ export const httpRows: Row[] = [
     `GET /v1/topics/${"a".repeat(100 * 1024)}/messages HTTP/1.1\r\nHost: x\r\n\r\n`,
     {
       status: 431,
-      body: errorBody("headers_too_large", "request line and headers are over the limit of 16384 bytes"),
+      body: errorBody("headers_too_large", "request line and headers are over the limit of 32768 bytes"),
     },
   ),
   rawHttpRow(

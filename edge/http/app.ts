@@ -4,13 +4,18 @@ import { createServer, type Server } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
 import { MAX_TOPIC_BYTES } from "../../protocol/index.js";
 import type { Logger } from "../common/log.js";
+import { MAX_TOKEN_LENGTH } from "../auth/jwt.js";
 import { registerApiRoutes, type ApiDeps } from "./api-routes.js";
 import { registerClientBundleRoute, registerDemoRoutes } from "./demo-routes.js";
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from "./errors.js";
 import { observeRequests, registerProbeRoutes, type ProbeDeps } from "./probe-routes.js";
 
-/** Largest request header block; bigger requests (and upgrades) get 431. */
-const MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Largest request line and header block; bigger requests (and upgrades) get 431. Room for a token
+ * of the longest length accepted (16 KiB, on `?token=` or in `Authorization: Bearer`) and 16 KiB of
+ * everything else, so the documented token limit is the real one on every path.
+ */
+export const MAX_HEADER_BYTES = MAX_TOKEN_LENGTH + 16 * 1024;
 
 export interface HttpAppDeps extends ApiDeps, ProbeDeps {
   readonly log: Logger;
