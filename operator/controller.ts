@@ -5,7 +5,8 @@
 import { applyObject } from "./apply.js";
 import type { EventRecorder } from "./events.js";
 import { describeError, Informer, isConflict, objectKey, type KubeClient, type KubeObject } from "./kube.js";
-import type { OperatorMetrics } from "./metrics.js";
+import { CONTROLLER, type OperatorMetrics, type ReconcileResult } from "./metrics.js";
+import type { Logger } from "../shared/log.js";
 import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
 import { ConfigError, type EdgeConfig } from "../shared/config.js";
@@ -14,6 +15,7 @@ import { desiredStreamConfig } from "../shared/stream-config.js";
 import {
   edgeConfig,
   endpoint,
+  hpaName,
   imageVersion,
   names,
   OWNED_KINDS,
@@ -37,7 +39,10 @@ import {
   type SecretKeyRef,
 } from "./spec.js";
 import {
+  autoscalingCondition,
   edgeCondition,
+  HPA_CONDITIONS,
+  type HpaState,
   readyCondition,
   statusChanged,
   withConditions,
@@ -81,14 +86,18 @@ export class Controller {
     private readonly streams: StreamManager,
     private readonly events: EventRecorder,
     private readonly metrics: OperatorMetrics,
-    private readonly log: (line: string) => void,
+    private readonly log: Logger,
     private readonly options: ControllerOptions,
   ) {
-    this.queue = new WorkQueue({ baseDelayMs: options.retryBaseMs, maxDelayMs: options.retryMaxMs });
+    this.queue = new WorkQueue({
+      baseDelayMs: options.retryBaseMs,
+      maxDelayMs: options.retryMaxMs,
+      observer: metrics.queue,
+    });
     this.renderOptions = { defaultEdgeImage: options.edgeImage };
     const watchFailed = (reason: string) => {
       this.metrics.watchRestarts.inc();
-      this.log(`${reason}; re-listing`);
+      this.log.log("warn", "watch_failed", { detail: `${reason}; re-listing` });
     };
     this.resources = new Informer(
       client,
@@ -144,7 +153,7 @@ export class Controller {
         },
         error: (reason) => {
           this.metrics.watchRestarts.inc();
-          this.log(`${reason}; re-listing`);
+          this.log.log("warn", "watch_failed", { detail: `${reason}; re-listing` });
         },
       },
     );
@@ -158,7 +167,9 @@ export class Controller {
       try {
         served = await this.client.serves(owned.apiVersion, owned.plural);
       } catch (error) {
-        this.log(`discovery of ${owned.apiVersion} failed (${describeError(error)}); retrying`);
+        this.log.log("warn", "discovery_failed", {
+          detail: `discovery of ${owned.apiVersion} failed (${describeError(error)}); retrying`,
+        });
         setTimeout(() => void this.discoverOptionalKinds(), this.options.retryBaseMs * 10).unref();
         return;
       }
@@ -207,17 +218,24 @@ export class Controller {
     for (let key = await this.queue.next(); key !== undefined; key = await this.queue.next()) {
       const started = performance.now();
       this.inFlight.set(key, Date.now());
+      const active = this.metrics.activeWorkers.labels({ controller: CONTROLLER });
+      active.inc();
+      let result: ReconcileResult = "success";
       try {
         await this.reconcile(key);
         this.queue.forget(key);
-        this.metrics.reconciles.inc({ result: "success" });
       } catch (error) {
         const delay = this.queue.addWithBackoff(key);
-        this.metrics.reconciles.inc({ result: isConflict(error) ? "conflict" : "error" });
-        this.log(`reconcile ${key} failed (retry in ${delay} ms): ${describeError(error)}`);
+        result = isConflict(error) ? "requeue" : "error";
+        this.log.log(result === "error" ? "warn" : "info", "reconcile_failed", {
+          resource: key,
+          retryMs: delay,
+          detail: `reconcile ${key} failed (retry in ${delay} ms): ${describeError(error)}`,
+        });
       } finally {
         this.inFlight.delete(key);
-        this.metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
+        active.dec();
+        this.metrics.reconciled(result, (performance.now() - started) / 1000);
         this.queue.done(key);
       }
     }
@@ -229,6 +247,7 @@ export class Controller {
       NotificationService | undefined;
     if (!resource) {
       this.events.forget(key);
+      this.metrics.forget(namespace, name);
       return;
     }
     if (resource.metadata.deletionTimestamp) return this.finalize(resource);
@@ -328,15 +347,21 @@ export class Controller {
     const deployment = (await this.client.read("apps/v1", "Deployment", namespace, names(resource).edge)) as
       (KubeObject & DeploymentRollout & { status?: { readyReplicas?: number } }) | undefined;
     const edgeAvailable = edgeCondition(deployment);
-    await this.writeStatus(resource, [stream, edgeAvailable], {
-      ...runningImage(resource, deployment, edgeAvailable),
-      replicas: deployment?.status?.replicas ?? 0,
-      readyReplicas: deployment?.status?.readyReplicas ?? 0,
-      selector: selectorString(resource),
-      endpoint: endpoint(resource, spec),
-      stream: desired.name,
-      ...(epoch ? { epoch } : {}),
-    });
+    const autoscaling = await this.autoscaling(resource, spec);
+    await this.writeStatus(
+      resource,
+      [stream, edgeAvailable, ...(autoscaling ? [autoscaling.condition] : [])],
+      {
+        ...(autoscaling?.replicas ? { autoscaling: autoscaling.replicas } : {}),
+        ...runningImage(resource, deployment, edgeAvailable),
+        replicas: deployment?.status?.replicas ?? 0,
+        readyReplicas: deployment?.status?.readyReplicas ?? 0,
+        selector: selectorString(resource),
+        endpoint: endpoint(resource, spec),
+        stream: desired.name,
+        ...(epoch ? { epoch } : {}),
+      },
+    );
     if (retryStream) throw retryStream;
   }
 
@@ -356,6 +381,21 @@ export class Controller {
         "Warning",
         "GatewayApiMissing",
         "spec.gateway is set but the API server does not serve gateway.networking.k8s.io/v1 HTTPRoutes: install the Gateway API CRDs (the operator then creates the route; restart it if they were installed after it started)",
+      );
+    const scaling = spec.edge.autoscaling;
+    if (scaling.enabled && scaling.provider === "keda" && !this.served.has("ScaledObject"))
+      await this.events.record(
+        resource,
+        "Warning",
+        "KedaMissing",
+        "spec.edge.autoscaling.provider is keda but the API server does not serve keda.sh/v1alpha1 ScaledObjects: install KEDA (restart the operator if it was installed after it started); the edges are not autoscaled meanwhile",
+      );
+    if (spec.monitoring.podMonitor.enabled && !this.served.has("PodMonitor"))
+      await this.events.record(
+        resource,
+        "Warning",
+        "PrometheusOperatorMissing",
+        "spec.monitoring.podMonitor is on but the API server does not serve monitoring.coreos.com/v1 PodMonitors: install the Prometheus Operator's CRDs (restart the operator if they were installed after it started)",
       );
     for (const manifest of manifests) {
       const result = await applyObject(this.client, manifest);
@@ -379,6 +419,9 @@ export class Controller {
       ...(this.served.has("HTTPRoute")
         ? [{ ...OWNED_KINDS.find((k) => k.kind === "HTTPRoute")!, name: names(resource).route }]
         : []),
+      ...(["PodMonitor", "ScaledObject"] as const)
+        .filter((kind) => this.served.has(kind))
+        .map((kind) => ({ ...OWNED_KINDS.find((k) => k.kind === kind)!, name: names(resource).edge })),
     ];
     for (const candidate of candidates) {
       if (rendered.has(`${candidate.kind}/${candidate.name}`)) continue;
@@ -444,12 +487,14 @@ export class Controller {
     fields: Omit<NonNullable<NotificationService["status"]>, "conditions" | "observedGeneration">,
   ): Promise<void> {
     const generation = resource.metadata.generation ?? 1;
-    const [stream, edge] = inputs as [ConditionInput, ConditionInput];
+    const [stream, edge, ...others] = inputs as [ConditionInput, ConditionInput, ...ConditionInput[]];
     const conditions = withConditions(
       resource.status?.conditions,
-      [readyCondition(stream, edge), stream, edge],
+      [readyCondition(stream, edge), stream, edge, ...others],
       generation,
     );
+    const { namespace, name } = resource.metadata;
+    this.metrics.ready.set({ namespace, name }, conditions[0]!.status === "True" ? 1 : 0);
     const status = { ...fields, observedGeneration: generation, conditions };
     if (!statusChanged(resource.status, status)) return;
     await this.client.replaceStatus(
@@ -460,10 +505,50 @@ export class Controller {
     );
     const ready = conditions[0]!;
     if (ready.status !== resource.status?.conditions?.find((c) => c.type === "Ready")?.status) {
-      this.log(
-        `${resource.metadata.namespace}/${resource.metadata.name}: Ready=${ready.status} (${ready.reason}: ${ready.message})`,
-      );
+      this.log.log(ready.status === "True" ? "info" : "warn", "ready_changed", {
+        resource: `${namespace}/${name}`,
+        ready: ready.status,
+        reason: ready.reason,
+        detail: `${namespace}/${name}: Ready=${ready.status} (${ready.reason}: ${ready.message})`,
+      });
     }
+  }
+
+  /**
+   * With autoscaling on, the Autoscaling condition and the HPA's replicas, read from the HPA that
+   * scales the edges (the operator's, or the one KEDA made for the ScaledObject); undefined when
+   * autoscaling is off. Also the per-resource HPA gauges.
+   */
+  private async autoscaling(
+    resource: NotificationService,
+    spec: NotificationServiceSpec,
+  ): Promise<
+    { condition: ConditionInput; replicas?: { desiredReplicas: number; currentReplicas: number } } | undefined
+  > {
+    const { namespace, name } = resource.metadata;
+    if (!spec.edge.autoscaling.enabled) {
+      this.metrics.forgetAutoscaling(namespace, name);
+      return undefined;
+    }
+    const hpa = hpaName(resource, spec);
+    const state = (await this.client.read("autoscaling/v2", "HorizontalPodAutoscaler", namespace, hpa)) as
+      (KubeObject & HpaState) | undefined;
+    for (const condition of HPA_CONDITIONS) {
+      const found = state?.status?.conditions?.find((c) => c.type === condition);
+      if (found)
+        this.metrics.hpaCondition.set({ namespace, name, condition }, found.status === "True" ? 1 : 0);
+      else this.metrics.hpaCondition.remove({ namespace, name, condition });
+    }
+    const status = state?.status;
+    const replicas =
+      status?.desiredReplicas === undefined
+        ? undefined
+        : { desiredReplicas: status.desiredReplicas, currentReplicas: status.currentReplicas ?? 0 };
+    if (replicas) {
+      this.metrics.replicas.set({ namespace, name, kind: "desired" }, replicas.desiredReplicas);
+      this.metrics.replicas.set({ namespace, name, kind: "current" }, replicas.currentReplicas);
+    }
+    return { condition: autoscalingCondition(hpa, state), ...(replicas ? { replicas } : {}) };
   }
 
   /** Deleting: remove the stream only under deletePolicy Delete, then let the object go. */
@@ -513,9 +598,10 @@ export class Controller {
         (resource.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
       ),
     );
-    this.log(
-      `${resource.metadata.namespace}/${resource.metadata.name}: finalized (stream ${spec?.stream.deletePolicy === "Delete" ? "deleted" : "retained"})`,
-    );
+    this.log.log("info", "finalized", {
+      resource: `${resource.metadata.namespace}/${resource.metadata.name}`,
+      detail: `${resource.metadata.namespace}/${resource.metadata.name}: finalized (stream ${spec?.stream.deletePolicy === "Delete" ? "deleted" : "retained"})`,
+    });
   }
 }
 

@@ -9,9 +9,9 @@ import { KubeClient } from "./kube.js";
 import { LeaderElector } from "./leader.js";
 import { OperatorMetrics } from "./metrics.js";
 import { loadOperatorSettings, type OperatorSettings } from "./settings.js";
+import { createLogger } from "../shared/log.js";
 import { StreamManager } from "./stream.js";
 
-const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
 let settings: OperatorSettings;
 try {
   settings = loadOperatorSettings();
@@ -20,19 +20,29 @@ try {
   process.exit(2);
 }
 const { identity, leaseSeconds, port } = settings;
+// One JSON line per event (shared/log.ts, as the edges log); `detail` keeps the sentence.
+const logger = createLogger(settings.logLevel, { base: { component: "herald-operator", identity } });
+const log = (line: string) => logger.log("info", "operator", { detail: line });
 
 const client = KubeClient.fromEnvironment();
-const metrics = new OperatorMetrics();
+const metrics = new OperatorMetrics(settings.workers);
 const streams = new StreamManager();
-const controller = new Controller(client, streams, new EventRecorder(client, identity, log), metrics, log, {
-  namespace: settings.watchNamespace,
-  workers: settings.workers,
-  resyncMs: settings.resyncSeconds * 1000,
-  retryBaseMs: 500,
-  retryMaxMs: 60_000,
-  stuckMs: settings.stuckSeconds * 1000,
-  edgeImage: settings.edgeImage,
-});
+const controller = new Controller(
+  client,
+  streams,
+  new EventRecorder(client, identity, log),
+  metrics,
+  logger,
+  {
+    namespace: settings.watchNamespace,
+    workers: settings.workers,
+    resyncMs: settings.resyncSeconds * 1000,
+    retryBaseMs: 500,
+    retryMaxMs: 60_000,
+    stuckMs: settings.stuckSeconds * 1000,
+    edgeImage: settings.edgeImage,
+  },
+);
 
 const elector = new LeaderElector(
   client,

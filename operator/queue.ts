@@ -6,6 +6,15 @@ export interface QueueOptions {
   /** First retry delay; doubles per consecutive failure of the same key. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Told of adds, retries and how long keys waited and were worked on (workqueue_* metrics). */
+  observer?: QueueObserver;
+}
+
+export interface QueueObserver {
+  added(): void;
+  retried(): void;
+  waited(seconds: number): void;
+  worked(seconds: number): void;
 }
 
 export class WorkQueue {
@@ -17,6 +26,8 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly waiters: (() => void)[] = [];
+  /** When each queued key was added, and when each key being processed was taken. */
+  private readonly since = new Map<string, number>();
   private shuttingDown = false;
 
   constructor(private readonly options: QueueOptions) {}
@@ -34,6 +45,8 @@ export class WorkQueue {
     if (this.queuedSet.has(key)) return;
     this.queuedSet.add(key);
     this.queued.push(key);
+    this.since.set(key, performance.now());
+    this.options.observer?.added();
     this.waiters.shift()?.();
   }
 
@@ -43,6 +56,7 @@ export class WorkQueue {
     this.failures.set(key, failures + 1);
     const delay = Math.min(this.options.baseDelayMs * 2 ** failures, this.options.maxDelayMs);
     if (!this.timers.has(key) && !this.shuttingDown) {
+      this.options.observer?.retried();
       this.timers.set(
         key,
         setTimeout(() => {
@@ -68,11 +82,17 @@ export class WorkQueue {
     const key = this.queued.shift()!;
     this.queuedSet.delete(key);
     this.processing.add(key);
+    const now = performance.now();
+    this.options.observer?.waited((now - (this.since.get(key) ?? now)) / 1000);
+    this.since.set(key, now);
     return key;
   }
 
   done(key: string): void {
     this.processing.delete(key);
+    const now = performance.now();
+    this.options.observer?.worked((now - (this.since.get(key) ?? now)) / 1000);
+    this.since.delete(key);
     if (this.dirty.delete(key)) this.add(key);
   }
 

@@ -133,6 +133,7 @@ function edgeVariables(
   const settings: Partial<Record<EdgeKey, EdgeValue>> = {
     port: v(EDGE_PORT),
     metricsPort: v(METRICS_PORT),
+    notificationService: v(`${ns.metadata.namespace}/${ns.metadata.name}`),
     host: v(spec.edge.listenHost),
     natsUrl: v(nats.url),
     headCheckSeconds: v(nats.headCheckSeconds),
@@ -347,6 +348,9 @@ export function renderDeployment(
     ...(pod.serviceAccountName ? { serviceAccountName: pod.serviceAccountName } : {}),
     // The edges never call the Kubernetes API.
     automountServiceAccountToken: false,
+    // No HERALD_<SERVICE>_* variables for the namespace's Services (service links): the edge
+    // stops on HERALD_* names it does not know.
+    enableServiceLinks: false,
     volumes,
     containers: [
       {
@@ -467,13 +471,82 @@ export function renderHorizontalPodAutoscaler(
       minReplicas: scaling.min,
       maxReplicas: scaling.max,
       metrics,
-      // Scale down slowly: every removed pod makes its clients reconnect.
-      behavior: {
-        scaleDown: {
-          stabilizationWindowSeconds: 300,
-          policies: [{ type: "Pods", value: 1, periodSeconds: 60 }],
-        },
+      behavior: { scaleDown: SCALE_DOWN },
+    },
+  };
+}
+
+/** Scale down slowly: every removed pod makes its clients reconnect. */
+const SCALE_DOWN = {
+  stabilizationWindowSeconds: 300,
+  policies: [{ type: "Pods", value: 1, periodSeconds: 60 }],
+};
+
+/** The HPA that scales the edges: the operator's, or the one KEDA creates for the ScaledObject. */
+export function hpaName(ns: NotificationService, spec: NotificationServiceSpec): string {
+  return spec.edge.autoscaling.provider === "keda" ? `keda-hpa-${names(ns).edge}` : names(ns).edge;
+}
+
+/**
+ * provider keda: KEDA scales the edge Deployment (whose replicas the operator leaves alone while
+ * autoscaling is on) on connections per pod from Prometheus, and on CPU.
+ */
+export function renderScaledObject(ns: NotificationService, spec: NotificationServiceSpec): Manifest {
+  const scaling = spec.edge.autoscaling;
+  const keda = scaling.keda!;
+  const query =
+    keda.query ??
+    `sum(herald_connections{namespace="${ns.metadata.namespace}",notificationservice="${ns.metadata.name}"})`;
+  const triggers: unknown[] = [];
+  if (scaling.targetConnectionsPerPod !== undefined)
+    triggers.push({
+      type: "prometheus",
+      metricType: "AverageValue",
+      metadata: {
+        serverAddress: keda.prometheusAddress,
+        query,
+        threshold: String(scaling.targetConnectionsPerPod),
       },
+    });
+  triggers.push({ type: "cpu", metricType: "Utilization", metadata: { value: String(scaling.targetCPU) } });
+  return {
+    apiVersion: "keda.sh/v1alpha1",
+    kind: "ScaledObject",
+    metadata: metadata(ns, names(ns).edge),
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: names(ns).edge },
+      minReplicaCount: scaling.min,
+      maxReplicaCount: scaling.max,
+      pollingInterval: keda.pollingIntervalSeconds,
+      advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: SCALE_DOWN } } },
+      triggers,
+    },
+  };
+}
+
+/** Scrapes the edges' internal port; every series gets notificationservice=<name>. */
+export function renderPodMonitor(ns: NotificationService, spec: NotificationServiceSpec): Manifest {
+  const podMonitor = spec.monitoring.podMonitor;
+  const meta = metadata(ns, names(ns).edge);
+  return {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "PodMonitor",
+    metadata: { ...meta, labels: { ...podMonitor.labels, ...meta.labels } },
+    spec: {
+      selector: { matchLabels: selectorLabels(ns) },
+      podMetricsEndpoints: [
+        {
+          port: "metrics",
+          path: "/metrics",
+          interval: podMonitor.interval,
+          relabelings: [
+            {
+              sourceLabels: ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"],
+              targetLabel: "notificationservice",
+            },
+          ],
+        },
+      ],
     },
   };
 }
@@ -564,7 +637,10 @@ export function renderAll(
     renderService(ns, spec),
     renderPodDisruptionBudget(ns),
   ];
-  if (spec.edge.autoscaling.enabled) manifests.push(renderHorizontalPodAutoscaler(ns, spec));
+  const scaling = spec.edge.autoscaling;
+  if (scaling.enabled && scaling.provider === "hpa") manifests.push(renderHorizontalPodAutoscaler(ns, spec));
+  if (scaling.enabled && scaling.provider === "keda") manifests.push(renderScaledObject(ns, spec));
+  if (spec.monitoring.podMonitor.enabled) manifests.push(renderPodMonitor(ns, spec));
   const ingress = renderIngress(ns, spec);
   if (ingress) manifests.push(ingress);
   const route = renderHTTPRoute(ns, spec);
@@ -584,4 +660,6 @@ export const OWNED_KINDS = [
   { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers" },
   { apiVersion: "networking.k8s.io/v1", kind: "Ingress", plural: "ingresses" },
   { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", plural: "httproutes", optional: true },
+  { apiVersion: "monitoring.coreos.com/v1", kind: "PodMonitor", plural: "podmonitors", optional: true },
+  { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", plural: "scaledobjects", optional: true },
 ] as const;

@@ -1,6 +1,7 @@
 // The operator's own configuration: one list of environment variables, read by main.ts and
 // checked against the Helm chart's Deployment by the chart tests (so the two cannot drift).
 import { hostname } from "node:os";
+import { LOG_LEVELS, type LogLevel } from "../shared/log.js";
 
 /** The edge image of resources that do not pin one, when the chart does not say (the chart sets its own). */
 export const DEFAULT_EDGE_IMAGE = "ghcr.io/herald-dev/herald-edge:0.1.0";
@@ -46,6 +47,11 @@ export const OPERATOR_VARIABLES = {
     default: "300",
     min: 1,
   },
+  logLevel: {
+    env: "HERALD_OPERATOR_LOG_LEVEL",
+    doc: `Log level: ${LOG_LEVELS.join(", ")}.`,
+    default: "info",
+  },
 } as const;
 
 export interface OperatorSettings {
@@ -59,6 +65,7 @@ export interface OperatorSettings {
   workers: number;
   resyncSeconds: number;
   stuckSeconds: number;
+  logLevel: LogLevel;
 }
 
 /** Reads the settings; throws one line per bad value. */
@@ -94,7 +101,12 @@ export function loadOperatorSettings(
     workers: integer("workers"),
     resyncSeconds: integer("resyncSeconds"),
     stuckSeconds: integer("stuckSeconds"),
+    logLevel: text("logLevel") as LogLevel,
   };
+  if (!(LOG_LEVELS as readonly string[]).includes(settings.logLevel))
+    problems.push(
+      `${OPERATOR_VARIABLES.logLevel.env} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(settings.logLevel)}`,
+    );
   if (problems.length > 0) throw new Error(`invalid operator configuration:\n  ${problems.join("\n  ")}`);
   return settings;
 }

@@ -309,13 +309,72 @@ export const AutoscalingSpec = Type.Object(
       default: 70,
       description: "Average CPU utilisation in percent.",
     }),
+    provider: StringEnum(["hpa", "keda"] as const, {
+      default: "hpa",
+      description:
+        "hpa: a HorizontalPodAutoscaler (the Pods metric herald_connections needs prometheus-adapter); keda: a KEDA ScaledObject with a Prometheus trigger on connections per pod and CPU (docs/operations.md).",
+    }),
+    keda: Type.Optional(
+      Type.Object(
+        {
+          prometheusAddress: Type.String({
+            pattern: "^https?://",
+            description: "The Prometheus KEDA asks, e.g. http://prometheus.monitoring.svc:9090.",
+          }),
+          query: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                'PromQL for the connections of all edges. Default: sum(herald_connections{namespace="<ns>",notificationservice="<name>"}) (the labels the PodMonitor adds).',
+            }),
+          ),
+          pollingIntervalSeconds: Type.Integer({
+            minimum: 1,
+            maximum: 3600,
+            default: 30,
+            description: "How often KEDA asks Prometheus.",
+          }),
+        },
+        { description: "KEDA's Prometheus trigger (provider keda)." },
+      ),
+    ),
   },
   {
     default: {},
     description: "Horizontal autoscaling of the edges.",
     // Enforced by a real API server (CEL); the operator checks it too (parseSpec) for older CRDs.
-    "x-kubernetes-validations": [{ rule: "self.min <= self.max", message: "min must not exceed max" }],
+    "x-kubernetes-validations": [
+      { rule: "self.min <= self.max", message: "min must not exceed max" },
+      {
+        rule: "self.provider != 'keda' || has(self.keda)",
+        message: "provider keda needs keda.prometheusAddress",
+      },
+    ],
   },
+);
+
+export const MonitoringSpec = Type.Object(
+  {
+    podMonitor: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description:
+            "Create a PodMonitor (Prometheus Operator) that scrapes the edges' /metrics on their internal port and labels every series notificationservice=<name>.",
+        }),
+        interval: Type.String({
+          pattern: "^[0-9]+(ms|s|m|h)$",
+          default: "30s",
+          description: "Scrape interval.",
+        }),
+        labels: Type.Optional(
+          StringMap("Labels on the PodMonitor, for your Prometheus's podMonitorSelector."),
+        ),
+      },
+      { default: {}, description: "Scraping the edges." },
+    ),
+  },
+  { default: {}, description: "Monitoring of the edges (docs/operations.md)." },
 );
 
 /**
@@ -371,6 +430,7 @@ export const EDGE_VARIABLE_FIELDS = {
   drainDelayMs: "spec.edge.drainDelayMs",
   drainRate: "spec.edge.rollout.drainRate",
   logLevel: "spec.edge.logLevel",
+  notificationService: "the operator (namespace/name of the resource)",
 } as const satisfies Partial<Record<keyof EdgeVariables, string>>;
 
 /** Edge variables without a field of their own: they are `spec.edge.settings.<key>`. */
@@ -851,6 +911,7 @@ export const NotificationServiceSpec = Type.Object({
   service: ServiceSpec,
   ingress: Type.Optional(IngressSpec),
   gateway: Type.Optional(GatewaySpec),
+  monitoring: MonitoringSpec,
 });
 export type NotificationServiceSpec = Static<typeof NotificationServiceSpec>;
 
@@ -880,11 +941,11 @@ export function secretRefs(spec: NotificationServiceSpec): SecretKeyRef[] {
   return refs.filter((ref) => ref !== undefined);
 }
 
-export const CONDITION_TYPES = ["Ready", "StreamReady", "EdgeAvailable"] as const;
+export const CONDITION_TYPES = ["Ready", "StreamReady", "EdgeAvailable", "Autoscaling"] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 export const Condition = Type.Object({
-  type: Type.String({ description: "Ready, StreamReady or EdgeAvailable." }),
+  type: Type.String({ description: "Ready, StreamReady, EdgeAvailable or Autoscaling." }),
   status: StringEnum(["True", "False", "Unknown"] as const, { description: "Condition status." }),
   reason: Type.String({ description: "CamelCase reason." }),
   message: Type.String({ description: "Human-readable detail." }),
@@ -900,7 +961,7 @@ export const NotificationServiceStatus = Type.Object(
     ),
     conditions: Type.Optional(
       Type.Array(Condition, {
-        description: "Ready, StreamReady, EdgeAvailable.",
+        description: "Ready, StreamReady, EdgeAvailable, and Autoscaling while autoscaling is on.",
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["type"],
       }),
@@ -911,6 +972,15 @@ export const NotificationServiceStatus = Type.Object(
       Type.String({ description: "Label selector of the edge pods (scale subresource)." }),
     ),
     endpoint: Type.Optional(Type.String({ description: "WebSocket URL clients connect to." })),
+    autoscaling: Type.Optional(
+      Type.Object(
+        {
+          desiredReplicas: Type.Integer({ minimum: 0, description: "Edge pods the HPA wants." }),
+          currentReplicas: Type.Integer({ minimum: 0, description: "Edge pods the HPA counts now." }),
+        },
+        { description: "The edges' HPA (the operator's, or KEDA's), while autoscaling is on." },
+      ),
+    ),
     stream: Type.Optional(Type.String({ description: "JetStream stream name." })),
     epoch: Type.Optional(
       Type.String({ description: "Identity of the stream's history; changes when it is re-created." }),
@@ -970,6 +1040,8 @@ export function parseSpec(raw: unknown): NotificationServiceSpec {
   const spec = withDefaults as NotificationServiceSpec;
   const { min, max } = spec.edge.autoscaling;
   if (min > max) throw new SpecError([`spec.edge.autoscaling: min (${min}) must not exceed max (${max})`]);
+  if (spec.edge.autoscaling.provider === "keda" && !spec.edge.autoscaling.keda)
+    throw new SpecError(["spec.edge.autoscaling: provider keda needs keda.prometheusAddress"]);
   return spec;
 }
 

@@ -5,7 +5,8 @@ import type { Condition, ConditionType, NotificationServiceStatus } from "./spec
 
 export interface ConditionInput {
   type: ConditionType;
-  status: boolean;
+  /** True, False, or Unknown (not known yet: an HPA that has not reported). */
+  status: boolean | "Unknown";
   reason: string;
   message: string;
 }
@@ -19,7 +20,7 @@ export function withConditions(
 ): Condition[] {
   const timestamp = now.toISOString().replace(/\.\d+Z$/, "Z");
   return inputs.map((input) => {
-    const status = input.status ? "True" : "False";
+    const status = input.status === "Unknown" ? "Unknown" : input.status ? "True" : "False";
     const before = previous?.find((c) => c.type === input.type);
     return {
       type: input.type,
@@ -103,6 +104,87 @@ export function edgeCondition(deployment: DeploymentRollout | undefined): Condit
     true,
     "EdgesReady",
     `${availableReplicas}/${wanted} edge pods available (generation ${generation} rolled out)`,
+  );
+}
+
+/** The fields of an autoscaling/v2 HorizontalPodAutoscaler that tell whether it can scale. */
+export interface HpaState {
+  spec?: {
+    metrics?: {
+      type: string;
+      resource?: { name: string };
+      pods?: { metric: { name: string } };
+      external?: { metric: { name: string } };
+      object?: { metric: { name: string } };
+    }[];
+  };
+  status?: {
+    currentReplicas?: number;
+    desiredReplicas?: number;
+    currentMetrics?: HpaMetricName[] | null;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+type HpaMetricName = NonNullable<NonNullable<HpaState["spec"]>["metrics"]>[number];
+
+export const HPA_CONDITIONS = ["AbleToScale", "ScalingActive", "ScalingLimited"] as const;
+
+function metricName(metric: HpaMetricName): string {
+  const name =
+    metric.resource?.name ??
+    metric.pods?.metric.name ??
+    metric.external?.metric.name ??
+    metric.object?.metric.name;
+  return `${metric.type} metric ${name ?? "?"}`;
+}
+
+/**
+ * The Autoscaling condition, from the HPA's own status: False with the HPA's reason when it cannot
+ * scale (AbleToScale False) or cannot compute a scale (ScalingActive False, e.g.
+ * FailedGetPodsMetric), False MetricMissing when a metric of its spec has no current value (the
+ * HPA then never scales down), Unknown while it has not reported, else True.
+ */
+export function autoscalingCondition(name: string, hpa: HpaState | undefined): ConditionInput {
+  const result = (status: ConditionInput["status"], reason: string, message: string): ConditionInput => ({
+    type: "Autoscaling",
+    status,
+    reason,
+    message,
+  });
+  const conditions = hpa?.status?.conditions ?? [];
+  if (!hpa || conditions.length === 0)
+    return result("Unknown", "HPAPending", `waiting for the HorizontalPodAutoscaler ${name} to report`);
+  const find = (type: string) => conditions.find((c) => c.type === type);
+  const replicas = `desired ${hpa.status?.desiredReplicas ?? 0}, current ${hpa.status?.currentReplicas ?? 0} replicas`;
+  for (const type of ["AbleToScale", "ScalingActive"]) {
+    const condition = find(type);
+    if (condition?.status === "False")
+      return result(
+        false,
+        condition.reason ?? type,
+        `${type}: ${condition.message ?? "False"} (${replicas})`,
+      );
+  }
+  const current = new Set((hpa.status?.currentMetrics ?? []).map(metricName));
+  const missing = (hpa.spec?.metrics ?? []).map(metricName).filter((metric) => !current.has(metric));
+  if (missing.length > 0)
+    return result(
+      false,
+      "MetricMissing",
+      `the HPA has no value for ${missing.join(", ")}: it cannot scale on it and never scales down (${replicas})`,
+    );
+  const active = find("ScalingActive");
+  if (active?.status !== "True")
+    return result(
+      "Unknown",
+      "HPAPending",
+      `ScalingActive is ${active?.status ?? "not reported"} (${replicas})`,
+    );
+  const limited = find("ScalingLimited");
+  return result(
+    true,
+    "ScalingActive",
+    `${replicas}${limited?.status === "True" ? `; ScalingLimited: ${limited.message ?? limited.reason}` : ""}`,
   );
 }
 

@@ -128,11 +128,11 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
       ),
     );
   const before = await versions();
-  const reconciles = await operator.metric("herald_operator_reconciles_total");
+  const reconciles = await operator.metric("controller_runtime_reconcile_total");
   await cluster.kubectl("annotate", "notificationservice", "news", "touched=yes"); // an event that triggers a reconcile
   await waitFor(
     "the reconcile of the annotated resource",
-    async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles,
+    async () => (await operator.metric("controller_runtime_reconcile_total")) > reconciles,
   );
   const afterTouch = await versions();
   t.deepEqual(afterTouch.slice(1), before.slice(1), "owned objects are not rewritten");

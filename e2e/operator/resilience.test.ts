@@ -28,7 +28,7 @@ test("the API server restarts mid-watch with compacted history: the operator re-
   await waitFor("one's Deployment", () => cluster.get(`${DEPLOYMENTS}/one-edge`));
   await waitFor(
     "the operator to be watching",
-    async () => (await operator.metric("herald_operator_reconciles_total")) > 0,
+    async () => (await operator.metric("controller_runtime_reconcile_total")) > 0,
   );
   const restartsBefore = await operator.metric("herald_operator_watch_restarts_total");
 
@@ -82,8 +82,8 @@ test("two operators: exactly one reconciles; the other takes over when the leade
   await waitFor("the status", async () => (await cluster.get(`${NS_PATH}/news`))?.status);
   const lease = (await cluster.get(LEASE))!.spec as { holderIdentity: string; leaseTransitions: number };
   t.is(lease.holderIdentity, "op-a");
-  t.is(await second.metric("herald_operator_reconciles_total"), 0, "the standby reconciles nothing");
-  t.true((await first.metric("herald_operator_reconciles_total")) > 0);
+  t.is(await second.metric("controller_runtime_reconcile_total"), 0, "the standby reconciles nothing");
+  t.true((await first.metric("controller_runtime_reconcile_total")) > 0);
   t.false(second.output().includes("became leader"));
   t.deepEqual(await first.http("/healthz"), { status: 200, text: "ok (leader)\n" });
   t.deepEqual(await second.http("/healthz"), { status: 200, text: "ok (standby)\n" });

@@ -96,19 +96,19 @@ test("rotating a referenced Secret rolls the edges and writes nothing else; othe
   await readyAgain(cluster);
 
   // The same Secret with an extra, unreferenced key, and another Secret: reconciled, nothing rolls.
-  const reconciles = await operator.metric("herald_operator_reconciles_total");
+  const reconciles = await operator.metric("controller_runtime_reconcile_total");
   await setSecretData(cluster, "unrelated", { x: "2" });
   await setSecretData(cluster, "api-keys", { keys: "key-two", unused: "whatever" });
   await waitFor(
     "the reconcile the Secret change triggers",
-    async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles,
+    async () => (await operator.metric("controller_runtime_reconcile_total")) > reconciles,
   );
   // One more reconcile, queued after the Secret events had long arrived, before looking.
-  const settled = await operator.metric("herald_operator_reconciles_total");
+  const settled = await operator.metric("controller_runtime_reconcile_total");
   await cluster.kubectl("annotate", "notificationservice", "news", "touched=yes");
   await waitFor(
     "a later reconcile",
-    async () => (await operator.metric("herald_operator_reconciles_total")) > settled,
+    async () => (await operator.metric("controller_runtime_reconcile_total")) > settled,
   );
   t.is(
     annotations(await cluster.get(`${DEPLOYMENTS}/news-edge`))["herald.dev/secrets-hash"],

@@ -95,4 +95,12 @@ Owned objects are written by server-side apply (patch; create when missing). */}
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+# The edges' PodMonitor (Prometheus Operator) and KEDA's ScaledObject, when those CRDs are installed
+# and a resource asks for them (spec.monitoring.podMonitor, spec.edge.autoscaling.provider: keda).
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["podmonitors"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["keda.sh"]
+  resources: ["scaledobjects"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 {{- end -}}

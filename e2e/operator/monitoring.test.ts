@@ -1,0 +1,295 @@
+// The operator's side of monitoring, against the fake API server and a real nats-server: the
+// Autoscaling condition follows what the HPA reports (a missing metric, then scaling), the
+// operator's documented metrics move as docs/operations.md says, and every metric the dashboard and
+// the alerts name is in a real scrape of an edge or of the operator.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import test from "ava";
+import { parse } from "yaml";
+import {
+  documentedMetrics,
+  exposedNames,
+  metricNamesIn,
+  parseScrape,
+  scrape,
+  seriesOf,
+  type DocumentedMetric,
+} from "../harness/metrics-doc.js";
+import { startNats } from "../harness/nats-server.js";
+import { freePort } from "../harness/free-port.js";
+import { startTestEdge } from "../harness/test-edge.js";
+import { applyResource, condition, markRollout, NS_PATH, ROOT, startCluster, waitFor } from "./harness.js";
+import { helmTemplate, MONITORING_ON, type Rendered } from "./monitoring-kit.js";
+import type { KubeObject } from "../fake-apiserver/store.js";
+
+const HPAS = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+
+/** What the HPA controller would write (there is none behind the fake API server). */
+async function reportHpa(
+  cluster: Awaited<ReturnType<typeof startCluster>>,
+  name: string,
+  status: Record<string, unknown>,
+): Promise<void> {
+  const hpa = (await waitFor(`the HPA ${name}`, () => cluster.get(`${HPAS}/${name}`)))!;
+  await cluster.put(`${HPAS}/${name}/status`, { ...hpa, status });
+}
+
+const scalingConditions = (active: { status: string; reason: string; message: string }) => [
+  {
+    type: "AbleToScale",
+    status: "True",
+    reason: "ReadyForNewScale",
+    message: "recommended size matches current size",
+  },
+  { type: "ScalingActive", ...active },
+  {
+    type: "ScalingLimited",
+    status: "False",
+    reason: "DesiredWithinRange",
+    message: "the desired count is within range",
+  },
+];
+
+test("the Autoscaling condition and the operator's metrics follow the HPA: a missing metric, then scaling", async (t) => {
+  t.timeout(180_000);
+  const documented = documentedMetrics("Operator metrics");
+  const nats = await startNats(t);
+  const cluster = await startCluster(t);
+  const operator = await cluster.startOperator("op-mon", { HERALD_OPERATOR_RESYNC_SECONDS: "2" });
+  t.teardown(() => operator.kill("SIGKILL"));
+  const metricsUrl = await waitFor("the operator's metrics port", async () => {
+    const port = /listening on :(\d+)/.exec(operator.output())?.[1];
+    return port && `http://127.0.0.1:${port}`;
+  });
+  await waitFor("the operator to lead", () => operator.output().includes("became leader"));
+  const before = await scrape(metricsUrl);
+
+  await applyResource(cluster, "scaled", {
+    nats: { url: nats.url },
+    stream: { replicas: 1 },
+    edge: { autoscaling: { enabled: true, min: 2, max: 8, targetConnectionsPerPod: 1000 } },
+  });
+  // A second resource whose NATS is not there: its reconciles fail and are retried.
+  await applyResource(cluster, "unreachable", {
+    nats: { url: `nats://127.0.0.1:${await freePort()}` },
+    stream: { replicas: 1 },
+  });
+  await waitFor("the edge Deployment", () =>
+    cluster.get("/apis/apps/v1/namespaces/default/deployments/scaled-edge"),
+  );
+  await markRollout(cluster, "scaled-edge");
+  const pending = await waitFor("Autoscaling Unknown before the HPA reports", async () => {
+    const c = condition(await cluster.get(`${NS_PATH}/scaled`), "Autoscaling");
+    return c?.status === "Unknown" && c;
+  });
+  t.is(pending.reason, "HPAPending");
+
+  // The HPA cannot read herald_connections (no prometheus-adapter): ScalingActive False.
+  await reportHpa(cluster, "scaled-edge", {
+    currentReplicas: 2,
+    desiredReplicas: 2,
+    currentMetrics: [
+      {
+        type: "Resource",
+        resource: { name: "cpu", current: { averageUtilization: 12, averageValue: "30m" } },
+      },
+    ],
+    conditions: scalingConditions({
+      status: "False",
+      reason: "FailedGetPodsMetric",
+      message:
+        "the HPA was unable to compute the replica count: unable to get metric herald_connections: unable to fetch metrics from custom metrics API: the server could not find the metric herald_connections for pods",
+    }),
+  });
+  const missing = await waitFor("Autoscaling False with the HPA's reason", async () => {
+    const c = condition(await cluster.get(`${NS_PATH}/scaled`), "Autoscaling");
+    return c?.status === "False" && c;
+  });
+  t.is(missing.reason, "FailedGetPodsMetric");
+  t.regex(missing.message, /ScalingActive: .*herald_connections.*desired 2, current 2 replicas/);
+  const resource = (await cluster.get(`${NS_PATH}/scaled`)) as KubeObject & {
+    status: { autoscaling?: { desiredReplicas: number; currentReplicas: number } };
+  };
+  t.deepEqual(resource.status.autoscaling, { desiredReplicas: 2, currentReplicas: 2 });
+  t.is(condition(resource, "Ready")?.status, "True", "Autoscaling does not change Ready");
+  const during = await waitFor("the HPA gauges", async () => {
+    const samples = await scrape(metricsUrl);
+    return (
+      samples.get(
+        'herald_notificationservice_hpa_condition{namespace="default",name="scaled",condition="ScalingActive"}',
+      ) === 0 && samples
+    );
+  });
+
+  // The adapter is installed: the HPA reads both metrics and scales to 4.
+  await reportHpa(cluster, "scaled-edge", {
+    currentReplicas: 2,
+    desiredReplicas: 4,
+    currentMetrics: [
+      {
+        type: "Resource",
+        resource: { name: "cpu", current: { averageUtilization: 12, averageValue: "30m" } },
+      },
+      { type: "Pods", pods: { metric: { name: "herald_connections" }, current: { averageValue: "2000" } } },
+    ],
+    conditions: scalingConditions({
+      status: "True",
+      reason: "ValidMetricFound",
+      message:
+        "the HPA was able to successfully calculate a replica count from pods metric herald_connections",
+    }),
+  });
+  const active = await waitFor("Autoscaling True", async () => {
+    const c = condition(await cluster.get(`${NS_PATH}/scaled`), "Autoscaling");
+    return c?.status === "True" && c;
+  });
+  t.is(active.reason, "ScalingActive");
+  t.regex(active.message, /desired 4, current 2 replicas/);
+  await waitFor(
+    "retries of the unreachable resource",
+    async () =>
+      ((await scrape(metricsUrl)).get('workqueue_retries_total{name="notificationservice"}') ?? 0) >= 2,
+  );
+  const after = await scrape(metricsUrl);
+
+  const gauges: Record<string, () => void> = {
+    controller_runtime_active_workers: () =>
+      t.true(
+        seriesOf(after, byName(documented, "controller_runtime_active_workers")).every((s) => s.value >= 0),
+      ),
+    controller_runtime_max_concurrent_reconciles: () =>
+      t.is(after.get('controller_runtime_max_concurrent_reconciles{controller="notificationservice"}'), 2),
+    workqueue_depth: () => t.true(after.has('workqueue_depth{name="notificationservice"}')),
+    herald_operator_leader: () => {
+      t.is(before.get("herald_operator_leader"), 1);
+      t.is(after.get("herald_operator_leader"), 1);
+    },
+    herald_notificationservice_ready: () => {
+      t.is(after.get('herald_notificationservice_ready{namespace="default",name="scaled"}'), 1);
+      t.is(after.get('herald_notificationservice_ready{namespace="default",name="unreachable"}'), 0);
+    },
+    herald_notificationservice_hpa_condition: () => {
+      const series = (s: Map<string, number>, condition: string) =>
+        s.get(
+          `herald_notificationservice_hpa_condition{namespace="default",name="scaled",condition="${condition}"}`,
+        );
+      t.is(series(during, "AbleToScale"), 1);
+      t.is(series(after, "ScalingActive"), 1, "0 while the metric was missing, 1 since");
+      t.is(series(after, "ScalingLimited"), 0);
+    },
+    herald_notificationservice_replicas: () => {
+      t.is(
+        after.get('herald_notificationservice_replicas{namespace="default",name="scaled",kind="desired"}'),
+        4,
+      );
+      t.is(
+        after.get('herald_notificationservice_replicas{namespace="default",name="scaled",kind="current"}'),
+        2,
+      );
+    },
+  };
+  /** Counters this scenario cannot move, and the test that does. */
+  const elsewhere: Record<string, string> = {
+    herald_operator_watch_restarts_total: "e2e/operator/resilience.test.ts",
+  };
+
+  for (const metric of documented) {
+    const series = seriesOf(after, metric);
+    t.true(series.length > 0, `${metric.name} is exposed`);
+    for (const { labels } of series)
+      t.deepEqual(Object.keys(labels).sort(), [...metric.labels].sort(), `${metric.name}'s labels`);
+    if (metric.type === "gauge") {
+      const check = gauges[metric.name];
+      if (check) check();
+      else t.fail(`${metric.name}: a documented gauge this test does not check`);
+    } else if (elsewhere[metric.name]) {
+      t.true(readFileSync(join(ROOT, elsewhere[metric.name]!), "utf8").includes(metric.name));
+    } else {
+      t.true(total(after, metric) > total(before, metric), `${metric.name} rose`);
+    }
+  }
+  const undocumented = [...exposedNames(after)].filter(
+    (name) =>
+      /^(herald_|controller_runtime_|workqueue_)/.test(name) &&
+      !documented.some((m) => name === m.name || name.replace(/_(bucket|sum|count)$/, "") === m.name),
+  );
+  t.deepEqual(undocumented, [], "every operator metric is in docs/operations.md");
+  t.true(
+    (after.get('controller_runtime_reconcile_errors_total{controller="notificationservice"}') ?? 0) > 0,
+    "the unreachable resource's reconciles failed",
+  );
+
+  // Every metric the dashboard and the alerts name is in a real scrape: this operator's, or an edge's.
+  const edge = await startTestEdge(t);
+  const edgeScrape = parseScrape(await (await fetch(`${edge.metricsUrl}/metrics`)).text());
+  const families = (text: Map<string, number>, raw: string) =>
+    new Set([...exposedNames(text), ...typeLines(raw)]);
+  const known = new Set([
+    ...families(edgeScrape, await (await fetch(`${edge.metricsUrl}/metrics`)).text()),
+    ...families(after, await (await fetch(`${metricsUrl}/metrics`)).text()),
+  ]);
+  const objects = await helmTemplate(MONITORING_ON);
+  const expressions = [
+    ...dashboardExpressions(objects),
+    ...alertExpressions(objects),
+    ...adapterExpressions(objects),
+  ];
+  t.true(expressions.length > 30, `${expressions.length} expressions`);
+  for (const { where, expr } of expressions) {
+    const names = metricNamesIn(expr);
+    t.true(names.length > 0, `${where} names a metric: ${expr}`);
+    for (const name of names) t.true(known.has(name), `${where}: ${name} is in a real scrape (${expr})`);
+  }
+});
+
+function byName(metrics: DocumentedMetric[], name: string): DocumentedMetric {
+  return metrics.find((m) => m.name === name)!;
+}
+
+function total(samples: Map<string, number>, metric: DocumentedMetric): number {
+  return seriesOf(samples, metric).reduce((sum, { value }) => sum + value, 0);
+}
+
+/** Metric families a scrape declares (# TYPE), with or without samples yet. */
+function typeLines(text: string): string[] {
+  return [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
+    type === "histogram" ? [name!, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!],
+  );
+}
+
+function dashboardExpressions(objects: Rendered[]): { where: string; expr: string }[] {
+  const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-dashboard")) as
+    (Rendered & { data: Record<string, string> }) | undefined;
+  const dashboard = JSON.parse(configMap!.data["herald.json"]!) as {
+    panels: { title: string; targets?: { expr: string }[] }[];
+    templating: { list: { name: string; query?: { query: string } | string }[] };
+  };
+  const panels = dashboard.panels.flatMap((p) =>
+    (p.targets ?? []).map((target) => ({ where: `panel "${p.title}"`, expr: target.expr })),
+  );
+  const variables = dashboard.templating.list
+    .filter((v) => typeof v.query === "object")
+    .map((v) => ({
+      where: `variable ${v.name}`,
+      expr: (v.query as { query: string }).query.replace(/^label_values\((.*),\s*\w+\)$/, "$1"),
+    }));
+  return [...panels, ...variables];
+}
+
+function alertExpressions(objects: Rendered[]): { where: string; expr: string }[] {
+  const rule = objects.find((o) => o.kind === "PrometheusRule") as Rendered & {
+    spec: { groups: { rules: { alert: string; expr: string }[] }[] };
+  };
+  return rule.spec.groups.flatMap((g) => g.rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })));
+}
+
+function adapterExpressions(objects: Rendered[]): { where: string; expr: string }[] {
+  const configMap = objects.find(
+    (o) => o.kind === "ConfigMap" && o.metadata.name === "herald-prometheus-adapter",
+  ) as Rendered & {
+    data: Record<string, string>;
+  };
+  const config = parse(configMap.data["config.yaml"]!) as { rules: { seriesQuery: string }[] };
+  const seriesQuery = config.rules[0]!.seriesQuery;
+  return [{ where: "prometheus-adapter rule", expr: seriesQuery }];
+}
