@@ -3,7 +3,8 @@
 // - the browser bundle edge/public/client.js: one minified ES module the edge serves at /client.js,
 //   committed so the demo page needs no build step (a test fails when it is stale);
 // - the npm package in client/dist: the same ES module (browser and Node), a CommonJS build, and
-//   the type declarations; `npm pack` in client/ packs it (client/package.json).
+//   the type declarations; `npm pack` in client/ packs it (client/package.json);
+// - the API reference docs/api.md and the API table of docs/client.md, from the types.
 // platform "browser" makes esbuild refuse any Node built-in, so a Node-only import anywhere in the
 // entry's graph fails the build instead of shipping a broken bundle.
 import { build, type BuildOptions } from "esbuild";
@@ -12,12 +13,12 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { API_PATH, GUIDE_PATH, renderApiReference, renderGuide } from "./build/api-docs.js";
 import { renderWire, WIRE_PATH } from "./build/wire-codegen.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 export const BUNDLE_PATH = `${root}edge/public/client.js`;
 export const PACKAGE_DIR = `${root}client`;
-const DIST = `${PACKAGE_DIR}/dist`;
 const ENTRY = `${root}client/index.ts`;
 
 /** The browser bundle's budget: gzip-compressed bytes, checked by client/bundle.test.ts. */
@@ -80,11 +81,12 @@ export async function buildClientBundle(outfile = BUNDLE_PATH): Promise<string> 
 }
 
 /**
- * Writes client/dist: esm/herald.js (the bundle's very text), cjs/herald.js (CommonJS; cjs/ has
+ * Writes `packageDir`/dist (client/dist by default): esm/herald.js (the bundle's very text), cjs/herald.js (CommonJS; cjs/ has
  * its own package.json saying so) and the type declarations of each, emitted by tsc from the
  * sources. Returns the ES module's text.
  */
-export async function buildPackage(): Promise<string> {
+export async function buildPackage(packageDir = PACKAGE_DIR): Promise<string> {
+  const DIST = `${packageDir}/dist`;
   rmSync(DIST, { recursive: true, force: true });
   const esm = await renderClientBundle();
   const cjs = (await build({ ...common, format: "cjs", outfile: `${DIST}/cjs/herald.js` })).outputFiles[0]!
@@ -116,8 +118,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     if (await generateWire()) console.log(`client wire: ${WIRE_PATH} regenerated`);
     const text = await buildClientBundle();
     await buildPackage();
+    writeFileSync(API_PATH, renderApiReference());
+    writeFileSync(GUIDE_PATH, renderGuide());
     console.log(
-      `client bundle: ${BUNDLE_PATH} (${Math.round(text.length / 1024)} KiB, ${gzipSync(text).length} bytes gzip); package: ${DIST}`,
+      `client bundle: ${BUNDLE_PATH} (${Math.round(text.length / 1024)} KiB, ${gzipSync(text).length} bytes gzip); package: ${PACKAGE_DIR}/dist`,
     );
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);

@@ -120,6 +120,11 @@ const MIN_REFRESH_MS = 1_000;
 const FALLBACK_STICKS_MS = 5 * 60_000;
 const DEFAULTS = { fallbackAfter: 2, connectTimeoutMs: 10_000, suspendAfterMs: 60_000 };
 
+/**
+ * A client of one Herald service: subscriptions delivered exactly once and in order across
+ * reconnects, edges and transports; publishes stored once. Connects when made (unless
+ * `autoConnect: false`) and stays connected until close().
+ */
 export class HeraldClient {
   readonly #url: string;
   readonly #WebSocket: WebSocketConstructor | undefined;
@@ -212,6 +217,7 @@ export class HeraldClient {
     if (this.#state === "connecting") this.#startTrying();
   }
 
+  /** The client's state now (see ClientState); every change is a `state` event. */
   get state(): ClientState {
     return this.#state;
   }
@@ -231,6 +237,7 @@ export class HeraldClient {
     return this.#events.on(event, listener);
   }
 
+  /** Removes a listener added with on(). */
   off<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): void {
     this.#events.off(event, listener);
   }

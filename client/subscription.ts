@@ -78,8 +78,11 @@ export interface UnsubscribedContext {
 
 /** Events of a subscription; each listener gets the listed arguments. */
 export interface SubscriptionEvents {
+  /** No longer (or not yet) in force: being asked for, after a lost connection, a gap or a pause. */
   subscribing: [context: SubscribingContext];
+  /** An edge confirmed it: delivery continues after `position`; `recovered` says whether nothing was missed. */
   subscribed: [context: SubscribedContext];
+  /** It ended for good: unsubscribe(), a refusal by the edge, or the client closed. */
   unsubscribed: [context: UnsubscribedContext];
   /** The edge could not honour the position: messages after `lost` (if any) are not coming. */
   resync: [info: ResyncInfo];
@@ -117,6 +120,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
+/**
+ * One topic's subscription, made by HeraldClient.subscribe(): it delivers the topic's messages to
+ * its handler once each, in order, and says what it is doing by its events.
+ */
 export class Subscription<T = unknown> {
   readonly #events: Emitter<SubscriptionEvents>;
   /** Last accepted message's position (or where the edge said delivery continues): dedupe and resume. */
@@ -143,7 +150,9 @@ export class Subscription<T = unknown> {
   readonly #retry: Backoff;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** @internal Made by HeraldClient.subscribe(). */
   constructor(
+    /** The subscription's topic. */
     readonly topic: string,
     private readonly from: SubscribeFrom,
     private readonly maxPending: number,
@@ -183,6 +192,7 @@ export class Subscription<T = unknown> {
     return this.#position && { ...this.#position };
   }
 
+  /** Whether the subscription has ended (state `unsubscribed`). */
   get ended(): boolean {
     return this.#ended;
   }
@@ -214,7 +224,7 @@ export class Subscription<T = unknown> {
     });
   }
 
-  /** Whether the subscription can be sent on a connection (its stored position has been read, not paused). */
+  /** @internal Whether the subscription can be sent on a connection (its stored position has been read, not paused). */
   get canSubscribe(): boolean {
     return this.#loaded && !this.#ended && !this.#paused;
   }
@@ -224,6 +234,7 @@ export class Subscription<T = unknown> {
     return this.#events.on(event, listener);
   }
 
+  /** Removes a listener added with on(). */
   off<K extends keyof SubscriptionEvents>(event: K, listener: Listener<SubscriptionEvents[K]>): void {
     this.#events.off(event, listener);
   }
@@ -241,7 +252,7 @@ export class Subscription<T = unknown> {
 
   // ---- used by the client ----
 
-  /** The `sub` frame for a new request with this id: resume from the position when there is one. */
+  /** @internal The `sub` frame for a new request with this id: resume from the position when there is one. */
   subFrame(id: RequestId): SubFrame {
     this.#requestId = id;
     this.#expectPrev = undefined;
@@ -252,7 +263,7 @@ export class Subscription<T = unknown> {
     return frame;
   }
 
-  /** The connection is gone: nothing is in force until the next `subok`. */
+  /** @internal The connection is gone: nothing is in force until the next `subok`. */
   connectionLost(): void {
     this.#requestId = undefined;
     this.#expectPrev = undefined;
@@ -260,13 +271,14 @@ export class Subscription<T = unknown> {
     this.#subscribing("connecting");
   }
 
-  /** The client was closed: the subscription ends with it. */
+  /** @internal The client was closed: the subscription ends with it. */
   clientClosed(): void {
     if (this.#ended) return;
     this.#end();
     this.#events.emit("unsubscribed", { topic: this.topic, reason: "closed" });
   }
 
+  /** @internal */
   handleSubOk(frame: SubOkFrame): SubOkOutcome {
     if (this.#ended || this.#paused) return "ignored";
     // An answer to an earlier request (before a re-subscription) says nothing about the current one.
@@ -302,6 +314,7 @@ export class Subscription<T = unknown> {
     return outcome;
   }
 
+  /** @internal */
   handleMsg(frame: MsgFrame): MessageOutcome {
     if (this.#ended || this.#expectPrev === undefined || !this.#accepted) return "ignored";
     if (frame.seq <= this.#accepted.seq) {
@@ -325,7 +338,7 @@ export class Subscription<T = unknown> {
     return "accepted";
   }
 
-  /** The edge refused this subscription's request. Transient refusals are retried with backoff. */
+  /** @internal The edge refused this subscription's request. Transient refusals are retried with backoff. */
   handleErr(frame: ErrFrame): void {
     if (this.#ended || frame.id === undefined || frame.id !== this.#requestId) return;
     this.#requestId = undefined;
@@ -345,7 +358,7 @@ export class Subscription<T = unknown> {
     this.#events.emit("error", error);
   }
 
-  /** Whether `id` is this subscription's current request. */
+  /** @internal Whether `id` is this subscription's current request. */
   owns(id: RequestId): boolean {
     return this.#requestId !== undefined && id === this.#requestId;
   }

@@ -7,12 +7,11 @@
 // (a repeat is `dup`), and keeps every message once, in order, across an edge SIGKILL and restart
 // on the same port (JetStream keeps the log).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
-import { buildClientBundle, buildPackage, PACKAGE_DIR } from "../../client/build-bundle.js";
+import { PACKAGE_DIR } from "../../client/build-bundle.js";
 import { launchChromium } from "../harness/chromium.js";
 import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
 import { freePort } from "../harness/free-port.js";
@@ -20,42 +19,13 @@ import { publishUntilStored, range } from "../harness/http.js";
 import { startNats } from "../harness/nats-server.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
 import { waitFor } from "../harness/wait.js";
+import { packedProject } from "./packed-project.js";
 
 const APP_ORIGIN = "http://app.herald.test";
 let project: string;
 
-function run(command: string, args: string[], cwd: string): string {
-  const result = spawnSync(command, args, {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, npm_config_yes: "true" },
-  });
-  if (result.status !== 0)
-    throw new Error(`${command} ${args.join(" ")} failed:\n${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
-
-test.before(() => {
-  return (async () => {
-    await buildClientBundle();
-    await buildPackage();
-    const packDir = mkdtempSync(join(tmpdir(), "herald-pack-"));
-    // The build above is the package's prepack; --ignore-scripts does not build a second time.
-    const tarball = join(
-      packDir,
-      run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", packDir], PACKAGE_DIR)
-        .trim()
-        .split("\n")
-        .at(-1)!,
-    );
-    project = mkdtempSync(join(tmpdir(), "herald-app-"));
-    writeFileSync(
-      join(project, "package.json"),
-      JSON.stringify({ name: "an-app", version: "1.0.0", private: true }),
-    );
-    run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball], project);
-    rmSync(packDir, { recursive: true, force: true });
-  })();
+test.before(async () => {
+  project = await packedProject();
 });
 
 test.after.always(() => {
