@@ -5,6 +5,7 @@ import { CLIENT_FRAMES, RequestId, type ClientFrame, type ClientOp, type TSchema
 import { topicProblem } from "./topic.js";
 import { msgIdProblem } from "./msg-id.js";
 import { jsonDataProblem, MAX_DATA_DEPTH } from "./json-depth.js";
+import { mayHoldInexactNumbers, parseMarkingInexact } from "./json-numbers.js";
 import type { ErrorCode } from "./codes.js";
 
 export type ParsedClientFrame =
@@ -22,6 +23,9 @@ export function parseClientFrame(text: string): ParsedClientFrame {
   let value: unknown;
   try {
     value = JSON.parse(text);
+    // A pub frame's data is stored as the text of what was parsed: numbers parsing would change are
+    // marked, and refused below (json-numbers.ts), rather than delivered changed.
+    if (mayHoldInexactNumbers(text) && isPub(value)) value = parseMarkingInexact(text);
   } catch {
     return { ok: false, fatal: true, code: "invalid_frame", message: "frame is not valid JSON" };
   }
@@ -92,4 +96,8 @@ function describeError(path: string, message: string): string {
   if (/required property/i.test(message)) return `missing field '${path}'`;
   if (/union/i.test(message)) return `field '${path}' has an invalid value`;
   return path ? `field '${path}': ${message.toLowerCase()}` : message.toLowerCase();
+}
+
+function isPub(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as { op?: unknown }).op === "pub";
 }

@@ -271,6 +271,41 @@ export const frameRows: Row[] = [
       message: "pub frame: field 'data' holds a number beyond the range of a double (about ±1.8e308)",
     },
   ),
+  errRow(
+    "pub with 12345678901234567891 in data (a double would make it 12345678901234567000)",
+    '{"op":"pub","topic":"hostile.x","id":45,"data":{"big":12345678901234567891}}',
+    {
+      id: 45,
+      code: "invalid_frame",
+      message:
+        "pub frame: field 'data' holds the number 12345678901234567891, which a double cannot hold exactly (it would arrive as 12345678901234567000); send it as a string",
+    },
+  ),
+  errRow(
+    "pub with 1e-400 in data (a double would make it 0)",
+    '{"op":"pub","topic":"hostile.x","id":46,"data":[1,1e-400]}',
+    {
+      id: 46,
+      code: "invalid_frame",
+      message:
+        "pub frame: field 'data' holds the number 1e-400, which a double cannot hold exactly (it would arrive as 0); send it as a string",
+    },
+  ),
+  row(
+    "numbers a double holds exactly arrive with their value (the largest exact integer, 1.0, 1E2, 0.1)",
+    {
+      ack: { op: "ack", id: "exact", dup: false, hasSeq: true },
+      deliveredData: "[9007199254740991,1,100,0.1]",
+    },
+    async (ctx) => {
+      const reader = await openClient(ctx);
+      await reader.subscribe("hostile.numbers");
+      ctx.shared.send(pub("exact", "[9007199254740991,1.0,1E2,0.1]", "hostile.numbers"));
+      const ack = withSeqChecked(await replyTo(ctx.shared, "exact"));
+      await reader.waitForMessages("hostile.numbers", 1);
+      return { ack, deliveredData: rawDataOn(reader, "hostile.numbers")[0] };
+    },
+  ),
   errRow("pub without data", '{"op":"pub","topic":"hostile.x","id":24}', {
     id: 24,
     code: "invalid_frame",

@@ -255,6 +255,22 @@ export const httpRows: Row[] = [
     bad(`message 1: ${NOT_A_DOUBLE.body.error.message}`),
   ),
   httpRow(
+    "publish: 12345678901234567891 in data (a double would make it 12345678901234567000)",
+    "/v1/publish",
+    withKey('{"topic":"hostile.x","data":{"big":12345678901234567891}}'),
+    bad(
+      "field 'data' holds the number 12345678901234567891, which a double cannot hold exactly (it would arrive as 12345678901234567000); send it as a string",
+    ),
+  ),
+  httpRow(
+    "publish: batch item with 1e-400 in data (a double would make it 0)",
+    "/v1/publish",
+    withKey('[{"topic":"hostile.x","data":1},{"topic":"hostile.x","data":[1e-400]}]'),
+    bad(
+      "message 1: field 'data' holds the number 1e-400, which a double cannot hold exactly (it would arrive as 0); send it as a string",
+    ),
+  ),
+  httpRow(
     "publish: topic of 300 bytes",
     "/v1/publish",
     withKey({ topic: `${"a".repeat(60)}.`.repeat(5), data: 1 }),

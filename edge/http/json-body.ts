@@ -1,6 +1,7 @@
 // Request bodies are JSON in UTF-8, checked as such: fastify's own parser decodes bytes that are not
 // UTF-8 into U+FFFD, which would be stored silently in place of what the client meant to send.
 import type { FastifyInstance } from "fastify";
+import { mayHoldInexactNumbers, parseMarkingInexact } from "../../protocol/json-numbers.js";
 import { RequestError } from "../requests/request-error.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -22,6 +23,11 @@ export function installJsonBodyParser(app: FastifyInstance): void {
       done(new RequestError("bad_request", "request body is not valid UTF-8"), undefined);
       return;
     }
-    parseJson(request, text, done);
+    // Numbers that parsing would change are marked, and refused by the publish checks
+    // (protocol/json-numbers.ts): data is delivered as sent or not at all.
+    parseJson(request, text, (error, value) => {
+      if (error || !mayHoldInexactNumbers(text)) return done(error, value);
+      done(null, parseMarkingInexact(text));
+    });
   });
 }
