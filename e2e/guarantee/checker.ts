@@ -102,8 +102,22 @@ export function learnFromDeliveries(model: LogModel, chains: readonly Chain[]): 
       for (const d of segment.deliveries) {
         if (d.tag === undefined) continue;
         const publish = model.publishes.get(d.tag);
-        if (!publish || publish.result !== undefined || model.stored(d.tag)) continue;
-        if (publish.topic !== chain.topic) continue;
+        if (!publish || publish.topic !== chain.topic) continue;
+        const known = model.stored(d.tag);
+        if (known && publish.retried && known.seq !== d.seq) {
+          // A retry whose first attempt was stored too: a second copy (the window decides).
+          model.learnCopy({
+            epoch: d.epoch ?? segment.epoch,
+            topic: chain.topic,
+            seq: d.seq,
+            tag: d.tag,
+            storedMin: publish.tSent,
+            storedMax: Math.min(d.t, publish.tDone ?? d.t),
+            source: "delivery",
+          });
+          continue;
+        }
+        if (publish.result !== undefined || known) continue;
         model.learn({
           epoch: d.epoch ?? segment.epoch,
           topic: chain.topic,
@@ -130,8 +144,14 @@ export function check(model: LogModel, chains: readonly Chain[], finalEpoch: str
     if (details.length < 300) details.push(`${kind}: ${what}`);
   };
   checkPublishes(model, counts, note);
-  for (const chain of chains) checkChain(model, chain, finalEpoch, counts, note);
-  return { counts, details };
+  const traces: string[] = [];
+  for (const chain of chains) {
+    const before = VIOLATIONS.reduce((n, v) => n + counts[v], 0);
+    checkChain(model, chain, finalEpoch, counts, note);
+    if (VIOLATIONS.reduce((n, v) => n + counts[v], 0) > before && traces.length < 20)
+      traces.push(trace(model, chain));
+  }
+  return { counts, details: [...details, ...traces] };
 }
 
 type Note = (kind: Violation, what: string) => void;
@@ -186,7 +206,8 @@ function checkPublishes(model: LogModel, counts: Counts, note: Note): void {
   for (const list of byKey.values()) {
     list.sort((a, b) => a.seq - b.seq);
     for (let i = 1; i < list.length; i++) {
-      const gap = list[i]!.storedMin - list[i - 1]!.storedMax;
+      // At most this far apart: within the window for sure, the second must not have been stored.
+      const gap = list[i]!.storedMax - list[i - 1]!.storedMin;
       if (gap < model.rules.dupWindowMs - DUP_WINDOW_SLACK_MS) {
         note(
           "duplicated",
@@ -196,7 +217,7 @@ function checkPublishes(model: LogModel, counts: Counts, note: Note): void {
     }
   }
   for (const { first, second } of model.doubleStored) {
-    const gap = second.storedMin - first.storedMax;
+    const gap = second.storedMax - first.storedMin;
     const msgId = model.publishes.get(first.tag)?.msgId;
     if (msgId === undefined || gap < model.rules.dupWindowMs - DUP_WINDOW_SLACK_MS) {
       note("duplicated", `publish ${first.tag} stored twice: seq ${first.seq} and ${second.seq}`);
@@ -296,6 +317,26 @@ function startIsHeadClaim(segment: Segment): boolean {
 /** Stored before `t` and possibly removed by retention at `t`. */
 function removedBefore(model: LogModel, message: Stored, t: number): boolean {
   return message.storedMin <= t && !model.surelyRetained(message, t);
+}
+
+/** A chain with a violation, as the report shows it: each segment and what it delivered. */
+function trace(model: LogModel, chain: Chain): string {
+  const t0 = chain.segments[0]?.tSend ?? 0;
+  const at = (t: number) => `+${t - t0}ms`;
+  const lines = chain.segments.map((s) => {
+    const asked = s.asked ? ` asked ${s.asked.epoch.slice(0, 6)}/${s.asked.seq}` : "";
+    const got = s.deliveries.map((d) => `${d.seq}<${d.prev}`).join(" ");
+    return `    ${s.cause}${asked} → ${s.epoch.slice(0, 6)}/${s.start} recovered:${String(s.recovered)} (sent ${at(s.tSend)}, answered ${at(s.tAnswer)}): ${got}`;
+  });
+  const epochs = new Set(chain.segments.map((s) => s.epoch));
+  const logs = [...epochs].map(
+    (e) =>
+      `    log ${e.slice(0, 6)}: ${model
+        .log(e, chain.topic)
+        .map((m) => `${m.seq}${m.storedPrev === undefined ? "" : `<${m.storedPrev}`}@${at(m.storedMin)}`)
+        .join(" ")}`,
+  );
+  return `trace ${chain.id} ${chain.topic}${chain.active ? " (active)" : ""}:\n${[...lines, ...logs].join("\n")}`;
 }
 
 /** The segment's opening answer: recovered exactly when the asked position could be honoured. */

@@ -57,10 +57,17 @@ export class RawSubscriber {
   connections = 0;
   readonly closeCodes = new Map<number, number>();
 
+  /** The edge of the current (or last) connection, by its index in `edges()`. */
+  edge: number | undefined;
+  private attempt = 0;
+
   constructor(
     readonly name: string,
-    private readonly wsUrl: string,
-  ) {}
+    /** The edges to connect to (straight, not through the balancer: the report says which one). */
+    private readonly edges: () => { index: number; wsUrl: string }[],
+  ) {
+    this.attempt = Number(name.replace(/\D/g, "")) || 0;
+  }
 
   start(): void {
     this.connect();
@@ -166,6 +173,20 @@ export class RawSubscriber {
     this.conn?.ws.resume();
   }
 
+  /** Topics whose subscription is not at the head (for the report). */
+  behind(
+    model: LogModel,
+    epoch: string,
+  ): { topic: string; state: string; position: FromPosition | undefined }[] {
+    const out: { topic: string; state: string; position: FromPosition | undefined }[] = [];
+    for (const [topic, entry] of this.topics) {
+      const position = chainPosition(entry.chain);
+      if (entry.state !== "active" || position?.epoch !== epoch || position.seq < model.head(epoch, topic))
+        out.push({ topic, state: entry.state, position });
+    }
+    return out;
+  }
+
   /** Every topic has a subscription in force at its log's head. */
   settled(model: LogModel, epoch: string): boolean {
     for (const [topic, entry] of this.topics) {
@@ -198,8 +219,14 @@ export class RawSubscriber {
 
   private connect(): void {
     if (this.stopped || this.connecting) return;
+    const edges = this.edges();
+    if (edges.length === 0) {
+      setTimeout(() => this.connect(), 100);
+      return;
+    }
+    const target = edges[this.attempt++ % edges.length]!;
     this.connecting = true;
-    TestClient.connect(this.wsUrl).then(
+    TestClient.connect(target.wsUrl).then(
       (conn) => {
         this.connecting = false;
         if (this.stopped) {
@@ -208,6 +235,7 @@ export class RawSubscriber {
         }
         this.connections++;
         this.conn = conn;
+        this.edge = target.index;
         this.ready = false;
         this.cursor = 0;
         conn.ws.on("message", () => this.drain(conn));

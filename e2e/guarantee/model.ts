@@ -182,6 +182,22 @@ export class LogModel {
     return true;
   }
 
+  /**
+   * A second stored copy of a publish, seen only in a delivery (the recorder missed it: it left
+   * retention while the recorder could not read). Only a retried publish can have one.
+   */
+  learnCopy(message: Stored): boolean {
+    const first = this.byTag.get(message.tag);
+    if (!first || this.at(message.epoch, message.topic, message.seq)) return false;
+    const seen = this.isCovered(message.epoch, message.seq)
+      ? this.findAt(message.epoch, message.seq)
+      : undefined;
+    if (seen) return false;
+    this.doubleStored.push({ first, second: { ...message } });
+    this.store(message, false);
+    return true;
+  }
+
   private store(message: Stored, byTag: boolean): void {
     const stored: Stored = { ...message };
     this.topicLog(stored.epoch, stored.topic).set(stored.seq, stored);

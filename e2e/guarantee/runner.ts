@@ -4,7 +4,9 @@
 import type { SubscribeFrom } from "../../client/node.js";
 import type { Teardown } from "../harness/nats-server.js";
 import { check, learnFromDeliveries, type Chain, type Counts } from "./checker.js";
-import { Publisher, RawSubscriber, SdkSubscriber, type PublishRequest } from "./clients.js";
+import type { FromPosition } from "../../protocol/index.js";
+import { TestClient } from "../harness/ws-client.js";
+import { API_KEY, Publisher, RawSubscriber, SdkSubscriber, type PublishRequest } from "./clients.js";
 import { LogModel, type Position } from "./model.js";
 import { payloadFor, type FromSpec, type Scenario, type Step } from "./scenario.js";
 import { World } from "./world.js";
@@ -85,7 +87,11 @@ export async function runScenario(
   return {
     scenario,
     counts: verdict.counts,
-    details: [...verdict.details, ...model.conflicts.map((c) => `model conflict: ${c.detail}`)],
+    details: [
+      ...verdict.details,
+      ...model.conflicts.map((c) => `model conflict: ${c.detail}`),
+      ...run.diagnosis.map((d) => `diagnosis: ${d}`),
+    ],
     faults: world.faultLog,
     ms: Date.now() - started,
     settleMs,
@@ -103,6 +109,10 @@ class Run {
   /** msgIds used so far per topic (for reuse within and across topics). */
   private readonly msgIds = new Map<string, string[]>();
   private stopped = false;
+  /** Why the end did not converge, if it did not. */
+  readonly diagnosis: string[] = [];
+  /** Runs whose first marker did not reach every subscription within max_age. */
+  secondMarkers = 0;
 
   constructor(
     private readonly scenario: Scenario,
@@ -112,7 +122,10 @@ class Run {
   ) {
     const { balancer } = world;
     this.topics = Array.from({ length: scenario.topics }, (_, i) => `g${scenario.seed}.t${i}`);
-    this.raws = Array.from({ length: scenario.raw }, (_, i) => new RawSubscriber(`raw${i}`, balancer.wsUrl));
+    this.raws = Array.from(
+      { length: scenario.raw },
+      (_, i) => new RawSubscriber(`raw${i}`, () => world.liveEdges()),
+    );
     this.sdks = Array.from({ length: scenario.sdk }, (_, i) => new SdkSubscriber(`sdk${i}`, balancer.url));
     this.publisher = new Publisher(model, balancer.url, balancer.wsUrl);
     for (const raw of this.raws) raw.start();
@@ -128,6 +141,9 @@ class Run {
       for (const [code, n] of raw.closeCodes) codes.set(code, (codes.get(code) ?? 0) + n);
     return [
       `publish retries ${this.publisher.retries}`,
+      ...(this.secondMarkers > 0
+        ? ["the first marker did not reach everyone within max_age: a second one followed"]
+        : []),
       `raw connections ${this.raws.reduce((n, r) => n + r.connections, 0)}, closes ${JSON.stringify(Object.fromEntries(codes))}`,
     ];
   }
@@ -295,26 +311,78 @@ class Run {
     await this.publisher.idle();
     await this.world.allReady();
     for (const raw of this.raws) raw.resumeReading();
-    const markers = this.topics.map((topic) => {
-      const msgId = `marker-${this.tags + 1}`;
-      return this.publisher.publish("marker", [
-        { topic, data: { k: this.tag(), p: "marker" }, msgId, retry: true },
-      ]);
-    });
-    await Promise.all(markers);
-    await this.world.recorder?.caughtUp();
-    const epoch = await this.world.epochNow();
-    if (epoch === undefined) return undefined;
-    const deadline = Date.now() + (this.scenario.backend === "jetstream-r3" ? 45_000 : 30_000);
-    while (Date.now() < deadline) {
-      if (
-        this.raws.every((r) => r.settled(this.model, epoch)) &&
-        this.sdks.every((s) => s.settled(this.model, epoch))
-      )
-        break;
-      await sleep(100);
+    // With a max_age of seconds, a marker whose live copy an edge lost can leave retention before
+    // the edge repairs it (the head check, a lagging replica): nothing can deliver it then, and
+    // only a later message of the topic reveals it. So there, when the first marker did not reach
+    // everyone within max_age, a second one follows: the subscriber must then be told
+    // (recovered:false) or given everything. With long retention one marker must reach everyone.
+    const rounds = this.scenario.profile.name === "retention" ? 2 : 1;
+    let epoch: string | undefined;
+    for (let round = 1; round <= rounds; round++) {
+      const markers = this.topics.map((topic) => {
+        const msgId = `marker-${this.tags + 1}`;
+        return this.publisher.publish("marker", [
+          { topic, data: { k: this.tag(), p: `marker ${round}` }, msgId, retry: true },
+        ]);
+      });
+      await Promise.all(markers);
+      await this.world.recorder?.caughtUp();
+      epoch = await this.world.epochNow();
+      if (epoch === undefined) return undefined;
+      const wait =
+        round < rounds
+          ? this.scenario.profile.maxAgeSeconds * 1000 + 2000
+          : this.scenario.backend === "jetstream-r3"
+            ? 45_000
+            : 30_000;
+      const deadline = Date.now() + wait;
+      while (Date.now() < deadline) {
+        if (
+          this.raws.every((r) => r.settled(this.model, epoch!)) &&
+          this.sdks.every((s) => s.settled(this.model, epoch!))
+        )
+          return epoch;
+        await sleep(100);
+      }
+      if (round < rounds) this.secondMarkers++;
     }
+    if (epoch === undefined) return undefined;
+    await this.diagnose(epoch);
     return epoch;
+  }
+
+  /** Why subscriptions did not reach the head: where each stands, and what each edge answers there. */
+  private async diagnose(epoch: string): Promise<void> {
+    const probes = new Map<string, FromPosition>();
+    for (const raw of this.raws) {
+      for (const behind of raw.behind(this.model, epoch)) {
+        this.diagnosis.push(
+          `${raw.name} (on edge ${raw.edge}) ${behind.topic}: ${behind.state} at ${JSON.stringify(behind.position)}, head ${this.model.head(epoch, behind.topic)}`,
+        );
+        if (behind.position) probes.set(behind.topic, behind.position);
+      }
+    }
+    for (const [topic, position] of probes) {
+      for (const edge of this.world.liveEdges()) {
+        const client = await TestClient.ready(edge.wsUrl).catch(() => undefined);
+        if (!client) continue;
+        try {
+          const subok = await client.subscribe(topic, position).catch((error: unknown) => String(error));
+          await sleep(3000);
+          const seqs = client.messages(topic).map((m) => m.seq);
+          const history = await fetch(`${edge.url}/v1/topics/${topic}/messages?after=${position.seq}`, {
+            headers: { authorization: `Bearer ${API_KEY}` },
+          })
+            .then((r) => r.text())
+            .catch((error: unknown) => String(error));
+          this.diagnosis.push(
+            `edge ${edge.index}, a new resume of ${topic} from ${position.seq}: ${JSON.stringify(subok)} then seqs ${JSON.stringify(seqs)}; history: ${history.slice(0, 300)}`,
+          );
+        } finally {
+          client.close();
+        }
+      }
+    }
   }
 
   private tag(): string {

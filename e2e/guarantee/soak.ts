@@ -51,7 +51,9 @@ for (let i = 0; i < maxRuns && (i === 0 || Date.now() < deadline); i++) {
     );
     results.push(result);
     console.log(runLine(result));
-    if (values.verbose) for (const fault of result.faults) console.log(`  fault: ${fault}`);
+    if (values.verbose)
+      for (const line of [...result.faults.map((f) => `fault: ${f}`), ...result.notes])
+        console.log(`  ${line}`);
     if (violations(result.counts) > 0)
       for (const detail of result.details.slice(0, 40)) console.log(`  ${detail}`);
   } catch (error) {

@@ -148,6 +148,17 @@ export class World {
     this.balancer.add(slot.port);
   }
 
+  /** The edges up now, for clients that connect straight to one. */
+  liveEdges(): { index: number; wsUrl: string; url: string }[] {
+    return this.slots
+      .filter((slot) => slot.up)
+      .map((slot) => ({
+        index: slot.index,
+        wsUrl: `ws://127.0.0.1:${slot.port}/v1/ws`,
+        url: `http://127.0.0.1:${slot.port}`,
+      }));
+  }
+
   /** Every edge process is up and ready (after the faults healed). */
   async allReady(): Promise<void> {
     for (const slot of this.slots) {
@@ -373,8 +384,11 @@ export class StreamRecorder {
         return false;
       }
       this.cursor = seq;
+      if (!stored) {
+        this.model.coverGone(epoch, seq);
+        continue;
+      }
       this.model.cover(epoch, seq);
-      if (!stored) continue;
       const topic = stored.subject.startsWith(`${PREFIX}.t.`)
         ? stored.subject.slice(PREFIX.length + 3)
         : undefined;

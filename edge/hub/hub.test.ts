@@ -3,7 +3,7 @@
 import test from "ava";
 import { loadConfig } from "../../shared/config.js";
 import { EdgeMetrics } from "../common/metrics.js";
-import { BackendUnavailableError } from "../backend/backend.js";
+import { BackendUnavailableError, type LiveHandlers } from "../backend/backend.js";
 import { EmbeddedBackend } from "../backend/embedded/embedded-backend.js";
 import { Hub, type HubOptions } from "./hub.js";
 import { Collector, ObservedBackend, assertStream } from "../../e2e/harness/hub-support.js";
@@ -555,4 +555,50 @@ test("closing the hub closes every feed, also with a subscribe in flight, and ke
   await t.throwsAsync(hub.subscribe("close.topic", new Collector(), undefined), {
     instanceOf: BackendUnavailableError,
   });
+});
+
+test("a reset in the same epoch to the head a subscriber stands at tells it nothing; one behind it gets recovered:false", async (t) => {
+  // Found by the guarantee checker (e2e/guarantee, R3 with short retention): a JetStream feed that
+  // repaired a gap resets at the head, and every subscriber got recovered:false, also those that
+  // already had every message up to that head (a needless resync for the application).
+  const metrics = new EdgeMetrics();
+  const embedded = new EmbeddedBackend(loadConfig({}), metrics);
+  await embedded.start();
+  const feeds = new Map<string, LiveHandlers>();
+  const backend = new (class extends ObservedBackend {
+    override live(topic: string, handlers: LiveHandlers) {
+      feeds.set(topic, handlers);
+      return super.live(topic, handlers);
+    }
+  })(embedded);
+  const hub = new Hub(backend, metrics, { cachePerTopic: 100, historyLimit: 1000 });
+  t.teardown(async () => {
+    hub.close();
+    await embedded.close();
+  });
+  const topic = "reset.at.head";
+  const seqs = await publishMany(embedded, topic, 3);
+  const live = new Collector();
+  const resumed = new Collector();
+  await hub.subscribe(topic, live, undefined, "live");
+  await hub.subscribe(topic, resumed, { epoch: embedded.epoch(), seq: seqs[0]! }, "resumed");
+  await waitFor("the resume to catch up", () => resumed.lastSeq === seqs[2]);
+
+  // Both stand at the head: a reset to it in the same epoch changes nothing for them.
+  feeds.get(topic)!.reset({ epoch: embedded.epoch(), head: seqs[2]! });
+  const [next] = await publishMany(embedded, topic, 1);
+  await waitFor("the next message", () => live.lastSeq === next && resumed.lastSeq === next);
+  for (const c of [live, resumed]) {
+    t.is(c.suboks.length, 1, "no second subok");
+    t.like(c.messages.at(-1), { seq: next, prev: seqs[2] });
+  }
+
+  // Messages they never got (lost live copies): a reset past them restarts both, recovered:false.
+  backend.loseLive = () => true;
+  const lost = await publishMany(embedded, topic, 2);
+  backend.loseLive = () => false;
+  feeds.get(topic)!.reset({ epoch: embedded.epoch(), head: lost[1]! });
+  await waitFor("the restarts", () => live.suboks.length === 2 && resumed.suboks.length === 2);
+  for (const c of [live, resumed])
+    t.like(c.suboks[1], { seq: lost[1], recovered: false, epoch: embedded.epoch() });
 });

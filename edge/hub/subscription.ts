@@ -47,6 +47,8 @@ export interface HubSubscription {
 export class TopicSubscription implements HubSubscription {
   /** The seq of the last message sent (or the position delivery continues from). */
   pos = 0;
+  /** The epoch of the last subok sent (undefined before the first): the history `pos` is in. */
+  epoch: string | undefined;
   /** Bytes of the replayed message the last sendMessages held back for want of room (0: none). */
   private heldBytes = 0;
   /** Live messages held while catching up; undefined once the subscription is live. */
@@ -83,6 +85,7 @@ export class TopicSubscription implements HubSubscription {
   /** Sends `subok`: delivery continues after `seq`. */
   sendSubOk(epoch: string, seq: number, recovered: boolean): void {
     this.pos = seq;
+    this.epoch = epoch;
     this.send(
       encodeEdgeFrame({
         op: "subok",

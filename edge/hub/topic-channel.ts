@@ -199,7 +199,17 @@ export class TopicChannel {
     this.reads.clear();
     this.backfill = undefined;
     this.backfilled = false;
-    for (const subscription of this.subscribers) this.restartAtHead(subscription);
+    for (const subscription of this.subscribers) {
+      // Already at the head of this same history (its subok sent, every message up to `head`
+      // delivered): its chain goes on unbroken, so there is nothing to tell it. recovered:false
+      // here would be needless (a JetStream feed resets at the head after repairing a gap whose
+      // message the subscriber already had from its replay).
+      if (subscription.epoch === epoch && subscription.pos === head) {
+        subscription.goLive();
+        continue;
+      }
+      this.restartAtHead(subscription);
+    }
   }
 
   // ---- starting a subscription ----

@@ -1,0 +1,65 @@
+// The guarantee checker in the normal suite (issue 9): one fixed seed per backend, short runs.
+// Each seed's scenario is chosen to hold the faults of its backend and every kind of start
+// (asserted below, so a change of the generator cannot quietly drop them). Longer and other
+// seeds: `npm run soak -- --seed S --minutes M` (docs/guarantees.md).
+import test from "ava";
+import { VIOLATIONS, type Violation } from "./checker.js";
+import { runScenario } from "./runner.js";
+import { scenarioFor } from "./scenario.js";
+import { formatTable, rowsOf, runLine } from "./table.js";
+import type { BackendName, Fault } from "./world.js";
+
+interface Fixed {
+  readonly seed: number;
+  readonly backend: BackendName;
+  readonly steps: number;
+  readonly faults: number;
+  /** The faults this seed's scenario injects (at least). */
+  readonly injects: Fault["kind"][];
+}
+
+const FIXED: Fixed[] = [
+  { seed: 9121, backend: "embedded", steps: 70, faults: 3, injects: ["edgeKill", "drain", "recreate"] },
+  {
+    seed: 9378,
+    backend: "jetstream",
+    steps: 60,
+    faults: 5,
+    injects: ["cut", "natsRestart", "recreate", "edgeKill"],
+  },
+  { seed: 9008, backend: "jetstream-r3", steps: 45, faults: 3, injects: ["leaderKill", "edgeKill", "drain"] },
+];
+
+const zeros = Object.fromEntries(VIOLATIONS.map((v) => [v, 0])) as Record<Violation, number>;
+
+for (const fixed of FIXED) {
+  test.serial(
+    `${fixed.backend}, seed ${fixed.seed}: no message lost, duplicated, reordered or under a wrong epoch; recovered exactly when it should be; nothing stuck`,
+    async (t) => {
+      t.timeout(170_000);
+      const scenario = scenarioFor(fixed.seed, fixed.backend, fixed);
+      const kinds = new Set(scenario.steps.flatMap((s) => (s.op === "fault" ? [s.fault.kind] : [])));
+      t.deepEqual(
+        fixed.injects.filter((k) => !kinds.has(k)),
+        [],
+        "the scenario injects the faults it was chosen for",
+      );
+      const starts = new Set(scenario.steps.flatMap((s) => (s.op === "sub" ? [s.from.kind] : [])));
+      t.deepEqual(
+        ["live", "last", "valid", "aged", "future", "foreign"].filter((k) => !starts.has(k as never)),
+        [],
+        "the scenario subscribes from every kind of position",
+      );
+      t.is(scenario.profile.name, "retention", "short retention (max_age, messages per topic)");
+
+      const result = await runScenario(t, scenario);
+      t.log(runLine(result));
+      for (const fault of result.faults) t.log(`fault: ${fault}`);
+      for (const note of result.notes) t.log(note);
+      t.log(`\n${formatTable(rowsOf([result]))}`);
+      const found = Object.fromEntries(VIOLATIONS.map((v) => [v, result.counts[v]]));
+      t.deepEqual(found, zeros, result.details.slice(0, 60).join("\n"));
+      t.true(result.counts.deliveries > 0 && result.counts.published > 0);
+    },
+  );
+}
