@@ -13,18 +13,24 @@ import type { StoredMessage } from "../backend.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import type { StreamReader } from "./reader.js";
 
-test("a restart queued behind a slow repair survives the queue's collapse at 10,000 live copies", async (t) => {
-  const nats = await startNats(t);
-  const { backend } = await startBackend(t, nats.url);
+/** The backend's feed context with a reader whose stream reads wait, once hold() was called, for release(). */
+function heldReads(backend: JetStreamBackend) {
   const context = (backend as unknown as { feedContext: FeedContext }).feedContext;
   let release: () => void = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
-  let hold = false;
+  let holding = false;
   const reader = Object.create(context.reader) as StreamReader;
   reader.after = async (...args) => {
-    if (hold) await held;
+    if (holding) await held;
     return context.reader.after(...args);
   };
+  return { context, reader, hold: () => (holding = true), release: () => release() };
+}
+
+test("a restart queued behind a slow repair survives the queue's collapse at 10,000 live copies", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  const { context, reader, hold, release } = heldReads(backend);
   let inject: (message: StoredMessage) => void = () => {};
   const feedContext: FeedContext = {
     ...context,
@@ -42,7 +48,7 @@ test("a restart queued behind a slow repair survives the queue's collapse at 10,
   const last = recorder.messages()[0]!.seq;
 
   // A gap: the repair's read is held, so everything after it waits in the queue.
-  hold = true;
+  hold();
   inject({ topic: "q", seq: last + 10, prev: last + 5, ts: Date.now(), data: '"gap"' });
   feed.restart();
   for (let i = 0; i < 10_001; i++)
@@ -68,15 +74,7 @@ test("live copies queued behind a slow repair are bounded by the edge's memory b
   t.teardown(() => backend.close());
   await backend.start();
   const { backend: publisher } = await startBackend(t, nats.url);
-  const context = (backend as unknown as { feedContext: FeedContext }).feedContext;
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let hold = false;
-  const reader = Object.create(context.reader) as StreamReader;
-  reader.after = async (...args) => {
-    if (hold) await held;
-    return context.reader.after(...args);
-  };
+  const { context, reader, hold, release } = heldReads(backend);
   const feedContext: FeedContext = {
     ...context,
     reader,
@@ -89,7 +87,7 @@ test("live copies queued behind a slow repair are bounded by the edge's memory b
   t.teardown(() => feed.close());
   await publisher.publish({ topic: "bytes", data: '"first"' });
   await waitFor("the first message", () => recorder.messages().length === 1);
-  hold = true;
+  hold();
   await publisher.publish({ topic: "bytes", data: '"drop"' });
   const big = JSON.stringify("x".repeat(60_000));
   // What the feed's queue holds, measured on the queue itself.
