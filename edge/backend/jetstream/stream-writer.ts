@@ -18,8 +18,9 @@
 // get. Every publish this edge sends is predicted the seq after the one sent before it (a chain
 // over all topics, started from the last ack when nothing is in flight): exact while nobody else
 // writes to the stream, since one connection's publishes are stored in the order sent. While the
-// chain holds, each publish also expects the stream's last seq to be the prediction before its
-// own, so it is stored exactly at its predicted seq or not at all. A publish sent ahead expects
+// chain holds, a publish that others of its topic wait behind also expects the stream's last seq
+// to be the prediction before its own (it is "pinned"): it is stored exactly at its predicted seq
+// or not at all. A publish with nobody behind it is not pinned. A publish sent ahead expects
 // its topic's last seq to be its predecessor's predicted seq; the message found there can then
 // only be that predecessor (or another writer's message of the same topic): a publish sent ahead
 // is stored only if the ones of its topic before it were. A wrong guess costs a refusal (10071)
@@ -161,14 +162,17 @@ export class StreamWriter {
   /**
    * Publishes one job expecting `expected` as its topic's last seq: the topic's known head when
    * nothing of it is in flight, else (sent ahead) the predicted seq of the one in flight before it.
-   * While the chain holds, the job is pinned to its predicted seq (the stream's last seq must be
-   * the one predicted before it), so no publish of ours lands on a seq predicted for another.
+   * While the chain holds and later jobs of the topic wait, the job is pinned to its predicted seq
+   * (the stream's last seq must be the one predicted before it), so that they can be sent ahead of
+   * its ack. A job with nobody waiting behind it is not pinned: a wrong guess then costs nothing
+   * (many topics with one message each publish exactly as without pipelining).
    */
   private send(topic: string, lane: Lane, job: Job, expected: number): void {
     const after = this.chain;
     const predicted = after === undefined ? undefined : after + 1;
+    const pinned = after !== undefined && (lane.inFlight > 0 || lane.queue.length > 0);
     this.chain = predicted;
-    lane.tail = predicted;
+    lane.tail = pinned ? predicted : undefined;
     lane.inFlight++;
     this.inFlight++;
     job.attempt++;
@@ -180,10 +184,9 @@ export class StreamWriter {
       .publish(storedSubject(this.prefix, topic), new TextEncoder().encode(input.data), {
         headers: h,
         msgID: input.msgId === undefined ? undefined : msgIdHeader(input.topic, input.msgId),
-        expect:
-          after === undefined
-            ? { lastSubjectSequence: expected }
-            : { lastSubjectSequence: expected, lastSequence: after },
+        expect: pinned
+          ? { lastSubjectSequence: expected, lastSequence: after }
+          : { lastSubjectSequence: expected },
         timeout: PUBLISH_TIMEOUT_MS,
       })
       .then(
@@ -203,7 +206,7 @@ export class StreamWriter {
           this.inFlight--;
           lane.inFlight--;
           if (predicted !== undefined) this.dropChain();
-          this.failed(topic, lane, job, predicted !== undefined, err);
+          this.failed(topic, lane, job, pinned, err);
           this.settled(topic, lane);
         },
       );
@@ -224,7 +227,7 @@ export class StreamWriter {
     }
     if (pinned) {
       // Pinned to a prediction that did not hold (or sent ahead of an ack that did not come as
-      // predicted); nothing was stored. The error's seq may be the stream's, not the topic's: the
+      // predicted): nothing was stored. The error's seq may be the stream's, not the topic's: the
       // head stays what the acks said. Send it again, before every later job of its topic.
       requeue(lane, job);
       return;
