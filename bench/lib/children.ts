@@ -23,12 +23,22 @@ export function forkTracked(module: string, args: string[], options: ForkOptions
 export async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const gone = new Promise((resolve) => child.once("exit", resolve));
-  process.kill(child.pid, "SIGKILL");
+  try {
+    process.kill(child.pid, "SIGKILL");
+  } catch {
+    // Exited meanwhile (its exit event is on its way).
+  }
   await gone;
 }
 
 function killAll(): void {
-  for (const child of running) if (child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+  for (const child of running) {
+    try {
+      if (child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 process.once("exit", killAll);

@@ -64,8 +64,11 @@ export class Driver {
     return ((this.pool.delivered() - mark.delivered) / (performance.now() - mark.at)) * 1000;
   }
 
-  /** Waits until every expected delivery arrived or nothing arrived for `quietMs`. */
-  async drain(quietMs = 5_000): Promise<void> {
+  /**
+   * Waits until every expected delivery arrived or nothing arrived for `quietMs`: what is still
+   * missing then is reported as lost (late beyond the bound, on an overloaded machine, counts too).
+   */
+  async drain(quietMs = 15_000): Promise<void> {
     let last = -1;
     let since = performance.now();
     while (this.pool.delivered() < this.expected) {

@@ -10,6 +10,7 @@ import WebSocket from "ws";
 import { io as ioClient } from "socket.io-client";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { spawnEdge } from "../../e2e/harness/edge-process.js";
+import { HEAP_PROBE, heapOf } from "../../e2e/harness/heap.js";
 import { freePort } from "../../e2e/harness/free-port.js";
 import { natsServerBinary, startNats } from "../../e2e/harness/nats-server.js";
 import type { Cleanup } from "../cleanup.js";
@@ -30,6 +31,8 @@ export interface Target {
   publish(topic: string, body: string): void;
   /** Publishes refused or failed so far. */
   errors(): number;
+  /** Node servers: JS heap plus array buffers in bytes, after a full garbage collection. */
+  heap?(): Promise<number>;
 }
 
 export interface TargetOptions {
@@ -44,26 +47,49 @@ const open = (url: string, protocols: string[] = []) =>
     ws.once("error", reject);
   });
 
-/** Starts a peer server script and waits for its "listening <port>" line. */
-async function startScript(cleanup: Cleanup, script: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnTracked(process.execPath, ["--import", "tsx", script], {
+/**
+ * Starts a peer server script (with the same heap probe as the Herald edge: SIGUSR2 collects
+ * garbage and prints the heap) and waits for its "listening <port>" line.
+ */
+async function startScript(
+  cleanup: Cleanup,
+  script: string,
+): Promise<{ child: ChildProcess; port: number; heap: () => Promise<number> }> {
+  const probe = [...HEAP_PROBE.nodeArgs!, ...HEAP_PROBE.imports!.flatMap((m) => ["--import", m])];
+  const child = spawnTracked(process.execPath, [...probe, "--import", "tsx", script], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   cleanup.teardown(() => kill(child));
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
+    child.stdout!.on("data", () => {
       const match = /listening (\d+)/.exec(out);
       if (match) resolve(Number(match[1]));
     });
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
   });
-  return { child, port };
+  const heap = () =>
+    new Promise<number>((resolve) => {
+      const seen = out.length;
+      const onData = () => {
+        const line = out
+          .slice(seen)
+          .split("\n")
+          .find((l) => l.includes('"heap_probe"'));
+        if (!line) return;
+        child.stdout!.off("data", onData);
+        const { heapUsed, arrayBuffers } = JSON.parse(line) as { heapUsed: number; arrayBuffers: number };
+        resolve(heapUsed + arrayBuffers);
+      };
+      child.stdout!.on("data", onData);
+      process.kill(child.pid!, "SIGUSR2");
+    });
+  return { child, port, heap };
 }
 
 async function wsTarget(cleanup: Cleanup): Promise<Target> {
-  const { child, port } = await startScript(cleanup, "bench/peers/ws-broadcast.ts");
+  const { child, port, heap } = await startScript(cleanup, "bench/peers/ws-broadcast.ts");
   const publisher = await open(`ws://127.0.0.1:${port}/pub`);
   cleanup.teardown(() => publisher.terminate());
   return {
@@ -73,11 +99,12 @@ async function wsTarget(cleanup: Cleanup): Promise<Target> {
     serverPids: [child.pid!],
     publish: (topic, body) => publisher.send(`${topic}\n${body}`),
     errors: () => 0,
+    heap,
   };
 }
 
 async function socketioTarget(cleanup: Cleanup): Promise<Target> {
-  const { child, port } = await startScript(cleanup, "bench/peers/socketio-server.ts");
+  const { child, port, heap } = await startScript(cleanup, "bench/peers/socketio-server.ts");
   const publisher = ioClient(`http://127.0.0.1:${port}`, { transports: ["websocket"], reconnection: false });
   cleanup.teardown(() => void publisher.close());
   await new Promise<void>((resolve, reject) => {
@@ -91,6 +118,7 @@ async function socketioTarget(cleanup: Cleanup): Promise<Target> {
     serverPids: [child.pid!],
     publish: (topic, body) => publisher.emit("pub", topic, JSON.parse(body)),
     errors: () => 0,
+    heap,
   };
 }
 
@@ -153,6 +181,7 @@ export interface HeraldEdge {
   readonly wsUrl: string;
   readonly pids: number[];
   readonly natsUrl?: string;
+  heap(): Promise<number>;
 }
 
 export async function startHerald(
@@ -171,7 +200,8 @@ export async function startHerald(
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
   // spawnEdge only calls t.teardown: the benchmark's Cleanup stands in for a test context.
   const edge = await spawnEdge(cleanup as unknown as ExecutionContext, env, {
-    nodeArgs: ["--max-old-space-size=4096", ...profile],
+    nodeArgs: ["--max-old-space-size=4096", ...HEAP_PROBE.nodeArgs!, ...profile],
+    imports: HEAP_PROBE.imports!,
   });
   if (options.profileDir) {
     // A CPU profile is written when the process exits by itself: stop it with SIGTERM (drain 0 s)
@@ -182,7 +212,11 @@ export async function startHerald(
     });
   }
   pids.unshift(edge.pid);
-  return { url: edge.url, wsUrl: edge.wsUrl, pids, ...(natsUrl ? { natsUrl } : {}) };
+  const heap = async () => {
+    const { heapUsed, arrayBuffers } = await heapOf(edge);
+    return heapUsed + arrayBuffers;
+  };
+  return { url: edge.url, wsUrl: edge.wsUrl, pids, heap, ...(natsUrl ? { natsUrl } : {}) };
 }
 
 /** Publishing over `pub` frames on a few sockets of one edge, without waiting for the acks. */
@@ -197,7 +231,8 @@ export async function heraldPublisher(
   for (const ws of publishers) {
     ws.on("message", (data: Buffer) => {
       const text = data.toString();
-      if (text.includes('"op":"err"')) refused += text.split('"op":"err"').length - 1;
+      if (!text.includes('"op":"err"')) return;
+      refused += text.split('"op":"err"').length - 1;
     });
   }
   let next = 0;
@@ -223,6 +258,7 @@ async function heraldTarget(cleanup: Cleanup, jetstream: boolean, options: Targe
     kind: "herald",
     url: edge.wsUrl,
     serverPids: edge.pids,
+    heap: edge.heap,
     ...(await heraldPublisher(cleanup, edge.wsUrl)),
   };
 }

@@ -31,6 +31,7 @@ export async function fanout(options: FanoutOptions): Promise<Row[]> {
       const target = await startTarget(cleanup, name, options.target);
       await sleep(500);
       const idle = sampleAll(target.serverPids);
+      const idleHeap = await target.heap?.();
       const pool = await LoadPool.start({
         kind: target.kind,
         url: target.url,
@@ -42,6 +43,7 @@ export async function fanout(options: FanoutOptions): Promise<Row[]> {
       cleanup.teardown(() => pool.kill());
       await sleep(1000);
       const loaded = sampleAll(target.serverPids);
+      const loadedHeap = await target.heap?.();
       const driver = new Driver(target, pool, [TOPIC], () => options.subscribers);
 
       // Latency at a low fixed rate.
@@ -73,6 +75,10 @@ export async function fanout(options: FanoutOptions): Promise<Row[]> {
         subscribers: options.subscribers,
         "connect/s": Math.round(options.subscribers / pool.connectSeconds),
         "idle KB/conn": round((loaded.rssBytes - idle.rssBytes) / options.subscribers / 1024),
+        "heap KB/conn after GC":
+          idleHeap === undefined || loadedHeap === undefined
+            ? null
+            : round((loadedHeap - idleHeap) / options.subscribers / 1024),
         "server RSS MiB": round(loaded.rssBytes / 2 ** 20),
         [`p50 ms @${options.lowRate}/s`]: round(low.histogram.quantile(0.5), 2),
         [`p99 ms @${options.lowRate}/s`]: round(low.histogram.quantile(0.99), 2),
