@@ -9,7 +9,7 @@ import { CONTROLLER, type OperatorMetrics, type ReconcileResult } from "./metric
 import type { Logger } from "../shared/log.js";
 import { WorkQueue } from "./queue.js";
 import { SecretIndex } from "./secret-index.js";
-import { ConfigError, type EdgeConfig } from "../shared/config.js";
+import { ConfigError, hasNoWayIn, type EdgeConfig } from "../shared/config.js";
 import type { NatsAccess } from "../shared/nats-connection.js";
 import { desiredStreamConfig } from "../shared/stream-config.js";
 import {
@@ -615,8 +615,7 @@ function invalidSpecMessage(error: unknown): string | undefined {
 
 /** Why no client could ever connect to edges with this config; undefined when some can. */
 function lockedOut(edge: EdgeConfig): string | undefined {
-  if (edge.allowAnonymous || edge.jwtSecret || edge.jwtPublicKey || edge.jwksUrl || edge.apiKeys)
-    return undefined;
+  if (!hasNoWayIn(edge)) return undefined;
   return "edges will refuse every client: anonymous access is off and there is no way to authenticate (set auth.jwtSecret, auth.jwtPublicKey, auth.jwksUrl or auth.apiKeysSecret, or auth.allowAnonymous)";
 }
 
