@@ -67,8 +67,9 @@ export interface HeraldClientOptions {
   autoConnect?: boolean;
   /**
    * The transports to use, the preferred first (default ["websocket", "sse"]). With two, the client
-   * falls back to the second when `fallbackAfter` attempts in a row with the first failed to get a
-   * welcome (a proxy that refuses WebSocket upgrades), and stays on it while it works.
+   * falls back to the second when `fallbackAfter` attempts in a row with the first got no welcome
+   * while the edge answered GET /readyz (a proxy that refuses WebSocket upgrades), and keeps to it
+   * for 5 minutes once it worked.
    */
   transports?: readonly TransportKind[];
   /** Failed attempts with the preferred transport before one with the other (default 2). */
@@ -412,7 +413,7 @@ export class HeraldClient {
           : new this.#WebSocket!(websocketUrl(this.#url), SUBPROTOCOL);
     } catch (error) {
       this.#transport = transport;
-      if (transport === this.#transports[0]) this.#preferredFailures++;
+      if (transport === this.#transports[0]) this.#probeAfterFailure();
       this.#reportError(error);
       this.#scheduleReconnect(this.#backoff.next());
       return;
@@ -451,7 +452,7 @@ export class HeraldClient {
   #lost(ws: WebSocketLike, code: number, reason: string): void {
     if (ws !== this.#ws) return;
     const wasReady = this.#ready;
-    if (!this.#welcomed && this.#transport === this.#transports[0]) this.#preferredFailures++;
+    if (!this.#welcomed && this.#transport === this.#transports[0]) this.#probeAfterFailure();
     this.#lastClose = { code, reason };
     this.#stopConnection();
     if (this.#state === "closed" || this.#state === "disconnected") return;
@@ -478,6 +479,23 @@ export class HeraldClient {
     else if (wasReady && advice === "resume" && (code === CloseCode.Draining || this.#progressed))
       this.#scheduleReconnect(0);
     else this.#scheduleReconnect(this.#backoff.next());
+  }
+
+  /**
+   * An attempt with the preferred transport got no welcome. It counts towards the fallback only when
+   * the edge is there and ready over plain HTTP (GET /readyz answers 200): then the WebSocket itself
+   * is what fails (a proxy refusing upgrades), not the edge (down, restarting, draining), and a fleet
+   * of clients does not move to SSE because an edge restarted.
+   */
+  #probeAfterFailure(): void {
+    if (this.#transports.length < 2 || this.#fetch === undefined) return;
+    const url = `${httpUrl(this.#url)}/readyz`;
+    this.#fetch(url, { cache: "no-store" }).then(
+      (response) => {
+        if (response.ok) this.#preferredFailures++;
+      },
+      () => undefined,
+    );
   }
 
   /** Forgets the current connection: its timers, requests and subscriptions' wire state. */

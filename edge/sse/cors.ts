@@ -28,7 +28,13 @@ export function corsHeaders(
 }
 
 /** Paths other than the SSE stream (which answers CORS itself) that browsers on other origins call. */
-const CROSS_ORIGIN = [/^\/client\.js(\?|$)/, /^\/v1\/publish(\?|$)/, /^\/v1\/topics\/[^/]+\/messages(\?|$)/];
+const CROSS_ORIGIN = [
+  /^\/client\.js(\?|$)/,
+  /^\/v1\/publish(\?|$)/,
+  /^\/v1\/topics\/[^/]+\/messages(\?|$)/,
+  // The SDK asks whether the edge is there when its WebSocket fails, before it falls back to SSE.
+  /^\/readyz(\?|$)/,
+];
 
 export function registerCors(app: FastifyInstance, allowedOrigins: readonly string[] | undefined): void {
   app.addHook("onRequest", async (request, reply) => {
