@@ -52,6 +52,8 @@ export class SdkSubscriber {
     this.client = new HeraldClient({
       url,
       WebSocket: observedWebSocket(this),
+      // What the edges said is observed on the WebSocket: no fallback to Server-Sent Events.
+      transports: ["websocket"],
       backoff: { initialMs: 100, maxMs: 1000 },
     });
     this.client.on("state", (state) => this.states.push(state));
