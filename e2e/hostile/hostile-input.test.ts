@@ -72,6 +72,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
       HERALD_MAX_SUBSCRIPTIONS: "20",
       HERALD_FRAMES_PER_SECOND: "50",
       HERALD_PUBLISHES_PER_SECOND: "5",
+      HERALD_HISTORY_READS_PER_SECOND: "20",
       HERALD_MAX_CONNECTIONS: String(LIMITS.maxConnections),
       HERALD_MAX_PENDING_UPGRADES: String(LIMITS.maxPendingUpgrades),
       HERALD_UPGRADE_TIMEOUT_MS: String(LIMITS.upgradeTimeoutMs),

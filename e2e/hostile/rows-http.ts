@@ -408,7 +408,10 @@ export const httpRows: Row[] = [
     postJson({ topic: "hostile.x", data: 1 }, { authorization: "Basic YWRtaW46YWRtaW4=" }),
     {
       status: 401,
-      body: errorBody("unauthenticated", "the Authorization header must be: Bearer <API key or JWT>"),
+      body: errorBody(
+        "unauthenticated",
+        "the Authorization header must be: Bearer <API key or JWT>; this edge accepts API keys, JWTs (HS256, RS256)",
+      ),
     },
   ),
   httpRow(
@@ -503,5 +506,58 @@ export const httpRows: Row[] = [
     "not HTTP at all",
     "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello to a plain port\r\n\r\n",
     MALFORMED,
+  ),
+
+  // Per-credential rate limits over HTTP, as the WebSocket has per connection: a token's subject is
+  // held to HERALD_PUBLISHES_PER_SECOND (5 here, burst 10; a batch counts each message) and to
+  // HERALD_HISTORY_READS_PER_SECOND (20, burst 40), each refusal a 429 with Retry-After.
+  row(
+    "publish over HTTP beyond HERALD_PUBLISHES_PER_SECOND for one token subject: 429 with Retry-After",
+    { batch: 200, other: 200, next: { status: 429, retryAfter: true, code: "rate_limited", message: true } },
+    async (ctx) => {
+      const token = await signToken({ subject: "http-burst", publish: ["hostile.>"] });
+      const post = (body: unknown, bearer = token) =>
+        fetch(`${ctx.edge.url}/v1/publish`, postJson(body, { authorization: `Bearer ${bearer}` }));
+      const batch = await post(Array.from({ length: 10 }, (_, i) => ({ topic: "hostile.rate", data: i })));
+      const next = await post({ topic: "hostile.rate", data: "one more" });
+      // Another subject is not held back by this one.
+      const other = await post(
+        { topic: "hostile.rate", data: "other" },
+        await signToken({ subject: "http-other", publish: ["hostile.>"] }),
+      );
+      const body = (await next.json()) as { error: { code: string; message: string } };
+      return {
+        batch: batch.status,
+        other: other.status,
+        next: {
+          status: next.status,
+          retryAfter: Number(next.headers.get("retry-after")) >= 1,
+          code: body.error.code,
+          message: /^more than 5 publishes per second for this token subject; retry after \d+ s$/.test(
+            body.error.message,
+          ),
+        },
+      };
+    },
+  ),
+  row(
+    "50 history requests at once by one token subject: those beyond HERALD_HISTORY_READS_PER_SECOND get 429 with Retry-After",
+    { served: true, refused: true, everyRefusalSaysWhen: true },
+    async (ctx) => {
+      const token = await signToken({ subject: "history-burst" });
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          fetch(`${ctx.edge.url}${history("?after=0&limit=1")}`, {
+            headers: { authorization: `Bearer ${token}` },
+          }),
+        ),
+      );
+      const refused = answers.filter((a) => a.status === 429);
+      return {
+        served: answers.filter((a) => a.status === 200).length >= 40,
+        refused: refused.length > 0 && refused.length + answers.filter((a) => a.status === 200).length === 50,
+        everyRefusalSaysWhen: refused.every((a) => Number(a.headers.get("retry-after")) >= 1),
+      };
+    },
   ),
 ];

@@ -20,7 +20,8 @@ import type { EdgeConfig } from "../../shared/config.js";
 import type { Hub } from "../hub/hub.js";
 import type { PublishRequests } from "../requests/publish-requests.js";
 import { RequestError } from "../requests/request-error.js";
-import { requestGrants } from "./request-auth.js";
+import { CredentialLimits } from "../requests/rate-limits.js";
+import { requestCaller } from "./request-auth.js";
 
 const itemCheck = TypeCompiler.Compile(PublishItem);
 const MAX_BATCH = (PublishBody.anyOf[1] as { maxItems: number }).maxItems;
@@ -45,9 +46,15 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
     );
   });
 
+  // Per credential, as the WebSocket limits each connection (edge/requests/rate-limits.ts).
+  const publishLimits = new CredentialLimits("publishes", (credential) =>
+    credential.startsWith("api-key:") ? config.apiKeyPublishesPerSecond : config.publishesPerSecond,
+  );
+  const historyLimits = new CredentialLimits("history requests", () => config.historyReadsPerSecond);
+
   app.post("/v1/publish", async (request, reply) => {
     // Who is asking comes first: an unauthenticated caller learns nothing about its body.
-    const grants = await requestGrants(request, authenticator);
+    const { grants, credential } = await requestCaller(request, authenticator);
     const body = request.body;
     const batch = Array.isArray(body);
     const items = batch ? (body as unknown[]) : [body];
@@ -68,6 +75,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
         throw error;
       }
     });
+    // Each message of a batch counts; a valid request over the rate stores nothing (429).
+    publishLimits.take(credential, messages.length);
     const results: PublishResult[] = [];
     for (const message of messages) {
       const { seq, dup } = await publisher.store(message, "http");
@@ -79,7 +88,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { topic: string }; Querystring: Record<string, string | string[] | undefined> }>(
     "/v1/topics/:topic/messages",
     async (request, reply) => {
-      const grants = await requestGrants(request, authenticator);
+      const { grants, credential } = await requestCaller(request, authenticator);
       const { topic } = request.params;
       const problem = topicProblem(topic);
       if (problem) throw new RequestError("invalid_topic", problem);
@@ -90,6 +99,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
         throw new RequestError("bad_request", `unknown query parameter '${unknown}'; use after and limit`);
       if (!matchesAny(grants.subscribe, topic))
         throw new RequestError("forbidden", `not allowed to read "${topic}"`);
+      historyLimits.take(credential);
       // A page is held until it is sent: with the memory budget spent, say so rather than hold more.
       if (budget && !budget.hasRoom())
         throw new RequestError("unavailable", "this edge's memory budget is in use; try again shortly", 1);
