@@ -1,6 +1,13 @@
 // The fake API server keeps the REST semantics the operator relies on; these tests pin them down
 // so that a passing operator test means something.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import test from "ava";
+import { tool } from "../operator/harness.js";
+import { writeKubeconfig } from "./kubeconfig.js";
 import { startFakeApiServer, type FakeApiServer } from "./server.js";
 
 const CONFIGMAPS = "/api/v1/namespaces/default/configmaps";
@@ -185,4 +192,45 @@ test("a Secret's stringData is stored as base64 data, as a real API server does"
   };
   t.deepEqual(stored.data, { a: "YQ==", b: Buffer.from("bee").toString("base64") });
   t.false("stringData" in stored);
+});
+
+test("metadata-only lists and watches (PartialObjectMetadata) carry no data; kubectl's protobuf Secrets are decoded", async (t) => {
+  const api = await startFakeApiServer();
+  t.teardown(() => api.stop());
+  const dir = mkdtempSync(join(tmpdir(), "fake-api-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = writeKubeconfig(join(dir, "kubeconfig"), api.url);
+  // `kubectl create secret` sends the Secret as protobuf (async: this process is the API server).
+  await promisify(execFile)(tool("kubectl"), [
+    "--kubeconfig",
+    kubeconfig,
+    "create",
+    "secret",
+    "generic",
+    "s",
+    "--from-literal=password=hunter2",
+  ]);
+  t.true(api.requests.some((r) => r.method === "POST" && r.contentType.includes("protobuf")));
+  const secrets = "/api/v1/namespaces/default/secrets";
+  const full = (await call(api, "GET", `${secrets}/s`)).body as unknown as { data: Record<string, string> };
+  t.is(Buffer.from(full.data.password!, "base64").toString(), "hunter2");
+  const metadataOnly = { accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" };
+  const list = (await (await fetch(`${api.url}${secrets}`, { headers: metadataOnly })).json()) as {
+    kind: string;
+    items: Record<string, unknown>[];
+  };
+  t.is(list.kind, "PartialObjectMetadataList");
+  t.deepEqual(Object.keys(list.items[0]!).sort(), ["apiVersion", "kind", "metadata"]);
+  t.false(JSON.stringify(list).includes(full.data.password!), "no Secret data in a metadata-only list");
+  const response = await fetch(`${api.url}${secrets}?watch=true`, {
+    headers: { accept: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1" },
+  });
+  const reader = response.body!.getReader();
+  const { value } = await reader.read();
+  await reader.cancel();
+  const event = JSON.parse(new TextDecoder().decode(value).split("\n")[0]!) as {
+    object: Record<string, unknown>;
+  };
+  t.is(event.object.kind, "PartialObjectMetadata");
+  t.false("data" in event.object);
 });
