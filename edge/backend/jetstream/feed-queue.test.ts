@@ -109,3 +109,40 @@ test("live copies queued behind a slow repair are bounded by the edge's memory b
   t.is(chainProblem(recorder.messages(), 0), undefined);
   t.is(budget.usedBy("feed"), 0);
 });
+
+test("a gap whose messages retention removed before the repair could read them restarts the chain instead of blocking the feed forever", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url, {
+    HERALD_MAX_AGE_SECONDS: "1",
+    HERALD_DUPLICATE_WINDOW_SECONDS: "1",
+  });
+  const { context, reader, hold, release } = heldReads(backend);
+  const feedContext: FeedContext = {
+    ...context,
+    reader,
+    subscribe: (topic, onMessage) =>
+      context.subscribe(topic, (m) => onMessage(m?.data === '"B"' ? undefined : m)),
+  };
+  const recorder = new Recorder();
+  const feed = await TopicFeed.open("gone", recorder, feedContext);
+  t.teardown(() => feed.close());
+  const a = await backend.publish({ topic: "gone", data: '"A"' });
+  await waitFor("A", () => recorder.messages().length === 1);
+  hold();
+  const b = await backend.publish({ topic: "gone", data: '"B"' });
+  const c = await backend.publish({ topic: "gone", data: '"C"' });
+  // The repair of the gap before C waits until B (and A and C) left retention.
+  await waitFor(
+    "the topic to age out",
+    async () => (await context.reader.last("gone")) === undefined,
+    10_000,
+  );
+  release();
+  await waitFor("C", () => recorder.messages().some((m) => m.data === '"C"'), 10_000);
+  t.deepEqual(
+    recorder.events.map((e) =>
+      "reset" in e ? `reset ${e.reset.head}` : `${e.message.seq}<${e.message.prev}`,
+    ),
+    [`${a.seq}<0`, `reset ${b.seq}`, `${c.seq}<${b.seq}`],
+  );
+});

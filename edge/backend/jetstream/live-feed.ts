@@ -256,10 +256,11 @@ export class TopicFeed implements LiveFeed {
       case "head": {
         if (item.seq <= this.last) return;
         await this.repair(item.seq, generation);
+        if (generation !== this.generation || this.last >= item.seq) return;
+        // Retention removed what the repair was to read: the chain cannot continue.
+        if (await this.ctx.reader.removedThrough(item.seq)) return this.resetToHead(generation);
         // A lagging replica answered the reads: try again rather than leave the message out.
-        if (generation === this.generation && this.last < item.seq)
-          throw new Error(`${this.topic}: repaired to ${this.last} of ${item.seq}`);
-        return;
+        throw new Error(`${this.topic}: repaired to ${this.last} of ${item.seq}`);
       }
       case "live": {
         const message = item.message;
@@ -272,10 +273,17 @@ export class TopicFeed implements LiveFeed {
         if (message.prev > this.last) {
           await this.repair(message.prev, generation);
           if (generation !== this.generation || message.seq <= this.last) return;
-          // The missing messages were not readable yet (a lagging replica answered): never skip
-          // them; the item stays first in the queue and is tried again.
-          if (message.prev > this.last)
-            throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
+          if (message.prev > this.last) {
+            // Retention removed the gap before it could be read: the chain restarts at this
+            // message's prev (confirmed in this epoch), the message follows. Otherwise the missing
+            // messages are not readable yet (a lagging replica answered): never skip them; the
+            // item stays first in the queue and is tried again.
+            if (!(await this.ctx.reader.removedThrough(message.prev)))
+              throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
+            await this.ctx.confirmEpoch();
+            if (generation !== this.generation) return;
+            this.resetTo(message.prev, generation);
+          }
         }
         if (message.prev < this.last) {
           // Retention emptied the topic before this message was stored (JetStream then numbers its

@@ -66,6 +66,18 @@ export class StreamReader {
     }
   }
 
+  /**
+   * Whether the stream's leader no longer holds any message up to `seq`: retention removed all of
+   * them (its first seq is beyond). A gap that ends there can never be read.
+   */
+  async removedThrough(seq: number): Promise<boolean> {
+    try {
+      return (await this.jsm().streams.info(this.stream)).state.first_seq > seq;
+    } catch (err) {
+      throw unavailable(err, `reading the state of stream ${this.stream}`);
+    }
+  }
+
   /** The topic's message with exactly this seq, or undefined when it is gone (or of another topic). */
   async at(topic: string, seq: number): Promise<ReadMessage | undefined> {
     try {
