@@ -4,7 +4,7 @@
 // the whole run is bounded in time. Prints tables and writes JSON under bench/results/.
 //
 //   npm run bench                          quick mode (a few minutes, scaled-down loads)
-//   npm run bench:full                     the loads (10,000 subscribers, 15,000 topics, ...)
+//   npm run bench:full                     full loads (10,000 subscribers, 15,000 topics, ...)
 //   node --import tsx bench/suite.ts [--quick] [--only fanout,own-topic,many-topics,publish,scale,storm]
 //        [--targets ws,socketio,nats,herald-embedded,herald-jetstream] [--subscribers N]
 //        [--seconds S] [--profile DIR]
