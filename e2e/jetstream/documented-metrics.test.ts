@@ -23,6 +23,7 @@ import { spawnNatsEdge } from "./fault-kit.js";
 
 const CACHE = 3;
 const TOPIC = "doc.metrics";
+const MEMORY_BUDGET = 1024 * 1024;
 
 test("every documented edge metric moves as docs/operations.md says, and none is undocumented", async (t) => {
   t.timeout(150_000);
@@ -34,6 +35,8 @@ test("every documented edge metric moves as docs/operations.md says, and none is
     HERALD_ANONYMOUS_PUBLISH: "true",
     HERALD_CACHE_PER_TOPIC: String(CACHE),
     HERALD_HEAD_CHECK_SECONDS: "1",
+    // The smallest memory budget: a few topics of large messages make the rings give up some.
+    HERALD_MEMORY_BUDGET_BYTES: String(MEMORY_BUDGET),
   });
   const before = await scrape(edge.metricsUrl);
   const clients: TestClient[] = [];
@@ -65,6 +68,20 @@ test("every documented edge metric moves as docs/operations.md says, and none is
   );
   await live.subscribe("doc.backfill", { last: 2 });
   await history(edge.url, TOPIC, { after: 0, bearer: TEST_API_KEY });
+  // More than the memory budget's worth of messages in the rings: the largest gives up its oldest.
+  const hoarder = await TestClient.ready(edge.wsUrl);
+  const large = "m".repeat(60 * 1024);
+  for (let i = 0; i < 10; i++) {
+    await hoarder.subscribe(`doc.memory-${i}`);
+    await publish(
+      edge.url,
+      [1, 2, 3].map((n) => ({ topic: `doc.memory-${i}`, data: `${large}${n}` })),
+      TEST_API_KEY,
+    );
+  }
+  await waitFor("30 large messages", () => hoarder.frames.filter((f) => f.op === "msg").length === 30);
+  hoarder.close();
+  await waitFor("its topics let go", async () => (await scrape(edge.metricsUrl)).get("herald_topics") === 2);
   // A refused frame, and the close it earns.
   const rude = await connect();
   rude.send("not json");
@@ -162,6 +179,17 @@ test("every documented edge metric moves as docs/operations.md says, and none is
       t.is(before.get("herald_nats_connected"), 1);
       t.is(during.get("herald_nats_connected"), 0);
       t.is(after.get("herald_nats_connected"), 1);
+    },
+    herald_memory_limit_bytes: () => t.is(after.get("herald_memory_limit_bytes"), MEMORY_BUDGET),
+    herald_memory_used_bytes: () => {
+      const uses = ["ring", "handover", "replay", "history", "feed", "held"];
+      const used = uses.map((use) => after.get(`herald_memory_used_bytes{use="${use}"}`));
+      t.true(
+        used.every((bytes) => bytes !== undefined && bytes >= 0),
+        "every use is reported",
+      );
+      t.true(used[0]! > 0, "the rings of the topics still subscribed hold their messages");
+      t.true(used.reduce((a, b) => a! + b!, 0)! <= MEMORY_BUDGET, "within the budget");
     },
     herald_limit: () => {
       for (const [limit, value] of Object.entries(limits))
