@@ -227,7 +227,7 @@ const HTTP_CASES: [
     json({ topic: "a.b", data: 1 }, { authorization: "Basic abc" }),
     401,
     "unauthenticated",
-    "the Authorization header must be: Bearer <API key or JWT>",
+    "the Authorization header must be: Bearer <API key or JWT>; this edge accepts nothing (no API key and no JWT key configured)",
   ],
   [
     "publish: unknown API key",
