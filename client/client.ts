@@ -766,7 +766,7 @@ export class HeraldClient {
   #sendPublish(frame: PubFrame): void {
     const text = JSON.stringify(frame);
     const max = this.#limits?.maxFrameBytes;
-    if (max !== undefined && utf8Length(text) > max) {
+    if (max !== undefined && new TextEncoder().encode(text).length > max) {
       this.#publishes.handleErr({
         op: "err",
         id: frame.id,
@@ -818,18 +818,4 @@ export class HeraldClient {
   #reportError(error: unknown): void {
     this.#events.emit("error", error instanceof Error ? error : new Error(String(error)));
   }
-}
-
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }
