@@ -177,6 +177,8 @@ export class HeraldClient {
   #lastClose: { code: number; reason: string } | undefined;
   #lastError: Error | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Counts connection attempts (and disconnect()s): an attempt that awaited a token checks it is still the latest. */
+  #attempts = 0;
   #nextId = 1;
   readonly #timers: Record<TimerName, ReturnType<typeof setTimeout> | undefined> = {
     reconnect: undefined,
@@ -276,6 +278,7 @@ export class HeraldClient {
   disconnect(): void {
     if (this.#state === "closed" || this.#state === "disconnected") return;
     const ws = this.#ws;
+    this.#attempts++;
     this.#stopConnection();
     clearTimeout(this.#timers.suspend);
     this.#lastClose = { code: CLIENT_CLOSE.normal, reason: "client disconnected" };
@@ -384,6 +387,7 @@ export class HeraldClient {
   async #connect(): Promise<void> {
     this.#timers.reconnect = undefined;
     if (this.#state === "closed" || this.#state === "disconnected") return;
+    const attempt = ++this.#attempts;
     let token: string | undefined;
     try {
       token =
@@ -395,7 +399,8 @@ export class HeraldClient {
       this.#scheduleReconnect(this.#backoff.next());
       return;
     }
-    if (this.#stopped()) return;
+    // disconnect() (and perhaps connect() again) while the token was fetched: that attempt is void.
+    if (this.#stopped() || attempt !== this.#attempts) return;
     if (this.#refusedToken !== undefined) {
       if (token === this.#refusedToken) {
         // Still the token the edge refused: asking again would only be refused again.

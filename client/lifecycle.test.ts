@@ -207,3 +207,23 @@ test("the state names, in order, of a client that never reached an edge", async 
   t.deepEqual(states(), ["suspended"]);
   t.is(client.state as ClientState, "suspended");
 });
+
+test("disconnect() and connect() while a token is being fetched make one connection, not two", async (t) => {
+  const edge = await startTestEdge(t, TEST_EDGE_ENV);
+  const proxy = await startWsProxy(t, { port: edge.port });
+  const { client } = newClient(t, {
+    url: proxy.wsUrl,
+    autoConnect: false,
+    token: async () => {
+      await sleep(300);
+      return signToken({});
+    },
+  });
+  client.connect();
+  client.disconnect();
+  client.connect();
+  await client.ready();
+  await sleep(500);
+  t.is(proxy.connectionsAccepted(), 1);
+  t.is(proxy.connectionsOpen(), 1);
+});

@@ -172,6 +172,8 @@ export class SseSocket implements WebSocketLike {
     const refresh = this.#refresh;
     const token = refresh?.token ?? this.#token;
     const topics = [...this.#wanted.keys()];
+    // What each topic was asked for as this stream opens; a `sub` meanwhile replaces the entry.
+    const used = new Map(topics.map((topic) => [topic, this.#wanted.get(topic)]));
     const controller = new AbortController();
     let response: Response;
     try {
@@ -204,8 +206,9 @@ export class SseSocket implements WebSocketLike {
     this.#stream?.controller.abort();
     const stream: Stream = { topics, controller, lastEventId: "" };
     this.#stream = stream;
-    // Positions now come from the stream.
-    for (const wanted of this.#wanted.values()) wanted.asked = false;
+    // Positions now come from the stream, for the topics it was opened with as they were asked.
+    for (const [topic, wanted] of used)
+      if (this.#wanted.get(topic) === wanted && wanted) wanted.asked = false;
     if (refresh !== undefined) {
       this.#token = refresh.token;
       this.#refresh = undefined;
