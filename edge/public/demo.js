@@ -12,6 +12,8 @@ const STATES = {
   connecting: ["connecting…", false],
   open: ["connected", true],
   reconnecting: ["disconnected; reconnecting…", false],
+  suspended: ["offline for a while; still trying…", false],
+  disconnected: ["disconnected", false],
   closed: ["closed", false],
 };
 client.on("state", (state) => setStatus(...STATES[state]));
