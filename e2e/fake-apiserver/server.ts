@@ -512,7 +512,10 @@ export async function startFakeApiServer(
       throw new ApiError(422, "Invalid", validationMessage(type, name, type.validate));
     // CEL rules run on the defaulted object (transition rules with the stored one), as a real API server does.
     if (type.schema) {
-      const problems = celViolations(type.schema, object, old);
+      // The stored object as a real API server reads it from etcd: with the schema's defaults.
+      const stored = old && structuredClone(old);
+      if (stored) type.validate?.(stored);
+      const problems = celViolations(type.schema, object, stored);
       if (problems.length > 0)
         throw new ApiError(
           422,
