@@ -150,7 +150,11 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
     log,
     draining: () => draining,
   });
-  guardPendingConnections(server, config.maxPendingUpgrades, config.upgradeTimeoutMs);
+  guardPendingConnections(server, {
+    maxSlow: config.maxPendingUpgrades,
+    maxSlowPerAddress: config.maxPendingPerAddress,
+    timeoutMs: config.upgradeTimeoutMs,
+  });
   server.on(
     "upgrade",
     createUpgradeHandler({

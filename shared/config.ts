@@ -305,7 +305,15 @@ export const EDGE_VARIABLES = {
     default: "1000",
     min: 1,
     max: 1_000_000,
-    doc: "Slowloris bound: connections still without a complete request or upgrade after 1 s (beyond this many they are cut off); 4x this many of any age.",
+    doc: "Slowloris bound: connections still without a complete request (request line and headers) after 1 s kept in all; beyond it the source address holding the most loses its oldest. Connections are never refused on arrival.",
+  },
+  maxPendingPerAddress: {
+    env: "HERALD_MAX_PENDING_PER_ADDRESS",
+    kind: "integer",
+    default: "100",
+    min: 1,
+    max: 1_000_000,
+    doc: "Slowloris bound per source address: connections from one address still without a complete request after 1 s; one more is cut off when it turns slow.",
   },
   upgradeTimeoutMs: {
     env: "HERALD_UPGRADE_TIMEOUT_MS",

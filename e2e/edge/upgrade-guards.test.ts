@@ -1,6 +1,7 @@
 // Guards of the HTTP/WebSocket port against slow or oversized handshakes: connections that do not
-// finish their request are bounded in number (HERALD_MAX_PENDING_UPGRADES slow ones, 4x that in
-// all) and in time (HERALD_UPGRADE_TIMEOUT_MS); oversized headers are refused with 431.
+// finish their request are bounded in number (HERALD_MAX_PENDING_UPGRADES slow ones, and
+// HERALD_MAX_PENDING_PER_ADDRESS per source address; none is refused on arrival) and in time
+// (HERALD_UPGRADE_TIMEOUT_MS); oversized headers are refused with 431.
 import test from "ava";
 import { connect, type Socket } from "node:net";
 import { startTestEdge } from "../harness/test-edge.js";
@@ -53,22 +54,22 @@ test("slow handshakes beyond HERALD_MAX_PENDING_UPGRADES are cut off; honest cli
   client.close();
 });
 
-test("a burst of honest handshakes above the bound (within 4x) is served in full", async (t) => {
+test("a burst of honest handshakes far above the bound is served in full", async (t) => {
   const edge = await startTestEdge(t, { HERALD_MAX_PENDING_UPGRADES: "5" });
-  const clients = await Promise.all(Array.from({ length: 15 }, () => TestClient.ready(edge.wsUrl)));
-  t.is(clients.length, 15);
+  const clients = await Promise.all(Array.from({ length: 60 }, () => TestClient.ready(edge.wsUrl)));
+  t.is(clients.length, 60);
   clients.forEach((c) => c.close());
 });
 
-test("a flood of connections that send nothing: beyond 4x the bound new ones are dropped, then served again", async (t) => {
+test("a flood of connections that send nothing: honest clients still get in, and after the grace only the bound's worth remain", async (t) => {
   const edge = await startTestEdge(t, {
     HERALD_MAX_PENDING_UPGRADES: "2",
     HERALD_UPGRADE_TIMEOUT_MS: "60000",
   });
   const flood = await Promise.all(Array.from({ length: 8 }, () => stalledHandshake(edge.port)));
   t.teardown(() => flood.forEach((s) => s.destroy()));
-  await t.throwsAsync(TestClient.connect(edge.wsUrl), { message: /socket hang up|ECONNRESET/ });
-  // After the grace only the bound's worth of slow handshakes remain, and honest clients get in.
+  // Nothing is refused on arrival: an honest handshake in the middle of the flood is served.
+  (await TestClient.ready(edge.wsUrl)).close();
   await waitFor("six slow handshakes to be cut", () => flood.filter((s) => s.closed).length >= 6, {
     timeoutMs: 30_000,
     intervalMs: 50,

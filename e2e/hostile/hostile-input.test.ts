@@ -75,6 +75,7 @@ test(`${ROWS.length} hostile inputs get their exact answers; a steady subscriber
       HERALD_HISTORY_READS_PER_SECOND: "20",
       HERALD_MAX_CONNECTIONS: String(LIMITS.maxConnections),
       HERALD_MAX_PENDING_UPGRADES: String(LIMITS.maxPendingUpgrades),
+      HERALD_MAX_PENDING_PER_ADDRESS: String(LIMITS.maxPendingPerAddress),
       HERALD_UPGRADE_TIMEOUT_MS: String(LIMITS.upgradeTimeoutMs),
       HERALD_AUTH_TIMEOUT_MS: "1500",
       HERALD_HEARTBEAT_MS: "2000",

@@ -87,9 +87,10 @@ export class RawConnection {
     socket.on("error", () => undefined);
   }
 
-  static open(owner: Owner, port: number): Promise<RawConnection> {
+  /** Connects to the edge from `localAddress` (any 127.0.0.0/8 address on Linux), by default 127.0.0.1. */
+  static open(owner: Owner, port: number, localAddress?: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: "127.0.0.1", port });
+      const socket = connect({ host: "127.0.0.1", port, ...(localAddress ? { localAddress } : {}) });
       owner.teardown(() => void socket.destroy());
       socket.once("connect", () => resolve(new RawConnection(socket)));
       socket.once("error", reject);

@@ -4,9 +4,14 @@
 import { TestClient, UpgradeRefused } from "../harness/ws-client.js";
 import { RawConnection, upgradeRequest } from "./raw-socket.js";
 import { answerBeforeClose, errorBody, row, upgradeRow, type HostileContext, type Row } from "./row.js";
-import { waitFor } from "../harness/wait.js";
+import { sleep, waitFor } from "../harness/wait.js";
 
-export const LIMITS = { maxConnections: 40, maxPendingUpgrades: 20, upgradeTimeoutMs: 2500 } as const;
+export const LIMITS = {
+  maxConnections: 40,
+  maxPendingUpgrades: 20,
+  maxPendingPerAddress: 5,
+  upgradeTimeoutMs: 2500,
+} as const;
 
 // Node's parser refuses a header block over the limit before any route; the edge answers in herald's format.
 const HEADERS_TOO_LARGE = {
@@ -19,22 +24,22 @@ const SUBPROTOCOL_REQUIRED = errorBody(
   "the WebSocket subprotocol herald.v1 is required (Sec-WebSocket-Protocol)",
 );
 
-/** Opens `count` raw connections at once. */
-const openMany = (ctx: HostileContext, count: number) =>
-  Promise.all(Array.from({ length: count }, () => RawConnection.open(ctx.scope, ctx.edge.port)));
-
-/** Waits until the edge accepts and answers a fresh connection again (after rows that exhaust a bound). */
-async function untilFreshConnectionsServed(ctx: HostileContext): Promise<void> {
-  await waitFor(
-    "the edge to serve fresh connections again",
-    async () => {
-      const connection = await RawConnection.open(ctx.scope, ctx.edge.port);
-      connection.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
-      return connection.waitForEnd().then((text) => text.startsWith("HTTP/1.1 200"));
-    },
-    { timeoutMs: 30_000, intervalMs: 100 },
+/** Opens `count` raw connections at once (from `localAddress`, any of 127.0.0.0/8; default 127.0.0.1). */
+const openMany = (ctx: HostileContext, count: number, localAddress?: string) =>
+  Promise.all(
+    Array.from({ length: count }, () => RawConnection.open(ctx.scope, ctx.edge.port, localAddress)),
   );
+
+/** A plain GET /healthz on a fresh connection: its status, or "no answer" when cut off. */
+async function healthz(ctx: HostileContext, localAddress?: string): Promise<number | "no answer"> {
+  const connection = await RawConnection.open(ctx.scope, ctx.edge.port, localAddress);
+  connection.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  const text = await connection.waitForEnd();
+  return text.startsWith("HTTP/1.1 ") ? Number(text.slice(9, 12)) : "no answer";
 }
+
+/** How many of `connections` the edge has closed. */
+const ended = (connections: RawConnection[]) => connections.filter((c) => c.ended).length;
 
 async function openConnections(ctx: HostileContext): Promise<number> {
   const text = await (await fetch(`${ctx.edge.metricsUrl}/metrics`)).text();
@@ -156,24 +161,50 @@ export const connectionRows: Row[] = [
       return { first: first.status, second: answerBeforeClose(connection.received.subarray(answered)) };
     },
   ),
+  // Slowloris: slow connections are bounded per source address (5 here), then in all (20); nothing
+  // is refused on arrival, so honest requests and bursts of them are always served.
   row(
-    `more than maxPendingUpgrades (${LIMITS.maxPendingUpgrades}) slow upgrades: the extra one is cut when it turns slow, the others at upgradeTimeoutMs`,
-    {
-      extraCut: "",
-      othersOpenWhenExtraCut: true,
-      othersCut: new Array(LIMITS.maxPendingUpgrades).fill(""),
-      servedAgainAfterwards: true,
-    },
+    `one address holding silent sockets beyond its share (${LIMITS.maxPendingPerAddress}): the extra ones are cut when they turn slow, and 39 honest requests from another address meanwhile are all served`,
+    { honest: new Array(39).fill(200), cutWhenSlow: 7, keptWithinShare: LIMITS.maxPendingPerAddress },
     async (ctx) => {
-      const stalled = await openMany(ctx, LIMITS.maxPendingUpgrades);
-      for (const connection of stalled) connection.write("GET /v1/ws HTTP/1.1\r\n");
-      const extra = await RawConnection.open(ctx.scope, ctx.edge.port);
-      extra.write("GET /v1/ws HTTP/1.1\r\n");
-      const extraCut = await extra.waitForEnd();
-      const othersOpenWhenExtraCut = stalled.every((connection) => !connection.ended);
-      const othersCut = await Promise.all(stalled.map((connection) => connection.waitForEnd()));
-      await untilFreshConnectionsServed(ctx);
-      return { extraCut, othersOpenWhenExtraCut, othersCut, servedAgainAfterwards: true };
+      const silent = await openMany(ctx, 12, "127.0.0.2");
+      const honest = await Promise.all(Array.from({ length: 39 }, () => healthz(ctx)));
+      await waitFor("the sockets beyond the share cut", () => ended(silent) >= 7, { timeoutMs: 30_000 });
+      const cutWhenSlow = ended(silent);
+      const kept = silent.length - cutWhenSlow;
+      silent.forEach((c) => c.destroy());
+      return { honest, cutWhenSlow, keptWithinShare: kept };
+    },
+  ),
+  row(
+    `slow connections from many addresses beyond maxPendingUpgrades (${LIMITS.maxPendingUpgrades}): the address holding the most loses its oldest, not the newcomer`,
+    { cut: 1, fromAnAddressHoldingItsFullShare: true, newcomerKept: true },
+    async (ctx) => {
+      const addresses = ["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"];
+      const held: [string, RawConnection][] = [];
+      for (const address of addresses)
+        for (const connection of await openMany(ctx, LIMITS.maxPendingPerAddress, address))
+          held.push([address, connection]);
+      // All 20 are slow (and kept: 5 per address, 20 in all) once their grace of 1 s is over; the
+      // newcomer turns slow 1 s later, well before they time out (2.5 s).
+      await sleep(1100);
+      const newcomer = await RawConnection.open(ctx.scope, ctx.edge.port, "127.0.0.7");
+      newcomer.write("GET /v1/ws HTTP/1.1\r\n");
+      await waitFor("one slow connection to make room", () => ended(held.map(([, c]) => c)) > 0, {
+        timeoutMs: 30_000,
+      });
+      const cut = held.filter(([, connection]) => connection.ended).map(([address]) => address);
+      const newcomerKept = !newcomer.ended;
+      [...held.map(([, c]) => c), newcomer].forEach((c) => c.destroy());
+      return { cut: cut.length, fromAnAddressHoldingItsFullShare: addresses.includes(cut[0]!), newcomerKept };
+    },
+  ),
+  row(
+    `a burst of 300 honest requests at once (beyond 4x maxPendingUpgrades, where connections used to be dropped on arrival) is served in full`,
+    { served: 300 },
+    async (ctx) => {
+      const statuses = await Promise.all(Array.from({ length: 300 }, () => healthz(ctx)));
+      return { served: statuses.filter((status) => status === 200).length };
     },
   ),
   row(
