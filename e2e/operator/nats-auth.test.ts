@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { nkeys } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { spawnEdge } from "../harness/edge-process.js";
 import { freePort } from "../harness/free-port.js";
@@ -79,19 +80,20 @@ function certificates(dir: string) {
   return { ca: read("ca.crt"), clientCert: read("client.crt"), clientKey: read("client.key") };
 }
 
-test("NATS with TLS (client certificates verified) and user/password: the operator and the rendered edge both get in", async (t) => {
+test("NATS with TLS (client certificates verified), user/password or nkey, and a JetStream domain: the operator and the rendered edge both get in", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "herald-nats-tls-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pem = certificates(dir);
   const port = await freePort();
+  const nkeyUser = nkeys.createUser();
   writeFileSync(
     join(dir, "nats.conf"),
     [
       `server_name: tls1`,
       `listen: 127.0.0.1:${port}`,
-      `jetstream { store_dir: ${JSON.stringify(join(dir, "store"))} }`,
+      `jetstream { store_dir: ${JSON.stringify(join(dir, "store"))}, domain: hub }`,
       `tls { cert_file: "server.crt", key_file: "server.key", ca_file: "ca.crt", verify: true, timeout: 5 }`,
-      `authorization { users: [ { user: herald, password: "s3cret-pass" } ] }`,
+      `authorization { users: [ { user: herald, password: "s3cret-pass" }, { nkey: ${nkeyUser.getPublicKey()} } ] }`,
     ].join("\n"),
   );
   const nats = spawn("nats-server", ["-c", join(dir, "nats.conf")], {
@@ -122,6 +124,18 @@ test("NATS with TLS (client certificates verified) and user/password: the operat
       url,
       userPasswordSecret: { name: "nats-user" },
       tls: { caSecret: { name: "nats-ca" }, clientCertSecret: { name: "nats-client" } },
+      jetstreamDomain: "hub",
+    },
+    stream: { replicas: 1 },
+    auth: { apiKeysSecret: { name: "herald-keys", key: "keys" } },
+  });
+  // A second resource authenticates with an nkey seed instead.
+  await createSecret(cluster, "nats-nkey", { seed: new TextDecoder().decode(nkeyUser.getSeed()) });
+  await applyResource(cluster, "nkey", {
+    nats: {
+      url,
+      nkeySecret: { name: "nats-nkey", key: "seed" },
+      tls: { caSecret: { name: "nats-ca" }, clientCertSecret: { name: "nats-client" } },
     },
     stream: { replicas: 1 },
     auth: { apiKeysSecret: { name: "herald-keys", key: "keys" } },
@@ -135,10 +149,14 @@ test("NATS with TLS (client certificates verified) and user/password: the operat
     );
   });
   t.regex(ready.message, /stream herald_default_secure ready/);
+  await waitFor("StreamReady of the nkey resource", async () => {
+    return condition(await cluster.get(`${NS_PATH}/nkey`), "StreamReady")?.status === "True";
+  });
 
   const env = await podEnvironment(cluster, "secure-edge", join(dir, "mounts"));
   t.is(env.HERALD_NATS_USER, "herald");
   t.regex(env.HERALD_NATS_TLS_CA!, /ca\.crt$/);
+  t.is(env.HERALD_JETSTREAM_DOMAIN, "hub");
   const edge = await spawnEdge(t, { ...env, HERALD_HOST: "127.0.0.1" }); // waits for /readyz
   const published = await fetch(`${edge.url}/v1/publish`, {
     method: "POST",
@@ -149,7 +167,7 @@ test("NATS with TLS (client certificates verified) and user/password: the operat
 
   const nc = await connect(access);
   try {
-    const info = await (await jetstreamManager(nc)).streams.info("herald_default_secure");
+    const info = await (await jetstreamManager(nc, { domain: "hub" })).streams.info("herald_default_secure");
     t.is(info.state.messages, 1, "the edge published into the operator's stream over TLS");
   } finally {
     await nc.close();
