@@ -18,9 +18,12 @@ export interface AdminDeps {
 
 /** Topics listed in each top list. */
 const TOP = 10;
-/** Rates are measured over the samples of the last minute, one sample every 5 s. */
-const SAMPLE_MS = 5000;
-const SAMPLES = 12;
+/**
+ * Rates are measured against the older of two per-topic samples taken 30 s apart: over the last
+ * 30 to 60 s, for two counts per topic (an edge may hold 100,000 topics).
+ */
+const SAMPLE_MS = 30_000;
+const SAMPLES = 2;
 
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const rates = new RateWindow(deps.topicStats);
@@ -58,7 +61,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   });
 }
 
-/** Per-topic message counts sampled every few seconds, so a rate covers the last minute. */
+/** Per-topic message counts sampled every 30 s, so that a rate covers the last 30 to 60 s. */
 class RateWindow {
   private readonly samples: { at: number; counts: Map<string, number> }[] = [];
   private readonly timer: NodeJS.Timeout;
