@@ -69,16 +69,27 @@ export class SseTransport implements SessionTransport {
     const response = this.response;
     response.cork();
     let start = 0;
-    while (start < data.length && this.readyState === this.OPEN) {
+    let retryLater = false;
+    while (start < data.length && !retryLater) {
       let end = data.indexOf(NEWLINE, start);
       if (end < 0) end = data.length;
-      if (end > start) this.writeEvent(data.subarray(start, end));
+      if (end > start) retryLater = this.writeEvent(data.subarray(start, end));
       start = end + 1;
     }
+    // Ended only once uncorked: an end() among corked writes loses them.
     response.uncork();
+    if (retryLater) {
+      const afterMs = RETRY_LATER_MS + Math.floor(Math.random() * RETRY_LATER_MS);
+      response.write(`retry: ${afterMs}\n\n`);
+      this.close(
+        TRY_AGAIN_LATER,
+        "a subscription of this stream is unavailable for now; reconnect and resume",
+      );
+    }
   }
 
-  private writeEvent(frame: Buffer): void {
+  /** Writes one frame as an event; true when the stream must end after it (a refusal to retry later). */
+  private writeEvent(frame: Buffer): boolean {
     const head = frame.toString("latin1", 0, Math.min(frame.length, 320));
     let fields = "";
     let retryLater = false;
@@ -112,14 +123,7 @@ export class SseTransport implements SessionTransport {
     this.response.write(DATA);
     this.response.write(frame);
     this.response.write(EVENT_END);
-    if (retryLater) {
-      const afterMs = RETRY_LATER_MS + Math.floor(Math.random() * RETRY_LATER_MS);
-      this.response.write(`retry: ${afterMs}\n\n`);
-      this.close(
-        TRY_AGAIN_LATER,
-        "a subscription of this stream is unavailable for now; reconnect and resume",
-      );
-    }
+    return retryLater;
   }
 
   close(code: number, reason: string): void {

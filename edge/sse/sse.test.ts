@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import test from "ava";
 import { CloseCode } from "../../protocol/codes.js";
 import { decodeStreamPosition } from "../../protocol/sse.js";
+import { freePort } from "../../e2e/harness/free-port.js";
 import { publish, range } from "../../e2e/harness/http.js";
 import { startTestEdge } from "../../e2e/harness/test-edge.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../../e2e/harness/tokens.js";
@@ -221,4 +222,26 @@ test("pages on other origins may open the stream, publish and load /client.js (C
   const allowed = closedOpen(t, await openSse(`${limited.url}/v1/sse?topic=a`, { origin }));
   t.is(allowed.status, 200);
   t.is(allowed.headers.get("access-control-allow-origin"), origin);
+});
+
+test("a subscription refused for now (the log unreachable) ends the stream with 1013 and retry:, so it is asked for again", async (t) => {
+  const port = await freePort();
+  // NATS is not there (yet): the edge runs, and refuses subscriptions with `unavailable`.
+  const edge = await startTestEdge(t, {
+    ...TEST_EDGE_ENV,
+    HERALD_NATS_URL: `nats://127.0.0.1:${port}`,
+    HERALD_ALLOW_ANONYMOUS: "true",
+  });
+  const stream = closedOpen(t, await openSse(`${edge.url}/v1/sse?topic=later.a`));
+  await stream.ended;
+  t.log(
+    JSON.stringify(stream.events),
+    JSON.stringify(stream.comments),
+    stream.status,
+    String((stream as { error?: unknown }).error),
+    String((stream as { error?: { cause?: unknown } }).error?.cause),
+  );
+  t.like(stream.frames("err")[0], { op: "err", id: 0, code: "unavailable" });
+  t.like(stream.frames("close")[0], { code: 1013 });
+  t.true(stream.retry! >= 1000 && stream.retry! < 2000, `retry: ${stream.retry}`);
 });

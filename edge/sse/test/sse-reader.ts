@@ -84,8 +84,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
           buffer = buffer.slice(newline + 1);
         }
       }
-    } catch {
+    } catch (error) {
       // aborted by close(), or the connection was cut
+      (stream as { error?: unknown }).error = error;
     }
   })();
   return Object.assign(stream, { ended });
