@@ -234,13 +234,6 @@ test("a subscription refused for now (the log unreachable) ends the stream with 
   });
   const stream = closedOpen(t, await openSse(`${edge.url}/v1/sse?topic=later.a`));
   await stream.ended;
-  t.log(
-    JSON.stringify(stream.events),
-    JSON.stringify(stream.comments),
-    stream.status,
-    String((stream as { error?: unknown }).error),
-    String((stream as { error?: { cause?: unknown } }).error?.cause),
-  );
   t.like(stream.frames("err")[0], { op: "err", id: 0, code: "unavailable" });
   t.like(stream.frames("close")[0], { code: 1013 });
   t.true(stream.retry! >= 1000 && stream.retry! < 2000, `retry: ${stream.retry}`);

@@ -84,9 +84,8 @@ export async function openSse(url: string, headers: Record<string, string> = {})
           buffer = buffer.slice(newline + 1);
         }
       }
-    } catch (error) {
+    } catch {
       // aborted by close(), or the connection was cut
-      (stream as { error?: unknown }).error = error;
     }
   })();
   return Object.assign(stream, { ended });
