@@ -104,7 +104,8 @@ export function learnFromDeliveries(model: LogModel, chains: readonly Chain[]): 
         const publish = model.publishes.get(d.tag);
         if (!publish || publish.topic !== chain.topic) continue;
         const known = model.stored(d.tag);
-        if (known && publish.retried && known.seq !== d.seq) {
+        // (The SDK sends a publish again by itself after a disconnect.)
+        if (known && (publish.retried || publish.via === "sdk") && known.seq !== d.seq) {
           // A retry whose first attempt was stored too: a second copy (the window decides).
           model.learnCopy({
             epoch: d.epoch ?? segment.epoch,
@@ -212,6 +213,22 @@ function checkPublishes(model: LogModel, counts: Counts, note: Note): void {
         note(
           "duplicated",
           `msgId of ${list[i - 1]!.tag} stored again as ${list[i]!.tag} (seq ${list[i]!.seq}) ${gap} ms later`,
+        );
+      }
+    }
+  }
+  // JetStream: the durable chain. Each stored Herald-Prev must be the topic's previous message,
+  // or 0 when retention had emptied the topic before it was stored.
+  if (model.rules.backend === "jetstream") {
+    for (const { epoch, topic } of model.topics()) {
+      const log = model.log(epoch, topic);
+      for (let i = 1; i < log.length; i++) {
+        const [before, message] = [log[i - 1]!, log[i]!];
+        if (message.storedPrev === undefined || message.storedPrev === before.seq) continue;
+        if (message.storedPrev === 0 && !model.surelyRetained(before, message.storedMax)) continue;
+        note(
+          "brokenChain",
+          `stored: ${epoch.slice(0, 6)}/${topic} seq ${message.seq} has Herald-Prev ${message.storedPrev}, the topic's previous message is ${before.seq}`,
         );
       }
     }

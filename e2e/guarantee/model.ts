@@ -267,6 +267,13 @@ export class LogModel {
     return sorted;
   }
 
+  /** Every (epoch, topic) the model knows messages of. */
+  topics(): { epoch: string; topic: string }[] {
+    return [...this.logs.entries()].flatMap(([epoch, topics]) =>
+      [...topics.keys()].map((topic) => ({ epoch, topic })),
+    );
+  }
+
   head(epoch: string, topic: string): number {
     return this.log(epoch, topic).at(-1)?.seq ?? 0;
   }

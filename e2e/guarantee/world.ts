@@ -30,6 +30,8 @@ export type BackendName = "embedded" | "jetstream" | "jetstream-r3";
 
 export const STREAM = "HERALD";
 const PREFIX = "herald";
+/** Recorder passes (150 ms apart) that must find no message at a seq before it counts as removed. */
+const MISSES_BEFORE_GONE = 8;
 const EPOCH_PROBE = fileURLToPath(new URL("./epoch-probe.ts", import.meta.url));
 
 export type Fault =
@@ -299,6 +301,8 @@ export class StreamRecorder {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<boolean> | undefined;
   private stopped = false;
+  /** Passes that found no message at a seq below the stream's last. */
+  private readonly misses = new Map<number, number>();
   readonly decoder = new TextDecoder();
 
   private constructor(
@@ -355,11 +359,12 @@ export class StreamRecorder {
     if (this.stopped) return false;
     let info;
     try {
-      info = await this.jsm.streams.info(STREAM);
+      info = await this.jsm.streams.info(STREAM, { deleted_details: true });
     } catch {
       return false;
     }
     const epoch = epochOf(info);
+    const deleted = new Set(info.state.deleted ?? []);
     if (epoch !== this.current) {
       this.current = epoch;
       this.cursor = 0;
@@ -375,19 +380,22 @@ export class StreamRecorder {
       let stored;
       try {
         stored = await this.jsm.streams.getMessage(STREAM, { seq });
-      } catch (error) {
-        if (/no message found|not found/i.test(String(error))) {
-          this.model.coverGone(epoch, seq);
-          this.cursor = seq;
-          continue;
-        }
+      } catch {
         return false;
       }
-      this.cursor = seq;
       if (!stored) {
+        // Removed (the stream lists it as deleted), or not applied yet by a leader just elected:
+        // then asked again on the next passes before it counts as gone.
+        const misses = (this.misses.get(seq) ?? 0) + 1;
+        this.misses.set(seq, misses);
+        if (!deleted.has(seq) && misses < MISSES_BEFORE_GONE) return false;
+        this.misses.delete(seq);
+        this.cursor = seq;
         this.model.coverGone(epoch, seq);
         continue;
       }
+      this.misses.delete(seq);
+      this.cursor = seq;
       this.model.cover(epoch, seq);
       const topic = stored.subject.startsWith(`${PREFIX}.t.`)
         ? stored.subject.slice(PREFIX.length + 3)
