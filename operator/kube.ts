@@ -101,13 +101,13 @@ export class KubeClient {
    * (`kubectl rollout restart`'s annotation, an HPA's replicas). Creates the object when missing.
    * `force`: the operator's fields are its own; a conflicting change by hand is taken back.
    */
-  async apply(object: KubeObject): Promise<KubeObject> {
+  async apply(object: KubeObject, fieldManager = FIELD_MANAGER, force = true): Promise<KubeObject> {
     return (await this.objects.patch(
       object,
       undefined,
       undefined,
-      FIELD_MANAGER,
-      true,
+      fieldManager,
+      force,
       PatchStrategy.ServerSideApply,
     )) as KubeObject;
   }

@@ -180,11 +180,11 @@ test("podTemplate, rollout, Service, Ingress and HTTPRoute land in the objects a
   const restarted = ((await cluster.get(`${DEPLOYMENTS}/pt-edge`)) as Deployment).spec.template.metadata
     .annotations[RESTARTED_AT];
   t.truthy(restarted);
-  const reconciles = await operator.metric("herald_operator_reconciles_total");
+  const reconciles = await operator.metric("controller_runtime_reconcile_total");
   await cluster.kubectl("annotate", "notificationservice", "pt", "touched=1");
   await waitFor(
     "a reconcile",
-    async () => (await operator.metric("herald_operator_reconciles_total")) > reconciles + 1,
+    async () => (await operator.metric("controller_runtime_reconcile_total")) > reconciles + 1,
   );
   // A spec change rolls the edges: the operator's apply changes its fields, the restart annotation stays.
   const lessTolerant = structuredClone(spec);
@@ -212,6 +212,24 @@ test("podTemplate, rollout, Service, Ingress and HTTPRoute land in the objects a
   );
   t.true(managers.includes("herald-operator/Apply"), managers.join(", "));
   t.true(managers.includes("kubectl-rollout/Update"), managers.join(", "));
+
+  // Turning autoscaling on hands the replica count over without a dip: the HPA starts from 3 pods.
+  t.is(after.spec.replicas, 3);
+  await apply(cluster, "pt", {
+    ...lessTolerant,
+    edge: { ...lessTolerant.edge, autoscaling: { enabled: true, min: 2, max: 9 } },
+  });
+  await waitFor("the HPA", () =>
+    cluster.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/pt-edge"),
+  );
+  const handedOver = (await waitFor("the template without the operator's replicas", async () => {
+    const d = (await cluster.get(`${DEPLOYMENTS}/pt-edge`)) as Deployment;
+    const fields = (
+      d.metadata.managedFields as { manager: string; fieldsV1: { "f:spec"?: Record<string, unknown> } }[]
+    ).find((m) => m.manager === "herald-operator")?.fieldsV1["f:spec"];
+    return fields && !("f:replicas" in fields) && d;
+  })) as Deployment;
+  t.is(handedOver.spec.replicas, 3, "the count is kept (handed over), not reset to 1");
 
   // The Secret watch is metadata-only: the operator never lists or watches Secret data.
   const secretCollections = cluster.api.requests.filter(
