@@ -45,7 +45,14 @@ function finalStage(path: string) {
 }
 
 test("both Dockerfiles: multi-stage on Node 24, non-root, plain node on compiled JavaScript that the build produces", (t) => {
+  const buildScript = (
+    JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { build: string } }
+  ).scripts.build;
   for (const path of DOCKERFILES) {
+    t.true(
+      readFileSync(join(ROOT, path), "utf8").includes(`RUN ${buildScript} `),
+      `${path} runs npm run build's command`,
+    );
     const { froms, user, command, text } = finalStage(path);
     t.true(froms.length >= 2, `${path} is multi-stage`);
     for (const from of froms) t.regex(from, /^FROM node:24[-.\w]*/i, `${path}: ${from}`);
