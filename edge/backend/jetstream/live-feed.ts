@@ -294,6 +294,11 @@ export class TopicFeed implements LiveFeed {
           await this.ctx.confirmEpoch();
           if (generation !== this.generation) return;
           this.resetTo(message.prev, generation);
+        } else if (message.prev === 0) {
+          // A topic's first message continues a chain at 0, and so does a re-created stream's
+          // first message of it: the epoch is confirmed before it is delivered.
+          await this.ctx.confirmEpoch();
+          if (generation !== this.generation) return;
         }
         this.deliver(message, generation);
         return;

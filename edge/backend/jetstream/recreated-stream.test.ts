@@ -13,7 +13,7 @@ import { sleep, waitFor } from "../../../e2e/harness/wait.js";
 function afterOld(recorder: Recorder, old: number, epoch: string) {
   const events = recorder.events.slice(old);
   const reset = events.findIndex((e) => "reset" in e && e.reset.epoch === epoch);
-  const before = events.slice(0, Math.max(0, reset)).filter((e) => "message" in e);
+  const before = (reset < 0 ? events : events.slice(0, reset)).filter((e) => "message" in e);
   const messages = events.slice(reset + 1).flatMap((e) => ("message" in e ? [e.message] : []));
   return { reset, before, messages };
 }
@@ -85,4 +85,26 @@ test("a read served by a re-created stream the edge has not noticed yet is not l
   t.not(read.epoch, oldEpoch);
   if (read.messages.length > 0) t.is(read.epoch, fresh.epoch(), "messages only under their own epoch");
   t.is(backend.epoch(), fresh.epoch());
+});
+
+test("the first message of a topic (prev 0) on a feed at 0 is not taken for the old epoch's when the stream was re-created (found by the guarantee checker)", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  await backend.publish({ topic: "other", data: "0" });
+  const recorder = new Recorder();
+  await backend.live("fresh", recorder);
+  const oldEpoch = backend.epoch();
+  await (backend as unknown as { probeStream(): Promise<void> }).probeStream();
+  await recreate(nats.url);
+  const { backend: fresh } = await startBackend(t, nats.url);
+  await fresh.publish({ topic: "other", data: "1" });
+  await fresh.publish({ topic: "fresh", data: '"new"' });
+  await waitFor("the new message", () => recorder.messages().length > 0, 10_000);
+  const { before, messages } = afterOld(recorder, 0, fresh.epoch());
+  t.not(fresh.epoch(), oldEpoch);
+  t.deepEqual(before, [], "nothing delivered before the reset to the new epoch");
+  t.deepEqual(
+    messages.map((m) => m.data),
+    ['"new"'],
+  );
 });
