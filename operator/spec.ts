@@ -610,6 +610,8 @@ export const RolloutSpec = Type.Object(
       "Extra pods during a rollout (a number or a percentage); none is ever unavailable (maxUnavailable 0).",
       {
         default: 1,
+        // Bounds the CEL rule's cost estimate (a string of at most "100%").
+        maxLength: 4,
         "x-kubernetes-validations": [
           {
             rule: "type(self) == int ? self >= 1 : self.matches('^([1-9][0-9]?|100)%$')",
