@@ -215,6 +215,7 @@ export const NatsSpec = Type.Object(
     jetstreamDomain: Type.Optional(
       Type.String({
         pattern: TOKEN_PATTERN,
+        maxLength: 64,
         description: "JetStream domain (leaf-node or hub deployments).",
       }),
     ),
@@ -236,6 +237,7 @@ export const StreamSpec = Type.Object(
     name: Type.Optional(
       Type.String({
         pattern: TOKEN_PATTERN,
+        maxLength: 64,
         description:
           "Stream name. Default: herald_NAMESPACE_NAME (shortened with a hash beyond 64 characters). Cannot be changed.",
       }),
@@ -243,6 +245,7 @@ export const StreamSpec = Type.Object(
     subjectPrefix: Type.Optional(
       Type.String({
         pattern: TOKEN_PATTERN,
+        maxLength: 64,
         description: "Subject prefix. Default: the stream name. Cannot be changed.",
       }),
     ),
