@@ -5,6 +5,7 @@
 //   node dist/operator/uninstall.js --namespace NS --name NAME [--timeout-seconds 300]
 import { API_VERSION, KIND } from "./spec.js";
 import { KubeClient, describeError } from "./kube.js";
+import { createLogger } from "../shared/log.js";
 
 function argument(name: string, fallback?: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -19,7 +20,9 @@ function argument(name: string, fallback?: string): string {
 const namespace = argument("namespace");
 const name = argument("name");
 const timeoutSeconds = Number(argument("timeout-seconds", "300"));
-const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+// One JSON line per event, as the operator and the edges log (shared/log.ts).
+const logger = createLogger("info", { base: { component: "herald-uninstall" } });
+const log = (line: string) => logger.log("info", "uninstall", { detail: line });
 
 const client = KubeClient.fromEnvironment();
 const target = { apiVersion: API_VERSION, kind: KIND, metadata: { namespace, name } };
