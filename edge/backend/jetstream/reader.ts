@@ -9,6 +9,8 @@ import { storedSubject } from "../../../shared/stream-config.js";
 /** Up to this many messages are fetched one direct get at a time; longer ranges use a consumer. */
 const DIRECT_RANGE = 8;
 const CONSUMER_FETCH_EXPIRES_MS = 2000;
+/** At most this many messages are read forward to check a walk back along Herald-Prev (lastN). */
+const MAX_FORWARD_CHECK = 1000;
 
 export class StreamReader {
   /**
@@ -131,7 +133,18 @@ export class StreamReader {
         if (!current.prev) break;
         current = await this.at(topic, current.prev);
       }
-      return reversed.reverse();
+      const walked = reversed.reverse();
+      if (!newest || walked.length === 0) return walked;
+      // Herald-Prev leads back; the run is then read forward from where it led, so that a
+      // Herald-Prev that skips a message (seen on R3 streams around a leader change) skips nothing
+      // here. A forward read that falls short of the newest (a lagging replica) keeps the walk.
+      const forward = await this.after(topic, walked[0]!.seq - 1, MAX_FORWARD_CHECK, newest.seq);
+      if (forward.at(-1)?.seq !== newest.seq) return walked;
+      if (forward.length <= k) return forward;
+      const last = forward.slice(-k);
+      // The first one's prev is the message before it, which the forward read saw.
+      last[0] = { ...last[0]!, prev: forward[forward.length - k - 1]!.seq };
+      return last;
     } catch (err) {
       throw unavailable(err, `reading the last ${k} messages of ${topic}`);
     }
