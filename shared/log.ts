@@ -59,7 +59,23 @@ function wrap(logger: pino.Logger): Logger {
   return {
     log: (level, event, fields) => logger[level](fields ?? {}, event),
     enabled: (level) => logger.isLevelEnabled(level),
-    child: (bindings) => wrap(logger.child(bindings)),
+    child: (bindings) => lazyChild(logger, bindings),
+  };
+}
+
+/**
+ * A child made on its first enabled line: an edge holds one logger per connection, and a pino child
+ * costs about 1 KB of heap, most of it for connections that never log above the level.
+ */
+function lazyChild(parent: pino.Logger, bindings: LogFields): Logger {
+  let made: Logger | undefined;
+  const child = (): Logger => (made ??= wrap(parent.child(bindings)));
+  return {
+    log: (level, event, fields) => {
+      if (parent.isLevelEnabled(level)) child().log(level, event, fields);
+    },
+    enabled: (level) => parent.isLevelEnabled(level),
+    child: (more) => child().child(more),
   };
 }
 
