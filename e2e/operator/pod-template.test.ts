@@ -145,7 +145,7 @@ test("podTemplate, rollout, Service, Ingress and HTTPRoute land in the objects a
   t.is(configMap.data.HERALD_DRAIN_SECONDS, "120");
   t.is(configMap.data.HERALD_HOST, "::", "dual-stack listening");
 
-  const service = (await cluster.get("/api/v1/namespaces/default/services/pt"))!;
+  const service = await waitFor("the Service", () => cluster.get("/api/v1/namespaces/default/services/pt"));
   t.like(service, {
     metadata: { annotations: { "service.beta.kubernetes.io/aws-load-balancer-type": "external" } },
     spec: { type: "LoadBalancer", externalTrafficPolicy: "Local", ipFamilyPolicy: "PreferDualStack" },
