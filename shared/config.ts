@@ -273,15 +273,15 @@ export const EDGE_VARIABLES = {
     default: "50",
     min: 1,
     max: 1_000_000,
-    doc: "pub frames per second per connection (token bucket, burst = 2x); over HTTP, messages per second per token subject, or per source address for anonymous callers (a batch counts each message).",
+    doc: "pub frames per second per connection (token bucket, burst = 2x); over HTTP, messages per second per token subject (a batch counts each message).",
   },
-  apiKeyPublishesPerSecond: {
-    env: "HERALD_API_KEY_PUBLISHES_PER_SECOND",
+  httpPublishesPerSecond: {
+    env: "HERALD_HTTP_PUBLISHES_PER_SECOND",
     kind: "integer",
     default: "10000",
     min: 1,
     max: 10_000_000,
-    doc: "Messages per second each API key may publish over HTTP (token bucket, burst = 2x; a batch counts each message).",
+    doc: "Messages per second each API key, and each source address publishing without a credential, may publish over HTTP (token bucket, burst = 2x; a batch counts each message). Tokens are held to HERALD_PUBLISHES_PER_SECOND.",
   },
   historyReadsPerSecond: {
     env: "HERALD_HISTORY_READS_PER_SECOND",

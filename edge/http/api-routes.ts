@@ -48,7 +48,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   // Per credential, as the WebSocket limits each connection (edge/requests/rate-limits.ts).
   const publishLimits = new CredentialLimits("publishes", (credential) =>
-    credential.startsWith("api-key:") ? config.apiKeyPublishesPerSecond : config.publishesPerSecond,
+    credential.startsWith("token:") ? config.publishesPerSecond : config.httpPublishesPerSecond,
   );
   const historyLimits = new CredentialLimits("history requests", () => config.historyReadsPerSecond);
 
