@@ -19,15 +19,21 @@ interface Fixed {
 }
 
 const FIXED: Fixed[] = [
-  { seed: 9121, backend: "embedded", steps: 70, faults: 3, injects: ["edgeKill", "drain", "recreate"] },
+  { seed: 9370, backend: "embedded", steps: 70, faults: 3, injects: ["edgeKill", "drain", "recreate"] },
   {
-    seed: 9378,
+    seed: 10739,
     backend: "jetstream",
     steps: 60,
     faults: 5,
-    injects: ["cut", "natsRestart", "recreate", "edgeKill"],
+    injects: ["cut", "natsRestart", "recreate", "edgeKill", "drain"],
   },
-  { seed: 9008, backend: "jetstream-r3", steps: 45, faults: 3, injects: ["leaderKill", "edgeKill", "drain"] },
+  {
+    seed: 9343,
+    backend: "jetstream-r3",
+    steps: 45,
+    faults: 3,
+    injects: ["leaderKill", "edgeKill", "recreate"],
+  },
 ];
 
 const zeros = Object.fromEntries(VIOLATIONS.map((v) => [v, 0])) as Record<Violation, number>;

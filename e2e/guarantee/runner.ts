@@ -4,9 +4,9 @@
 import type { SubscribeFrom } from "../../client/node.js";
 import type { Teardown } from "../harness/nats-server.js";
 import { check, learnFromDeliveries, type Chain, type Counts } from "./checker.js";
-import type { FromPosition } from "../../protocol/index.js";
+import type { FromPosition, HistoryResponse } from "../../protocol/index.js";
 import { TestClient } from "../harness/ws-client.js";
-import { API_KEY, Publisher, RawSubscriber, SdkSubscriber, type PublishRequest } from "./clients.js";
+import { API_KEY, Publisher, RawSubscriber, SdkSubscriber, tagOf, type PublishRequest } from "./clients.js";
 import { LogModel, type Position } from "./model.js";
 import { payloadFor, type FromSpec, type Scenario, type Step } from "./scenario.js";
 import { World } from "./world.js";
@@ -109,6 +109,9 @@ class Run {
   /** msgIds used so far per topic (for reuse within and across topics). */
   private readonly msgIds = new Map<string, string[]>();
   private stopped = false;
+  /** HTTP history reads, each a chain of one segment. */
+  private readonly histories: Chain[] = [];
+  private historyReads = 0;
   /** Why the end did not converge, if it did not. */
   readonly diagnosis: string[] = [];
   /** Runs whose first marker did not reach every subscription within max_age. */
@@ -132,7 +135,7 @@ class Run {
   }
 
   chains(): Chain[] {
-    return [...this.raws.flatMap((r) => r.chains), ...this.sdks.flatMap((s) => s.chains)];
+    return [...this.raws.flatMap((r) => r.chains), ...this.sdks.flatMap((s) => s.chains), ...this.histories];
   }
 
   notes(): string[] {
@@ -249,6 +252,9 @@ class Run {
       case "wait":
         await sleep(step.ms);
         return;
+      case "history":
+        await this.history(this.topics[step.topic]!, step.from, step.limit, step.edge);
+        return;
       case "age":
         await sleep(this.scenario.profile.maxAgeSeconds * 1000 + 1500);
         return;
@@ -272,6 +278,57 @@ class Run {
         return;
       }
     }
+  }
+
+  /**
+   * Reads the durable history over HTTP, as a one-segment chain: recovered exactly when it must
+   * be, and a page of consecutive messages of the log (from the asked position, or from the oldest
+   * retained one).
+   */
+  private async history(topic: string, spec: FromSpec, limit: number, pick: number): Promise<void> {
+    const edges = this.world.liveEdges();
+    const edge = edges[pick % Math.max(1, edges.length)];
+    if (!edge) return;
+    const position = this.position(topic, spec);
+    const after = position?.seq ?? 0;
+    const tSend = Date.now();
+    let body: HistoryResponse;
+    try {
+      const response = await fetch(`${edge.url}/v1/topics/${topic}/messages?after=${after}&limit=${limit}`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+        signal: AbortSignal.timeout(15_000),
+      });
+      if (response.status !== 200) return; // 503 while the log is unreachable
+      body = (await response.json()) as HistoryResponse;
+    } catch {
+      return;
+    }
+    const tAnswer = Date.now();
+    const start = body.recovered ? after : (body.messages[0]?.prev ?? after);
+    this.histories.push({
+      id: `http#${++this.historyReads}`,
+      client: "raw",
+      topic,
+      active: false,
+      segments: [
+        {
+          epoch: body.epoch,
+          start,
+          recovered: body.recovered,
+          cause: "resume",
+          // HTTP names no epoch: `after` is read in the one the edge answers with.
+          asked: { epoch: body.epoch, seq: after },
+          tSend,
+          tAnswer,
+          deliveries: body.messages.map((m) => ({
+            seq: m.seq,
+            prev: m.prev,
+            tag: tagOf(m.data),
+            t: tAnswer,
+          })),
+        },
+      ],
+    });
   }
 
   /** Away from a topic while its messages age out, a new one comes, then resume from before. */

@@ -50,6 +50,8 @@ export type Step =
   | { op: "reconnect"; who: number }
   | { op: "slow"; who: number; ms: number }
   | { op: "wait"; ms: number }
+  /** GET /v1/topics/:topic/messages?after=N&limit=L from one edge (N from `from`; live/last: 0). */
+  | { op: "history"; topic: number; from: FromSpec; limit: number; edge: number }
   /** Wait past max_age. */
   | { op: "age" }
   /** Away from a topic while its messages age out, a new one comes, then resume. */
@@ -217,6 +219,16 @@ function stepArb(
     {
       arbitrary: fc.record({ op: fc.constant("wait" as const), ms: fc.integer({ min: 0, max: 400 }) }),
       weight: 5,
+    },
+    {
+      arbitrary: fc.record({
+        op: fc.constant("history" as const),
+        topic,
+        from: fromArb,
+        limit: fc.constantFrom(1, 5, 1000),
+        edge: fc.nat(1),
+      }),
+      weight: 3,
     },
   ];
   if (retention) {

@@ -36,6 +36,13 @@ const FAULTS: Record<BackendName, number> = { embedded: 4, jetstream: 8, "jetstr
 console.log(`guarantee soak: seed ${seed}, ${minutes} min, backends ${backends.join(", ")}`);
 const deadline = Date.now() + minutes * 60_000;
 const results: RunResult[] = [];
+// Stopped early (Ctrl-C, a timeout): the current run's processes must not outlive it.
+let current: Scope | undefined;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void (current?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
 for (let i = 0; i < maxRuns && (i === 0 || Date.now() < deadline); i++) {
   const backend = backends[i % backends.length]!;
   const scenario = scenarioFor(seed + i, backend, {
@@ -43,6 +50,7 @@ for (let i = 0; i < maxRuns && (i === 0 || Date.now() < deadline); i++) {
     faults: values.faults ? Number(values.faults) : FAULTS[backend],
   });
   const scope = new Scope();
+  current = scope;
   try {
     const result = await runScenario(
       scope,
