@@ -118,7 +118,22 @@ export function learnFromDeliveries(model: LogModel, chains: readonly Chain[]): 
           });
           continue;
         }
-        if (publish.result !== undefined || known) continue;
+        if (known) continue;
+        if (publish.result !== undefined) {
+          // An answer that spans a change of history (the SDK resent it to the next edge process)
+          // could not be placed in an epoch when it came: the delivery of that seq places it.
+          if (!publish.result.dup && publish.result.seq === d.seq)
+            model.learn({
+              epoch: d.epoch ?? segment.epoch,
+              topic: chain.topic,
+              seq: d.seq,
+              tag: d.tag,
+              storedMin: publish.tSent,
+              storedMax: Math.min(d.t, publish.tDone ?? d.t),
+              source: "ack",
+            });
+          continue;
+        }
         model.learn({
           epoch: d.epoch ?? segment.epoch,
           topic: chain.topic,
@@ -163,8 +178,12 @@ function checkPublishes(model: LogModel, counts: Counts, note: Note): void {
     if (!p.result) continue;
     const stored = model.stored(p.tag);
     if (!p.result.dup) {
-      if (!stored) note("lost", `publish ${p.tag} on ${p.topic} acked seq ${p.result.seq}, not in the log`);
-      else if (stored.seq !== p.result.seq)
+      // Unless its answer spans a change of history (which history holds it is then unknown).
+      const placeable = model.epochDuring(p.tLastSent, p.tDone ?? p.tLastSent) !== undefined;
+      if (!stored) {
+        if (placeable)
+          note("lost", `publish ${p.tag} on ${p.topic} acked seq ${p.result.seq}, not in the log`);
+      } else if (stored.seq !== p.result.seq)
         note("lost", `publish ${p.tag} acked seq ${p.result.seq}, the log holds it at ${stored.seq}`);
       continue;
     }

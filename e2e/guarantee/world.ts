@@ -10,7 +10,7 @@
 import { fileURLToPath } from "node:url";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { epochOf } from "../../shared/stream-info.js";
+import { epochOf, streamInfo } from "../../shared/stream-info.js";
 import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
 import { freePort } from "../harness/free-port.js";
 import {
@@ -238,16 +238,21 @@ export class World {
     const nc = await connect({ servers: this.natsUrls });
     try {
       const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-      const info = await jsm.streams.info(STREAM);
+      const info = await retried("stream info", () => jsm.streams.info(STREAM));
+      const oldEpoch = epochOf(info);
       this.model.endEpoch(Date.now());
-      await jsm.streams.delete(STREAM);
-      try {
-        await jsm.streams.add(info.config);
-      } catch (error) {
+      // A loaded R3 cluster may answer late: each step is retried until its effect is seen.
+      await retried("stream delete", async () => {
+        // streamInfo: undefined only when JetStream definitely answered "no such stream".
+        const now = await streamInfo(jsm, STREAM);
+        if (now && epochOf(now) === oldEpoch) await jsm.streams.delete(STREAM);
+      });
+      await retried("stream add", async () => {
         // An edge may have created it first (with the same configuration): that is the new history.
-        if (!(await jsm.streams.info(STREAM).catch(() => undefined))) throw error;
-      }
-      const epoch = epochOf(await jsm.streams.info(STREAM));
+        if (!(await streamInfo(jsm, STREAM))) await jsm.streams.add(info.config);
+      });
+      const epoch = epochOf(await retried("stream info", () => jsm.streams.info(STREAM)));
+      if (epoch === oldEpoch) throw new Error("the re-created stream has the old epoch");
       this.model.beginEpoch(epoch, Date.now());
       await recorder.caughtUp();
     } finally {
@@ -272,6 +277,19 @@ export class World {
   async epochNow(): Promise<string | undefined> {
     if (this.recorder) return this.recorder.epoch();
     return this.model.currentEpoch;
+  }
+}
+
+/** Runs `step` until it succeeds (a JetStream API request that timed out, a leader election). */
+async function retried<T>(what: string, step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${String(error)}`, { cause: error });
+      await sleep(500);
+    }
   }
 }
 
