@@ -44,10 +44,16 @@ import { ConcurrencyLimit } from "./concurrency.js";
 import { HeadChecker } from "./head-check.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import { StreamWriter } from "./stream-writer.js";
+import { readTail } from "./stream-tail.js";
 import { StreamReader } from "./reader.js";
 import { ensureStream, StreamIncompatibleError } from "./stream-setup.js";
 import { epochOf } from "../../../shared/stream-info.js";
-import { desiredStreamConfig, liveSubject, type DesiredStreamConfig } from "../../../shared/stream-config.js";
+import {
+  desiredStreamConfig,
+  liveSubject,
+  storedSubject,
+  type DesiredStreamConfig,
+} from "../../../shared/stream-config.js";
 
 /**
  * How long start() waits for a reachable NATS's JetStream to answer (a cluster electing its meta
@@ -117,6 +123,8 @@ export class JetStreamBackend implements Backend {
       () => this.client(),
       config.subjectPrefix,
       async (topic) => (await this.reader.last(topic))?.seq ?? 0,
+      (topic, floor) =>
+        readTail(this.manager(), config.stream, storedSubject(config.subjectPrefix, topic), floor),
     );
     const bulkReads = new ConcurrencyLimit(BULK_READ_CONCURRENCY);
     this.feedContext = {

@@ -35,11 +35,28 @@
 // it tells nobody which msgIds another topic used. On nats-server 2.9.10 the Nats-Msg-Id check
 // runs before the expected-last-sequence check, so a retried msgId returns {duplicate: true, seq:
 // original} whatever H was (tested).
-import { createHash } from "node:crypto";
+//
+// Unknown outcomes: a publish that got no answer (timeout, lost ack, a cut connection, a 503 "no
+// responders" while the leader changes) may be stored or not. It must be settled from the stream
+// before anything else of its topic is sent, the resend included, and the topic goes one publish at
+// a time until then. Neither "not stored" nor JetStream's checks can be assumed: on an R3 stream
+// nats-server 2.9.10 checks Nats-Expected-Last-Subject-Sequence only on the leader before proposing,
+// against the messages it has applied, so a new leader that has not applied the lost publish yet
+// accepts a resend or the next publish against the old head (stored twice, or a Herald-Prev that
+// skips a message; the guarantee checker found both, R3 seeds 5001 and 5004), and its duplicate
+// window may miss a msgId stored around the change. So every attempt carries its own
+// Herald-Publish-Id; the leader's last messages of the topic (stream-tail.ts) tell whether it was
+// stored, and a queued publish whose msgId is among them (the caller's retry) is answered as that
+// duplicate. What was not found is resent pinned to the state just read: the topic's head AND the
+// stream's last seq (Nats-Expected-Last-Sequence is checked when the message is applied, in log
+// order, on 2.9.10 too), so a lost publish that lands meanwhile makes the resend refused, not
+// stored after it; the refusal reads again.
+import { createHash, randomBytes } from "node:crypto";
 import { headers } from "@nats-io/nats-core";
 import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
 import { BackendUnavailableError, type PublishInput, type PublishOutcome } from "../backend.js";
-import { PREV_HEADER, TS_HEADER } from "./codec.js";
+import { PREV_HEADER, PUBLISH_ID_HEADER, TS_HEADER } from "./codec.js";
+import type { StreamTail } from "./stream-tail.js";
 import { isDefiniteApiError } from "../../../shared/stream-info.js";
 import { unavailable } from "./errors.js";
 import { storedSubject } from "../../../shared/stream-config.js";
@@ -64,12 +81,33 @@ interface Job {
   readonly order: number;
   readonly deadline: number;
   attempt: number;
+  /** Herald-Publish-Id of each attempt sent. */
+  readonly publishIds: string[];
   resolve(outcome: PublishOutcome): void;
   reject(error: Error): void;
 }
 
+/** A publish sent without an answer: maybe stored. */
+interface Unsettled {
+  readonly publishId: string;
+  /** The prev it was sent with: if stored, its seq is above this. */
+  readonly floor: number;
+}
+
+/** The state of the stream a resend is pinned to (read from the leader). */
+interface Fence {
+  readonly streamLast: number;
+  readonly head: number;
+}
+
 /** One topic's publishes: waiting in order, and how many are in flight. */
 class Lane {
+  /** Publishes whose outcome is unknown, until a resend pinned to a fence is acked. */
+  unsettled: Unsettled[] = [];
+  /** Nothing of the topic may be sent before the stream is read (an unknown outcome, a refused fenced resend). */
+  mustRead = false;
+  /** Set by that read: the next publish is pinned to it. */
+  fence: Fence | undefined;
   readonly queue: Job[] = [];
   submitted = 0;
   /** Sent and unanswered (or a head lookup, or a back-off after a lost race). */
@@ -91,11 +129,16 @@ export class StreamWriter {
   private chain: number | undefined;
   /** After a wrong prediction, no new chain before this time (Date.now() ms). */
   private chainAfter = 0;
+  /** Herald-Publish-Id: this writer's random prefix and a counter. */
+  private readonly idPrefix = randomBytes(9).toString("base64url");
+  private attempts = 0;
 
   constructor(
     private readonly js: () => JetStreamClient,
     private readonly prefix: string,
     private readonly lookupHead: (topic: string) => Promise<number>,
+    /** The leader's last messages of a topic above `floor` (stream-tail.ts). */
+    private readonly readTail: (topic: string, floor: number) => Promise<StreamTail>,
   ) {}
 
   /** Something else (the live feed, a read) saw the topic's head. */
@@ -122,6 +165,7 @@ export class StreamWriter {
         order: lane.submitted++,
         deadline: Date.now() + CONFLICT_BUDGET_MS,
         attempt: 0,
+        publishIds: [],
         resolve,
         reject,
       });
@@ -132,7 +176,12 @@ export class StreamWriter {
   /** Sends what the lane may send now: the first job at the known head, then ones ahead of acks. */
   private pump(topic: string, lane: Lane): void {
     while (lane.queue.length > 0) {
+      if (lane.mustRead) {
+        if (lane.inFlight === 0) this.settle(topic, lane);
+        return;
+      }
       if (lane.inFlight === 0) {
+        if (lane.fence) return this.send(topic, lane, lane.queue.shift()!, lane.fence.head, lane.fence);
         const head = this.heads.get(topic);
         if (head === undefined) return this.lookUpThenPump(topic, lane);
         this.send(topic, lane, lane.queue.shift()!, head);
@@ -167,18 +216,26 @@ export class StreamWriter {
    * its ack. A job with nobody waiting behind it is not pinned: a wrong guess then costs nothing
    * (many topics with one message each publish exactly as without pipelining).
    */
-  private send(topic: string, lane: Lane, job: Job, expected: number): void {
-    const after = this.chain;
-    const predicted = after === undefined ? undefined : after + 1;
-    const pinned = after !== undefined && (lane.inFlight > 0 || lane.queue.length > 0);
-    this.chain = predicted;
-    lane.tail = pinned ? predicted : undefined;
+  private send(topic: string, lane: Lane, job: Job, expected: number, fence?: Fence): void {
+    const after = fence ? fence.streamLast : this.chain;
+    const predicted = fence || after === undefined ? undefined : after + 1;
+    const pinned =
+      fence !== undefined || (after !== undefined && (lane.inFlight > 0 || lane.queue.length > 0));
+    if (fence) {
+      // One publish at a time until this one is answered: nothing is predicted after it.
+      lane.fence = undefined;
+      this.dropChain();
+    } else this.chain = predicted;
+    lane.tail = pinned && !fence ? predicted : undefined;
     lane.inFlight++;
     this.inFlight++;
     job.attempt++;
+    const publishId = `${this.idPrefix}.${(++this.attempts).toString(36)}`;
     const h = headers();
     h.set(PREV_HEADER, String(expected));
     h.set(TS_HEADER, String(Date.now()));
+    h.set(PUBLISH_ID_HEADER, publishId);
+    job.publishIds.push(publishId);
     const { input } = job;
     this.js()
       .publish(storedSubject(this.prefix, topic), new TextEncoder().encode(input.data), {
@@ -199,6 +256,9 @@ export class StreamWriter {
             this.lastAcked = Math.max(this.lastAcked ?? 0, ack.seq);
             this.noteHead(topic, ack.seq);
           }
+          // Stored right after the state that was read (or a duplicate of what was stored): every
+          // earlier attempt of the topic is settled, one way or the other.
+          if (fence) lane.unsettled = [];
           job.resolve({ seq: ack.seq, dup: ack.duplicate });
           this.settled(topic, lane);
         },
@@ -206,14 +266,29 @@ export class StreamWriter {
           this.inFlight--;
           lane.inFlight--;
           if (predicted !== undefined) this.dropChain();
-          this.failed(topic, lane, job, pinned, err);
+          this.failed(topic, lane, job, pinned, err, { publishId, floor: expected }, fence !== undefined);
           this.settled(topic, lane);
         },
       );
   }
 
-  private failed(topic: string, lane: Lane, job: Job, pinned: boolean, err: unknown): void {
-    if (!(isDefiniteApiError(err) && err.code === JetStreamApiCodes.StreamWrongLastSequence)) {
+  private failed(
+    topic: string,
+    lane: Lane,
+    job: Job,
+    pinned: boolean,
+    err: unknown,
+    attempt: Unsettled,
+    fenced: boolean,
+  ): void {
+    if (!isDefiniteApiError(err)) {
+      // No answer: maybe stored. Settled from the stream before anything else of the topic is sent.
+      lane.unsettled.push(attempt);
+      lane.mustRead = true;
+      requeue(lane, job);
+      return;
+    }
+    if (err.code !== JetStreamApiCodes.StreamWrongLastSequence) {
       job.reject(unavailable(err, `publishing to ${topic}`));
       return;
     }
@@ -225,20 +300,35 @@ export class StreamWriter {
       );
       return;
     }
-    if (pinned) {
+    if (fenced) {
+      // Refused: the stream moved after it was read (the error's seq is the stream's, not the
+      // topic's). Read it again after the back-off below; what is unsettled stays so.
+      lane.mustRead = true;
+    } else if (pinned) {
       // Pinned to a prediction that did not hold (or sent ahead of an ack that did not come as
       // predicted): nothing was stored. The error's seq may be the stream's, not the topic's: the
       // head stays what the acks said. Send it again, before every later job of its topic.
       requeue(lane, job);
       return;
+    } else {
+      const actual = /wrong last sequence: (\d+)/.exec(err.message);
+      const known = this.heads.get(topic);
+      if (actual && known !== undefined && Number(actual[1]) < known) {
+        // Lower than a head this edge saw stored: the leader (new, catching up) has not applied
+        // that message yet, and checks the subject's last seq only against what it applied
+        // (2.9.10). A publish sent against its answer would be accepted behind that message with a
+        // prev that skips it (R3 seeds 5001, 5004). Read the stream and pin to it instead: a
+        // publish pinned to the stream's last seq is refused until the leader has caught up.
+        lane.mustRead = true;
+      } else {
+        // The topic's head was not what this edge believed: another writer won the race. Learn
+        // the true head, and wait a random few ms (the lane stays busy, so nothing later of the
+        // topic overtakes this job) so that the winner, whose next publish knows the exact head,
+        // does not starve us.
+        this.heads.delete(topic);
+        if (actual) this.noteHead(topic, Number(actual[1]));
+      }
     }
-    // The topic's head was not what this edge believed: another writer won the race. Learn the
-    // true head, and wait a random few ms (the lane stays busy, so nothing later of the topic
-    // overtakes this job) so that the winner, whose next publish knows the exact head, does not
-    // starve us.
-    const actual = /wrong last sequence: (\d+)/.exec(err.message);
-    this.heads.delete(topic);
-    if (actual) this.noteHead(topic, Number(actual[1]));
     lane.inFlight++;
     setTimeout(
       () => {
@@ -247,6 +337,44 @@ export class StreamWriter {
         this.settled(topic, lane);
       },
       Math.random() * Math.min(job.attempt, 10),
+    );
+  }
+
+  /**
+   * Reads the leader's last messages of the topic: an unsettled attempt found there resolves its job
+   * with that seq, a queued job whose msgId is there is its duplicate; the rest is sent pinned to
+   * the state read. If the stream cannot be read, the queued jobs fail as unavailable (the caller
+   * retries with its msgId) and the topic stays to be read before its next publish.
+   */
+  private settle(topic: string, lane: Lane): void {
+    lane.inFlight++;
+    const floor = Math.min(...lane.unsettled.map((u) => u.floor), Number.MAX_SAFE_INTEGER);
+    this.readTail(topic, floor).then(
+      (tail) => {
+        lane.inFlight--;
+        lane.mustRead = false;
+        lane.fence = tail;
+        // Never lowered by a read: a leader catching up may not show what was acked (its fence
+        // is then refused, and read again).
+        this.noteHead(topic, tail.head);
+        const byPublishId = new Map(tail.messages.map((m) => [m.publishId, m.seq]));
+        const byMsgId = new Map(tail.messages.map((m) => [m.msgId, m.seq]));
+        for (const job of lane.queue.splice(0)) {
+          const stored = job.publishIds.find((id) => byPublishId.has(id));
+          if (stored !== undefined) job.resolve({ seq: byPublishId.get(stored)!, dup: false });
+          else if (job.input.msgId !== undefined && byMsgId.has(msgIdHeader(topic, job.input.msgId)))
+            job.resolve({ seq: byMsgId.get(msgIdHeader(topic, job.input.msgId))!, dup: true });
+          else lane.queue.push(job);
+        }
+        lane.unsettled = lane.unsettled.filter((u) => !byPublishId.has(u.publishId));
+        this.settled(topic, lane);
+      },
+      (err: unknown) => {
+        lane.inFlight--;
+        const error = unavailable(err, `finding out whether a publish to ${topic} was stored`);
+        for (const job of lane.queue.splice(0)) job.reject(error);
+        this.settled(topic, lane);
+      },
     );
   }
 
@@ -262,7 +390,8 @@ export class StreamWriter {
     // Nothing in flight: the last ack is the stream's last seq as far as this edge knows.
     if (this.inFlight === 0 && this.chain === undefined && Date.now() >= this.chainAfter)
       this.chain = this.lastAcked;
-    if (lane.inFlight === 0 && lane.queue.length === 0) {
+    // A topic still to be read stays (without timers): its next publish reads first.
+    if (lane.inFlight === 0 && lane.queue.length === 0 && !lane.mustRead) {
       this.lanes.delete(topic);
       return;
     }
