@@ -314,7 +314,7 @@ export const frameRows: Row[] = [
   errRow("msgId of the wrong type", '{"op":"pub","topic":"hostile.x","id":25,"data":1,"msgId":7}', {
     id: 25,
     code: "invalid_frame",
-    message: "pub frame: field 'msgId': expected string",
+    message: "pub frame: msgId must be a string",
   }),
   errRow("from.last beyond its bound", '{"op":"sub","topic":"a.b","id":26,"from":{"last":100001}}', {
     id: 26,
