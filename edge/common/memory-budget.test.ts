@@ -158,3 +158,20 @@ test("evictOldest drops a seq from every queue of a topic together until the byt
     [8, 9, 10],
   );
 });
+
+test("older items are prepended only in what the budget has spare: never at the expense of the queue's own", (t) => {
+  const budget = new MemoryBudget(1000);
+  const items = held(budget);
+  const ring = new BudgetedQueue(items, "ring");
+  budget.register({
+    evictableBytes: () => ring.heldBytes,
+    evict: (bytes) => evictOldest(budget, [ring], bytes),
+  });
+  for (const seq of [5, 6, 7]) ring.push(item(seq, 300));
+  t.is(ring.prepend([item(2, 50), item(3, 50), item(4, 50)]), 2, "100 bytes spare: the newest two");
+  t.deepEqual(
+    ring.slice(0).map((i) => i.seq),
+    [3, 4, 5, 6, 7],
+  );
+  t.is(budget.used, 1000);
+});

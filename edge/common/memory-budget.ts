@@ -84,6 +84,13 @@ export class MemoryBudget {
     return true;
   }
 
+  /** Takes `bytes` for `use` only when they fit without evicting anything. */
+  tryTakeSpare(use: MemoryUse, bytes: number): boolean {
+    if (this.total + bytes > this.limit) return false;
+    this.add(use, bytes);
+    return true;
+  }
+
   /**
    * Takes `bytes` that are already in memory and must be held (a page the log answered): caches are
    * evicted to make room, but this never refuses. Reads wait for room() before they start.
@@ -247,12 +254,15 @@ export class HeldItems<T extends object> {
     private readonly sizeOf: (item: T) => number,
   ) {}
 
-  /** Adds a holder of `kind`; false (nothing changed) when the item is new and does not fit. */
-  hold(item: T, kind: "ring" | "handover"): boolean {
+  /**
+   * Adds a holder of `kind`; false (nothing changed) when the item is new and does not fit, after
+   * evicting caches when `evict` (else only in what the budget has spare).
+   */
+  hold(item: T, kind: "ring" | "handover", evict = true): boolean {
     let held = this.items.get(item);
     if (held === undefined) {
       const bytes = this.sizeOf(item);
-      if (!this.budget.tryTake(kind, bytes)) return false;
+      if (!(evict ? this.budget.tryTake(kind, bytes) : this.budget.tryTakeSpare(kind, bytes))) return false;
       held = { bytes, rings: 0, handovers: 0, counted: kind };
       this.items.set(item, held);
     }
@@ -311,11 +321,15 @@ export class BudgetedQueue<T extends Sequenced & object> extends SeqQueue<T> {
     return true;
   }
 
-  /** Adds older items at the front, as many of the newest of them as fit; returns how many. */
+  /**
+   * Adds older items at the front, as many of the newest of them as fit in what the budget has
+   * spare: making room would evict this queue's own oldest items, and the older ones could not
+   * join it then. Returns how many were added.
+   */
   override prepend(older: readonly T[]): number {
     let fit = older.length;
     for (let i = older.length - 1; i >= 0; i--) {
-      if (!this.held.hold(older[i]!, this.kind)) {
+      if (!this.held.hold(older[i]!, this.kind, false)) {
         fit = older.length - 1 - i;
         break;
       }
