@@ -128,6 +128,9 @@ test("recovered:true where a message after the position had aged out is false; r
     deliveries: [{ ...d(5, 1) }],
   });
   t.deepEqual(only(check(m, [chain([lied], false)], E1)), { falseRecovered: 1, lost: 1 });
+  // An edge's ring may still hold what retention removed from the log: delivered, nothing lost.
+  const fromRing = { ...lied, deliveries: [d(2, 1), d(5, 2)] };
+  t.deepEqual(only(check(m, [chain([fromRing], false)], E1)), {});
 
   const m2 = model();
   store(m2, [1, 2, 5]);
