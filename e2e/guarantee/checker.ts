@@ -298,6 +298,8 @@ function checkChain(
       const key = `${epoch}:${d.seq}`;
       if (seen.has(key)) {
         note("duplicated", `${where}: seq ${d.seq} delivered again`);
+        // The wire chain goes on through it (a restart may replay what the client had).
+        if (d.seq > last && d.prev === last) last = d.seq;
         continue;
       }
       seen.add(key);
