@@ -2,6 +2,7 @@
 // connected to their edge; publishes during the outage get 503 and are retried with their msgId.
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
+import { sleep } from "../harness/wait.js";
 import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
 
 test("restart of a file-backed NATS node mid-stream: nothing lost, nothing twice, clients stay connected", async (t) => {
@@ -23,6 +24,9 @@ test("restart of a file-backed NATS node mid-stream: nothing lost, nothing twice
     // /readyz reports the backend state while NATS is down.
     await waitUntil("/readyz to turn 503", async () => (await fetch(`${edge.url}/readyz`)).status === 503);
     sawUnready = true;
+    // Down for longer than the edge holds a publish for a NATS connection to come back (5 s), so the
+    // publish in flight is refused with 503 and retried with its msgId, not only delayed.
+    await sleep(6_500);
     await nats.restart();
   });
   await waitUntil("/readyz to turn 200", async () => (await fetch(`${edge.url}/readyz`)).status === 200);
