@@ -1,13 +1,14 @@
 // Rate limits per credential, for requests that come without a connection to count them on (HTTP
 // publish and history): one token bucket per API key, per token subject, or per source address for
 // anonymous callers. Over the limit the request is refused with 429 rate_limited and Retry-After.
-// WebSocket sessions count per connection instead (edge/session/token-bucket.ts).
+// WebSocket sessions count per connection instead, with the same bucket (edge/session/session.ts).
 import { RequestError } from "./request-error.js";
 
 /**
  * A token bucket that may go into debt: a request is admitted while the bucket holds at least one
  * token and takes what it costs (a batch of 1,000 messages passes once, then the caller waits for
- * the bucket to refill), so the average rate holds whatever the batch size.
+ * the bucket to refill), so the average rate holds whatever the batch size. With a cost of 1 it is
+ * a plain token bucket: the WebSocket frames/second and publishes/second limits per connection.
  */
 export class DebtBucket {
   private tokens: number;

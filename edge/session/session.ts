@@ -27,10 +27,10 @@ import type { EdgeMetrics } from "../common/metrics.js";
 import { stringBytes, type MemoryBudget } from "../common/memory-budget.js";
 import type { PublishRequests } from "../requests/publish-requests.js";
 import { toRequestError } from "../requests/request-error.js";
+import { DebtBucket } from "../requests/rate-limits.js";
 import { oversizedReason } from "./oversized-frames.js";
 import { SendQueue, type FlushScheduler } from "./send-queue.js";
 import { SessionSubscriptions } from "./subscriptions.js";
-import { TokenBucket } from "./token-bucket.js";
 import type { SessionTransport } from "./transport.js";
 
 /** What every session of one edge shares. */
@@ -79,8 +79,8 @@ export class Session {
   private heldMemory = 0;
   private readonly subscriptions: SessionSubscriptions;
   private readonly queue: SendQueue;
-  private readonly frameBucket: TokenBucket;
-  private readonly publishBucket: TokenBucket;
+  private readonly frameBucket: DebtBucket;
+  private readonly publishBucket: DebtBucket;
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -112,8 +112,8 @@ export class Session {
           "a replay cannot catch up with its topic: read faster, then reconnect and resume",
         ),
     });
-    this.frameBucket = new TokenBucket(config.framesPerSecond, 2 * config.framesPerSecond);
-    this.publishBucket = new TokenBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
+    this.frameBucket = new DebtBucket(config.framesPerSecond, 2 * config.framesPerSecond);
+    this.publishBucket = new DebtBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
 
     const guarded = transport.attach({
       frame: (data, isBinary) => this.onMessage(data, isBinary),
@@ -233,7 +233,7 @@ export class Session {
 
   /** Takes one frame from the frames-per-second bucket; when it is empty, closes with 4009. */
   private withinFrameRate(): boolean {
-    if (this.frameBucket.take()) return true;
+    if (this.frameBucket.take(1) === 0) return true;
     this.refuseFrame(
       "rate_limited",
       CloseCode.LimitExceeded,
@@ -438,7 +438,7 @@ export class Session {
     const { publisher } = this.ctx;
     try {
       publisher.checkAllowed(this.grants!, frame.topic);
-      if (!this.publishBucket.take()) {
+      if (this.publishBucket.take(1) > 0) {
         this.sendError(
           frame.id,
           "rate_limited",
