@@ -1,6 +1,7 @@
 // Hostile HTTP: bad and huge bodies, wrong content types, oversized batches, deep nesting, prototype
 // keys, bad query values and topics in the path, missing and forged credentials, request smuggling.
 import { DATA_TOO_DEEP, EMPTY_TOKEN, NOT_JSON_BODY, WILDCARDS } from "../harness/expected-errors.js";
+import { msgIdProblem } from "../../protocol/msg-id.js";
 import { signToken } from "../harness/tokens.js";
 import { forgedTokens, tokenOfLength } from "./hostile-tokens.js";
 import { RawConnection } from "./raw-socket.js";
@@ -269,6 +270,33 @@ export const httpRows: Row[] = [
     bad(
       "message 1: field 'data' holds the number 1e-400, which a double cannot hold exactly (it would arrive as 0); send it as a string",
     ),
+  ),
+  httpRow(
+    "publish: batch whose second msgId holds CR LF (a header could split on it): refused whole, naming the item",
+    "/v1/publish",
+    withKey([
+      { topic: "hostile.msgid-batch", data: 1, msgId: "first-ok" },
+      { topic: "hostile.msgid-batch", data: 2, msgId: "split\r\nNats-Msg-Id: x" },
+    ]),
+    bad(`message 1: ${msgIdProblem("split\r\n")}`),
+  ),
+  row(
+    "publish: after the refused batch, nothing of it is stored (its valid first item neither)",
+    { status: 200, messages: 0 },
+    async (ctx) => {
+      const response = await fetch(
+        `${ctx.edge.url}${history("?after=0", "hostile.msgid-batch")}`,
+        keyHeader(ctx),
+      );
+      const body = (await response.json()) as { messages: unknown[] };
+      return { status: response.status, messages: body.messages.length };
+    },
+  ),
+  httpRow(
+    "publish: msgId with surrounding spaces (one backend would trim them, the other not)",
+    "/v1/publish",
+    withKey({ topic: "hostile.x", data: 1, msgId: " padded " }),
+    bad(msgIdProblem(" padded ")!),
   ),
   httpRow(
     "publish: topic of 300 bytes",
