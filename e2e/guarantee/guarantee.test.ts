@@ -1,4 +1,4 @@
-// The guarantee checker in the normal suite (issue 9): one fixed seed per backend, short runs.
+// The guarantee checker in the normal suite: one fixed seed per backend, short runs (docs/guarantees.md).
 // Each seed's scenario is chosen to hold the faults of its backend and every kind of start
 // (asserted below, so a change of the generator cannot quietly drop them). Longer and other
 // seeds: `npm run soak -- --seed S --minutes M` (docs/guarantees.md).
