@@ -3,13 +3,11 @@
 // (retrying with msgIds) while the edge is gone, and a subscriber that must end with every
 // message once, in order.
 import test, { type ExecutionContext } from "ava";
-import { spawnEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
-import { freePort } from "../e2e/harness/free-port.js";
-import { startNats } from "../e2e/harness/nats-server.js";
+import { restartableEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
 import { startWsProxy, type WsProxy } from "../e2e/harness/ws-proxy.js";
 import { HeraldClient, type ClientState } from "./node.js";
 import { publishUntilStored, range } from "../e2e/harness/http.js";
-import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { TEST_API_KEY } from "../e2e/harness/tokens.js";
 import { waitFor } from "../e2e/harness/wait.js";
 
 interface Stream {
@@ -23,17 +21,8 @@ interface Stream {
 }
 
 async function stream(t: ExecutionContext, topic: string, extraEnv: Record<string, string>): Promise<Stream> {
-  const nats = await startNats(t, { jetstream: true });
-  const port = await freePort();
-  const env = {
-    ...TEST_EDGE_ENV,
-    HERALD_NATS_URL: nats.url,
-    HERALD_PORT: String(port),
-    HERALD_ALLOW_ANONYMOUS: "true",
-    ...extraEnv,
-  };
-  let edge = await spawnEdge(t, env);
-  const proxy = await startWsProxy(t, { port });
+  const edges = await restartableEdge(t, { HERALD_ALLOW_ANONYMOUS: "true", ...extraEnv });
+  const proxy = await startWsProxy(t, { port: edges.port });
   const client = new HeraldClient({ url: proxy.wsUrl, backoff: { initialMs: 100, maxMs: 1000 } });
   t.teardown(() => client.close());
   const states: ClientState[] = [client.state];
@@ -45,16 +34,16 @@ async function stream(t: ExecutionContext, topic: string, extraEnv: Record<strin
     values,
     states,
     proxy,
-    edge: () => edge,
+    edge: edges.edge,
     respawn: async () => {
-      edge = await spawnEdge(t, env);
+      await edges.respawn();
     },
     publishAll: async (total, midway) => {
       let stored = 0;
       const publishing = (async () => {
         for (const n of range(total)) {
           await publishUntilStored(
-            () => edge.url,
+            () => edges.edge().url,
             { topic, data: { n }, msgId: `${topic}-${n}` },
             TEST_API_KEY,
           );

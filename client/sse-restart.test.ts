@@ -3,11 +3,9 @@
 // publishing (retrying with msgIds) while the edge is gone, and a subscriber on two topics that must
 // end with every message once, in order, on the SSE transport throughout.
 import test, { type ExecutionContext } from "ava";
-import { spawnEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
-import { freePort } from "../e2e/harness/free-port.js";
+import { restartableEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
 import { publishUntilStored, range } from "../e2e/harness/http.js";
-import { startNats } from "../e2e/harness/nats-server.js";
-import { TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
+import { TEST_API_KEY } from "../e2e/harness/tokens.js";
 import { waitFor } from "../e2e/harness/wait.js";
 import { HeraldClient, type TransportKind } from "./node.js";
 
@@ -17,16 +15,11 @@ async function across(
   drainSeconds: string,
   stop: (edge: EdgeProcess) => void,
 ) {
-  const nats = await startNats(t, { jetstream: true });
-  const port = await freePort();
-  const env = {
-    ...TEST_EDGE_ENV,
-    HERALD_NATS_URL: nats.url,
-    HERALD_PORT: String(port),
+  const edges = await restartableEdge(t, {
     HERALD_ALLOW_ANONYMOUS: "true",
     HERALD_DRAIN_SECONDS: drainSeconds,
-  };
-  let edge = await spawnEdge(t, env);
+  });
+  let edge = edges.edge();
   const client = new HeraldClient({
     url: edge.url,
     transports: ["sse"],
@@ -54,7 +47,7 @@ async function across(
   await waitFor("a third of the stream stored", () => stored >= total / 3);
   stop(edge);
   await edge.exited;
-  edge = await spawnEdge(t, env);
+  edge = await edges.respawn();
   await publishing;
   await waitFor(
     `${total} messages`,

@@ -13,11 +13,9 @@ import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { PACKAGE_DIR } from "../../client/build-bundle.js";
 import { launchChromium } from "../harness/chromium.js";
-import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
-import { freePort } from "../harness/free-port.js";
+import { restartableEdge, type EdgeProcess } from "../harness/edge-process.js";
 import { publishUntilStored, range } from "../harness/http.js";
-import { startNats } from "../harness/nats-server.js";
-import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
+import { signToken, TEST_API_KEY } from "../harness/tokens.js";
 import { waitFor } from "../harness/wait.js";
 import { packedProject } from "./packed-project.js";
 
@@ -106,15 +104,7 @@ interface Setup {
 }
 
 async function setup(t: ExecutionContext): Promise<Setup> {
-  const nats = await startNats(t, { jetstream: true });
-  const port = await freePort();
-  const env = {
-    ...TEST_EDGE_ENV,
-    HERALD_NATS_URL: nats.url,
-    HERALD_PORT: String(port),
-    HERALD_DRAIN_SECONDS: "0",
-  };
-  let edge = await spawnEdge(t, env);
+  const edges = await restartableEdge(t, { HERALD_DRAIN_SECONDS: "0" });
   // The application's backend: it mints short-lived Herald tokens (here for a page on any origin).
   let issued = 0;
   const tokens = createServer((_request, response) => {
@@ -129,11 +119,11 @@ async function setup(t: ExecutionContext): Promise<Setup> {
   t.teardown(() => new Promise<void>((resolve) => tokens.close(() => resolve())));
   const address = tokens.address();
   return {
-    edge: () => edge,
+    edge: edges.edge,
     restart: async () => {
-      edge.kill("SIGKILL");
-      await edge.exited;
-      edge = await spawnEdge(t, env);
+      edges.edge().kill("SIGKILL");
+      await edges.edge().exited;
+      await edges.respawn();
     },
     tokenUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/token`,
     issued: () => issued,

@@ -6,10 +6,8 @@
 import test, { type ExecutionContext } from "ava";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../harness/chromium.js";
-import { spawnEdge, type EdgeProcess } from "../harness/edge-process.js";
-import { freePort } from "../harness/free-port.js";
+import { restartableEdge, type EdgeProcess } from "../harness/edge-process.js";
 import { publishUntilStored, range } from "../harness/http.js";
-import { startNats } from "../harness/nats-server.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
 import { waitFor } from "../harness/wait.js";
@@ -64,32 +62,16 @@ function state(page: Page): Promise<PageState> {
   });
 }
 
-async function jetStreamEdge(t: ExecutionContext, drainSeconds: string) {
-  const nats = await startNats(t, { jetstream: true });
-  const port = await freePort();
-  const env = {
-    ...TEST_EDGE_ENV,
-    HERALD_NATS_URL: nats.url,
-    HERALD_PORT: String(port),
-    HERALD_DRAIN_SECONDS: drainSeconds,
-    HERALD_ALLOW_ANONYMOUS: "true",
-  };
-  let edge = await spawnEdge(t, env);
-  return {
-    edge: () => edge,
-    respawn: async () => {
-      edge = await spawnEdge(t, env);
-    },
-  };
-}
-
 async function streamAcross(
   t: ExecutionContext,
   topic: string,
   drainSeconds: string,
   interrupt: (edge: EdgeProcess) => void,
 ): Promise<void> {
-  const edges = await jetStreamEdge(t, drainSeconds);
+  const edges = await restartableEdge(t, {
+    HERALD_DRAIN_SECONDS: drainSeconds,
+    HERALD_ALLOW_ANONYMOUS: "true",
+  });
   const context = await launchChromium(t);
   const page = await openPage(context, `${edges.edge().url}/v1/sse?topic=${topic}`);
   await waitFor("the stream's subok", async () => (await state(page)).suboks >= 1);

@@ -3,7 +3,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./free-port.js";
-import type { Teardown } from "./nats-server.js";
+import { startNats, type Teardown } from "./nats-server.js";
+import { TEST_EDGE_ENV } from "./tokens.js";
 import { waitFor } from "./wait.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -114,4 +115,37 @@ export async function spawnEdge(
     { timeoutMs: READY_TIMEOUT_MS, intervalMs: 100 },
   );
   return edge;
+}
+
+/** An edge process on a fixed port over its own nats-server with JetStream; see `restartableEdge`. */
+export interface RestartableEdge {
+  /** The port every edge process of it listens on. */
+  readonly port: number;
+  /** The edge process running now (the last one spawned). */
+  edge(): EdgeProcess;
+  /** Spawns the next edge process with the same env, on the same port (stop the last one first). */
+  respawn(): Promise<EdgeProcess>;
+}
+
+/**
+ * A fresh nats-server with JetStream and an edge process over it on a fixed free port, with
+ * TEST_EDGE_ENV and `env`: the log survives the edge, so a test can kill or drain it and spawn the
+ * next one where clients reconnect.
+ */
+export async function restartableEdge(
+  t: Teardown,
+  env: Record<string, string> = {},
+): Promise<RestartableEdge> {
+  const nats = await startNats(t, { jetstream: true });
+  const port = await freePort();
+  const edgeEnv = { ...TEST_EDGE_ENV, HERALD_NATS_URL: nats.url, HERALD_PORT: String(port), ...env };
+  let edge = await spawnEdge(t, edgeEnv);
+  return {
+    port,
+    edge: () => edge,
+    respawn: async () => {
+      edge = await spawnEdge(t, edgeEnv);
+      return edge;
+    },
+  };
 }
