@@ -12,6 +12,17 @@ const CONSUMER_FETCH_EXPIRES_MS = 2000;
 /** At most this many messages are read forward to check a walk back along Herald-Prev (lastN). */
 const MAX_FORWARD_CHECK = 1000;
 
+/**
+ * A read of one topic: up to `count` messages after `after` and through `through`, of which the
+ * last `keep` are returned.
+ */
+interface Span {
+  readonly after: number;
+  readonly count: number;
+  readonly keep: number;
+  readonly through: number;
+}
+
 export class StreamReader {
   /**
    * @param consumerJs a JetStream client with a short request timeout: right after a node died,
@@ -99,11 +110,21 @@ export class StreamReader {
    */
   async after(topic: string, after: number, limit: number, through: number): Promise<ReadMessage[]> {
     try {
-      const messages = await this.direct(topic, after, Math.min(limit, DIRECT_RANGE), limit, through);
+      const messages = await this.direct(topic, {
+        after,
+        count: Math.min(limit, DIRECT_RANGE),
+        keep: limit,
+        through,
+      });
       const last = messages.at(-1)?.seq ?? after;
       if (messages.length === DIRECT_RANGE && limit > DIRECT_RANGE && last < through) {
         messages.push(
-          ...(await this.range(topic, last, limit - DIRECT_RANGE, limit - DIRECT_RANGE, through)),
+          ...(await this.range(topic, {
+            after: last,
+            count: limit - DIRECT_RANGE,
+            keep: limit - DIRECT_RANGE,
+            through,
+          })),
         );
       }
       return messages;
@@ -124,7 +145,9 @@ export class StreamReader {
           subjects_filter: storedSubject(this.prefix, topic),
         });
         const retained = info.state.subjects?.[storedSubject(this.prefix, topic)] ?? 0;
-        return retained === 0 || !newest ? [] : await this.range(topic, 0, retained, k, newest.seq);
+        return retained === 0 || !newest
+          ? []
+          : await this.range(topic, { after: 0, count: retained, keep: k, through: newest.seq });
       }
       const reversed: ReadMessage[] = [];
       let current = newest;
@@ -150,29 +173,17 @@ export class StreamReader {
     }
   }
 
-  /** Up to `count` messages after `after` and through `through`, of which the last `keep` are returned. */
-  private async range(
-    topic: string,
-    after: number,
-    count: number,
-    keep: number,
-    through: number,
-  ): Promise<ReadMessage[]> {
+  /** The messages of a Span: by an ordered consumer, or by direct gets where that fails. */
+  private async range(topic: string, span: Span): Promise<ReadMessage[]> {
     try {
-      return await this.consume(topic, after, count, keep, through);
+      return await this.consume(topic, span);
     } catch {
-      return this.direct(topic, after, count, keep, through);
+      return this.direct(topic, span);
     }
   }
 
   /** One direct get per message, following next_by_subj. */
-  private async direct(
-    topic: string,
-    after: number,
-    count: number,
-    keep: number,
-    through: number,
-  ): Promise<ReadMessage[]> {
+  private async direct(topic: string, { after, count, keep, through }: Span): Promise<ReadMessage[]> {
     const subject = storedSubject(this.prefix, topic);
     const messages: ReadMessage[] = [];
     let cursor = after;
@@ -187,13 +198,7 @@ export class StreamReader {
   }
 
   /** An ordered consumer: one consumer, `count` messages streamed in one fetch, ending at `through`. */
-  private async consume(
-    topic: string,
-    after: number,
-    count: number,
-    keep: number,
-    through: number,
-  ): Promise<ReadMessage[]> {
+  private async consume(topic: string, { after, count, keep, through }: Span): Promise<ReadMessage[]> {
     if (after >= through) return [];
     const consumer = await this.consumerJs().consumers.get(this.stream, {
       filter_subjects: storedSubject(this.prefix, topic),
