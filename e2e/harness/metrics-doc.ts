@@ -2,6 +2,7 @@
 // metrics (name, type, label names, enumerated label values), a scrape as series → value, and
 // the metric names a PromQL expression uses (for the dashboard and alert checks).
 import { readFileSync } from "node:fs";
+import type { ExecutionContext } from "ava";
 
 export const OPERATIONS_DOC = new URL("../../docs/operations.md", import.meta.url);
 
@@ -79,6 +80,44 @@ export function exposedNames(samples: Map<string, number>): Set<string> {
     names.add(name.replace(/_(bucket|sum|count)$/, ""));
   }
   return names;
+}
+
+/**
+ * Checks every documented metric in a scrape: it is exposed, with exactly its documented label
+ * names; a gauge by its entry in `gauges` (a documented gauge without one fails); a counter or a
+ * histogram by `moved`.
+ */
+export function checkDocumented(
+  t: ExecutionContext,
+  documented: readonly DocumentedMetric[],
+  after: Map<string, number>,
+  gauges: Record<string, () => void>,
+  moved: (metric: DocumentedMetric) => void,
+): void {
+  for (const metric of documented) {
+    const series = seriesOf(after, metric);
+    t.true(series.length > 0, `${metric.name} is exposed`);
+    for (const { labels } of series)
+      t.deepEqual(Object.keys(labels).sort(), [...metric.labels].sort(), `${metric.name}'s labels`);
+    if (metric.type === "gauge") {
+      const check = gauges[metric.name];
+      if (check) check();
+      else t.fail(`${metric.name}: a documented gauge this test does not check`);
+    } else moved(metric);
+  }
+}
+
+/** The exposed metric names that `owned` claims and no documented metric is (nor its family). */
+export function undocumentedNames(
+  exposed: Iterable<string>,
+  documented: readonly DocumentedMetric[],
+  owned: RegExp,
+): string[] {
+  return [...exposed].filter(
+    (name) =>
+      owned.test(name) &&
+      !documented.some((m) => name === m.name || name.replace(/_(bucket|sum|count)$/, "") === m.name),
+  );
 }
 
 const PROMQL_WORDS = new Set([

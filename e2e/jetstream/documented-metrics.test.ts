@@ -8,10 +8,12 @@ import { connect as connectNats } from "@nats-io/transport-node";
 import test from "ava";
 import { publish, history } from "../harness/http.js";
 import {
+  checkDocumented,
   documentedMetrics,
   exposedNames,
   scrape,
   seriesOf,
+  undocumentedNames,
   type DocumentedMetric,
 } from "../harness/metrics-doc.js";
 import { startNats } from "../harness/nats-server.js";
@@ -198,24 +200,10 @@ test("every documented edge metric moves as docs/operations.md says, and none is
   };
 
   const names = exposedNames(after);
-  for (const metric of documented) {
-    const series = seriesOf(after, metric);
-    t.true(series.length > 0, `${metric.name} is exposed`);
-    for (const { labels } of series)
-      t.deepEqual(Object.keys(labels).sort(), [...metric.labels].sort(), `${metric.name}'s labels`);
-    if (metric.type === "gauge") {
-      const check = gauges[metric.name];
-      if (check) check();
-      else t.fail(`${metric.name}: a documented gauge this test does not check`);
-      continue;
-    }
+  checkDocumented(t, documented, after, gauges, (metric) => {
     for (const [labels, rose] of risen(before, after, metric)) t.true(rose, `${metric.name}${labels} rose`);
-  }
-  const undocumented = [...names].filter(
-    (name) =>
-      name.startsWith("herald_") &&
-      !documented.some((m) => name === m.name || name.replace(/_(bucket|sum|count)$/, "") === m.name),
-  );
+  });
+  const undocumented = undocumentedNames(names, documented, /^herald_/);
   t.deepEqual(undocumented, [], "every herald_* metric is in docs/operations.md");
   t.is(
     after.get("herald_publish_seconds_count"),

@@ -7,12 +7,14 @@ import { join } from "node:path";
 import test from "ava";
 import { parse } from "yaml";
 import {
+  checkDocumented,
   documentedMetrics,
   exposedNames,
   metricNamesIn,
   parseScrape,
   scrape,
   seriesOf,
+  undocumentedNames,
   type DocumentedMetric,
 } from "../harness/metrics-doc.js";
 import { startNats } from "../harness/nats-server.js";
@@ -193,25 +195,17 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
     herald_operator_watch_restarts_total: "e2e/operator/resilience.test.ts",
   };
 
-  for (const metric of documented) {
-    const series = seriesOf(after, metric);
-    t.true(series.length > 0, `${metric.name} is exposed`);
-    for (const { labels } of series)
-      t.deepEqual(Object.keys(labels).sort(), [...metric.labels].sort(), `${metric.name}'s labels`);
-    if (metric.type === "gauge") {
-      const check = gauges[metric.name];
-      if (check) check();
-      else t.fail(`${metric.name}: a documented gauge this test does not check`);
-    } else if (elsewhere[metric.name]) {
+  checkDocumented(t, documented, after, gauges, (metric) => {
+    if (elsewhere[metric.name]) {
       t.true(readFileSync(join(ROOT, elsewhere[metric.name]!), "utf8").includes(metric.name));
     } else {
       t.true(total(after, metric) > total(before, metric), `${metric.name} rose`);
     }
-  }
-  const undocumented = [...exposedNames(after)].filter(
-    (name) =>
-      /^(herald_|controller_runtime_|workqueue_)/.test(name) &&
-      !documented.some((m) => name === m.name || name.replace(/_(bucket|sum|count)$/, "") === m.name),
+  });
+  const undocumented = undocumentedNames(
+    exposedNames(after),
+    documented,
+    /^(herald_|controller_runtime_|workqueue_)/,
   );
   t.deepEqual(undocumented, [], "every operator metric is in docs/operations.md");
   t.true(
