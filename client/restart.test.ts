@@ -6,7 +6,7 @@ import test, { type ExecutionContext } from "ava";
 import { restartableEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
 import { startWsProxy, type WsProxy } from "../e2e/harness/ws-proxy.js";
 import { HeraldClient, type ClientState } from "./node.js";
-import { publishUntilStored, range } from "../e2e/harness/http.js";
+import { publishAcross, range } from "../e2e/harness/http.js";
 import { TEST_API_KEY } from "../e2e/harness/tokens.js";
 import { waitFor } from "../e2e/harness/wait.js";
 
@@ -38,22 +38,14 @@ async function stream(t: ExecutionContext, topic: string, extraEnv: Record<strin
     respawn: async () => {
       await edges.respawn();
     },
-    publishAll: async (total, midway) => {
-      let stored = 0;
-      const publishing = (async () => {
-        for (const n of range(total)) {
-          await publishUntilStored(
-            () => edges.edge().url,
-            { topic, data: { n }, msgId: `${topic}-${n}` },
-            TEST_API_KEY,
-          );
-          stored = n;
-        }
-      })();
-      await waitFor("a third of the stream stored", () => stored >= total / 3);
-      await midway();
-      await publishing;
-    },
+    publishAll: (total, midway) =>
+      publishAcross(
+        () => edges.edge().url,
+        total,
+        () => topic,
+        TEST_API_KEY,
+        midway,
+      ),
   };
 }
 

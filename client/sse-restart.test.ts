@@ -4,7 +4,7 @@
 // end with every message once, in order, on the SSE transport throughout.
 import test, { type ExecutionContext } from "ava";
 import { restartableEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
-import { publishUntilStored, range } from "../e2e/harness/http.js";
+import { publishAcross, range } from "../e2e/harness/http.js";
 import { TEST_API_KEY } from "../e2e/harness/tokens.js";
 import { waitFor } from "../e2e/harness/wait.js";
 import { HeraldClient, type TransportKind } from "./node.js";
@@ -19,9 +19,8 @@ async function across(
     HERALD_ALLOW_ANONYMOUS: "true",
     HERALD_DRAIN_SECONDS: drainSeconds,
   });
-  let edge = edges.edge();
   const client = new HeraldClient({
-    url: edge.url,
+    url: edges.edge().url,
     transports: ["sse"],
     backoff: { initialMs: 100, maxMs: 1000 },
   });
@@ -36,19 +35,17 @@ async function across(
   await Promise.all(subs.map((sub) => sub.ready()));
 
   const total = 60;
-  let stored = 0;
-  const publishing = (async () => {
-    for (const n of range(total)) {
-      const topic = topics[n % 2]!;
-      await publishUntilStored(() => edge.url, { topic, data: { n }, msgId: `${topic}-${n}` }, TEST_API_KEY);
-      stored = n;
-    }
-  })();
-  await waitFor("a third of the stream stored", () => stored >= total / 3);
-  stop(edge);
-  await edge.exited;
-  edge = await edges.respawn();
-  await publishing;
+  await publishAcross(
+    () => edges.edge().url,
+    total,
+    (n) => topics[n % 2]!,
+    TEST_API_KEY,
+    async () => {
+      stop(edges.edge());
+      await edges.edge().exited;
+      await edges.respawn();
+    },
+  );
   await waitFor(
     `${total} messages`,
     () => [...values.values()].reduce((sum, list) => sum + list.length, 0) >= total,

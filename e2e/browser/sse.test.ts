@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from "ava";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../harness/chromium.js";
 import { restartableEdge, type EdgeProcess } from "../harness/edge-process.js";
-import { publishUntilStored, range } from "../harness/http.js";
+import { publishAcross, publishUntilStored, range } from "../harness/http.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
 import { waitFor } from "../harness/wait.js";
@@ -77,22 +77,17 @@ async function streamAcross(
   await waitFor("the stream's subok", async () => (await state(page)).suboks >= 1);
 
   const total = 60;
-  let stored = 0;
-  const publishing = (async () => {
-    for (const n of range(total)) {
-      await publishUntilStored(
-        () => edges.edge().url,
-        { topic, data: { n }, msgId: `${topic}-${n}` },
-        TEST_API_KEY,
-      );
-      stored = n;
-    }
-  })();
-  await waitFor("a third of the stream stored", () => stored >= total / 3);
-  interrupt(edges.edge());
-  await edges.edge().exited;
-  await edges.respawn();
-  await publishing;
+  await publishAcross(
+    () => edges.edge().url,
+    total,
+    () => topic,
+    TEST_API_KEY,
+    async () => {
+      interrupt(edges.edge());
+      await edges.edge().exited;
+      await edges.respawn();
+    },
+  );
   await waitFor(`${total} messages`, async () => (await state(page)).got.length >= total, 90_000).catch(
     async (error: unknown) => {
       t.log(JSON.stringify(await state(page)));

@@ -1,7 +1,7 @@
 // The HTTP API as tests use it: publishing (one message or a batch) and reading a topic's stored
 // history over real HTTP, with the edge's error body in the failure when it refuses.
 import type { HistoryResponse, PublishResult } from "../../protocol/index.js";
-import { sleep } from "./wait.js";
+import { sleep, waitFor } from "./wait.js";
 
 export interface PublishItem {
   readonly topic: string;
@@ -116,6 +116,31 @@ export async function storedMessages(
 }
 
 /** from, from + 1, ..., from + n - 1 */
+/**
+ * Publishes { n } for n = 1..total through `url()`, each stored once (publishUntilStored with the
+ * msgId `<topic>-<n>`, so it goes on across an edge restart), and runs `midway` (a restart, a drain)
+ * once a third of them are stored, while the publishing goes on.
+ */
+export async function publishAcross(
+  url: () => string,
+  total: number,
+  topicOf: (n: number) => string,
+  bearer: string,
+  midway: () => Promise<void>,
+): Promise<void> {
+  let stored = 0;
+  const publishing = (async () => {
+    for (const n of range(total)) {
+      const topic = topicOf(n);
+      await publishUntilStored(url, { topic, data: { n }, msgId: `${topic}-${n}` }, bearer);
+      stored = n;
+    }
+  })();
+  await waitFor("a third of the stream stored", () => stored >= total / 3);
+  await midway();
+  await publishing;
+}
+
 export function range(n: number, from = 1): number[] {
   return Array.from({ length: n }, (_, i) => from + i);
 }
