@@ -140,6 +140,10 @@ export class ObservedBackend implements Backend {
   epoch(): string {
     return this.inner.epoch();
   }
+
+  confirmedEpoch(): Promise<string> {
+    return this.inner.confirmedEpoch();
+  }
   publish(input: PublishInput) {
     return this.inner.publish(input);
   }

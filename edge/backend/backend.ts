@@ -103,6 +103,12 @@ export interface Backend {
   /** Called whenever status() changes. */
   onStatus(listener: (status: BackendStatus) => void): () => void;
   epoch(): string;
+  /**
+   * The epoch, confirmed with the log after this call (feeds restart first when it changed). Asked
+   * before a resume that names an epoch this edge does not hold is refused: the client may come from
+   * an edge that saw a re-created log first (docs/design.md#why-the-epoch-is-confirmed-before-delivery).
+   */
+  confirmedEpoch(): Promise<string>;
   /** Resolves only once the message is durably stored. Throws BackendUnavailableError when it cannot be. */
   publish(input: PublishInput): Promise<PublishOutcome>;
   read(topic: string, from: ReadFrom, limit: number): Promise<ReadResult>;

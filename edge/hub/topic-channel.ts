@@ -56,6 +56,8 @@ const FRUITLESS_PAUSE_MS = 20;
  * would: it is a slow consumer (docs/design.md#slow-consumers), not a replay that never ends.
  */
 const REPLAY_PROGRESS_MS = 10_000;
+/** How long a resume waits for the feed to restart in a re-created log's epoch the log confirmed. */
+const EPOCH_WAIT_MS = 5_000;
 
 export class TopicChannel {
   epoch = "";
@@ -64,6 +66,8 @@ export class TopicChannel {
   /** Bumped on every reset: replays started before it are void. */
   private generation = 0;
   private closed = false;
+  /** Resumes waiting for the feed to restart in the epoch their position names (reachEpoch). */
+  private readonly epochWaiters = new Set<() => void>();
   private feed: LiveFeed | undefined;
   /** Feed events that arrived before backend.live() resolved, replayed in order once it has. */
   private early: (() => void)[] | undefined = [];
@@ -199,6 +203,7 @@ export class TopicChannel {
     this.reads.clear();
     this.backfill = undefined;
     this.backfilled = false;
+    for (const waiter of [...this.epochWaiters]) waiter();
     for (const subscription of this.subscribers) {
       // Already at the head of this same history (its subok sent, every message up to `head`
       // delivered): its chain goes on unbroken, so there is nothing to tell it. recovered:false
@@ -216,6 +221,11 @@ export class TopicChannel {
 
   /** Adds the subscription and sends its subok (and the first part of its replay). */
   async start(subscription: TopicSubscription, from: FromPosition | FromLast | undefined): Promise<void> {
+    if (from !== undefined && "epoch" in from && from.epoch !== this.epoch) {
+      // Before it joins: a reset while it waits must not restart it at the head of either history.
+      await this.reachEpoch(from.epoch);
+      if (subscription.closed || this.closed) return;
+    }
     this.subscribers.add(subscription);
     if (from === undefined) {
       subscription.sendSubOk(this.epoch, this.head, true);
@@ -225,6 +235,28 @@ export class TopicChannel {
     } else {
       await this.startResume(subscription, from);
     }
+  }
+
+  /**
+   * A position in another epoch than this channel's may be in the log's newer one: a client that
+   * came from an edge that saw the log re-created first. Refused at once, it would get recovered:false
+   * at the old head and, once this edge adopts the new epoch, messages it already has. So the epoch
+   * is confirmed with the log, and when the client's is current, the channel's feed restarts in it
+   * (onReset) before the resume is answered. Bounded: a feed that does not restart in time leaves
+   * the resume to be refused as before.
+   */
+  private async reachEpoch(epoch: string): Promise<void> {
+    const confirmed = await this.backend.confirmedEpoch().catch(() => undefined);
+    if (confirmed !== epoch || this.epoch === epoch) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.epochWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, EPOCH_WAIT_MS);
+      this.epochWaiters.add(done);
+    });
   }
 
   private async startResume(subscription: TopicSubscription, from: FromPosition): Promise<void> {

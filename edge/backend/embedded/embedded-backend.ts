@@ -142,6 +142,10 @@ export class EmbeddedBackend implements Backend {
     return this.currentEpoch;
   }
 
+  async confirmedEpoch(): Promise<string> {
+    return this.currentEpoch;
+  }
+
   async publish(input: PublishInput): Promise<PublishOutcome> {
     this.ensureOpen();
     const problem = topicProblem(input.topic);

@@ -199,6 +199,11 @@ export class JetStreamBackend implements Backend {
     return this.currentEpoch;
   }
 
+  async confirmedEpoch(): Promise<string> {
+    await this.confirmEpoch();
+    return this.currentEpoch;
+  }
+
   async publish(input: PublishInput): Promise<PublishOutcome> {
     const problem = topicProblem(input.topic);
     if (problem) throw new Error(problem);
