@@ -24,6 +24,8 @@ export interface TcpProxy {
   dropMessages(matches: ((subject: string) => boolean) | undefined): void;
   /** Messages dropped so far. */
   dropped(): number;
+  /** Bytes the target has sent through the proxy so far (what a client read from a nats-server). */
+  bytesFromTarget(): number;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function startTcpProxy(
   let open = true;
   let matches: ((subject: string) => boolean) | undefined;
   let dropped = 0;
+  let fromTarget = 0;
   const dropsMessage = (subject: string) => {
     if (!matches?.(subject)) return false;
     dropped++;
@@ -96,6 +99,7 @@ export async function startTcpProxy(
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
     client.pipe(upstream);
+    upstream.on("data", (chunk: Buffer) => (fromTarget += chunk.length));
     if (options.inspectMessages) upstream.pipe(new MessageFilter(dropsMessage)).pipe(client);
     else upstream.pipe(client);
   });
@@ -130,6 +134,7 @@ export async function startTcpProxy(
       matches = next;
     },
     dropped: () => dropped,
+    bytesFromTarget: () => fromTarget,
     close,
   };
 }
