@@ -48,7 +48,11 @@ test("behind a proxy that refuses WebSocket upgrades, a page's SDK falls back to
       };
       return { got: w.got, published: w.published, transport: w.client.transport };
     });
-  await waitFor("the page's own publish delivered", async () => (await seen()).got.length === 1);
+  // The message may arrive over SSE before the publish's HTTP answer: wait for both.
+  await waitFor("the page's own publish answered and delivered", async () => {
+    const now = await seen();
+    return now.got.length === 1 && now.published !== undefined;
+  });
   t.like(await seen(), { transport: "sse", published: { dup: false } });
   t.true(proxy.upgrades().refused >= 2);
 
