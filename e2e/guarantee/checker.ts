@@ -103,19 +103,21 @@ export function learnFromDeliveries(model: LogModel, chains: readonly Chain[]): 
         if (d.tag === undefined) continue;
         const publish = model.publishes.get(d.tag);
         if (!publish || publish.topic !== chain.topic) continue;
-        const known = model.stored(d.tag);
+        const tag = d.tag;
+        const stored = (source: "delivery" | "ack", storedMax: number) => ({
+          epoch: d.epoch ?? segment.epoch,
+          topic: chain.topic,
+          seq: d.seq,
+          tag,
+          storedMin: publish.tSent,
+          storedMax,
+          source,
+        });
+        const known = model.stored(tag);
         // (The SDK sends a publish again by itself after a disconnect.)
         if (known && (publish.retried || publish.via === "sdk") && known.seq !== d.seq) {
           // A retry whose first attempt was stored too: a second copy (the window decides).
-          model.learnCopy({
-            epoch: d.epoch ?? segment.epoch,
-            topic: chain.topic,
-            seq: d.seq,
-            tag: d.tag,
-            storedMin: publish.tSent,
-            storedMax: Math.min(d.t, publish.tDone ?? d.t),
-            source: "delivery",
-          });
+          model.learnCopy(stored("delivery", Math.min(d.t, publish.tDone ?? d.t)));
           continue;
         }
         if (known) continue;
@@ -123,26 +125,10 @@ export function learnFromDeliveries(model: LogModel, chains: readonly Chain[]): 
           // An answer that spans a change of history (the SDK resent it to the next edge process)
           // could not be placed in an epoch when it came: the delivery of that seq places it.
           if (!publish.result.dup && publish.result.seq === d.seq)
-            model.learn({
-              epoch: d.epoch ?? segment.epoch,
-              topic: chain.topic,
-              seq: d.seq,
-              tag: d.tag,
-              storedMin: publish.tSent,
-              storedMax: Math.min(d.t, publish.tDone ?? d.t),
-              source: "ack",
-            });
+            model.learn(stored("ack", Math.min(d.t, publish.tDone ?? d.t)));
           continue;
         }
-        model.learn({
-          epoch: d.epoch ?? segment.epoch,
-          topic: chain.topic,
-          seq: d.seq,
-          tag: d.tag,
-          storedMin: publish.tSent,
-          storedMax: d.t,
-          source: "delivery",
-        });
+        model.learn(stored("delivery", d.t));
       }
     }
   }
