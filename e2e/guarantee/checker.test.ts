@@ -186,30 +186,31 @@ test("foreign and future positions must not be recovered", (t) => {
   t.deepEqual(only(check(m, [chain([honest])], E1)), {});
 });
 
+/** seq 9 of topic a, published and stored a minute after T0 (its answer seq 9), as `learned` says. */
+function storeLate(
+  log: ReturnType<typeof model>,
+  learned: { readonly storedPrev?: number; readonly source: "recorder" | "ack" },
+): void {
+  const tag = `${E1}-a9`;
+  const at = T0 + 60_000;
+  log.addPublish({
+    tag,
+    topic: "a",
+    msgId: undefined,
+    via: "http",
+    tSent: at,
+    tLastSent: at,
+    tDone: at,
+    result: { seq: 9, dup: false },
+  });
+  log.learn({ epoch: E1, topic: "a", seq: 9, tag, storedMin: at, storedMax: at, ...learned });
+}
+
 test("JetStream: a message stored with prev 0 after its topic emptied proves nothing, so recovered:false is allowed", (t) => {
   const m = model({ backend: "jetstream", maxAgeMs: 2000 });
   // seq 1 stored at T0+1; seq 9 stored much later (T0+9 in this helper, so move it) with prev 0.
   store(m, [1], E1, "a", [0]);
-  m.addPublish({
-    tag: `${E1}-a9`,
-    topic: "a",
-    msgId: undefined,
-    via: "http",
-    tSent: T0 + 60_000,
-    tLastSent: T0 + 60_000,
-    tDone: T0 + 60_000,
-    result: { seq: 9, dup: false },
-  });
-  m.learn({
-    epoch: E1,
-    topic: "a",
-    seq: 9,
-    tag: `${E1}-a9`,
-    storedMin: T0 + 60_000,
-    storedMax: T0 + 60_000,
-    storedPrev: 0,
-    source: "recorder",
-  });
+  storeLate(m, { storedPrev: 0, source: "recorder" });
   const resync = segment({
     cause: "resume",
     asked: { epoch: E1, seq: 1 },
@@ -223,25 +224,7 @@ test("JetStream: a message stored with prev 0 after its topic emptied proves not
   // The embedded log remembers the head: there the same answer is needless.
   const e = model({ maxAgeMs: 2000 });
   store(e, [1]);
-  e.addPublish({
-    tag: `${E1}-a9`,
-    topic: "a",
-    msgId: undefined,
-    via: "http",
-    tSent: T0 + 60_000,
-    tLastSent: T0 + 60_000,
-    tDone: T0 + 60_000,
-    result: { seq: 9, dup: false },
-  });
-  e.learn({
-    epoch: E1,
-    topic: "a",
-    seq: 9,
-    tag: `${E1}-a9`,
-    storedMin: T0 + 60_000,
-    storedMax: T0 + 60_000,
-    source: "ack",
-  });
+  storeLate(e, { source: "ack" });
   t.deepEqual(only(check(e, [chain([resync], false)], E1)), { needlessUnrecovered: 1 });
 });
 
