@@ -79,8 +79,9 @@ test("a message lost while away and then aged out, with the topic emptied before
   await client.waitForClose();
   await publisher.publish("aged.t", "B");
   await waitUntil("A and B to age out", async () => {
-    const history = (await probe(edge.url, "/v1/topics/aged.t/messages?after=0")).body as { messages: [] };
-    return history.messages.length === 0;
+    const history = await probe(edge.url, "/v1/topics/aged.t/messages?after=0");
+    if (history.status !== 200) throw new Error(`history answered ${JSON.stringify(history)}`);
+    return (history.body as { messages: [] }).messages.length === 0;
   });
   await publisher.publish("aged.t", "C");
   const again = await TestClient.ready(edge.wsUrl);

@@ -54,7 +54,9 @@ export async function readHistory(
 /**
  * Up to `count` retained messages after `start` and through `head`. Direct gets are answered by
  * any replica: one that is behind the one that told the head ends the run early. Read on (briefly)
- * until the head, so the result never claims more than it has.
+ * until the head, so the result never claims more than it has. A run also ends early when
+ * retention removed the rest after the head was read: the leader's head of the topic tells which
+ * (it only falls when messages leave), and a removed message is not waited for.
  */
 async function readRun(
   reader: StreamReader,
@@ -65,11 +67,17 @@ async function readRun(
 ): Promise<ReadMessage[]> {
   if (count <= 0) return [];
   const found = await reader.after(topic, start, count, head);
-  for (let attempt = 1; found.length < count && (found.at(-1)?.seq ?? start) < head; attempt++) {
+  const end = () => found.at(-1)?.seq ?? start;
+  let through = head;
+  for (let attempt = 1; found.length < count && end() < through; attempt++) {
+    through = Math.min(through, await reader.leaderHead(topic));
+    if (end() >= through) break;
     if (attempt > CATCH_UP_ATTEMPTS)
-      throw new BackendUnavailableError(`JetStream replicas of ${topic} did not reach seq ${head} in time`);
+      throw new BackendUnavailableError(
+        `JetStream replicas of ${topic} did not reach seq ${through} in time`,
+      );
     await new Promise((resolve) => setTimeout(resolve, CATCH_UP_PAUSE_MS));
-    found.push(...(await reader.after(topic, found.at(-1)?.seq ?? start, count - found.length, head)));
+    found.push(...(await reader.after(topic, end(), count - found.length, through)));
   }
   return found;
 }

@@ -3,10 +3,13 @@
 // the position a client brings from an edge fed by a faster one. That position must not be taken
 // for one beyond the head (recovered:false, then a restart below it: duplicates).
 import test from "ava";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { startNats } from "../../../e2e/harness/nats-server.js";
 import { startBackend } from "../../../e2e/harness/jetstream-support.js";
 import { readHistory } from "./history.js";
 import type { StreamReader } from "./reader.js";
+import { storedSubject } from "../../../shared/stream-config.js";
 
 test("a position above the head a lagging replica reports is recovered when the leader has it, and nothing before it is read again", async (t) => {
   const nats = await startNats(t);
@@ -29,6 +32,33 @@ test("a position above the head a lagging replica reports is recovered when the 
   );
   // Beyond the leader's head too: not a position of this topic.
   t.like(await readHistory(lagging, backend.epoch(), "lag", { after: seqs[4]! + 50 }, 100), {
+    recovered: false,
+    messages: [],
+  });
+});
+
+test("a topic that retention empties between reading its head and reading its messages is answered, not waited for until unavailable", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  const nc = await connect({ servers: nats.url });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const real = (backend as unknown as { reader: StreamReader }).reader;
+  const first = await backend.publish({ topic: "aging", data: "A" });
+  await backend.publish({ topic: "aging", data: "B" });
+  // Retention (max_age) removing both right after the head was read: a purge of the topic at
+  // that instant removes them the same way.
+  const racing = Object.create(real) as StreamReader;
+  racing.last = async (topic) => {
+    const newest = await real.last(topic);
+    await jsm.streams.purge("HERALD", { filter: storedSubject("herald", topic) });
+    return newest;
+  };
+  t.like(await readHistory(racing, backend.epoch(), "aging", { after: 0, orOldest: true }, 100), {
+    recovered: false,
+    messages: [],
+  });
+  t.like(await readHistory(racing, backend.epoch(), "aging", { after: first.seq }, 100), {
     recovered: false,
     messages: [],
   });
