@@ -88,6 +88,30 @@ export function clientErrorHandler(maxHeaderBytes: number) {
   };
 }
 
+/** How much of a body over the limit is read and thrown away, in multiples of the limit. */
+const DISCARD_FACTOR = 4;
+
+/**
+ * A body over the limit is refused before all of it has arrived. Closing then would reset the
+ * connection while the client still sends, and clients report that reset instead of the 413 (the
+ * reason for a lingering close). So the rest is read and thrown away, up to DISCARD_FACTOR times the
+ * limit and within the request timeout, and the connection stays open for the next request. A body
+ * declared larger than that is not waited for: the connection closes after the answer.
+ */
+function discardRest(request: FastifyRequest, reply: FastifyReply, bodyLimit: number): void {
+  const raw = request.raw;
+  if (raw.complete) return;
+  const most = DISCARD_FACTOR * bodyLimit;
+  if (Number(raw.headers["content-length"]) > most) return;
+  const socket = raw.socket;
+  const start = socket.bytesRead;
+  reply.removeHeader("connection");
+  raw.on("data", () => {
+    if (socket.bytesRead - start > most) socket.destroy();
+  });
+  raw.resume();
+}
+
 export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimit: number): void {
   // The API speaks JSON only: other bodies are refused (415 → bad_request) rather than half-parsed.
   app.removeContentTypeParser("text/plain");
@@ -110,6 +134,7 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, bodyLimi
         reason: refused.message,
         remote: request.ip,
       });
+    if (refused.code === "payload_too_large") discardRest(request, reply, bodyLimit);
     return sendError(reply, refused);
   });
   app.setNotFoundHandler((request, reply) =>
