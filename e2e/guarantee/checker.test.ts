@@ -286,3 +286,27 @@ test("a msgId acked as a duplicate of another topic's message is lost; stored tw
   m2.learn({ epoch: E1, topic: "a", seq: 2, tag: "y2", storedMin: T0 + 5, storedMax: T0 + 6, source: "ack" });
   t.deepEqual(only(check(m2, [], E1)), { duplicated: 1 });
 });
+
+test("a retry stored again after the duplicate window, acked with its second copy's seq, is neither lost nor duplicated; within the window it is duplicated, not lost", (t) => {
+  for (const [gapMs, expected] of [
+    [5_000, {}],
+    [500, { duplicated: 1 }],
+  ] as const) {
+    const m = model({ backend: "jetstream", dupWindowMs: 3_000 });
+    m.addPublish({
+      tag: "r1",
+      topic: "a",
+      msgId: "M",
+      via: "http",
+      tSent: T0,
+      tLastSent: T0 + gapMs,
+      tDone: T0 + gapMs + 1,
+      retried: true,
+      result: { seq: 5, dup: false },
+    });
+    const copy = { epoch: E1, topic: "a", tag: "r1", source: "recorder" } as const;
+    m.learn({ ...copy, seq: 4, storedMin: T0, storedMax: T0 + 1, storedPrev: 0 });
+    m.learn({ ...copy, seq: 5, storedMin: T0 + gapMs, storedMax: T0 + gapMs + 1, storedPrev: 4 });
+    t.deepEqual(only(check(m, [], E1)), expected, `${gapMs} ms apart`);
+  }
+});
