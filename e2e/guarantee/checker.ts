@@ -169,9 +169,9 @@ type Note = (kind: Violation, what: string) => void;
  * ack is true if the log holds the publish there too (whether that second copy is allowed is the
  * duplicate check's question).
  */
-function holdsCopy(model: LogModel, p: PublishRecord & { result: { seq: number } }): boolean {
+function holdsCopy(model: LogModel, p: PublishRecord, seq: number): boolean {
   const epoch = model.epochDuring(p.tLastSent, p.tDone ?? p.tLastSent);
-  return epoch !== undefined && model.at(epoch, p.topic, p.result.seq)?.tag === p.tag;
+  return epoch !== undefined && model.at(epoch, p.topic, seq)?.tag === p.tag;
 }
 
 function checkPublishes(model: LogModel, counts: Counts, note: Note): void {
@@ -185,7 +185,7 @@ function checkPublishes(model: LogModel, counts: Counts, note: Note): void {
       if (!stored) {
         if (placeable)
           note("lost", `publish ${p.tag} on ${p.topic} acked seq ${p.result.seq}, not in the log`);
-      } else if (stored.seq !== p.result.seq && !holdsCopy(model, p)) {
+      } else if (stored.seq !== p.result.seq && !holdsCopy(model, p, p.result.seq)) {
         note("lost", `publish ${p.tag} acked seq ${p.result.seq}, the log holds it at ${stored.seq}`);
       }
       continue;
