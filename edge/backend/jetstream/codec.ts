@@ -8,6 +8,8 @@ import type { StoredMessage } from "../backend.js";
 export const PREV_HEADER = "Herald-Prev";
 /** When the edge published it (ms since the Unix epoch); the same on the stored and the live copy. */
 export const TS_HEADER = "Herald-Ts";
+/** msgIdHeader(topic, msgId) of a message published with a msgId (on replicated streams the Nats-Msg-Id is its slot). */
+export const MSG_ID_HEADER = "Herald-Msg-Id";
 /** A per-attempt id of the publishing edge: how it finds out whether a publish it lost track of was stored. */
 export const PUBLISH_ID_HEADER = "Herald-Publish-Id";
 

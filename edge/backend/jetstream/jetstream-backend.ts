@@ -124,7 +124,13 @@ export class JetStreamBackend implements Backend {
       config.subjectPrefix,
       async (topic) => (await this.reader.last(topic))?.seq ?? 0,
       (topic, floor) =>
-        readTail(this.manager(), config.stream, storedSubject(config.subjectPrefix, topic), floor),
+        readTail(
+          this.manager(),
+          config.stream,
+          storedSubject(config.subjectPrefix, topic),
+          floor,
+          !this.writer.replicated,
+        ),
     );
     const bulkReads = new ConcurrencyLimit(BULK_READ_CONCURRENCY);
     this.feedContext = {
@@ -161,6 +167,7 @@ export class JetStreamBackend implements Backend {
     try {
       const { info, drift } = await this.ensureStreamPatiently(this.manager());
       this.currentEpoch = epochOf(info);
+      this.writer.replicated = info.config.num_replicas > 1;
       this.logDrift(drift);
       this.setStatus("ready", this.readyDetail());
     } catch (err) {
@@ -454,6 +461,7 @@ export class JetStreamBackend implements Backend {
           const first = this.currentEpoch === "";
           const { info, drift } = await ensureStream(this.manager(), this.desired);
           withLeader(info);
+          this.writer.replicated = info.config.num_replicas > 1;
           if (first) this.logDrift(drift);
           this.adoptEpoch(epochOf(info));
           for (const feed of this.feeds) feed.catchUp();

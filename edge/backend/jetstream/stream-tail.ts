@@ -2,7 +2,7 @@
 // is unknown (stream-writer.ts "Unknown outcomes"). Leader reads (STREAM.MSG.GET, STREAM.INFO), not
 // direct gets: a follower may not have applied the newest messages yet.
 import type { JetStreamManager, MsgRequest, NextMsgRequest, StoredMsg } from "@nats-io/jetstream";
-import { PREV_HEADER, PUBLISH_ID_HEADER } from "./codec.js";
+import { MSG_ID_HEADER, PREV_HEADER, PUBLISH_ID_HEADER } from "./codec.js";
 
 /** One stored message of the topic, as far as settling a publish needs it. */
 export interface TailMessage {
@@ -17,12 +17,15 @@ export interface StreamTail {
   readonly streamLast: number;
   /** The topic's last seq at that stream seq (0 when it has none retained). */
   readonly head: number;
-  /** The topic's retained messages with floor < seq <= head, oldest first (the first MAX_WALK and the last). */
+  /** The topic's retained messages with floor < seq <= head, oldest first: all of them. */
   readonly messages: readonly TailMessage[];
 }
 
-/** Messages read forward from the floor, at most (another writer's burst beyond it is not searched). */
-const MAX_WALK = 256;
+/**
+ * Messages read forward from the floor, at most. The read must be complete (a msgId searched for
+ * may be anywhere after the floor), so a longer run fails as unavailable and the caller retries.
+ */
+const MAX_WALK = 4096;
 /** Reads of a stream that keeps moving are repeated this often before giving up (the caller retries later). */
 const MAX_TRIES = 5;
 
@@ -31,6 +34,11 @@ export async function readTail(
   stream: string,
   subject: string,
   floor: number,
+  /**
+   * Whether the stream's last seq must be the same before and after (a resend pinned to it);
+   * a replicated stream's slots do without (stream-writer.ts "Replicated streams").
+   */
+  stable = true,
 ): Promise<StreamTail> {
   for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
     const before = (await jsm.streams.info(stream)).state.last_seq;
@@ -39,7 +47,9 @@ export async function readTail(
     // Forward from the floor, not back along Herald-Prev: a wrong prev stored by another writer
     // must not hide the message looked for.
     const messages: TailMessage[] = [];
-    for (let cursor = floor; cursor < head && messages.length < MAX_WALK;) {
+    for (let cursor = floor; cursor < head;) {
+      if (messages.length >= MAX_WALK)
+        throw new Error(`${subject} holds more than ${MAX_WALK} messages after seq ${floor} to search`);
       const next: NextMsgRequest = { seq: cursor + 1, next_by_subj: subject };
       // STREAM.MSG.GET takes next_by_subj on 2.9.10 (the client's type lists it for direct gets only).
       const msg = await jsm.streams.getMessage(stream, next as unknown as MsgRequest);
@@ -47,11 +57,10 @@ export async function readTail(
       messages.push(tailMessage(msg));
       cursor = msg.seq;
     }
-    if (last && head > floor && messages.at(-1)?.seq !== head) messages.push(tailMessage(last));
     const after = (await jsm.streams.info(stream)).state.last_seq;
     // The same last seq before and after, and the topic's head at or below it: (streamLast, head)
     // describe one state of the stream, so a publish pinned to both is stored only right after it.
-    if (before === after && head <= after) return { streamLast: after, head, messages };
+    if ((before === after || !stable) && head <= after) return { streamLast: after, head, messages };
   }
   throw new Error(`the stream ${stream} kept moving while ${subject}'s last messages were read`);
 }
@@ -62,6 +71,6 @@ function tailMessage(msg: StoredMsg): TailMessage {
     seq: msg.seq,
     prev: /^\d+$/.test(prev) ? Number(prev) : undefined,
     publishId: msg.header.get(PUBLISH_ID_HEADER) || undefined,
-    msgId: msg.header.get("Nats-Msg-Id") || undefined,
+    msgId: msg.header.get(MSG_ID_HEADER) || msg.header.get("Nats-Msg-Id") || undefined,
   };
 }

@@ -51,11 +51,28 @@
 // stream's last seq (Nats-Expected-Last-Sequence is checked when the message is applied, in log
 // order, on 2.9.10 too), so a lost publish that lands meanwhile makes the resend refused, not
 // stored after it; the refusal reads again.
+//
+// Replicated streams (docs/design.md#why-slots-and-claims-on-replicated-streams): on nats-server
+// 2.9.10 an R3 stream checks Nats-Expected-Last-Subject-Sequence against what its leader has
+// applied when it proposes a message, so two publishes of one topic sent at the same instant with
+// the same expected head are often both stored (measured: 142 of 200), and the second one's
+// Herald-Prev skips the first. The Nats-Msg-Id check runs when a message is applied, in log order
+// (0 of 200). So on a replicated stream the Nats-Msg-Id of a message is its slot: a hash of
+// (topic, prev). Only one message can follow a given message of a topic; a second claimant of the
+// slot is answered as a duplicate (of someone else's message, or of an earlier attempt of its own)
+// and settles from the stream like an unknown outcome. The caller's msgId then needs its own
+// apply-time check: before its first attempt a publish with a msgId stores a claim, an empty
+// message on `<prefix>.t.$c.<hash>` with the Nats-Msg-Id `c<hash>`. A claim that is a duplicate
+// means the msgId was claimed within the window: the message, if stored, is after that claim,
+// and the publish settles from the claim's seq (found: it is the duplicate). A publish carries its
+// msgId in Herald-Msg-Id, and is sent only against a head no later than the point through which
+// the stream was searched for its msgId (the claim itself, or a settle's read): so two attempts of
+// one msgId cannot both find a free slot.
 import { createHash, randomBytes } from "node:crypto";
 import { headers } from "@nats-io/nats-core";
 import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
 import { BackendUnavailableError, type PublishInput, type PublishOutcome } from "../backend.js";
-import { PREV_HEADER, PUBLISH_ID_HEADER, TS_HEADER } from "./codec.js";
+import { MSG_ID_HEADER, PREV_HEADER, PUBLISH_ID_HEADER, TS_HEADER } from "./codec.js";
 import type { StreamTail } from "./stream-tail.js";
 import { isDefiniteApiError } from "../../../shared/stream-info.js";
 import { unavailable } from "./errors.js";
@@ -74,6 +91,7 @@ const CONFLICT_BUDGET_MS = 5000;
 const MAX_IN_FLIGHT = 64;
 /** After a seq came out other than predicted, publishes go one at a time per topic this long. */
 const SERIAL_AFTER_MISPREDICTION_MS = 1000;
+const EMPTY = new Uint8Array(0);
 
 interface Job {
   readonly input: PublishInput;
@@ -83,6 +101,13 @@ interface Job {
   attempt: number;
   /** Herald-Publish-Id of each attempt sent. */
   readonly publishIds: string[];
+  /**
+   * Replicated streams, with a msgId: "claim" until its claim is sent, "claiming" until it is
+   * stored; then the seq through
+   * which the stream is known to hold no other message with its msgId after the claim (an attempt
+   * is sent only against a head at or below it).
+   */
+  searched?: number | "claim" | "claiming";
   resolve(outcome: PublishOutcome): void;
   reject(error: Error): void;
 }
@@ -98,6 +123,12 @@ interface Unsettled {
 interface Fence {
   readonly streamLast: number;
   readonly head: number;
+  /**
+   * Replicated streams: the slot after `head` was taken by a message that is gone (a topic emptied
+   * by a stream limit or a delete within the duplicate window). It cannot be used again within the
+   * window, so the resend is pinned to the stream's last seq instead (checked when applied).
+   */
+  readonly deadSlot?: boolean;
 }
 
 /** One topic's publishes: waiting in order, and how many are in flight. */
@@ -108,6 +139,8 @@ class Lane {
   mustRead = false;
   /** Set by that read: the next publish is pinned to it. */
   fence: Fence | undefined;
+  /** Replicated streams: the last slot found taken, and the seq of the message that took it. */
+  takenSlot: { readonly prev: number; readonly by: number } | undefined;
   readonly queue: Job[] = [];
   submitted = 0;
   /** Sent and unanswered (or a head lookup, or a back-off after a lost race). */
@@ -132,6 +165,9 @@ export class StreamWriter {
   /** Herald-Publish-Id: this writer's random prefix and a counter. */
   private readonly idPrefix = randomBytes(9).toString("base64url");
   private attempts = 0;
+
+  /** The stream has replicas: slots and claims (see "Replicated streams" above). Set from its info. */
+  replicated = false;
 
   constructor(
     private readonly js: () => JetStreamClient,
@@ -166,6 +202,7 @@ export class StreamWriter {
         deadline: Date.now() + CONFLICT_BUDGET_MS,
         attempt: 0,
         publishIds: [],
+        ...(this.replicated && input.msgId !== undefined ? { searched: "claim" as const } : {}),
         resolve,
         reject,
       });
@@ -178,6 +215,15 @@ export class StreamWriter {
     while (lane.queue.length > 0) {
       if (lane.mustRead) {
         if (lane.inFlight === 0) this.settle(topic, lane);
+        return;
+      }
+      const { searched } = lane.queue[0]!;
+      if (searched === "claim" || searched === "claiming") {
+        if (
+          searched === "claim" &&
+          (lane.inFlight === 0 || (lane.tail !== undefined && this.chain !== undefined))
+        )
+          this.claim(topic, lane, lane.queue[0]!);
         return;
       }
       if (lane.inFlight === 0) {
@@ -217,7 +263,15 @@ export class StreamWriter {
    * (many topics with one message each publish exactly as without pipelining).
    */
   private send(topic: string, lane: Lane, job: Job, expected: number, fence?: Fence): void {
-    const after = fence ? fence.streamLast : this.chain;
+    if (typeof job.searched === "number" && expected > job.searched) {
+      // The head moved past where the stream was searched for this msgId: search first.
+      lane.unsettled.push({ publishId: "", floor: job.searched });
+      lane.mustRead = true;
+      requeue(lane, job);
+      return;
+    }
+    // A fence pins to the stream's last seq too, unless slots already keep a late attempt out.
+    const after = fence ? (this.replicated && !fence.deadSlot ? undefined : fence.streamLast) : this.chain;
     const predicted = fence || after === undefined ? undefined : after + 1;
     const pinned =
       fence !== undefined || (after !== undefined && (lane.inFlight > 0 || lane.queue.length > 0));
@@ -237,13 +291,20 @@ export class StreamWriter {
     h.set(PUBLISH_ID_HEADER, publishId);
     job.publishIds.push(publishId);
     const { input } = job;
+    const msgId = input.msgId === undefined ? undefined : msgIdHeader(input.topic, input.msgId);
+    if (msgId !== undefined) h.set(MSG_ID_HEADER, msgId);
     this.js()
       .publish(storedSubject(this.prefix, topic), new TextEncoder().encode(input.data), {
         headers: h,
-        msgID: input.msgId === undefined ? undefined : msgIdHeader(input.topic, input.msgId),
-        expect: pinned
-          ? { lastSubjectSequence: expected, lastSequence: after }
-          : { lastSubjectSequence: expected },
+        msgID: !this.replicated
+          ? msgId
+          : fence?.deadSlot
+            ? `${slotKey(topic, expected)}.${fence.streamLast}`
+            : slotKey(topic, expected),
+        expect:
+          pinned && after !== undefined
+            ? { lastSubjectSequence: expected, lastSequence: after }
+            : { lastSubjectSequence: expected },
         timeout: PUBLISH_TIMEOUT_MS,
       })
       .then(
@@ -252,13 +313,26 @@ export class StreamWriter {
           lane.inFlight--;
           // A duplicate takes no seq: what was predicted after it is off by one.
           if (predicted !== undefined && (ack.duplicate || ack.seq !== predicted)) this.dropChain();
+          if (ack.duplicate && this.replicated) {
+            // The slot after `expected` is taken: by an earlier attempt of this job, or by another
+            // message. Which one, the stream tells.
+            lane.unsettled.push({ publishId, floor: expected });
+            lane.takenSlot = { prev: expected, by: ack.seq };
+            lane.mustRead = true;
+            requeue(lane, job);
+            this.settled(topic, lane);
+            return;
+          }
           if (!ack.duplicate) {
             this.lastAcked = Math.max(this.lastAcked ?? 0, ack.seq);
             this.noteHead(topic, ack.seq);
           }
           // Stored right after the state that was read (or a duplicate of what was stored): every
           // earlier attempt of the topic is settled, one way or the other.
-          if (fence) lane.unsettled = [];
+          if (fence) {
+            lane.unsettled = [];
+            lane.takenSlot = undefined;
+          }
           job.resolve({ seq: ack.seq, dup: ack.duplicate });
           this.settled(topic, lane);
         },
@@ -341,6 +415,49 @@ export class StreamWriter {
   }
 
   /**
+   * Stores the claim of a job's msgId (see "Replicated streams" above), in the chain of this
+   * edge's publishes: it takes a seq like any publish. A new claim lets the job be sent against
+   * any head below the claim's seq; a duplicate claim (the msgId was claimed within the window)
+   * makes the topic search the stream from that claim before the job is sent.
+   */
+  private claim(topic: string, lane: Lane, job: Job): void {
+    const predicted = this.chain === undefined ? undefined : this.chain + 1;
+    this.chain = predicted;
+    job.searched = "claiming";
+    lane.inFlight++;
+    this.inFlight++;
+    const key = msgIdHeader(topic, job.input.msgId!);
+    this.js()
+      .publish(storedSubject(this.prefix, `$c.${key}`), EMPTY, {
+        msgID: `c${key}`,
+        timeout: PUBLISH_TIMEOUT_MS,
+      })
+      .then(
+        (ack) => {
+          this.inFlight--;
+          lane.inFlight--;
+          if (predicted !== undefined && (ack.duplicate || ack.seq !== predicted)) this.dropChain();
+          if (!ack.duplicate) this.lastAcked = Math.max(this.lastAcked ?? 0, ack.seq);
+          job.searched = ack.seq;
+          if (ack.duplicate) {
+            lane.unsettled.push({ publishId: "", floor: ack.seq });
+            lane.mustRead = true;
+          }
+          this.settled(topic, lane);
+        },
+        (err: unknown) => {
+          this.inFlight--;
+          lane.inFlight--;
+          if (predicted !== undefined) this.dropChain();
+          // Nothing of the job was sent: it fails as a whole, and the caller retries with its msgId.
+          lane.queue.splice(lane.queue.indexOf(job), 1);
+          job.reject(unavailable(err, `claiming a msgId on ${topic}`));
+          this.settled(topic, lane);
+        },
+      );
+  }
+
+  /**
    * Reads the leader's last messages of the topic: an unsettled attempt found there resolves its job
    * with that seq, a queued job whose msgId is there is its duplicate; the rest is sent pinned to
    * the state read. If the stream cannot be read, the queued jobs fail as unavailable (the caller
@@ -353,7 +470,11 @@ export class StreamWriter {
       (tail) => {
         lane.inFlight--;
         lane.mustRead = false;
-        lane.fence = tail;
+        const taken = lane.takenSlot;
+        lane.fence = {
+          ...tail,
+          deadSlot: taken !== undefined && taken.prev === tail.head && taken.by > tail.head,
+        };
         // Never lowered by a read: a leader catching up may not show what was acked (its fence
         // is then refused, and read again).
         this.noteHead(topic, tail.head);
@@ -364,7 +485,11 @@ export class StreamWriter {
           if (stored !== undefined) job.resolve({ seq: byPublishId.get(stored)!, dup: false });
           else if (job.input.msgId !== undefined && byMsgId.has(msgIdHeader(topic, job.input.msgId)))
             job.resolve({ seq: byMsgId.get(msgIdHeader(topic, job.input.msgId))!, dup: true });
-          else lane.queue.push(job);
+          else {
+            // Searched from at or below where it was searched before, through the head read.
+            if (typeof job.searched === "number" && floor <= job.searched) job.searched = tail.head;
+            lane.queue.push(job);
+          }
         }
         lane.unsettled = lane.unsettled.filter((u) => !byPublishId.has(u.publishId));
         this.settled(topic, lane);
@@ -403,6 +528,13 @@ export class StreamWriter {
 function requeue(lane: Lane, job: Job): void {
   const at = lane.queue.findIndex((queued) => queued.order > job.order);
   lane.queue.splice(at < 0 ? lane.queue.length : at, 0, job);
+}
+
+/** The Nats-Msg-Id of a message on a replicated stream: the one place after `prev` in its topic. */
+function slotKey(topic: string, prev: number): string {
+  return `s${createHash("sha256")
+    .update(`${Buffer.byteLength(topic)}:${topic}${prev}`)
+    .digest("base64url")}`;
 }
 
 /**
