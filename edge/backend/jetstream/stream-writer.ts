@@ -70,7 +70,7 @@
 // one msgId cannot both find a free slot.
 import { createHash, randomBytes } from "node:crypto";
 import { headers } from "@nats-io/nats-core";
-import { JetStreamApiCodes, type JetStreamClient } from "@nats-io/jetstream";
+import { JetStreamApiCodes, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { BackendUnavailableError, type PublishInput, type PublishOutcome } from "../backend.js";
 import { MSG_ID_HEADER, PREV_HEADER, PUBLISH_ID_HEADER, TS_HEADER } from "./codec.js";
 import type { StreamTail } from "./stream-tail.js";
@@ -309,10 +309,7 @@ export class StreamWriter {
       })
       .then(
         (ack) => {
-          this.inFlight--;
-          lane.inFlight--;
-          // A duplicate takes no seq: what was predicted after it is off by one.
-          if (predicted !== undefined && (ack.duplicate || ack.seq !== predicted)) this.dropChain();
+          this.answered(lane, predicted, ack);
           if (ack.duplicate && this.replicated) {
             // The slot after `expected` is taken: by an earlier attempt of this job, or by another
             // message. Which one, the stream tells.
@@ -323,10 +320,7 @@ export class StreamWriter {
             this.settled(topic, lane);
             return;
           }
-          if (!ack.duplicate) {
-            this.lastAcked = Math.max(this.lastAcked ?? 0, ack.seq);
-            this.noteHead(topic, ack.seq);
-          }
+          if (!ack.duplicate) this.noteHead(topic, ack.seq);
           // Stored right after the state that was read (or a duplicate of what was stored): every
           // earlier attempt of the topic is settled, one way or the other.
           if (fence) {
@@ -337,9 +331,7 @@ export class StreamWriter {
           this.settled(topic, lane);
         },
         (err: unknown) => {
-          this.inFlight--;
-          lane.inFlight--;
-          if (predicted !== undefined) this.dropChain();
+          this.answered(lane, predicted);
           this.failed(topic, lane, job, pinned, err, { publishId, floor: expected }, fence !== undefined);
           this.settled(topic, lane);
         },
@@ -434,10 +426,7 @@ export class StreamWriter {
       })
       .then(
         (ack) => {
-          this.inFlight--;
-          lane.inFlight--;
-          if (predicted !== undefined && (ack.duplicate || ack.seq !== predicted)) this.dropChain();
-          if (!ack.duplicate) this.lastAcked = Math.max(this.lastAcked ?? 0, ack.seq);
+          this.answered(lane, predicted, ack);
           job.searched = ack.seq;
           if (ack.duplicate) {
             lane.unsettled.push({ publishId: "", floor: ack.seq });
@@ -446,9 +435,7 @@ export class StreamWriter {
           this.settled(topic, lane);
         },
         (err: unknown) => {
-          this.inFlight--;
-          lane.inFlight--;
-          if (predicted !== undefined) this.dropChain();
+          this.answered(lane, predicted);
           // Nothing of the job was sent: it fails as a whole, and the caller retries with its msgId.
           lane.queue.splice(lane.queue.indexOf(job), 1);
           job.reject(unavailable(err, `claiming a msgId on ${topic}`));
@@ -501,6 +488,18 @@ export class StreamWriter {
         this.settled(topic, lane);
       },
     );
+  }
+
+  /**
+   * One of this edge's publishes (a message or a claim) was answered, `ack` or an error: it is in
+   * flight no more, and a seq other than predicted ends the chain (a duplicate takes no seq, so
+   * what was predicted after it is off by one).
+   */
+  private answered(lane: Lane, predicted: number | undefined, ack?: PubAck): void {
+    this.inFlight--;
+    lane.inFlight--;
+    if (predicted !== undefined && (!ack || ack.duplicate || ack.seq !== predicted)) this.dropChain();
+    if (ack && !ack.duplicate) this.lastAcked = Math.max(this.lastAcked ?? 0, ack.seq);
   }
 
   /** A seq came out other than predicted (someone else writes to the stream): stop sending ahead. */
