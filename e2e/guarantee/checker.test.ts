@@ -3,7 +3,7 @@
 // JetStream cannot prove) is not counted.
 import test from "ava";
 import { check, type Chain, type Delivery, type Segment, type Violation } from "./checker.js";
-import { LogModel, type Rules } from "./model.js";
+import { LogModel, type PublishRecord, type Rules } from "./model.js";
 
 const E1 = "epoch-one";
 const E2 = "epoch-two";
@@ -22,20 +22,23 @@ function model(rules: Partial<Rules> = {}): LogModel {
   return m;
 }
 
+/** A publish over HTTP of `tag` on `topic`, sent once at `tSent` and answered at `tDone` with `result`. */
+function published(
+  tag: string,
+  topic: string,
+  msgId: string | undefined,
+  result: { seq: number; dup: boolean },
+  tSent: number,
+  tDone = tSent,
+): PublishRecord {
+  return { tag, topic, msgId, via: "http", tSent, tLastSent: tSent, tDone, result };
+}
+
 /** Stores `seqs` on topic "a" of `epoch`, published at T0 + seq ms, with tags a<seq> (or given). */
 function store(m: LogModel, seqs: number[], epoch = E1, topic = "a", prevs?: number[]): void {
   seqs.forEach((seq, i) => {
     const tag = `${epoch}-${topic}${seq}`;
-    m.addPublish({
-      tag,
-      topic,
-      msgId: undefined,
-      via: "http",
-      tSent: T0 + seq,
-      tLastSent: T0 + seq,
-      tDone: T0 + seq,
-      result: { seq, dup: false },
-    });
+    m.addPublish(published(tag, topic, undefined, { seq, dup: false }, T0 + seq));
     m.learn({
       epoch,
       topic,
@@ -193,16 +196,7 @@ function storeLate(
 ): void {
   const tag = `${E1}-a9`;
   const at = T0 + 60_000;
-  log.addPublish({
-    tag,
-    topic: "a",
-    msgId: undefined,
-    via: "http",
-    tSent: at,
-    tLastSent: at,
-    tDone: at,
-    result: { seq: 9, dup: false },
-  });
+  log.addPublish(published(tag, "a", undefined, { seq: 9, dup: false }, at));
   log.learn({ epoch: E1, topic: "a", seq: 9, tag, storedMin: at, storedMax: at, ...learned });
 }
 
@@ -238,51 +232,15 @@ test("an active chain behind the head, or without a subscription, is stuck", (t)
 
 test("a msgId acked as a duplicate of another topic's message is lost; stored twice on one topic is duplicated", (t) => {
   const m = model();
-  m.addPublish({
-    tag: "x1",
-    topic: "a",
-    msgId: "M",
-    via: "http",
-    tSent: T0,
-    tLastSent: T0,
-    tDone: T0,
-    result: { seq: 1, dup: false },
-  });
+  m.addPublish(published("x1", "a", "M", { seq: 1, dup: false }, T0));
   m.learn({ epoch: E1, topic: "a", seq: 1, tag: "x1", storedMin: T0, storedMax: T0, source: "ack" });
-  m.addPublish({
-    tag: "x2",
-    topic: "b",
-    msgId: "M",
-    via: "http",
-    tSent: T0 + 1,
-    tLastSent: T0 + 1,
-    tDone: T0 + 2,
-    result: { seq: 1, dup: true },
-  });
+  m.addPublish(published("x2", "b", "M", { seq: 1, dup: true }, T0 + 1, T0 + 2));
   t.deepEqual(only(check(m, [], E1)), { lost: 1 });
 
   const m2 = model();
-  m2.addPublish({
-    tag: "y1",
-    topic: "a",
-    msgId: "M",
-    via: "http",
-    tSent: T0,
-    tLastSent: T0,
-    tDone: T0,
-    result: { seq: 1, dup: false },
-  });
+  m2.addPublish(published("y1", "a", "M", { seq: 1, dup: false }, T0));
   m2.learn({ epoch: E1, topic: "a", seq: 1, tag: "y1", storedMin: T0, storedMax: T0, source: "ack" });
-  m2.addPublish({
-    tag: "y2",
-    topic: "a",
-    msgId: "M",
-    via: "http",
-    tSent: T0 + 5,
-    tLastSent: T0 + 5,
-    tDone: T0 + 6,
-    result: { seq: 2, dup: false },
-  });
+  m2.addPublish(published("y2", "a", "M", { seq: 2, dup: false }, T0 + 5, T0 + 6));
   m2.learn({ epoch: E1, topic: "a", seq: 2, tag: "y2", storedMin: T0 + 5, storedMax: T0 + 6, source: "ack" });
   t.deepEqual(only(check(m2, [], E1)), { duplicated: 1 });
 });
@@ -293,16 +251,11 @@ test("a retry stored again after the duplicate window, acked with its second cop
     [500, { duplicated: 1 }],
   ] as const) {
     const m = model({ backend: "jetstream", dupWindowMs: 3_000 });
+    // Sent at T0, retried gapMs later; the retry was answered.
     m.addPublish({
-      tag: "r1",
-      topic: "a",
-      msgId: "M",
-      via: "http",
-      tSent: T0,
+      ...published("r1", "a", "M", { seq: 5, dup: false }, T0, T0 + gapMs + 1),
       tLastSent: T0 + gapMs,
-      tDone: T0 + gapMs + 1,
       retried: true,
-      result: { seq: 5, dup: false },
     });
     const copy = { epoch: E1, topic: "a", tag: "r1", source: "recorder" } as const;
     m.learn({ ...copy, seq: 4, storedMin: T0, storedMax: T0 + 1, storedPrev: 0 });
