@@ -308,3 +308,16 @@ export function condition(
   )?.conditions;
   return conditions?.find((c) => c.type === type);
 }
+
+/** Waits until NotificationService `name`'s condition `type` has `reason`, and returns that condition. */
+export function waitForReason(
+  cluster: Cluster,
+  name: string,
+  type: string,
+  reason: string,
+): Promise<NonNullable<ReturnType<typeof condition>>> {
+  return waitFor(`${name}'s ${type} condition to be ${reason}`, async () => {
+    const found = condition(await cluster.get(`${NS_PATH}/${name}`), type);
+    return found?.reason === reason && found;
+  });
+}

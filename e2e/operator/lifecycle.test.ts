@@ -18,6 +18,7 @@ import {
   storeUnvalidated,
   streamInfo,
   waitFor,
+  waitForReason,
 } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
@@ -336,10 +337,7 @@ test("an unsafe stream change is refused with a clear condition, never applied",
     ...spec,
     stream: { replicas: 1, storage: "memory", maxMsgsPerTopic: 9 },
   });
-  const refused = await waitFor("the refusal", async () => {
-    const r = await cluster.get(`${NS_PATH}/safe`);
-    return condition(r, "StreamReady")?.reason === "UnsafeStreamChange" && condition(r, "StreamReady")!;
-  });
+  const refused = await waitForReason(cluster, "safe", "StreamReady", "UnsafeStreamChange");
   t.regex(refused.message, /storage cannot be changed in place/);
   t.is(refused.status, "False");
   const stream = await streamInfo(nats.url, "herald_default_safe");
@@ -374,10 +372,7 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
     stream: { replicas: 1 },
     limits: { maxFrameBytes: 1048576 },
   });
-  const invalid = await waitFor("InvalidSpec", async () => {
-    const r = await cluster.get(`${NS_PATH}/big`);
-    return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
-  });
+  const invalid = await waitForReason(cluster, "big", "Ready", "InvalidSpec");
   t.is(invalid.status, "False");
   t.is(
     invalid.message,
@@ -395,10 +390,7 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
     stream: { replicas: 1 },
     auth: { jwtSecret: { name: "jwt", key: "key" } },
   });
-  const weak = await waitFor("InvalidSpec for the short key", async () => {
-    const r = await cluster.get(`${NS_PATH}/weak`);
-    return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
-  });
+  const weak = await waitForReason(cluster, "weak", "Ready", "InvalidSpec");
   t.regex(weak.message, /HERALD_JWT_SECRET must be at least 32 characters/);
   t.notRegex(weak.message, /short/, "the secret's value is never shown");
   for (const name of ["big", "weak"]) {
@@ -454,10 +446,7 @@ test("a spec that slips past the schema is reported as InvalidSpec, and nothing 
     stream: { replicas: 1 },
     edge: { autoscaling: { enabled: true, min: 5, max: 2 } },
   });
-  const invalid = await waitFor("InvalidSpec", async () => {
-    const r = await cluster.get(`${NS_PATH}/odd`);
-    return condition(r, "Ready")?.reason === "InvalidSpec" && condition(r, "Ready")!;
-  });
+  const invalid = await waitForReason(cluster, "odd", "Ready", "InvalidSpec");
   t.is(invalid.status, "False");
   t.regex(invalid.message, /min \(5\) must not exceed max \(2\)/);
   t.is(await cluster.get(`${DEPLOYMENTS}/odd-edge`), undefined, "nothing is rendered from an invalid spec");
@@ -480,10 +469,7 @@ test("a missing NATS credentials Secret is NatsCredentialsMissing, not retried; 
     stream: { replicas: 1 },
     auth: { allowAnonymous: true },
   });
-  const missing = await waitFor("NatsCredentialsMissing", async () => {
-    const r = await cluster.get(`${NS_PATH}/creds`);
-    return condition(r, "StreamReady")?.reason === "NatsCredentialsMissing" && condition(r, "StreamReady")!;
-  });
+  const missing = await waitForReason(cluster, "creds", "StreamReady", "NatsCredentialsMissing");
   t.is(missing.status, "False");
   t.is(missing.message, "NATS credentials: Secret nats-creds does not exist or has no key user.creds");
   const warning = await waitFor("the Warning Event", async () =>
