@@ -28,10 +28,14 @@ async function call(url: string, init: RequestInit & { bearer?: string; json?: u
   };
 }
 
+/** POST /v1/publish of `json` (one message or a batch), as `bearer` when given. */
+function publish(edgeUrl: string, json: unknown, bearer?: string) {
+  return call(`${edgeUrl}/v1/publish`, { method: "POST", json, bearer });
+}
+
 test("publish needs credentials when anonymous access is off; API keys and JWTs with pub rights may", async (t) => {
   const edge = await startTestEdge(t, SECURED);
-  const publish = `${edge.url}/v1/publish`;
-  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 } }), {
+  t.like(await publish(edge.url, { topic: "a.b", data: 1 }), {
     status: 401,
     body: {
       error: {
@@ -40,20 +44,20 @@ test("publish needs credentials when anonymous access is off; API keys and JWTs 
       },
     },
   });
-  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 1 }, bearer: TEST_API_KEY }), {
+  t.like(await publish(edge.url, { topic: "a.b", data: 1 }, TEST_API_KEY), {
     status: 200,
     body: { seq: 1, dup: false },
   });
   const writer = await signToken({ publish: ["a.*"] });
   t.like(
-    await call(publish, {
-      method: "POST",
-      json: [
+    await publish(
+      edge.url,
+      [
         { topic: "a.b", data: 2 },
         { topic: "a.c", data: 3 },
       ],
-      bearer: writer,
-    }),
+      writer,
+    ),
     {
       status: 200,
       body: [
@@ -63,50 +67,37 @@ test("publish needs credentials when anonymous access is off; API keys and JWTs 
     },
   );
   t.like(
-    await call(publish, {
-      method: "POST",
-      json: [
+    await publish(
+      edge.url,
+      [
         { topic: "a.b", data: 4 },
         { topic: "x.y", data: 5 },
       ],
-      bearer: writer,
-    }),
+      writer,
+    ),
     {
       status: 403,
       body: { error: { code: "forbidden", message: 'message 1: not allowed to publish to "x.y"' } },
     },
   );
   const expired = await signToken({ publish: [">"], expiresIn: -60 });
-  t.like(await call(publish, { method: "POST", json: { topic: "a.b", data: 6 }, bearer: expired }), {
+  t.like(await publish(edge.url, { topic: "a.b", data: 6 }, expired), {
     status: 401,
     body: { error: { code: "unauthenticated", message: "token has expired" } },
   });
   // msgId dedupes over HTTP too.
-  t.like(
-    await call(publish, {
-      method: "POST",
-      json: { topic: "a.b", data: 7, msgId: "once" },
-      bearer: TEST_API_KEY,
-    }),
-    { body: { seq: 4, dup: false } },
-  );
-  t.like(
-    await call(publish, {
-      method: "POST",
-      json: { topic: "a.b", data: 7, msgId: "once" },
-      bearer: TEST_API_KEY,
-    }),
-    { body: { seq: 4, dup: true } },
-  );
+  t.like(await publish(edge.url, { topic: "a.b", data: 7, msgId: "once" }, TEST_API_KEY), {
+    body: { seq: 4, dup: false },
+  });
+  t.like(await publish(edge.url, { topic: "a.b", data: 7, msgId: "once" }, TEST_API_KEY), {
+    body: { seq: 4, dup: true },
+  });
 });
 
 test("history: pages after a position, needs subscribe rights on the topic", async (t) => {
   const edge = await startTestEdge(t, SECURED);
   const items = Array.from({ length: 5 }, (_, i) => ({ topic: "feed.1", data: { i } }));
-  t.is(
-    (await call(`${edge.url}/v1/publish`, { method: "POST", json: items, bearer: TEST_API_KEY })).status,
-    200,
-  );
+  t.is((await publish(edge.url, items, TEST_API_KEY)).status, 200);
   const page = await call(`${edge.url}/v1/topics/feed.1/messages?after=2&limit=2`, { bearer: TEST_API_KEY });
   t.is(page.status, 200);
   const body = page.body as {
@@ -150,7 +141,7 @@ test("probes, metrics and the demo page", async (t) => {
   const client = await TestClient.ready(edge.wsUrl);
   t.teardown(() => client.close());
   await client.subscribe("m.t");
-  await call(`${edge.url}/v1/publish`, { method: "POST", json: { topic: "m.t", data: 1 } });
+  await publish(edge.url, { topic: "m.t", data: 1 });
   await client.waitForMessages("m.t", 1);
   client.send("not json");
   await client.waitForClose();
