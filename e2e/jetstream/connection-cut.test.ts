@@ -5,12 +5,12 @@ import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 import { sleep } from "../harness/wait.js";
 import {
-  ResumingSubscriber,
+  metricSum,
   RetryingPublisher,
   spawnNatsEdge,
+  startSubscribers,
   verdict,
   waitUntil,
-  metricSum,
 } from "./fault-kit.js";
 
 test("an edge cut off from NATS repairs the gap on reconnect before delivering anything newer", async (t) => {
@@ -18,16 +18,10 @@ test("an edge cut off from NATS repairs the gap on reconnect before delivering a
   const proxy = await startTcpProxy(t, { port: nats.port });
   const [cutEdge, publishEdge] = await Promise.all([spawnNatsEdge(t, proxy.url), spawnNatsEdge(t, nats.url)]);
   const topics = Array.from({ length: 10 }, (_, i) => `fault4.topic-${i}`);
-  const subscribers = Array.from(
-    { length: 40 },
-    (_, i) =>
-      new ResumingSubscriber({
-        urls: () => [cutEdge.wsUrl],
-        topics: [topics[i % 10]!, topics[(i + 5) % 10]!],
-      }),
-  );
-  t.teardown(() => subscribers.forEach((s) => s.stop()));
-  await Promise.all(subscribers.map((s) => s.start()));
+  const subscribers = await startSubscribers(t, 40, (i) => ({
+    urls: () => [cutEdge.wsUrl],
+    topics: [topics[i % 10]!, topics[(i + 5) % 10]!],
+  }));
 
   const publisher = new RetryingPublisher(() => publishEdge.url);
   await publisher.run(topics, 20, 50, async () => {

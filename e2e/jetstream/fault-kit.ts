@@ -148,6 +148,21 @@ export interface SubscriberOptions {
   readonly positions?: Map<string, FromPosition>;
 }
 
+/**
+ * `count` subscribers, subscriber i made with `options(i)`, each started (connected, every topic
+ * subscribed) before this resolves; they stop when the test ends.
+ */
+export async function startSubscribers(
+  t: ExecutionContext,
+  count: number,
+  options: (i: number) => SubscriberOptions,
+): Promise<ResumingSubscriber[]> {
+  const subscribers = Array.from({ length: count }, (_, i) => new ResumingSubscriber(options(i)));
+  t.teardown(() => subscribers.forEach((s) => s.stop()));
+  await Promise.all(subscribers.map((s) => s.start()));
+  return subscribers;
+}
+
 /** A herald.v1 subscriber that resumes from its positions whenever its connection ends. */
 export class ResumingSubscriber {
   readonly received = new Map<string, string[]>();

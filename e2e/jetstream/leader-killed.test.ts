@@ -3,7 +3,7 @@
 // stored or delivered.
 import test from "ava";
 import { startNatsCluster } from "../harness/nats-server.js";
-import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import { RetryingPublisher, spawnNatsEdge, startSubscribers, verdict, waitUntil } from "./fault-kit.js";
 import { TEST_API_KEY } from "../harness/tokens.js";
 import { history } from "../harness/http.js";
 
@@ -16,16 +16,10 @@ test("SIGKILL of the R3 stream's leader: no loss, no duplicate stored or deliver
     spawnNatsEdge(t, [...cluster.urls].reverse(), env),
   ]);
   const topics = Array.from({ length: 10 }, (_, i) => `fault3.topic-${i}`);
-  const subscribers = Array.from(
-    { length: 40 },
-    (_, i) =>
-      new ResumingSubscriber({
-        urls: () => [i % 2 ? edgeA.wsUrl : edgeB.wsUrl],
-        topics: [topics[i % 10]!, topics[(i + 5) % 10]!],
-      }),
-  );
-  t.teardown(() => subscribers.forEach((s) => s.stop()));
-  await Promise.all(subscribers.map((s) => s.start()));
+  const subscribers = await startSubscribers(t, 40, (i) => ({
+    urls: () => [i % 2 ? edgeA.wsUrl : edgeB.wsUrl],
+    topics: [topics[i % 10]!, topics[(i + 5) % 10]!],
+  }));
 
   const leader = await cluster.leaderOf("HERALD");
   let publishVia = edgeA;

@@ -5,12 +5,12 @@ import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 import {
-  ResumingSubscriber,
+  metricSum,
   RetryingPublisher,
   spawnNatsEdge,
+  startSubscribers,
   verdict,
   waitUntil,
-  metricSum,
 } from "./fault-kit.js";
 
 test("a live copy lost with no later message is delivered by the periodic head check, once and in order", async (t) => {
@@ -22,12 +22,7 @@ test("a live copy lost with no later message is delivered by the periodic head c
     spawnNatsEdge(t, nats.url),
   ]);
   const topics = ["lost.quiet", "lost.busy"];
-  const subscribers = Array.from(
-    { length: 4 },
-    () => new ResumingSubscriber({ urls: () => [edge.wsUrl], topics }),
-  );
-  t.teardown(() => subscribers.forEach((s) => s.stop()));
-  await Promise.all(subscribers.map((s) => s.start()));
+  const subscribers = await startSubscribers(t, 4, () => ({ urls: () => [edge.wsUrl], topics }));
 
   const publisher = new RetryingPublisher(() => publishEdge.url);
   for (let i = 0; i < 5; i++) for (const topic of topics) await publisher.publish(topic, `${topic}#${i}`);

@@ -3,19 +3,16 @@
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
 import { sleep } from "../harness/wait.js";
-import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import { RetryingPublisher, spawnNatsEdge, startSubscribers, verdict, waitUntil } from "./fault-kit.js";
 
 test("restart of a file-backed NATS node mid-stream: nothing lost, nothing twice, clients stay connected", async (t) => {
   const nats = await startNats(t);
   const edge = await spawnNatsEdge(t, nats.url);
   const topics = Array.from({ length: 10 }, (_, i) => `fault2.topic-${i}`);
-  const subscribers = Array.from(
-    { length: 40 },
-    (_, i) =>
-      new ResumingSubscriber({ urls: () => [edge.wsUrl], topics: [topics[i % 10]!, topics[(i + 3) % 10]!] }),
-  );
-  t.teardown(() => subscribers.forEach((s) => s.stop()));
-  await Promise.all(subscribers.map((s) => s.start()));
+  const subscribers = await startSubscribers(t, 40, (i) => ({
+    urls: () => [edge.wsUrl],
+    topics: [topics[i % 10]!, topics[(i + 3) % 10]!],
+  }));
 
   const publisher = new RetryingPublisher(() => edge.url);
   let sawUnready = false;
