@@ -148,19 +148,24 @@ export interface SubscriberOptions {
   readonly positions?: Map<string, FromPosition>;
 }
 
-/**
- * `count` subscribers, subscriber i made with `options(i)`, each started (connected, every topic
- * subscribed) before this resolves; they stop when the test ends.
- */
-export async function startSubscribers(
+/** A subscriber, started (connected, every topic subscribed) before this resolves; it stops when the test ends. */
+export async function startSubscriber(
+  t: ExecutionContext,
+  options: SubscriberOptions,
+): Promise<ResumingSubscriber> {
+  const subscriber = new ResumingSubscriber(options);
+  t.teardown(() => subscriber.stop());
+  await subscriber.start();
+  return subscriber;
+}
+
+/** `count` subscribers as startSubscriber starts them, subscriber i with `options(i)`, all at once. */
+export function startSubscribers(
   t: ExecutionContext,
   count: number,
   options: (i: number) => SubscriberOptions,
 ): Promise<ResumingSubscriber[]> {
-  const subscribers = Array.from({ length: count }, (_, i) => new ResumingSubscriber(options(i)));
-  t.teardown(() => subscribers.forEach((s) => s.stop()));
-  await Promise.all(subscribers.map((s) => s.start()));
-  return subscribers;
+  return Promise.all(Array.from({ length: count }, (_, i) => startSubscriber(t, options(i))));
 }
 
 /** A herald.v1 subscriber that resumes from its positions whenever its connection ends. */

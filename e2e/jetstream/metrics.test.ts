@@ -3,7 +3,14 @@
 // and a real edge process; the resumes also check that each subscriber gets its messages once, in order.
 import test from "ava";
 import { startNats } from "../harness/nats-server.js";
-import { ResumingSubscriber, RetryingPublisher, spawnNatsEdge, verdict, waitUntil } from "./fault-kit.js";
+import {
+  RetryingPublisher,
+  spawnNatsEdge,
+  startSubscriber,
+  verdict,
+  waitUntil,
+  type ResumingSubscriber,
+} from "./fault-kit.js";
 import { scrape } from "../harness/metrics-doc.js";
 
 const TOPIC = "metrics.topic";
@@ -15,9 +22,7 @@ test("/metrics counts publishes (herald_publish_seconds), ring hits and misses, 
   const nats = await startNats(t);
   const edge = await spawnNatsEdge(t, nats.url, { HERALD_CACHE_PER_TOPIC: String(CACHE_PER_TOPIC) });
   // A live subscriber keeps the topic's feed and ring on the edge while the others resume.
-  const live = new ResumingSubscriber({ urls: () => [edge.wsUrl], topics: [TOPIC] });
-  t.teardown(() => live.stop());
-  await live.start();
+  const live = await startSubscriber(t, { urls: () => [edge.wsUrl], topics: [TOPIC] });
 
   const publisher = new RetryingPublisher(() => edge.url);
   for (let i = 0; i < PUBLISHES; i++) await publisher.publish(TOPIC, `${TOPIC}#${i}`);
@@ -26,16 +31,12 @@ test("/metrics counts publishes (herald_publish_seconds), ring hits and misses, 
   const epoch = live.positions.get(TOPIC)!.epoch;
   const seqs = publisher.seqs.get(TOPIC)!;
   const published = publisher.published.get(TOPIC)!;
-  const resumeAfter = async (index: number) => {
-    const subscriber = new ResumingSubscriber({
+  const resumeAfter = (index: number) =>
+    startSubscriber(t, {
       urls: () => [edge.wsUrl],
       topics: [TOPIC],
       positions: new Map([[TOPIC, { epoch, seq: seqs[index]! }]]),
     });
-    t.teardown(() => subscriber.stop());
-    await subscriber.start();
-    return subscriber;
-  };
   const expectTail = async (subscriber: ResumingSubscriber, index: number, label: string) => {
     const expected = published.slice(index + 1);
     await waitUntil(

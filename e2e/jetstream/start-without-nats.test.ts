@@ -10,9 +10,9 @@ import { TestClient } from "../harness/ws-client.js";
 import {
   probe,
   probePublish,
-  ResumingSubscriber,
   RetryingPublisher,
   spawnNatsEdge,
+  startSubscriber,
   verdict,
   waitUntil,
 } from "./fault-kit.js";
@@ -48,9 +48,7 @@ test("an edge started without NATS serves probes, refuses work with 503 / unavai
   await waitUntil("/readyz to turn 200", async () => (await probe(edge.url, "/readyz")).status === 200);
 
   const topics = ["early.topic", "early.other"];
-  const subscriber = new ResumingSubscriber({ urls: () => [edge.wsUrl], topics });
-  t.teardown(() => subscriber.stop());
-  await subscriber.start();
+  const subscriber = await startSubscriber(t, { urls: () => [edge.wsUrl], topics });
   const publisher = new RetryingPublisher(() => edge.url);
   await publisher.run(topics, 10, -1, async () => undefined, 0);
   t.deepEqual(await verdict(publisher, [subscriber]), []);

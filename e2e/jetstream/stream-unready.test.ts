@@ -6,9 +6,9 @@ import { startNatsCluster } from "../harness/nats-server.js";
 import {
   probe,
   probePublish,
-  ResumingSubscriber,
   RetryingPublisher,
   spawnNatsEdge,
+  startSubscriber,
   verdict,
   waitUntil,
 } from "./fault-kit.js";
@@ -22,9 +22,7 @@ test("a stream without quorum turns /readyz to 503 with the reason while the con
   // The edge talks to one node only: its connection stays up through the whole test.
   const edge = await spawnNatsEdge(t, survivor.url, { HERALD_STREAM_REPLICAS: "3" });
   const topics = ["quorum.a", "quorum.b"];
-  const subscriber = new ResumingSubscriber({ urls: () => [edge.wsUrl], topics });
-  t.teardown(() => subscriber.stop());
-  await subscriber.start();
+  const subscriber = await startSubscriber(t, { urls: () => [edge.wsUrl], topics });
   const publisher = new RetryingPublisher(() => edge.url);
   for (const topic of topics) await publisher.publish(topic, `${topic}#0`);
 
