@@ -8,7 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsCluster } from "../../../e2e/harness/nats-server.js";
 import { chainProblem, Recorder, startBackend } from "../../../e2e/harness/jetstream-support.js";
-import { waitFor } from "../../../e2e/harness/wait.js";
+import { sleep, waitFor } from "../../../e2e/harness/wait.js";
 import { PREV_HEADER } from "./codec.js";
 import type { PublishOutcome } from "../backend.js";
 import { loadConfig } from "../../../shared/config.js";
@@ -81,4 +81,18 @@ test("two edges publishing one topic of an R3 stream at once: every message stor
     t.is(pair[0]!.seq, pair[1]!.seq, `m${i}: both answers name the one stored message`);
     t.is(pair.filter((p) => !p.dup).length, 1, `m${i}: one answer stored it, the other is its duplicate`);
   }
+});
+
+test("R3: a msgId is held for the duplicate window from its claim; after it the claim is replaced and the msgId stores a new message", async (t) => {
+  const cluster = await startNatsCluster(t, 3);
+  const env = { HERALD_STREAM_REPLICAS: "3", HERALD_DUPLICATE_WINDOW_SECONDS: "1" };
+  const { backend: a } = await startBackend(t, cluster.urls[0]!, env);
+  const { backend: b } = await startBackend(t, cluster.urls[1]!, env);
+  const first = await a.publish({ topic: "window", data: '"1"', msgId: "w" });
+  t.deepEqual(await b.publish({ topic: "window", data: '"1"', msgId: "w" }), { seq: first.seq, dup: true });
+  await sleep(1200);
+  const second = await b.publish({ topic: "window", data: '"2"', msgId: "w" });
+  t.false(second.dup);
+  t.true(second.seq > first.seq);
+  t.deepEqual(await a.publish({ topic: "window", data: '"2"', msgId: "w" }), { seq: second.seq, dup: true });
 });

@@ -131,6 +131,7 @@ export class JetStreamBackend implements Backend {
           floor,
           !this.writer.replicated,
         ),
+      async (seq) => (await this.manager().streams.getMessage(config.stream, { seq }))?.time.getTime(),
     );
     const bulkReads = new ConcurrencyLimit(BULK_READ_CONCURRENCY);
     this.feedContext = {
@@ -167,7 +168,7 @@ export class JetStreamBackend implements Backend {
     try {
       const { info, drift } = await this.ensureStreamPatiently(this.manager());
       this.currentEpoch = epochOf(info);
-      this.writer.replicated = info.config.num_replicas > 1;
+      this.writer.useStream(info.config);
       this.logDrift(drift);
       this.setStatus("ready", this.readyDetail());
     } catch (err) {
@@ -461,7 +462,7 @@ export class JetStreamBackend implements Backend {
           const first = this.currentEpoch === "";
           const { info, drift } = await ensureStream(this.manager(), this.desired);
           withLeader(info);
-          this.writer.replicated = info.config.num_replicas > 1;
+          this.writer.useStream(info.config);
           if (first) this.logDrift(drift);
           this.adoptEpoch(epochOf(info));
           for (const feed of this.feeds) feed.catchUp();

@@ -48,6 +48,7 @@ for (const sendIt of [true, false]) {
       config.subjectPrefix,
       async () => 0,
       (topic, floor) => readTail(jsm, config.stream, subject(topic), floor),
+      async () => undefined,
     );
     const outcomes = await Promise.all(
       Array.from({ length: COUNT }, (_, i) =>

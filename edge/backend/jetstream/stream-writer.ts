@@ -61,10 +61,15 @@
 // (topic, prev). Only one message can follow a given message of a topic; a second claimant of the
 // slot is answered as a duplicate (of someone else's message, or of an earlier attempt of its own)
 // and settles from the stream like an unknown outcome. The caller's msgId then needs its own
-// apply-time check: before its first attempt a publish with a msgId stores a claim, an empty
-// message on `<prefix>.t.$c.<hash>` with the Nats-Msg-Id `c<hash>`. A claim that is a duplicate
-// means the msgId was claimed within the window: the message, if stored, is after that claim,
-// and the publish settles from the claim's seq (found: it is the duplicate). A publish carries its
+// check: before its first attempt a publish with a msgId stores a claim, an empty message on
+// `<prefix>.t.$c.<hash>`, expecting that subject to hold nothing (or only a claim older than the
+// duplicate window). Not by Nats-Msg-Id: each replica forgets msgIds on its own timer, so a msgId
+// repeated near the end of the window can be a duplicate on one replica and stored on another, and
+// the replicas' seqs then differ. Two claims sent at the same instant may both be stored; neither
+// has searched anything, and both are sent against heads below both claims, so the slots still
+// keep one of them out. A claim refused because one within the window exists means the msgId was
+// claimed: the message, if stored, is after that claim, and the publish settles from the claim's
+// seq (found: it is the duplicate). A publish carries its
 // msgId in Herald-Msg-Id, and is sent only against a head no later than the point through which
 // the stream was searched for its msgId (the claim itself, or a settle's read): so two attempts of
 // one msgId cannot both find a free slot.
@@ -102,12 +107,13 @@ interface Job {
   /** Herald-Publish-Id of each attempt sent. */
   readonly publishIds: string[];
   /**
-   * Replicated streams, with a msgId: "claim" until its claim is sent, "claiming" until it is
-   * stored; then the seq through
+   * Replicated streams, with a msgId: "claim" until its claim is sent (expecting `claimAfter` as
+   * the claim subject's last seq), "claiming" until it is stored; then the seq through
    * which the stream is known to hold no other message with its msgId after the claim (an attempt
    * is sent only against a head at or below it).
    */
   searched?: number | "claim" | "claiming";
+  claimAfter?: number;
   resolve(outcome: PublishOutcome): void;
   reject(error: Error): void;
 }
@@ -166,8 +172,10 @@ export class StreamWriter {
   private readonly idPrefix = randomBytes(9).toString("base64url");
   private attempts = 0;
 
-  /** The stream has replicas: slots and claims (see "Replicated streams" above). Set from its info. */
+  /** The stream has replicas: slots and claims (see "Replicated streams" above). */
   replicated = false;
+  /** The stream's duplicate window: how long a claim holds its msgId. */
+  private duplicateWindowMs = 0;
 
   constructor(
     private readonly js: () => JetStreamClient,
@@ -175,7 +183,15 @@ export class StreamWriter {
     private readonly lookupHead: (topic: string) => Promise<number>,
     /** The leader's last messages of a topic above `floor` (stream-tail.ts). */
     private readonly readTail: (topic: string, floor: number) => Promise<StreamTail>,
+    /** When the message at `seq` was stored (ms since the Unix epoch), undefined when it is gone. */
+    private readonly storedAt: (seq: number) => Promise<number | undefined>,
   ) {}
+
+  /** What the writer needs of the stream's configuration, read whenever the stream is checked. */
+  useStream(config: { num_replicas: number; duplicate_window?: number }): void {
+    this.replicated = config.num_replicas > 1;
+    this.duplicateWindowMs = (config.duplicate_window ?? 0) / 1e6;
+  }
 
   /** Something else (the live feed, a read) saw the topic's head. */
   noteHead(topic: string, seq: number): void {
@@ -377,9 +393,9 @@ export class StreamWriter {
       requeue(lane, job);
       return;
     } else {
-      const actual = /wrong last sequence: (\d+)/.exec(err.message);
+      const actual = wrongLastSequence(err);
       const known = this.heads.get(topic);
-      if (actual && known !== undefined && Number(actual[1]) < known) {
+      if (actual !== undefined && known !== undefined && actual < known) {
         // Lower than a head this edge saw stored: the leader (new, catching up) has not applied
         // that message yet, and checks the subject's last seq only against what it applied
         // (2.9.10). A publish sent against its answer would be accepted behind that message with a
@@ -392,7 +408,7 @@ export class StreamWriter {
         // topic overtakes this job) so that the winner, whose next publish knows the exact head,
         // does not starve us.
         this.heads.delete(topic);
-        if (actual) this.noteHead(topic, Number(actual[1]));
+        if (actual !== undefined) this.noteHead(topic, actual);
       }
     }
     lane.inFlight++;
@@ -418,28 +434,49 @@ export class StreamWriter {
     job.searched = "claiming";
     lane.inFlight++;
     this.inFlight++;
+    const fail = (err: unknown) => {
+      // Nothing of the job was sent: it fails as a whole, and the caller retries with its msgId.
+      lane.queue.splice(lane.queue.indexOf(job), 1);
+      job.reject(unavailable(err, `claiming a msgId on ${topic}`));
+      this.settled(topic, lane);
+    };
     const key = msgIdHeader(topic, job.input.msgId!);
     this.js()
       .publish(storedSubject(this.prefix, `$c.${key}`), EMPTY, {
-        msgID: `c${key}`,
+        expect: { lastSubjectSequence: job.claimAfter ?? 0 },
         timeout: PUBLISH_TIMEOUT_MS,
       })
       .then(
         (ack) => {
           this.answered(lane, predicted, ack);
           job.searched = ack.seq;
-          if (ack.duplicate) {
-            lane.unsettled.push({ publishId: "", floor: ack.seq });
-            lane.mustRead = true;
-          }
           this.settled(topic, lane);
         },
         (err: unknown) => {
           this.answered(lane, predicted);
-          // Nothing of the job was sent: it fails as a whole, and the caller retries with its msgId.
-          lane.queue.splice(lane.queue.indexOf(job), 1);
-          job.reject(unavailable(err, `claiming a msgId on ${topic}`));
-          this.settled(topic, lane);
+          const existing = wrongLastSequence(err);
+          if (existing === undefined || existing === job.claimAfter) return fail(err);
+          // Claimed before: within the window the msgId is taken (search from that claim), after
+          // it the claim is replaced.
+          lane.inFlight++;
+          this.storedAt(existing).then(
+            (at) => {
+              lane.inFlight--;
+              if (at === undefined || Date.now() - at >= this.duplicateWindowMs) {
+                job.searched = "claim";
+                job.claimAfter = existing;
+              } else {
+                job.searched = existing;
+                lane.unsettled.push({ publishId: "", floor: existing });
+                lane.mustRead = true;
+              }
+              this.settled(topic, lane);
+            },
+            (readErr: unknown) => {
+              lane.inFlight--;
+              fail(readErr);
+            },
+          );
         },
       );
   }
@@ -527,6 +564,13 @@ export class StreamWriter {
 function requeue(lane: Lane, job: Job): void {
   const at = lane.queue.findIndex((queued) => queued.order > job.order);
   lane.queue.splice(at < 0 ? lane.queue.length : at, 0, job);
+}
+
+/** The seq JetStream names when it refuses a publish for its expected last seq (error 10071). */
+function wrongLastSequence(err: unknown): number | undefined {
+  if (!isDefiniteApiError(err) || err.code !== JetStreamApiCodes.StreamWrongLastSequence) return undefined;
+  const actual = /wrong last sequence: (\d+)/.exec(err.message);
+  return actual ? Number(actual[1]) : undefined;
 }
 
 /** The Nats-Msg-Id of a message on a replicated stream: the one place after `prev` in its topic. */
