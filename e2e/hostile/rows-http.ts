@@ -19,16 +19,17 @@ import {
 
 const BODY_LIMIT = 1024 * 1024;
 const MALFORMED = { status: 400, body: errorBody("bad_request", "malformed HTTP request") };
-const withKeyBytes =
-  (body: Uint8Array<ArrayBuffer>) =>
+/** A POST of `body` as it is (not JSON-encoded) with the API key, as `contentType`. */
+const withKeyBody =
+  (body: Uint8Array<ArrayBuffer> | string, contentType = "application/json") =>
   (ctx: HostileContext): RequestInit => ({
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ctx.apiKey}` },
+    headers: { "content-type": contentType, authorization: `Bearer ${ctx.apiKey}` },
     body,
   });
 /** A publish body with `bytes` spliced into the data string. */
 const withBytesInData = (bytes: number[]) =>
-  withKeyBytes(
+  withKeyBody(
     Uint8Array.from([...Buffer.from('{"topic":"hostile.x","data":"'), ...bytes, ...Buffer.from('"}')]),
   );
 
@@ -41,7 +42,14 @@ const NOT_UTF8 = bad("request body is not valid UTF-8");
 const NOT_A_DOUBLE = bad("field 'data' holds a number beyond the range of a double (about ±1.8e308)");
 const history = (query: string, topic = "hostile.history") => `/v1/topics/${topic}/messages${query}`;
 const keyHeader = (ctx: HostileContext) => ({ headers: { authorization: `Bearer ${ctx.apiKey}` } });
-const dataBytes = (data: unknown) => Buffer.byteLength(JSON.stringify(data));
+/** The answer to a publish whose `data` is over the limit of a message (64 KiB). */
+const dataTooLarge = (data: unknown) => ({
+  status: 413,
+  body: errorBody(
+    "payload_too_large",
+    `message data is ${Buffer.byteLength(JSON.stringify(data))} bytes, over the limit of 65536 bytes`,
+  ),
+});
 
 /** A publish with a Bearer credential built at run time; status and body. */
 const bearerRow = (
@@ -84,21 +92,13 @@ export const httpRows: Row[] = [
   httpRow(
     "publish: text/plain",
     "/v1/publish",
-    (ctx) => ({
-      method: "POST",
-      headers: { "content-type": "text/plain", authorization: `Bearer ${ctx.apiKey}` },
-      body: "hi",
-    }),
+    withKeyBody("hi", "text/plain"),
     bad("Content-Type must be application/json"),
   ),
   httpRow(
     "publish: form encoded",
     "/v1/publish",
-    (ctx) => ({
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${ctx.apiKey}` },
-      body: "topic=a.b&data=1",
-    }),
+    withKeyBody("topic=a.b&data=1", "application/x-www-form-urlencoded"),
     bad("Content-Type must be application/json"),
   ),
   httpRow(
@@ -114,25 +114,13 @@ export const httpRows: Row[] = [
     "publish: 100 KiB string as data",
     "/v1/publish",
     withKey({ topic: "hostile.x", data: HUGE_STRING }),
-    {
-      status: 413,
-      body: errorBody(
-        "payload_too_large",
-        `message data is ${dataBytes(HUGE_STRING)} bytes, over the limit of 65536 bytes`,
-      ),
-    },
+    dataTooLarge(HUGE_STRING),
   ),
   httpRow(
     "publish: array of 100,000 numbers as data",
     "/v1/publish",
     withKey({ topic: "hostile.x", data: HUGE_ARRAY }),
-    {
-      status: 413,
-      body: errorBody(
-        "payload_too_large",
-        `message data is ${dataBytes(HUGE_ARRAY)} bytes, over the limit of 65536 bytes`,
-      ),
-    },
+    dataTooLarge(HUGE_ARRAY),
   ),
   httpRow(
     "publish: batch of 1,001",
