@@ -6,7 +6,7 @@ import { Driver } from "../lib/drive.js";
 import { cpuPercent, sampleAll } from "../lib/proc.js";
 import { round, type Row } from "../lib/report.js";
 import { startTarget, type Target, type TargetName, type TargetOptions } from "../lib/targets.js";
-import { LoadPool } from "../load/pool.js";
+import { LoadPool, type MergedStats } from "../load/pool.js";
 
 export interface TopicsOptions {
   readonly targets: TargetName[];
@@ -49,6 +49,17 @@ async function withLoad<T>(
   }
 }
 
+/** The last columns of both tables: did every message arrive, once and in order, and did publishing fail. */
+function deliveryColumns(target: Target, driver: Driver, stats: MergedStats): Row {
+  return {
+    delivered: stats.delivered,
+    lost: driver.expected - stats.delivered,
+    "out of order": stats.outOfOrder,
+    "prev breaks": stats.chainBreaks,
+    "publish errors": target.errors(),
+  };
+}
+
 export async function ownTopic(options: TopicsOptions): Promise<Row[]> {
   const n = options.ownTopic;
   const topics = Array.from({ length: n }, (_, i) => `bench.own-${i}`);
@@ -79,11 +90,7 @@ export async function ownTopic(options: TopicsOptions): Promise<Row[]> {
           "server RSS MiB": round(serverAfter.rssBytes / 2 ** 20),
           "load CPU %": cpuPercent(load, loadAfter, secs),
           "load RSS MiB": round(loadAfter.rssBytes / 2 ** 20),
-          delivered: stats.delivered,
-          lost: driver.expected - stats.delivered,
-          "out of order": stats.outOfOrder,
-          "prev breaks": stats.chainBreaks,
-          "publish errors": target.errors(),
+          ...deliveryColumns(target, driver, stats),
         };
       }),
     );
@@ -118,11 +125,7 @@ export async function manyTopics(options: TopicsOptions): Promise<Row[]> {
           "p99 ms": round(stats.histogram.quantile(0.99), 1),
           "server CPU %": cpuPercent(server, serverAfter, secs),
           "load CPU %": cpuPercent(load, loadAfter, secs),
-          delivered: stats.delivered,
-          lost: driver.expected - stats.delivered,
-          "out of order": stats.outOfOrder,
-          "prev breaks": stats.chainBreaks,
-          "publish errors": target.errors(),
+          ...deliveryColumns(target, driver, stats),
         };
       }),
     );
