@@ -93,19 +93,7 @@ export class RawSubscriber {
     if (this.topics.has(topic) || this.stopped) return;
     const chain: Chain = { id: newChainId(this.name), client: "raw", topic, segments: [], active: true };
     this.chains.push(chain);
-    const cause: SegmentCause = from === undefined ? "live" : "last" in from ? "last" : "resume";
-    this.topics.set(topic, {
-      chain,
-      from,
-      cause,
-      state: "pending",
-      requestId: undefined,
-      tSend: 0,
-      segment: undefined,
-      lastActivity: Date.now(),
-      retry: undefined,
-    });
-    this.sendSub(topic);
+    this.subscribeChain(chain, from, from === undefined ? "live" : "last" in from ? "last" : "resume");
   }
 
   /** Unsubscribes; resolves once acknowledged (or the connection went). Returns the chain. */
@@ -140,18 +128,7 @@ export class RawSubscriber {
     if (this.stopped || this.topics.has(chain.topic)) return;
     chain.active = true;
     const from = chainPosition(chain);
-    this.topics.set(chain.topic, {
-      chain,
-      from,
-      cause: from === undefined ? "live" : "resume",
-      state: "pending",
-      requestId: undefined,
-      tSend: 0,
-      segment: undefined,
-      lastActivity: Date.now(),
-      retry: undefined,
-    });
-    this.sendSub(chain.topic);
+    this.subscribeChain(chain, from, from === undefined ? "live" : "resume");
   }
 
   /** Drops the connection now; it reconnects and resumes every topic at once. */
@@ -205,6 +182,22 @@ export class RawSubscriber {
       void topic;
     }
     this.conn?.close();
+  }
+
+  /** Subscribes `chain`'s topic from `from`: a pending entry for it, and its `sub`. */
+  private subscribeChain(chain: Chain, from: From, cause: SegmentCause): void {
+    this.topics.set(chain.topic, {
+      chain,
+      from,
+      cause,
+      state: "pending",
+      requestId: undefined,
+      tSend: 0,
+      segment: undefined,
+      lastActivity: Date.now(),
+      retry: undefined,
+    });
+    this.sendSub(chain.topic);
   }
 
   private end(topic: string, entry: RawTopic): void {
