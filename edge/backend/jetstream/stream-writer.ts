@@ -315,8 +315,8 @@ export class StreamWriter {
         msgID: !this.replicated
           ? msgId
           : fence?.deadSlot
-            ? `${slotKey(topic, expected)}.${fence.streamLast}`
-            : slotKey(topic, expected),
+            ? `${slotKey(topic, expected, this.duplicateWindowMs)}.${fence.streamLast}`
+            : slotKey(topic, expected, this.duplicateWindowMs),
         expect:
           pinned && after !== undefined
             ? { lastSubjectSequence: expected, lastSequence: after }
@@ -573,10 +573,16 @@ function wrongLastSequence(err: unknown): number | undefined {
   return actual ? Number(actual[1]) : undefined;
 }
 
-/** The Nats-Msg-Id of a message on a replicated stream: the one place after `prev` in its topic. */
-function slotKey(topic: string, prev: number): string {
+/**
+ * The Nats-Msg-Id of a message on a replicated stream: the one place after `prev` in its topic.
+ * Prev 0 comes back each time retention empties the topic, at least `max_age` (hence one window)
+ * after the topic's first message: the window's number (by this edge's clock) tells those apart,
+ * so a slot is never repeated near the end of its window (where replicas may disagree).
+ */
+function slotKey(topic: string, prev: number, windowMs: number): string {
+  const place = prev > 0 ? String(prev) : `0@${Math.floor(Date.now() / Math.max(1, windowMs))}`;
   return `s${createHash("sha256")
-    .update(`${Buffer.byteLength(topic)}:${topic}${prev}`)
+    .update(`${Buffer.byteLength(topic)}:${topic}${place}`)
     .digest("base64url")}`;
 }
 
