@@ -14,7 +14,8 @@ export async function readHistory(
   limit: number,
 ): Promise<ReadResult> {
   const count = Math.max(0, Math.floor(limit));
-  const newest = await reader.last(topic);
+  // "No message" from a replica that lags would be taken for an empty topic: the leader decides.
+  const newest = (await reader.last(topic)) ?? (await reader.last(topic, true));
   let head = newest?.seq ?? 0;
   if ("last" in from) {
     const messages = await lastMessages(reader, topic, newest, Math.max(0, Math.floor(from.last)));

@@ -20,7 +20,7 @@ test("a position above the head a lagging replica reports is recovered when the 
   const stale = await real.at("lag", seqs[1]!);
   // A follower two messages behind: its last message of the topic is the second.
   const lagging = Object.create(real) as StreamReader;
-  lagging.last = async () => stale;
+  lagging.last = async (topic, fromLeader) => (fromLeader ? real.last(topic, true) : stale);
 
   const atHead = await readHistory(lagging, backend.epoch(), "lag", { after: seqs[4]! }, 100);
   t.like(atHead, { recovered: true, head: seqs[4], messages: [] });
@@ -49,7 +49,8 @@ test("a topic that retention empties between reading its head and reading its me
   // Retention (max_age) removing both right after the head was read: a purge of the topic at
   // that instant removes them the same way.
   const racing = Object.create(real) as StreamReader;
-  racing.last = async (topic) => {
+  racing.last = async (topic, fromLeader) => {
+    if (fromLeader) return real.last(topic, true);
     const newest = await real.last(topic);
     await jsm.streams.purge("HERALD", { filter: storedSubject("herald", topic) });
     return newest;
@@ -62,4 +63,20 @@ test("a topic that retention empties between reading its head and reading its me
     recovered: false,
     messages: [],
   });
+});
+
+test("a replica that has not applied a topic's first message yet does not make the topic look empty: the leader is asked", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  const real = (backend as unknown as { reader: StreamReader }).reader;
+  const first = await backend.publish({ topic: "new", data: "1" });
+  // A follower that has not applied it: no message for the topic.
+  const lagging = Object.create(real) as StreamReader;
+  lagging.last = async (topic, fromLeader) => (fromLeader ? real.last(topic, true) : undefined);
+  const read = await readHistory(lagging, backend.epoch(), "new", { after: 0 }, 100);
+  t.like(read, { recovered: true, head: first.seq });
+  t.deepEqual(
+    read.messages.map((m) => m.seq),
+    [first.seq],
+  );
 });

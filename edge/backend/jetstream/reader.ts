@@ -36,31 +36,26 @@ export class StreamReader {
     private readonly prefix: string,
   ) {}
 
-  /** The topic's last message, or undefined for a topic with no retained message. */
-  async last(topic: string): Promise<ReadMessage | undefined> {
+  /**
+   * The topic's last message, or undefined for a topic with no retained message. A direct get may
+   * be answered by a follower that has not applied the newest messages yet; `fromLeader` asks the
+   * stream's leader instead.
+   */
+  async last(topic: string, fromLeader = false): Promise<ReadMessage | undefined> {
     try {
-      const msg = await this.jsm().direct.getMessage(this.stream, {
-        last_by_subj: storedSubject(this.prefix, topic),
-      });
+      const request = { last_by_subj: storedSubject(this.prefix, topic) };
+      const msg = fromLeader
+        ? await this.jsm().streams.getMessage(this.stream, request)
+        : await this.jsm().direct.getMessage(this.stream, request);
       return msg ? fromDirectGet(topic, msg) : undefined;
     } catch (err) {
-      throw unavailable(err, `reading the head of ${topic}`);
+      throw unavailable(err, `reading the head of ${topic}${fromLeader ? " from the stream leader" : ""}`);
     }
   }
 
-  /**
-   * The topic's last seq as the stream's leader knows it (0 when none). Direct gets may be answered
-   * by a follower that has not applied the newest messages yet; this one is not.
-   */
+  /** The topic's last seq as the stream's leader knows it (0 when none). */
   async leaderHead(topic: string): Promise<number> {
-    try {
-      const msg = await this.jsm().streams.getMessage(this.stream, {
-        last_by_subj: storedSubject(this.prefix, topic),
-      });
-      return msg?.seq ?? 0;
-    } catch (err) {
-      throw unavailable(err, `reading the head of ${topic} from the stream leader`);
-    }
+    return (await this.last(topic, true))?.seq ?? 0;
   }
 
   /**
