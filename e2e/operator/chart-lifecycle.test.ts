@@ -13,7 +13,6 @@ import { startNats } from "../harness/nats-server.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 import {
   applyResource,
-  condition,
   createSecret,
   DEPLOYMENTS,
   events,
@@ -24,6 +23,7 @@ import {
   streamInfo,
   tool,
   waitFor,
+  waitForCondition,
   type Cluster,
   type OperatorProcess,
 } from "./harness.js";
@@ -221,9 +221,9 @@ test("helm upgrade to a new edge image rolls the edges that follow the operator;
     "the edges to roll to 1.1.0",
     async () => (await image("follows")) === "ghcr.io/herald-dev/herald-edge:1.1.0",
   );
-  const rolling = await waitFor("RollingOut while the new image rolls out", async () => {
-    const r = await cluster.get(`${NS_PATH}/follows`);
-    return condition(r, "EdgeAvailable")?.reason === "RollingOut" && r;
+  // While the new image rolls out.
+  const { resource: rolling } = await waitForCondition(cluster, "follows", "EdgeAvailable", {
+    reason: "RollingOut",
   });
   t.is((rolling.status as { edgeVersion: string }).edgeVersion, "1.0.0", "the old pods still run 1.0.0");
   await markRollout(cluster, "follows-edge");

@@ -31,7 +31,7 @@ export function tool(name: "kubectl" | "helm"): string {
  * The kit's waitFor for checks against the (fake) API server and the operator, which may refuse
  * while they settle: a thrown error is retried, and the timeout names the last one.
  */
-export const waitFor = <T>(what: string, check: Check<T>, timeoutMs = 60_000): Promise<T> =>
+export const waitFor = <T>(what: string | (() => string), check: Check<T>, timeoutMs = 60_000): Promise<T> =>
   kitWaitFor(what, check, { timeoutMs, intervalMs: 100, retryErrors: true });
 
 export interface OperatorProcess {
@@ -289,35 +289,46 @@ export function notificationService(name: string, spec: Record<string, unknown>)
   });
 }
 
-export function condition(
-  object: KubeObject | undefined,
-  type: string,
-): { status: string; reason: string; message: string; observedGeneration: number } | undefined {
-  const conditions = (
-    object?.status as
-      | {
-          conditions?: {
-            type: string;
-            status: string;
-            reason: string;
-            message: string;
-            observedGeneration: number;
-          }[];
-        }
-      | undefined
-  )?.conditions;
-  return conditions?.find((c) => c.type === type);
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  observedGeneration: number;
 }
 
-/** Waits until NotificationService `name`'s condition `type` has `reason`, and returns that condition. */
-export function waitForReason(
+export function condition(object: KubeObject | undefined, type: string): Condition | undefined {
+  return (object?.status as { conditions?: Condition[] } | undefined)?.conditions?.find(
+    (c) => c.type === type,
+  );
+}
+
+/**
+ * Waits until NotificationService `name` has a condition `type` with the status and reason `want`
+ * names, and returns the resource and that condition as they were then. The timeout says what the
+ * condition was last.
+ */
+export async function waitForCondition(
   cluster: Cluster,
   name: string,
   type: string,
-  reason: string,
-): Promise<NonNullable<ReturnType<typeof condition>>> {
-  return waitFor(`${name}'s ${type} condition to be ${reason}`, async () => {
-    const found = condition(await cluster.get(`${NS_PATH}/${name}`), type);
-    return found?.reason === reason && found;
-  });
+  want: { readonly status?: "True" | "False" | "Unknown"; readonly reason?: string },
+  timeoutMs?: number,
+): Promise<{ resource: KubeObject; condition: Condition }> {
+  let last: Condition | undefined;
+  const wanted = Object.entries(want).map(([key, value]) => `${key} ${value}`);
+  return waitFor(
+    () => `${name}'s ${type} condition with ${wanted.join(", ")} (last: ${JSON.stringify(last)})`,
+    async () => {
+      const resource = await cluster.get(`${NS_PATH}/${name}`);
+      const found = condition(resource, type);
+      last = found;
+      const matches =
+        found !== undefined &&
+        (want.status === undefined || found.status === want.status) &&
+        (want.reason === undefined || found.reason === want.reason);
+      return matches && { resource: resource!, condition: found };
+    },
+    timeoutMs,
+  );
 }

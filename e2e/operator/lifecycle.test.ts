@@ -18,7 +18,7 @@ import {
   storeUnvalidated,
   streamInfo,
   waitFor,
-  waitForReason,
+  waitForCondition,
 } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
@@ -97,18 +97,12 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   t.is(stream.config.max_msgs_per_subject, 50);
   t.is(stream.config.max_age, 3600 * 1e9);
 
-  const notReady = await waitFor("StreamReady without ready edges", async () => {
-    const r = await cluster.get(`${NS_PATH}/news`);
-    return condition(r, "StreamReady")?.status === "True" && r;
-  });
+  const { resource: notReady } = await waitForCondition(cluster, "news", "StreamReady", { status: "True" });
   t.is(condition(notReady, "Ready")?.status, "False");
   t.is(condition(notReady, "EdgeAvailable")?.reason, "RollingOut");
 
   await markRollout(cluster, "news-edge");
-  const ready = await waitFor("Ready", async () => {
-    const r = await cluster.get(`${NS_PATH}/news`);
-    return condition(r, "Ready")?.status === "True" && r;
-  });
+  const { resource: ready } = await waitForCondition(cluster, "news", "Ready", { status: "True" });
   const status = ready.status as Record<string, unknown>;
   t.is(status.readyReplicas, 2);
   t.is(status.observedGeneration, 1);
@@ -184,10 +178,7 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
     message: `1 of 2 edge pods updated to generation ${rolled.metadata.generation}`,
   });
   await markRollout(cluster, "news-edge");
-  const done = await waitFor("Ready once rolled out", async () => {
-    const r = await cluster.get(`${NS_PATH}/news`);
-    return condition(r, "Ready")?.status === "True" && r;
-  });
+  const { resource: done } = await waitForCondition(cluster, "news", "Ready", { status: "True" });
   t.like(condition(done, "EdgeAvailable"), {
     reason: "EdgesReady",
     message: `2/2 edge pods available (generation ${rolled.metadata.generation} rolled out)`,
@@ -337,7 +328,9 @@ test("an unsafe stream change is refused with a clear condition, never applied",
     ...spec,
     stream: { replicas: 1, storage: "memory", maxMsgsPerTopic: 9 },
   });
-  const refused = await waitForReason(cluster, "safe", "StreamReady", "UnsafeStreamChange");
+  const { condition: refused } = await waitForCondition(cluster, "safe", "StreamReady", {
+    reason: "UnsafeStreamChange",
+  });
   t.regex(refused.message, /storage cannot be changed in place/);
   t.is(refused.status, "False");
   const stream = await streamInfo(nats.url, "herald_default_safe");
@@ -372,7 +365,7 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
     stream: { replicas: 1 },
     limits: { maxFrameBytes: 1048576 },
   });
-  const invalid = await waitForReason(cluster, "big", "Ready", "InvalidSpec");
+  const { condition: invalid } = await waitForCondition(cluster, "big", "Ready", { reason: "InvalidSpec" });
   t.is(invalid.status, "False");
   t.is(
     invalid.message,
@@ -390,7 +383,7 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
     stream: { replicas: 1 },
     auth: { jwtSecret: { name: "jwt", key: "key" } },
   });
-  const weak = await waitForReason(cluster, "weak", "Ready", "InvalidSpec");
+  const { condition: weak } = await waitForCondition(cluster, "weak", "Ready", { reason: "InvalidSpec" });
   t.regex(weak.message, /HERALD_JWT_SECRET must be at least 32 characters/);
   t.notRegex(weak.message, /short/, "the secret's value is never shown");
   for (const name of ["big", "weak"]) {
@@ -446,7 +439,7 @@ test("a spec that slips past the schema is reported as InvalidSpec, and nothing 
     stream: { replicas: 1 },
     edge: { autoscaling: { enabled: true, min: 5, max: 2 } },
   });
-  const invalid = await waitForReason(cluster, "odd", "Ready", "InvalidSpec");
+  const { condition: invalid } = await waitForCondition(cluster, "odd", "Ready", { reason: "InvalidSpec" });
   t.is(invalid.status, "False");
   t.regex(invalid.message, /min \(5\) must not exceed max \(2\)/);
   t.is(await cluster.get(`${DEPLOYMENTS}/odd-edge`), undefined, "nothing is rendered from an invalid spec");
@@ -469,7 +462,9 @@ test("a missing NATS credentials Secret is NatsCredentialsMissing, not retried; 
     stream: { replicas: 1 },
     auth: { allowAnonymous: true },
   });
-  const missing = await waitForReason(cluster, "creds", "StreamReady", "NatsCredentialsMissing");
+  const { condition: missing } = await waitForCondition(cluster, "creds", "StreamReady", {
+    reason: "NatsCredentialsMissing",
+  });
   t.is(missing.status, "False");
   t.is(missing.message, "NATS credentials: Secret nats-creds does not exist or has no key user.creds");
   const warning = await waitFor("the Warning Event", async () =>
@@ -486,10 +481,7 @@ test("a missing NATS credentials Secret is NatsCredentialsMissing, not retried; 
   await apply(cluster, "locked", { nats: { url: nats.url }, stream: { replicas: 1 } });
   await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/locked-edge`));
   await markRollout(cluster, "locked-edge");
-  await waitFor(
-    "Ready",
-    async () => condition(await cluster.get(`${NS_PATH}/locked`), "Ready")?.status === "True",
-  );
+  await waitForCondition(cluster, "locked", "Ready", { status: "True" });
   const locked = (await events(cluster)).filter((e) => e.reason === "NoAuthentication");
   t.deepEqual(
     locked.map((e) => [e.involvedObject.name, e.type, e.message]),

@@ -20,7 +20,16 @@ import {
 import { startNats } from "../harness/nats-server.js";
 import { freePort } from "../harness/free-port.js";
 import { startTestEdge } from "../harness/test-edge.js";
-import { applyResource, condition, markRollout, NS_PATH, ROOT, startCluster, waitFor } from "./harness.js";
+import {
+  applyResource,
+  condition,
+  markRollout,
+  NS_PATH,
+  ROOT,
+  startCluster,
+  waitFor,
+  waitForCondition,
+} from "./harness.js";
 import { helmTemplate, MONITORING_ON, type Rendered } from "./monitoring-kit.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
@@ -80,9 +89,9 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
     cluster.get("/apis/apps/v1/namespaces/default/deployments/scaled-edge"),
   );
   await markRollout(cluster, "scaled-edge");
-  const pending = await waitFor("Autoscaling Unknown before the HPA reports", async () => {
-    const c = condition(await cluster.get(`${NS_PATH}/scaled`), "Autoscaling");
-    return c?.status === "Unknown" && c;
+  // Before the HPA reports.
+  const { condition: pending } = await waitForCondition(cluster, "scaled", "Autoscaling", {
+    status: "Unknown",
   });
   t.is(pending.reason, "HPAPending");
 
@@ -103,9 +112,8 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
         "the HPA was unable to compute the replica count: unable to get metric herald_connections: unable to fetch metrics from custom metrics API: the server could not find the metric herald_connections for pods",
     }),
   });
-  const missing = await waitFor("Autoscaling False with the HPA's reason", async () => {
-    const c = condition(await cluster.get(`${NS_PATH}/scaled`), "Autoscaling");
-    return c?.status === "False" && c;
+  const { condition: missing } = await waitForCondition(cluster, "scaled", "Autoscaling", {
+    status: "False",
   });
   t.is(missing.reason, "FailedGetPodsMetric");
   t.regex(missing.message, /ScalingActive: .*herald_connections.*desired 2, current 2 replicas/);
@@ -141,10 +149,7 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
         "the HPA was able to successfully calculate a replica count from pods metric herald_connections",
     }),
   });
-  const active = await waitFor("Autoscaling True", async () => {
-    const c = condition(await cluster.get(`${NS_PATH}/scaled`), "Autoscaling");
-    return c?.status === "True" && c;
-  });
+  const { condition: active } = await waitForCondition(cluster, "scaled", "Autoscaling", { status: "True" });
   t.is(active.reason, "ScalingActive");
   t.regex(active.message, /desired 4, current 2 replicas/);
   await waitFor(

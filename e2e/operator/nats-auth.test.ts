@@ -15,12 +15,11 @@ import { freePort } from "../harness/free-port.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 import {
   applyResource,
-  condition,
   createSecret,
   DEPLOYMENTS,
-  NS_PATH,
   startCluster,
   waitFor,
+  waitForCondition,
   type Cluster,
 } from "./harness.js";
 
@@ -140,18 +139,10 @@ test("NATS with TLS (client certificates verified), user/password or nkey, and a
     stream: { replicas: 1 },
     auth: { apiKeysSecret: { name: "herald-keys", key: "keys" } },
   });
-  const ready = await waitFor("StreamReady through TLS and user/password", async () => {
-    const c = condition(await cluster.get(`${NS_PATH}/secure`), "StreamReady");
-    return c?.status === "True" && c;
-  }).catch(async (error: unknown) => {
-    throw new Error(
-      `${String(error)}: ${JSON.stringify(condition(await cluster.get(`${NS_PATH}/secure`), "StreamReady"))}`,
-    );
-  });
+  // Through TLS and user/password (the timeout names the condition last seen).
+  const { condition: ready } = await waitForCondition(cluster, "secure", "StreamReady", { status: "True" });
   t.regex(ready.message, /stream herald_default_secure ready/);
-  await waitFor("StreamReady of the nkey resource", async () => {
-    return condition(await cluster.get(`${NS_PATH}/nkey`), "StreamReady")?.status === "True";
-  });
+  await waitForCondition(cluster, "nkey", "StreamReady", { status: "True" });
 
   const env = await podEnvironment(cluster, "secure-edge", join(dir, "mounts"));
   t.is(env.HERALD_NATS_USER, "herald");

@@ -10,6 +10,7 @@ import {
   startCluster,
   streamInfo,
   waitFor,
+  waitForCondition,
 } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
@@ -144,19 +145,14 @@ test("NATS unreachable: StreamReady turns False (NatsUnavailable), and the chang
 
   await nats.stop();
   await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1, maxMsgsPerTopic: 77 } });
-  const down = await waitFor("NatsUnavailable", async () => {
-    const r = await cluster.get(`${NS_PATH}/news`);
-    return condition(r, "StreamReady")?.reason === "NatsUnavailable" && r;
+  const { resource: down } = await waitForCondition(cluster, "news", "StreamReady", {
+    reason: "NatsUnavailable",
   });
   t.is(condition(down, "Ready")?.status, "False");
   t.is(condition(down, "StreamReady")?.observedGeneration, 2);
 
   await nats.restart();
-  await waitFor(
-    "StreamReady again",
-    async () => condition(await cluster.get(`${NS_PATH}/news`), "StreamReady")?.status === "True",
-    90_000,
-  );
+  await waitForCondition(cluster, "news", "StreamReady", { status: "True" }, 90_000);
   t.is((await streamInfo(nats.url, "herald_default_news"))?.config.max_msgs_per_subject, 77);
   const events = (await cluster.get("/api/v1/namespaces/default/events")) as unknown as {
     items: { reason: string; type: string }[];

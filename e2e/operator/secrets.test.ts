@@ -5,14 +5,13 @@ import { startNats } from "../harness/nats-server.js";
 import type { KubeObject, WatchEvent } from "../fake-apiserver/store.js";
 import {
   applyResource,
-  condition,
   createSecret,
   DEPLOYMENTS,
   markRollout,
-  NS_PATH,
   startCluster,
   streamInfo,
   waitFor,
+  waitForCondition,
   type Cluster,
 } from "./harness.js";
 
@@ -31,10 +30,7 @@ async function setSecretData(cluster: Cluster, name: string, data: Record<string
 
 async function readyAgain(cluster: Cluster): Promise<void> {
   await markRollout(cluster, "news-edge");
-  await waitFor(
-    "Ready",
-    async () => condition(await cluster.get(`${NS_PATH}/news`), "Ready")?.status === "True",
-  );
+  await waitForCondition(cluster, "news", "Ready", { status: "True" });
 }
 
 test("rotating a referenced Secret rolls the edges and writes nothing else; other Secrets and keys change nothing", async (t) => {
@@ -88,10 +84,8 @@ test("rotating a referenced Secret rolls the edges and writes nothing else; othe
     },
   });
   t.deepEqual(withoutHash(rolled), withoutHash(created), "the hash is the only change to the Deployment");
-  const rolling = await waitFor("Ready False during the rollout", async () => {
-    const c = condition(await cluster.get(`${NS_PATH}/news`), "Ready");
-    return c?.status === "False" && c;
-  });
+  // During the rollout.
+  const { condition: rolling } = await waitForCondition(cluster, "news", "Ready", { status: "False" });
   t.is(rolling.reason, "RollingOut");
   await readyAgain(cluster);
 

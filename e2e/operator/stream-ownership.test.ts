@@ -17,14 +17,8 @@ import {
   startCluster,
   streamInfo,
   waitFor,
-  type Cluster,
+  waitForCondition,
 } from "./harness.js";
-
-const streamReady = (cluster: Cluster, name: string) =>
-  waitFor(`StreamReady of ${name}`, async () => {
-    const r = await cluster.get(`${NS_PATH}/${name}`);
-    return condition(r, "StreamReady")?.status === "True" && r;
-  });
 
 test("a second NotificationService on the same stream is refused (StreamConflict) and never deletes it", async (t) => {
   const nats = await startNats(t);
@@ -34,7 +28,7 @@ test("a second NotificationService on the same stream is refused (StreamConflict
   const shared = { nats: { url: nats.url }, stream: { name: "shared", replicas: 1 } };
 
   await applyResource(cluster, "first", shared);
-  const first = await streamReady(cluster, "first");
+  const { resource: first } = await waitForCondition(cluster, "first", "StreamReady", { status: "True" });
   const stream = (await streamInfo(nats.url, "shared"))!;
   t.is(stream.config.description, `herald: default/first uid ${first.metadata.uid}`);
 
@@ -42,9 +36,8 @@ test("a second NotificationService on the same stream is refused (StreamConflict
     ...shared,
     stream: { ...shared.stream, maxMsgsPerTopic: 7, deletePolicy: "Delete" },
   });
-  const second = await waitFor("the conflict", async () => {
-    const r = await cluster.get(`${NS_PATH}/second`);
-    return condition(r, "StreamReady")?.reason === "StreamConflict" && r;
+  const { resource: second } = await waitForCondition(cluster, "second", "StreamReady", {
+    reason: "StreamConflict",
   });
   const message = `stream shared belongs to NotificationService default/first (uid ${first.metadata.uid}); choose another spec.stream.name`;
   t.like(condition(second, "StreamReady"), { status: "False", message });
@@ -121,7 +114,7 @@ test("a stream without an owner (created by an edge) is claimed by the resource 
   const operator = await cluster.startOperator("op-1");
   t.teardown(() => operator.kill("SIGKILL"));
   await applyResource(cluster, "news", spec);
-  const news = await streamReady(cluster, "news");
+  const { resource: news } = await waitForCondition(cluster, "news", "StreamReady", { status: "True" });
   const claimed = (await streamInfo(nats.url, "edge-made"))!;
   t.is(claimed.config.description, `herald: default/news uid ${news.metadata.uid}`);
   t.is(claimed.created, created.created, "claimed, not re-created");
