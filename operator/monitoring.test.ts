@@ -5,17 +5,9 @@
 import test from "ava";
 import { validateAny, type Rendered as Manifest } from "../e2e/operator/monitoring-kit.js";
 import { hpaName, METRICS_PORT, renderAll, renderPodMonitor, renderScaledObject } from "./render.js";
-import { parseSpec, type NotificationService } from "./spec.js";
+import { parseSpec } from "./spec.js";
+import { resource } from "./test/resource.js";
 import { autoscalingCondition } from "./status.js";
-
-function resource(spec: unknown): NotificationService {
-  return {
-    apiVersion: "herald.dev/v1alpha1",
-    kind: "NotificationService",
-    metadata: { name: "news", namespace: "prod", uid: "uid-1", generation: 1 },
-    spec: parseSpec(spec),
-  };
-}
 
 interface Rendered {
   kind: string;

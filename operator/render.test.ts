@@ -12,15 +12,7 @@ import {
   SpecError,
   type NotificationService,
 } from "./spec.js";
-
-function resource(spec: unknown): NotificationService {
-  return {
-    apiVersion: "herald.dev/v1alpha1",
-    kind: "NotificationService",
-    metadata: { name: "news", namespace: "prod", uid: "uid-1", generation: 1 },
-    spec: parseSpec(spec),
-  };
-}
+import { resource } from "./test/resource.js";
 
 const full = {
   nats: { url: "nats://nats.nats:4222", credentialsSecret: { name: "nats-creds", key: "herald.creds" } },
