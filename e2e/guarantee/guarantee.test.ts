@@ -46,6 +46,14 @@ const REGRESSIONS: (Omit<Fixed, "injects"> & { readonly found: string })[] = [
     found:
       "a client that had a re-created stream's messages resumed on an edge that had not adopted its epoch yet: it got recovered:false at the old head, then those messages again",
   },
+  {
+    seed: 8002,
+    backend: "jetstream-r3",
+    steps: 70,
+    faults: 6,
+    found:
+      "a topic emptied by max_age got its next message in the slot after prev 0 as the window of the first one ended: one replica took it for a duplicate, the others stored it, and a resume read the follower's head one seq off (recovered:false)",
+  },
 ];
 
 const zeros = Object.fromEntries(VIOLATIONS.map((v) => [v, 0])) as Record<Violation, number>;
