@@ -97,8 +97,7 @@ test("helm uninstall with the example: the pre-delete hook deletes it while the 
     ),
     /STATUS: deployed[\s\S]*no anonymous access/,
   );
-  const operator = await runChartOperator(cluster, "chart-op");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await runChartOperator(cluster, "chart-op");
   await waitFor("the example's stream", () => streamInfo(nats.url, "herald_default_demo"));
   await waitFor("the example's edges", () => cluster.get(`${DEPLOYMENTS}/demo-edge`));
   const configMap = (await cluster.get("/api/v1/namespaces/default/configmaps/demo-edge")) as KubeObject & {
@@ -176,7 +175,6 @@ test("helm upgrade to a new edge image rolls the edges that follow the operator;
   ];
   await helm(cluster, "install", "herald", chart, ...flags("1.0.0"));
   let operator = await runChartOperator(cluster, "op-v1");
-  t.teardown(() => operator.kill("SIGKILL"));
   const base = { nats: { url: nats.url }, stream: { replicas: 1 } };
   await applyResource(cluster, "follows", base);
   await applyResource(cluster, "pinned", { ...base, edge: { image: "registry.example.com/edge:0.9.0" } });

@@ -23,8 +23,7 @@ type Deployment = KubeObject & {
 test("an edge started with the rendered environment serves on the operator's stream", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
-  const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-1");
   const jwtSecret = "s".repeat(40);
   const secret = (name: string, key: string, value: string) =>
     JSON.stringify({

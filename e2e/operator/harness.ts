@@ -1,6 +1,6 @@
 // Test harness for the operator: the FAKE Kubernetes API server with the generated CRD installed by
 // real kubectl, a real nats-server, and real operator processes (spawned, killed by their pids).
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +41,7 @@ export interface OperatorProcess {
   http(path: string): Promise<{ status: number; text: string }>;
   /** Sum of a counter (all label values) from the operator's /metrics. */
   metric(name: string): Promise<number>;
+  /** Kills it and waits until it is gone; the cluster kills every operator still running when the test ends. */
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
@@ -61,9 +62,11 @@ export async function startCluster(t: Teardown): Promise<Cluster> {
   const api = await startFakeApiServer();
   const dir = mkdtempSync(join(tmpdir(), "herald-operator-"));
   const kubeconfig = writeKubeconfig(join(dir, "kubeconfig"), api.url);
-  const children = new Set<ChildProcess>();
+  /** How to kill each operator process still running, and wait until it is gone. */
+  const operators = new Set<(signal: NodeJS.Signals) => Promise<void>>();
   t.teardown(async () => {
-    for (const child of children) child.kill("SIGKILL");
+    // Every operator is gone before the API server it watches, so no test needs to stop its own.
+    await Promise.all([...operators].map((kill) => kill("SIGKILL")));
     await api.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -122,11 +125,16 @@ export async function startCluster(t: Teardown): Promise<Cluster> {
         },
         stdio: ["ignore", "pipe", "pipe"],
       });
-      children.add(child);
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      const kill = async (signal: NodeJS.Signals) => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        await exited;
+        operators.delete(kill);
+      };
+      operators.add(kill);
       let output = "";
       child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
       child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
       await waitFor(
         `operator ${name} to start`,
         () =>
@@ -147,11 +155,7 @@ export async function startCluster(t: Teardown): Promise<Cluster> {
             .filter((line) => line.startsWith(`${metricName}{`) || line.startsWith(`${metricName} `))
             .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
         },
-        async kill(signal) {
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          await exited;
-          children.delete(child);
-        },
+        kill,
       };
     },
   };

@@ -36,7 +36,6 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
   const spec = {
     nats: { url: nats.url },
     stream: { replicas: 1, maxAge: "1h", maxMsgsPerTopic: 50 },
@@ -210,8 +209,7 @@ test("create, become Ready, change, scale and delete (Retain) a NotificationServ
 test("autoscaling hands replicas to the HPA; an Ingress when asked; delete (Delete) removes the stream", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
-  const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-1");
   const spec = {
     nats: { url: nats.url },
     stream: { replicas: 1, deletePolicy: "Delete", name: "live" },
@@ -285,8 +283,7 @@ test("autoscaling hands replicas to the HPA; an Ingress when asked; delete (Dele
 test("an unsafe stream change is refused with a clear condition, never applied", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
-  const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-1");
   const spec = { nats: { url: nats.url }, stream: { replicas: 1, storage: "file" } };
   await apply(cluster, "safe", spec);
   await waitFor("the stream", () => streamInfo(nats.url, "herald_default_safe"));
@@ -357,7 +354,6 @@ test("a spec the edges would refuse at start (a cross-field check) is InvalidSpe
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
   // Valid for the CRD schema field by field, but sendBufferBytes (default 1 MiB) < 2 * maxFrameBytes:
   // today's CRD refuses it (CEL), a resource stored under an older one reaches the operator.
   storeUnvalidated(cluster, "big", {
@@ -432,8 +428,7 @@ test("an invalid resource is refused by kubectl with the schema's message", asyn
 test("a spec that slips past the schema is reported as InvalidSpec, and nothing is rendered", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
-  const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-1");
   storeUnvalidated(cluster, "odd", {
     nats: { url: nats.url },
     stream: { replicas: 1 },
@@ -456,7 +451,6 @@ test("a missing NATS credentials Secret is NatsCredentialsMissing, not retried; 
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
   await apply(cluster, "creds", {
     nats: { url: nats.url, credentialsSecret: { name: "nats-creds", key: "user.creds" } },
     stream: { replicas: 1 },

@@ -67,7 +67,6 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-mon", { HERALD_OPERATOR_RESYNC_SECONDS: "2" });
-  t.teardown(() => operator.kill("SIGKILL"));
   const metricsUrl = await waitFor("the operator's metrics port", async () => {
     const port = /listening on :(\d+)/.exec(operator.output())?.[1];
     return port && `http://127.0.0.1:${port}`;

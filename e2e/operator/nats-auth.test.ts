@@ -112,8 +112,7 @@ test("NATS with TLS (client certificates verified), user/password or nkey, and a
   };
 
   const cluster = await startCluster(t);
-  const operator = await cluster.startOperator("op-tls");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-tls");
   await createSecret(cluster, "nats-user", { username: "herald", password: "s3cret-pass" });
   await createSecret(cluster, "nats-ca", { "ca.crt": pem.ca });
   await createSecret(cluster, "nats-client", { "tls.crt": pem.clientCert, "tls.key": pem.clientKey });

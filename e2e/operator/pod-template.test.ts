@@ -41,7 +41,6 @@ test("podTemplate, rollout, Service, Ingress and HTTPRoute land in the objects a
   const operator = await cluster.startOperator("op-1", {
     HERALD_OPERATOR_EDGE_IMAGE: "registry.example.com/edge:7",
   });
-  t.teardown(() => operator.kill("SIGKILL"));
   await createSecret(cluster, "herald-jwt", { secret: "j".repeat(40) });
   const podTemplate = {
     labels: { team: "notifications" },

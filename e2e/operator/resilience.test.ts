@@ -24,7 +24,6 @@ test("the API server restarts mid-watch with compacted history: the operator re-
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
   await apply(cluster, "one", { nats: { url: nats.url }, stream: { replicas: 1 } });
   await waitFor("one's Deployment", () => cluster.get(`${DEPLOYMENTS}/one-edge`));
   await waitFor(
@@ -69,10 +68,8 @@ test("two operators: exactly one reconciles; the other takes over when the leade
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const first = await cluster.startOperator("op-a");
-  t.teardown(() => first.kill("SIGKILL"));
   await waitFor("op-a to lead", () => first.output().includes("became leader"));
   const second = await cluster.startOperator("op-b");
-  t.teardown(() => second.kill("SIGKILL"));
 
   await apply(cluster, "news", {
     nats: { url: nats.url },
@@ -138,8 +135,7 @@ test("two operators: exactly one reconciles; the other takes over when the leade
 test("NATS unreachable: StreamReady turns False (NatsUnavailable), and the change lands once NATS is back", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
-  const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-1");
   await apply(cluster, "news", { nats: { url: nats.url }, stream: { replicas: 1 } });
   await waitFor("the stream", () => streamInfo(nats.url, "herald_default_news"));
 
@@ -170,7 +166,6 @@ test("/healthz fails while the leader is stuck (watches failing, or a reconcile 
     HERALD_OPERATOR_STUCK_SECONDS: "2",
     HERALD_OPERATOR_RESYNC_SECONDS: "1",
   });
-  t.teardown(() => operator.kill("SIGKILL"));
   await waitFor("op-1 to lead", () => operator.output().includes("became leader"));
   await apply(cluster, "news", {
     nats: { url: nats.url },

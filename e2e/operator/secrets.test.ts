@@ -37,7 +37,6 @@ test("rotating a referenced Secret rolls the edges and writes nothing else; othe
   const nats = await startNats(t);
   const cluster = await startCluster(t);
   const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
   await createSecret(cluster, "api-keys", { keys: "key-one" });
   await createSecret(cluster, "jwt", { secret: "s".repeat(40) });
   await createSecret(cluster, "unrelated", { x: "1" });

@@ -23,8 +23,7 @@ import {
 test("a second NotificationService on the same stream is refused (StreamConflict) and never deletes it", async (t) => {
   const nats = await startNats(t);
   const cluster = await startCluster(t);
-  const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-1");
   const shared = { nats: { url: nats.url }, stream: { name: "shared", replicas: 1 } };
 
   await applyResource(cluster, "first", shared);
@@ -111,8 +110,7 @@ test("a stream without an owner (created by an edge) is claimed by the resource 
   ).streams.add({ ...desiredStreamConfig(edgeConfig(resource, parseSpec(spec))), allow_direct: false });
   t.is(created.config.description, undefined);
 
-  const operator = await cluster.startOperator("op-1");
-  t.teardown(() => operator.kill("SIGKILL"));
+  await cluster.startOperator("op-1");
   await applyResource(cluster, "news", spec);
   const { resource: news } = await waitForCondition(cluster, "news", "StreamReady", { status: "True" });
   const claimed = (await streamInfo(nats.url, "edge-made"))!;
