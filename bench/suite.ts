@@ -98,6 +98,7 @@ async function main(): Promise<void> {
       batch: 100,
       httpInFlight: 8,
       backends: targets.includes("herald-embedded") ? ["embedded", "jetstream"] : ["jetstream"],
+      target,
     });
     show(
       "publish",

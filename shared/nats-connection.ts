@@ -23,8 +23,15 @@ export interface NatsAccess {
   jetstreamDomain?: string;
 }
 
-/** The authentication and TLS part of nats.js connection options. */
-export function natsConnectionOptions(access: NatsAccess): Pick<ConnectionOptions, "authenticator" | "tls"> {
+/**
+ * The authentication and TLS part of nats.js connection options, and no async traces: by default
+ * nats.js makes an Error (a stack trace) for every request in case it times out, which took a
+ * quarter of an edge's CPU under publish load (docs/performance.md); errors here are wrapped with
+ * what was being done instead.
+ */
+export function natsConnectionOptions(
+  access: NatsAccess,
+): Pick<ConnectionOptions, "authenticator" | "tls" | "noAsyncTraces"> {
   const encoder = new TextEncoder();
   let authenticator: Authenticator | undefined;
   if (access.creds !== undefined) authenticator = credsAuthenticator(encoder.encode(access.creds));
@@ -33,7 +40,7 @@ export function natsConnectionOptions(access: NatsAccess): Pick<ConnectionOption
   else if (access.user !== undefined)
     authenticator = usernamePasswordAuthenticator(access.user, access.password);
   const tls = access.tls && (access.tls.ca ?? access.tls.cert) !== undefined ? { ...access.tls } : undefined;
-  return { ...(authenticator ? { authenticator } : {}), ...(tls ? { tls } : {}) };
+  return { noAsyncTraces: true, ...(authenticator ? { authenticator } : {}), ...(tls ? { tls } : {}) };
 }
 
 /** A stable key for a connection pool: the same servers and access share one connection. */

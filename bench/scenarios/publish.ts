@@ -9,16 +9,18 @@ import { Cleanup } from "../cleanup.js";
 import { payload } from "../lib/payload.js";
 import { sampleAll } from "../lib/proc.js";
 import { type Row } from "../lib/report.js";
-import { startHerald, type HeraldEdge } from "../lib/targets.js";
+import { startHerald, type HeraldEdge, type TargetOptions } from "../lib/targets.js";
 
 export interface PublishOptions {
   readonly messages: number;
   /** WebSocket and raw publishes in flight. */
   readonly window: number;
-  /** Messages per HTTP request; requests in flight (the edge stores one request's items in turn). */
+  /** Messages per HTTP request; requests in flight (the edge hands a request's items to the log at once). */
   readonly batch: number;
   readonly httpInFlight: number;
   readonly backends: ("embedded" | "jetstream")[];
+  /** Options of the Herald edges (a CPU profile). */
+  readonly target?: TargetOptions;
 }
 
 /** Runs `count` jobs with at most `window` in flight; returns the messages per second. */
@@ -115,7 +117,7 @@ export async function publish(options: PublishOptions): Promise<Row[]> {
   for (const backend of options.backends) {
     const cleanup = new Cleanup();
     try {
-      const edge = await startHerald(cleanup, backend === "jetstream");
+      const edge = await startHerald(cleanup, backend === "jetstream", options.target);
       const runs: [string, string, () => Promise<number>][] = [
         ["HTTP batches", "bench.pub-http", () => viaHttp(edge, "bench.pub-http", options)],
         ["WebSocket pub", "bench.pub-ws", () => viaWs(edge, "bench.pub-ws", options)],
