@@ -45,7 +45,9 @@ export function parseMarkingInexact(text: string): unknown {
 
 /** Whether the JSON number literal `source` has the same decimal value as the double `value`'s shortest form. */
 export function sameDecimal(source: string, value: number): boolean {
-  return canonical(source) === canonical(JSON.stringify(value));
+  const shortest = JSON.stringify(value);
+  // Most literals are already the shortest form: equal text, no canonical form needed.
+  return source === shortest || canonical(source) === canonical(shortest);
 }
 
 /** A decimal literal as sign, significant digits and the position of the point: "-12.50e1" → "-125e2". */
