@@ -232,14 +232,19 @@ export class JetStreamBackend implements Backend {
     // The hub counts this read in backendReads (by purpose); the backend counts only its own.
     this.ensureReady();
     try {
-      const epoch = this.currentEpoch;
-      const result = await readHistory(this.reader, epoch, topic, from, limit);
-      if (result.messages.length === 0) return result;
-      // Epoch before delivery: what was read belongs to `epoch` only if it is still the stream's.
-      await this.confirmEpoch();
-      return this.currentEpoch === epoch
-        ? result
-        : { epoch: this.currentEpoch, head: 0, recovered: false, messages: [] };
+      // A read from the start (after 0, or the last K) means the same in every epoch: if the stream
+      // was re-created meanwhile, it is read again in the new one (a few times at most).
+      const anyEpoch = "last" in from || from.after === 0;
+      for (let attempt = 1; ; attempt++) {
+        const epoch = this.currentEpoch;
+        const result = await readHistory(this.reader, epoch, topic, from, limit);
+        if (result.messages.length === 0) return result;
+        // Epoch before delivery: what was read belongs to `epoch` only if it is still the stream's.
+        await this.confirmEpoch();
+        if (this.currentEpoch === epoch) return result;
+        if (!anyEpoch || attempt >= 3)
+          return { epoch: this.currentEpoch, head: 0, recovered: false, messages: [] };
+      }
     } catch (err) {
       const failure = unavailable(err, `reading ${topic}`);
       if (failure instanceof JetStreamTimeoutError) this.metrics.jetstreamTimeouts.inc({ op: "read" });

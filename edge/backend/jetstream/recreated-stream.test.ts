@@ -108,3 +108,23 @@ test("the first message of a topic (prev 0) on a feed at 0 is not taken for the 
     ['"new"'],
   );
 });
+
+test("a read from the start on an edge that has not seen the stream re-created yet is answered in the new epoch, with its messages", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  await backend.publish({ topic: "h", data: "old" });
+  const oldEpoch = backend.epoch();
+  await recreate(nats.url);
+  const { backend: fresh } = await startBackend(t, nats.url);
+  const stored = await fresh.publish({ topic: "h", data: "new" });
+  for (const from of [{ after: 0, orOldest: true }, { last: 5 }] as const) {
+    const read = await backend.read("h", from, 10);
+    t.not(read.epoch, oldEpoch, JSON.stringify(from));
+    t.like(read, { epoch: fresh.epoch(), recovered: true }, JSON.stringify(from));
+    t.deepEqual(
+      read.messages.map((m) => [m.seq, m.data]),
+      [[stored.seq, "new"]],
+      JSON.stringify(from),
+    );
+  }
+});
