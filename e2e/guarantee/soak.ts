@@ -32,6 +32,8 @@ for (const b of backends) {
 }
 const STEPS: Record<BackendName, number> = { embedded: 120, jetstream: 90, "jetstream-r3": 70 };
 const FAULTS: Record<BackendName, number> = { embedded: 4, jetstream: 8, "jetstream-r3": 6 };
+/** One run takes about a minute at most; one still going after this is stuck. */
+const RUN_LIMIT_MS = 5 * 60_000;
 
 console.log(`guarantee soak: seed ${seed}, ${minutes} min, backends ${backends.join(", ")}`);
 const deadline = Date.now() + minutes * 60_000;
@@ -52,11 +54,18 @@ for (let i = 0; i < maxRuns && (i === 0 || Date.now() < deadline); i++) {
   const scope = new Scope();
   current = scope;
   try {
-    const result = await runScenario(
-      scope,
-      scenario,
-      values.verbose ? (line) => console.log(`  ${line}`) : undefined,
-    );
+    // A run that hangs (a wait that never ends) must not hold the soak: it fails, and its
+    // processes go with its scope.
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      runScenario(scope, scenario, values.verbose ? (line) => console.log(`  ${line}`) : undefined),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`did not finish within ${RUN_LIMIT_MS / 60_000} min`)),
+          RUN_LIMIT_MS,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     results.push(result);
     console.log(runLine(result));
     if (values.verbose)
