@@ -263,3 +263,22 @@ test("a retry stored again after the duplicate window, acked with its second cop
     t.deepEqual(only(check(m, [], E1)), expected, `${gapMs} ms apart`);
   }
 });
+
+test("a position whose message was stored only after the answer did not exist when asked: recovered:false then is not needless", (t) => {
+  const m = model({ backend: "jetstream" });
+  store(m, [1, 6]);
+  // Asked for seq 1 (a guessed position) before it was stored at T0 + 1: answered at the head, 0.
+  const early = segment({
+    cause: "resume",
+    asked: { epoch: E1, seq: 1 },
+    recovered: false,
+    start: 0,
+    tSend: T0 - 100,
+    tAnswer: T0 - 90,
+    deliveries: [d(1, 0), d(6, 1)],
+  });
+  t.deepEqual(only(check(m, [chain([early])], E1)), {});
+  // Asked after it was stored, the same answer is needless.
+  const late = { ...early, tSend: T0 + 100, tAnswer: T0 + 110 };
+  t.deepEqual(only(check(m, [chain([late])], E1)), { needlessUnrecovered: 1 });
+});

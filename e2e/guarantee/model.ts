@@ -346,6 +346,9 @@ export class LogModel {
       // A seq of another topic is no position of this one; a seq the model never learnt may be.
       return other !== undefined && other !== topic ? "no" : "maybe";
     }
+    // A position whose message did not exist yet (a guessed seq that a later message took) is
+    // beyond the head when asked; stored while the request was out, it may be either.
+    if (own && own.storedMin > tFrom) return own.storedMin > tTo ? "no" : "maybe";
     const next = log.find((m) => m.seq > seq);
     if (next === undefined) {
       if (seq === 0) return "yes";
