@@ -11,6 +11,9 @@ import { chainProblem, Recorder, startBackend } from "../../../e2e/harness/jetst
 import { sleep, waitFor } from "../../../e2e/harness/wait.js";
 import { PREV_HEADER } from "./codec.js";
 import type { PublishOutcome } from "../backend.js";
+import { JetStreamBackend } from "./jetstream-backend.js";
+import { EdgeMetrics } from "../../common/metrics.js";
+import { createLogger } from "../../../shared/log.js";
 import { loadConfig } from "../../../shared/config.js";
 import { storedSubject } from "../../../shared/stream-config.js";
 
@@ -95,4 +98,35 @@ test("R3: a msgId is held for the duplicate window from its claim; after it the 
   t.false(second.dup);
   t.true(second.seq > first.seq);
   t.deepEqual(await a.publish({ topic: "window", data: '"2"', msgId: "w" }), { seq: second.seq, dup: true });
+});
+
+test("an edge warns once, at start, when a replicated stream's duplicate window is shorter than 30 s; not with the default", async (t) => {
+  const cluster = await startNatsCluster(t, 3);
+  const warnings = async (stream: string, env: Record<string, string>) => {
+    const lines: string[] = [];
+    const config = loadConfig({
+      HERALD_NATS_URL: cluster.urls.join(","),
+      HERALD_STREAM_REPLICAS: "3",
+      HERALD_STREAM: stream,
+      HERALD_SUBJECT_PREFIX: stream.toLowerCase(),
+      ...env,
+    });
+    const backend = new JetStreamBackend(
+      config,
+      new EdgeMetrics(),
+      createLogger("info", { write: (line) => lines.push(line) }),
+    );
+    t.teardown(() => backend.close());
+    await backend.start();
+    return lines.map((line) => JSON.parse(line) as { event: string; detail?: string });
+  };
+  const short = (await warnings("SHORT", { HERALD_DUPLICATE_WINDOW_SECONDS: "10" })).filter(
+    (line) => line.event === "stream_short_window",
+  );
+  t.is(short.length, 1);
+  t.regex(short[0]!.detail!, /^stream SHORT has 3 replicas and a duplicate window of 10 s: /);
+  t.deepEqual(
+    (await warnings("LONG", {})).filter((line) => line.event === "stream_short_window"),
+    [],
+  );
 });

@@ -72,6 +72,8 @@ const CONNECT_BACKOFF_MAX_MS = 5000;
 const STREAM_PROBE_INTERVAL_MS = 5000;
 /** JetStream reads in flight at once for catch-ups after a reconnect and for head checks. */
 const BULK_READ_CONCURRENCY = 16;
+/** Below this duplicate window a replicated stream gets a warning (see useStream). */
+const MIN_REPLICATED_WINDOW_SECONDS = 30;
 /** Pause between attempts to re-check the stream after a reconnect. */
 const RECOVER_RETRY_MS = 500;
 /** Request timeout for creating read consumers (a failed one falls back to direct gets). */
@@ -168,8 +170,7 @@ export class JetStreamBackend implements Backend {
     try {
       const { info, drift } = await this.ensureStreamPatiently(this.manager());
       this.currentEpoch = epochOf(info);
-      this.writer.useStream(info.config);
-      this.logDrift(drift);
+      this.useStream(info.config, drift);
       this.setStatus("ready", this.readyDetail());
     } catch (err) {
       if (!(err instanceof BackendUnavailableError)) {
@@ -289,11 +290,22 @@ export class JetStreamBackend implements Backend {
     }
   }
 
-  /** Limits of an existing stream that differ from this edge's configuration. */
-  private logDrift(drift: readonly string[]): void {
+  /**
+   * The stream as checked: the writer takes what it needs of it, and the first time the edge warns
+   * about limits that differ from its configuration and about a duplicate window too short for
+   * replicas (docs/design.md#why-slots-and-claims-on-replicated-streams).
+   */
+  private useStream(config: StreamInfo["config"], drift: readonly string[] | undefined): void {
+    this.writer.useStream(config);
+    if (!drift) return;
     for (const line of drift)
       this.log.log("warn", "stream_drift", {
         detail: `${line} (left as it is: the stream's owner manages its limits)`,
+      });
+    const windowSeconds = (config.duplicate_window ?? 0) / 1e9;
+    if (config.num_replicas > 1 && windowSeconds < MIN_REPLICATED_WINDOW_SECONDS)
+      this.log.log("warn", "stream_short_window", {
+        detail: `stream ${config.name} has ${config.num_replicas} replicas and a duplicate window of ${windowSeconds} s: a replica that is away longer than that can store a duplicate the others refused; keep it at ${MIN_REPLICATED_WINDOW_SECONDS} s or more (HERALD_DUPLICATE_WINDOW_SECONDS)`,
       });
   }
 
@@ -467,8 +479,7 @@ export class JetStreamBackend implements Backend {
           const first = this.currentEpoch === "";
           const { info, drift } = await ensureStream(this.manager(), this.desired);
           withLeader(info);
-          this.writer.useStream(info.config);
-          if (first) this.logDrift(drift);
+          this.useStream(info.config, first ? drift : undefined);
           this.adoptEpoch(epochOf(info));
           for (const feed of this.feeds) feed.catchUp();
           this.setStatus("ready", this.readyDetail());
