@@ -97,6 +97,7 @@ const MAX_IN_FLIGHT = 64;
 /** After a seq came out other than predicted, publishes go one at a time per topic this long. */
 const SERIAL_AFTER_MISPREDICTION_MS = 1000;
 const EMPTY = new Uint8Array(0);
+const ENCODER = new TextEncoder();
 
 interface Job {
   readonly input: PublishInput;
@@ -120,6 +121,7 @@ interface Job {
 
 /** A publish sent without an answer: maybe stored. */
 interface Unsettled {
+  /** Empty for no attempt: a search for a msgId from `floor`. */
   readonly publishId: string;
   /** The prev it was sent with: if stored, its seq is above this. */
   readonly floor: number;
@@ -153,6 +155,15 @@ class Lane {
   inFlight = 0;
   /** The seq predicted for the last job sent, while it is in flight and the chain stands. */
   tail: number | undefined;
+
+  /**
+   * Nothing more of the topic is sent before the stream is read from `attempt.floor` on: to settle
+   * that attempt, or (with no publishId) to search for a msgId.
+   */
+  readFrom(attempt: Unsettled): void {
+    this.unsettled.push(attempt);
+    this.mustRead = true;
+  }
 }
 
 /** Writes messages to the stream so that each stored message carries its true prev. */
@@ -281,8 +292,7 @@ export class StreamWriter {
   private send(topic: string, lane: Lane, job: Job, expected: number, fence?: Fence): void {
     if (typeof job.searched === "number" && expected > job.searched) {
       // The head moved past where the stream was searched for this msgId: search first.
-      lane.unsettled.push({ publishId: "", floor: job.searched });
-      lane.mustRead = true;
+      lane.readFrom({ publishId: "", floor: job.searched });
       requeue(lane, job);
       return;
     }
@@ -310,7 +320,7 @@ export class StreamWriter {
     const msgId = input.msgId === undefined ? undefined : msgIdHeader(input.topic, input.msgId);
     if (msgId !== undefined) h.set(MSG_ID_HEADER, msgId);
     this.js()
-      .publish(storedSubject(this.prefix, topic), new TextEncoder().encode(input.data), {
+      .publish(storedSubject(this.prefix, topic), ENCODER.encode(input.data), {
         headers: h,
         msgID: !this.replicated
           ? msgId
@@ -329,9 +339,8 @@ export class StreamWriter {
           if (ack.duplicate && this.replicated) {
             // The slot after `expected` is taken: by an earlier attempt of this job, or by another
             // message. Which one, the stream tells.
-            lane.unsettled.push({ publishId, floor: expected });
+            lane.readFrom({ publishId, floor: expected });
             lane.takenSlot = { prev: expected, by: ack.seq };
-            lane.mustRead = true;
             requeue(lane, job);
             this.settled(topic, lane);
             return;
@@ -365,8 +374,7 @@ export class StreamWriter {
   ): void {
     if (!isDefiniteApiError(err)) {
       // No answer: maybe stored. Settled from the stream before anything else of the topic is sent.
-      lane.unsettled.push(attempt);
-      lane.mustRead = true;
+      lane.readFrom(attempt);
       requeue(lane, job);
       return;
     }
@@ -467,8 +475,7 @@ export class StreamWriter {
                 job.claimAfter = existing;
               } else {
                 job.searched = existing;
-                lane.unsettled.push({ publishId: "", floor: existing });
-                lane.mustRead = true;
+                lane.readFrom({ publishId: "", floor: existing });
               }
               this.settled(topic, lane);
             },
