@@ -15,7 +15,8 @@ export async function readHistory(
 ): Promise<ReadResult> {
   const count = Math.max(0, Math.floor(limit));
   // "No message" from a replica that lags would be taken for an empty topic: the leader decides.
-  const newest = (await reader.last(topic)) ?? (await reader.last(topic, true));
+  const newest =
+    (await reader.last(topic)) ?? (reader.replicated ? await reader.last(topic, true) : undefined);
   let head = newest?.seq ?? 0;
   if ("last" in from) {
     const messages = await lastMessages(reader, topic, newest, Math.max(0, Math.floor(from.last)));

@@ -297,6 +297,7 @@ export class JetStreamBackend implements Backend {
    */
   private useStream(config: StreamInfo["config"], drift: readonly string[] | undefined): void {
     this.writer.useStream(config);
+    this.reader.replicated = config.num_replicas > 1;
     if (!drift) return;
     for (const line of drift)
       this.log.log("warn", "stream_drift", {

@@ -72,6 +72,7 @@ test("a replica that has not applied a topic's first message yet does not make t
   const first = await backend.publish({ topic: "new", data: "1" });
   // A follower that has not applied it: no message for the topic.
   const lagging = Object.create(real) as StreamReader;
+  lagging.replicated = true;
   lagging.last = async (topic, fromLeader) => (fromLeader ? real.last(topic, true) : undefined);
   const read = await readHistory(lagging, backend.epoch(), "new", { after: 0 }, 100);
   t.like(read, { recovered: true, head: first.seq });

@@ -36,6 +36,9 @@ export class StreamReader {
     private readonly prefix: string,
   ) {}
 
+  /** The stream has replicas: a direct get may come from one that lags (set from the stream's info). */
+  replicated = false;
+
   /**
    * The topic's last message, or undefined for a topic with no retained message. A direct get may
    * be answered by a follower that has not applied the newest messages yet; `fromLeader` asks the
