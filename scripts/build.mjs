@@ -1,7 +1,7 @@
 // `npm run build [-- OUTDIR]`: compiles the production code (tsconfig.build.json, test code and
 // test support excluded) to JavaScript in OUTDIR (default dist/), and copies the edge's static
 // files (edge/public: the demo page and the committed SDK bundle) next to the compiled edge, so
-// that OUTDIR is everything the images run (edge/Dockerfile, operator/Dockerfile): no tsx at run time.
+// that OUTDIR is everything the images run (the Dockerfile's edge and operator targets): no tsx at run time.
 import { execFileSync } from "node:child_process";
 import { cpSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,7 +1,7 @@
-// The images run compiled JavaScript: `npm run build` (what both Dockerfiles run) produces every
-// entrypoint they and the chart's hook name, no test code lands in it, the Dockerfiles are
-// multi-stage on Node 24 and run as a non-root uid, and the compiled edge and operator start with
-// plain node (no tsx), as they do in their images.
+// The images run compiled JavaScript: `npm run build` (what the Dockerfile's build stage runs)
+// produces every entrypoint its targets and the chart's hook name, no test code lands in it, both
+// targets are multi-stage on Node 24 and run as a non-root uid, and the compiled edge and operator
+// start with plain node (no tsx), as they do in their images.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -15,7 +15,9 @@ import { writeKubeconfig } from "../fake-apiserver/kubeconfig.js";
 const run = promisify(execFile);
 // Inside the repository, so that the compiled code resolves node_modules as it does in /app.
 const OUT = join(ROOT, ".tools", `build-test-${process.pid}`);
-const DOCKERFILES = ["edge/Dockerfile", "operator/Dockerfile"];
+const DOCKERFILE = "Dockerfile";
+/** The images, each a final stage of the Dockerfile (`docker build --target <image>`). */
+const TARGETS = ["edge", "operator"];
 
 test.before(async () => {
   await run("npm", ["run", "--silent", "build", "--", OUT], { cwd: ROOT, timeout: 300_000 });
@@ -28,32 +30,62 @@ function files(dir: string): string[] {
   );
 }
 
-/** The final stage of a Dockerfile: its FROM, USER and CMD/ENTRYPOINT (exec form). */
-function finalStage(path: string) {
+/** The Dockerfile's stages: each FROM (its base: an image or an earlier stage) and its lines. */
+function stages(path: string) {
   const lines = readFileSync(join(ROOT, path), "utf8")
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
-  const froms = lines.filter((line) => /^FROM /i.test(line));
-  const stage = lines.slice(lines.lastIndexOf(froms[froms.length - 1]!));
+  const result: { from: string; base: string; name?: string; lines: string[] }[] = [];
+  for (const line of lines) {
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) result.push({ from: line, base: from[1]!, name: from[2], lines: [] });
+    result[result.length - 1]?.lines.push(line);
+  }
+  return result;
+}
+
+/**
+ * One target of the Dockerfile: the FROM lines of the whole file (every stage's base resolved to
+ * its image), and the USER and CMD/ENTRYPOINT (exec form) the target runs with, through the stages
+ * it is built on.
+ */
+function target(path: string, name: string) {
+  const all = stages(path);
+  const byName = (stageName: string) => all.find((stage) => stage.name === stageName);
+  const chain: typeof all = [];
+  for (let stage = byName(name); stage; stage = byName(stage.base)) chain.unshift(stage);
+  const image = (stage: (typeof all)[number]): string => {
+    const base = byName(stage.base);
+    return base ? image(base) : stage.from;
+  };
+  const lines = chain.flatMap((stage) => stage.lines);
   const last = (instruction: string) =>
-    stage.filter((line) => line.toUpperCase().startsWith(`${instruction} `)).pop();
+    lines.filter((line) => line.toUpperCase().startsWith(`${instruction} `)).pop();
   const command = JSON.parse(
     (last("ENTRYPOINT") ?? last("CMD") ?? "CMD []").replace(/^\S+\s+/, ""),
   ) as string[];
-  return { froms, user: last("USER")?.split(/\s+/)[1], command, text: stage.join("\n") };
+  return {
+    found: chain.length > 0,
+    froms: all.map(image),
+    user: last("USER")?.split(/\s+/)[1],
+    command,
+    text: lines.join("\n"),
+  };
 }
 
-test("both Dockerfiles: multi-stage on Node 24, non-root, plain node on compiled JavaScript that the build produces", (t) => {
+test("both images of the Dockerfile: multi-stage on Node 24, non-root, plain node on compiled JavaScript that the build produces", (t) => {
   const buildScript = (
     JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { build: string } }
   ).scripts.build;
-  for (const path of DOCKERFILES) {
-    t.true(
-      readFileSync(join(ROOT, path), "utf8").includes(`RUN ${buildScript} `),
-      `${path} runs npm run build's command`,
-    );
-    const { froms, user, command, text } = finalStage(path);
+  t.true(
+    readFileSync(join(ROOT, DOCKERFILE), "utf8").includes(`RUN ${buildScript} `),
+    `${DOCKERFILE} runs npm run build's command`,
+  );
+  for (const name of TARGETS) {
+    const path = `${DOCKERFILE} --target ${name}`;
+    const { found, froms, user, command, text } = target(DOCKERFILE, name);
+    t.true(found, `${path}: a stage named ${name}`);
     t.true(froms.length >= 2, `${path} is multi-stage`);
     for (const from of froms) t.regex(from, /^FROM node:24[-.\w]*/i, `${path}: ${from}`);
     t.regex(
@@ -132,7 +164,7 @@ test("the compiled edge and operator start with plain node", async (t) => {
   t.regex(operator, /herald-operator compiled listening/);
 });
 
-test("the release workflow builds and pushes both images, from these Dockerfiles, on a version tag", (t) => {
+test("the release workflow builds and pushes both images, from the Dockerfile's targets, on a version tag", (t) => {
   const workflow = parse(readFileSync(join(ROOT, ".github/workflows/release.yml"), "utf8")) as {
     on: { push: { tags: string[] } };
     jobs: {
@@ -145,9 +177,10 @@ test("the release workflow builds and pushes both images, from these Dockerfiles
   t.deepEqual(workflow.on.push.tags, ["v*.*.*"]);
   const job = workflow.jobs.images;
   t.deepEqual(job.strategy.matrix.image.sort(), ["edge", "operator"]);
-  for (const image of job.strategy.matrix.image) t.true(existsSync(join(ROOT, image, "Dockerfile")));
+  for (const image of job.strategy.matrix.image) t.true(target(DOCKERFILE, image).found, image);
   const build = job.steps.find((step) => step.uses?.startsWith("docker/build-push-action"))!;
-  t.is(build.with?.file, "${{ matrix.image }}/Dockerfile");
+  t.is(build.with?.file, DOCKERFILE);
+  t.is(build.with?.target, "${{ matrix.image }}");
   t.is(build.with?.push, true);
   t.is(build.with?.context, ".");
 });
