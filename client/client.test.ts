@@ -119,6 +119,11 @@ test("a msg frame dropped on the wire is healed by re-subscription: nothing miss
   const { client } = newClient(t, { url: proxy.wsUrl });
   const { sub, values, messages } = received(client, "gap.stream");
   await waitFor("subscription confirmed", () => sub.position !== undefined);
+  const events: string[] = [];
+  sub.on("subscribing", ({ reason }) => events.push(`subscribing:${reason}`));
+  sub.on("subscribed", ({ wasRecovering, recovered }) =>
+    events.push(`subscribed:${wasRecovering}:${recovered}`),
+  );
 
   const dropped = proxy.dropEdgeFrame((frame) => frame.op === "msg" && (frame.data as { n: number }).n === 5);
   await publishRange(edge, "gap.stream", range(10));
@@ -129,6 +134,8 @@ test("a msg frame dropped on the wire is healed by re-subscription: nothing miss
   // The healed run is a proven chain: each prev is the seq delivered before it.
   for (let i = 1; i < messages.length; i++) t.is(messages[i]!.prev, messages[i - 1]!.seq);
   t.is(proxy.connectionsAccepted(), 1, "healed on the same connection, by re-subscribing");
+  // The application saw the repair: asked for again from its position, and recovered.
+  t.deepEqual(events, ["subscribing:repairing", "subscribed:true:true"]);
 });
 
 test("honours a reconnect frame: moves to a new connection and loses nothing", async (t) => {

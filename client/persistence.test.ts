@@ -117,6 +117,11 @@ test("a slow async handler gets messages one at a time, in order; past maxPendin
   });
   await waitFor("subscription confirmed", () => sub.position !== undefined);
   const subscribed = proxy.edgeFramesSeen("subok");
+  const events: string[] = [];
+  sub.on("subscribing", ({ reason }) => events.push(`subscribing:${reason}`));
+  sub.on("subscribed", ({ wasRecovering, recovered }) =>
+    events.push(`subscribed:${wasRecovering}:${recovered}`),
+  );
 
   // All 30 are stored while the handler is stuck on the first: the client holds at most 5.
   await publishRange(edge, topic, range(30));
@@ -130,6 +135,10 @@ test("a slow async handler gets messages one at a time, in order; past maxPendin
   await publishRange(edge, topic, [31]);
   await waitFor("live again", () => seen.length === 31);
   t.is(seen.at(-1), 31);
+  // Each pause is told as such, and each resume from the log recovered everything.
+  t.true(events.length >= 2, events.join(" "));
+  for (let i = 0; i < events.length; i += 2)
+    t.deepEqual(events.slice(i, i + 2), ["subscribing:paused", "subscribed:true:true"], events.join(" "));
 });
 
 test("maxPending must be a whole number of at least 1", async (t) => {

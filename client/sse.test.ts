@@ -94,6 +94,31 @@ test("a proxy that refuses WebSocket upgrades: the client falls back to SSE by i
   t.deepEqual(states, ["connecting", "open"]);
 });
 
+test('the fallback is configurable: transports ["websocket"] never uses SSE; fallbackAfter sets how many refusals come first', async (t) => {
+  const edge = await startTestEdge(t, TEST_EDGE_ENV);
+  const proxy = await startHttpProxy(t, { port: edge.port });
+  proxy.refuseUpgrades(true);
+  const { client, states } = newClient(t, { url: proxy.url, transports: ["websocket"] });
+  await waitFor("several refused upgrades", () => proxy.upgrades().refused >= 4, 10_000);
+  t.is(proxy.requests("/v1/sse"), 0, "no event stream was opened");
+  t.not(client.transport, "sse");
+  t.false(states.includes("open"));
+  client.close();
+
+  const later = await startHttpProxy(t, { port: edge.port });
+  later.refuseUpgrades(true);
+  const patient = newClient(t, { url: later.url, fallbackAfter: 4 });
+  const { sub, values } = received(patient.client, "fallback.after");
+  await sub.ready();
+  t.is(patient.client.transport, "sse");
+  t.true(later.requests("/v1/sse") >= 1, "the proxy counts event streams");
+  const { refused } = later.upgrades();
+  t.true(refused >= 4 && refused <= 6, `${refused} refused upgrades, then SSE`);
+  await publishRange(edge, "fallback.after", range(3));
+  await waitFor("3 messages", () => values.length === 3);
+  t.deepEqual(values, range(3));
+});
+
 test("the transport changes in the middle of a stream (upgrades start being refused): every message once, in order", async (t) => {
   const edge = await startTestEdge(t, TEST_EDGE_ENV);
   const proxy = await startHttpProxy(t, { port: edge.port });

@@ -130,7 +130,15 @@ async function setup(t: ExecutionContext): Promise<Setup> {
   };
 }
 
-type Report = { n?: number; seq?: number; prev?: number; published?: boolean[]; state?: string };
+type Report = {
+  n?: number;
+  seq?: number;
+  prev?: number;
+  published?: boolean[];
+  state?: string;
+  code?: number;
+  subscribed?: { wasRecovering: boolean; recovered: boolean };
+};
 
 /** Publishes 1..total to `topic` over HTTP, restarting the edge a third of the way, and checks what the consumer reported. */
 async function exercise(
@@ -173,6 +181,17 @@ async function exercise(
     all.some((r) => r.state === "reconnecting"),
     "the edge restart was a reconnect",
   );
+  // The token was refreshed on the open connection before its exp: the edge never closed with 4001.
+  t.deepEqual(
+    all.filter((r) => r.code === 4001),
+    [],
+    "no connection ended because its token expired",
+  );
+  // First subscribed live; after the restart, resumed from its position with nothing missed.
+  const subscribed = all.filter((r) => r.subscribed).map((r) => r.subscribed);
+  t.deepEqual(subscribed[0], { wasRecovering: false, recovered: false });
+  t.true(subscribed.length >= 2, "subscribed again after the restart");
+  for (const again of subscribed.slice(1)) t.deepEqual(again, { wasRecovering: true, recovered: true });
   // Open again at the end (a moment of `reconnecting` may still be going on as the last message lands).
   await waitFor(
     "open at the end",
