@@ -51,9 +51,10 @@ test("an edge on NATS with no way in warns at start, and its 401 and 4001 refusa
       .split("\n")
       .find((line) => line.includes('"no_way_in"'))!,
   ) as {
-    level: string | number;
+    level: string;
     detail: string;
   };
+  t.is(warning.level, "warn");
   t.regex(warning.detail, /anonymous access is off.*HERALD_JWT_SECRET.*HERALD_API_KEYS/);
 
   const refused = await fetch(`${edge.url}/v1/publish`, {

@@ -7,7 +7,7 @@ export class EdgeMetrics {
 
   readonly connections = new Gauge({
     name: "herald_connections",
-    help: "Open WebSocket connections.",
+    help: "Open WebSocket connections and SSE streams.",
     registers: [this.registry],
   });
   readonly subscriptions = new Gauge({
@@ -66,7 +66,7 @@ export class EdgeMetrics {
   });
   readonly publishLatency = new Histogram({
     name: "herald_publish_seconds",
-    help: "Time from publish request to durable acknowledgement.",
+    help: "Time from publish request to the log's acknowledgement, once per acknowledged publish (duplicates by msgId included).",
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
@@ -101,7 +101,7 @@ export class EdgeMetrics {
   });
   readonly connectionsOpened = new Counter({
     name: "herald_connections_opened_total",
-    help: "WebSocket connections accepted (after the upgrade).",
+    help: "WebSocket connections accepted (after the upgrade) and SSE streams opened.",
     registers: [this.registry],
   });
   readonly resumes = new Counter({

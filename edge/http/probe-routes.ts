@@ -1,7 +1,7 @@
 // Probes: /healthz (the process serves requests) and /readyz (backend ready and not draining: what
 // load balancers and Kubernetes route by), on the public port and on the internal one. /metrics
 // (Prometheus text) is on the internal port only (internal-app.ts).
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "../common/log.js";
 import type { EdgeMetrics } from "../common/metrics.js";
 import { RequestError } from "../requests/request-error.js";
@@ -37,9 +37,9 @@ const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
  * path, whose topics would be unbounded label values) and status, and one access log line.
  */
 export function observeRequests(app: FastifyInstance, metrics: EdgeMetrics, log: Logger): void {
-  app.addHook("onResponse", async (request, reply) => {
+  const observe = (request: FastifyRequest, reply: FastifyReply, aborted: boolean) => {
     const route = request.routeOptions.url ?? "unmatched";
-    const status = reply.statusCode;
+    const status = reply.raw.statusCode;
     metrics.httpRequests.inc({ method: request.method, route, status: String(status) });
     log.log(QUIET_ROUTES.has(route) ? "debug" : "info", "http_request", {
       method: request.method,
@@ -48,6 +48,16 @@ export function observeRequests(app: FastifyInstance, metrics: EdgeMetrics, log:
       status,
       ms: Math.round(reply.elapsedTime * 10) / 10,
       remote: request.ip,
+      ...(aborted ? { aborted: true } : {}),
+    });
+  };
+  app.addHook("onResponse", async (request, reply) => observe(request, reply, false));
+  // fastify runs onResponse only when a response finishes. One the client closes after its
+  // headers were sent (an SSE stream, the usual way one ends, or a download cut short) never
+  // finishes: it is counted when its connection closes. Without headers sent it had no answer.
+  app.addHook("onRequest", async (request, reply) => {
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished && reply.raw.headersSent) observe(request, reply, true);
     });
   });
 }
