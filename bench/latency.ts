@@ -15,6 +15,7 @@ import type { ExecutionContext } from "ava";
 import WebSocket from "ws";
 import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame } from "../protocol/index.js";
 import { spawnEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
+import { builtEdge } from "./lib/build.js";
 import { startNats, startNatsCluster } from "../e2e/harness/nats-server.js";
 import { Cleanup } from "./cleanup.js";
 
@@ -176,19 +177,24 @@ async function main(): Promise<void> {
   };
   // spawnEdge only calls t.teardown: the bench's Cleanup stands in for a test context.
   const asContext = (cleanup: Cleanup) => cleanup as unknown as ExecutionContext;
-  await run("embedded", (c) => spawnEdge(asContext(c), edgeEnv));
+  const compiled = { built: builtEdge() };
+  await run("embedded", (c) => spawnEdge(asContext(c), edgeEnv, compiled));
   await run("jetstream R1 file", async (c) => {
     const nats = await startNats(c);
-    return spawnEdge(asContext(c), { ...edgeEnv, HERALD_NATS_URL: nats.url });
+    return spawnEdge(asContext(c), { ...edgeEnv, HERALD_NATS_URL: nats.url }, compiled);
   });
   if (args.cluster) {
     await run("jetstream R3 file (3 nodes)", async (c) => {
       const cluster = await startNatsCluster(c, 3);
-      return spawnEdge(asContext(c), {
-        ...edgeEnv,
-        HERALD_NATS_URL: cluster.urls.join(","),
-        HERALD_STREAM_REPLICAS: "3",
-      });
+      return spawnEdge(
+        asContext(c),
+        {
+          ...edgeEnv,
+          HERALD_NATS_URL: cluster.urls.join(","),
+          HERALD_STREAM_REPLICAS: "3",
+        },
+        compiled,
+      );
     });
   }
 

@@ -10,6 +10,7 @@ import WebSocket from "ws";
 import { io as ioClient } from "socket.io-client";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { spawnEdge } from "../../e2e/harness/edge-process.js";
+import { builtEdge } from "./build.js";
 import { HEAP_PROBE, heapOf } from "../../e2e/harness/heap.js";
 import { freePort } from "../../e2e/harness/free-port.js";
 import { natsServerBinary, startNats } from "../../e2e/harness/nats-server.js";
@@ -202,6 +203,7 @@ export async function startHerald(
   const edge = await spawnEdge(cleanup as unknown as ExecutionContext, env, {
     nodeArgs: ["--max-old-space-size=4096", ...HEAP_PROBE.nodeArgs!, ...profile],
     imports: HEAP_PROBE.imports!,
+    built: builtEdge(),
   });
   if (options.profileDir) {
     // A CPU profile is written when the process exits by itself: stop it with SIGTERM (drain 0 s)

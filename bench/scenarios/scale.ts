@@ -12,6 +12,7 @@ import { Driver } from "../lib/drive.js";
 import { Histogram } from "../lib/histogram.js";
 import { cpuPercent, sampleAll, type ProcSample } from "../lib/proc.js";
 import { round, type Row } from "../lib/report.js";
+import { builtEdge } from "../lib/build.js";
 import { HERALD_BENCH_ENV, heraldPublisher } from "../lib/targets.js";
 import { LoadPool } from "../load/pool.js";
 
@@ -32,7 +33,7 @@ export async function scale(options: ScaleOptions): Promise<Row[]> {
         await spawnEdge(
           cleanup as unknown as ExecutionContext,
           { ...HERALD_BENCH_ENV, HERALD_NATS_URL: nats.url },
-          { nodeArgs: ["--max-old-space-size=4096"] },
+          { nodeArgs: ["--max-old-space-size=4096"], built: builtEdge() },
         ),
       );
     const serverPids = [...edges.map((e) => e.pid), nats.pid];

@@ -15,6 +15,7 @@ import { Cleanup } from "../cleanup.js";
 import { Driver } from "../lib/drive.js";
 import { cpuPercent, sampleAll } from "../lib/proc.js";
 import { round, type Row } from "../lib/report.js";
+import { builtEdge } from "../lib/build.js";
 import { HERALD_BENCH_ENV, heraldPublisher } from "../lib/targets.js";
 import { LoadPool } from "../load/pool.js";
 
@@ -49,7 +50,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
         await spawnEdge(
           cleanup as unknown as ExecutionContext,
           { ...HERALD_BENCH_ENV, HERALD_NATS_URL: nats.url },
-          { nodeArgs: ["--max-old-space-size=4096"] },
+          { nodeArgs: ["--max-old-space-size=4096"], built: builtEdge() },
         ),
       );
     }
