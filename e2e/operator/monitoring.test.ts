@@ -3,6 +3,7 @@
 // operator's documented metrics move as docs/operations.md says, and every metric the dashboard and
 // the alerts name is in a real scrape of an edge or of the operator.
 import { readFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import test from "ava";
 import { parse } from "yaml";
@@ -34,6 +35,11 @@ import { helmTemplate, MONITORING_ON, type Rendered } from "./monitoring-kit.js"
 import type { KubeObject } from "../fake-apiserver/store.js";
 
 const HPAS = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+const HPA_RESOURCE = "autoscaling/horizontalpodautoscalers";
+const NS_RESOURCE = "herald.dev/notificationservices";
+const REQUEUES = 'controller_runtime_reconcile_total{controller="notificationservice",result="requeue"}';
+const ACTIVE_WORKERS = 'controller_runtime_active_workers{controller="notificationservice"}';
+const QUEUE_DEPTH = 'workqueue_depth{name="notificationservice"}';
 
 /** What the HPA controller would write (there is none behind the fake API server). */
 async function reportHpa(
@@ -156,16 +162,93 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
     async () =>
       ((await scrape(metricsUrl)).get('workqueue_retries_total{name="notificationservice"}') ?? 0) >= 2,
   );
+
+  // An update conflict: another writer keeps changing the resource (an annotation) between the
+  // operator's read and its status write, while the HPA's status keeps changing so that each
+  // reconcile has a status to write. The write that loses is a requeue, not an error.
+  const store = cluster.api.store;
+  const hpaStatus = store.get(HPA_RESOURCE, "default", "scaled-edge").status as Record<string, unknown>;
+  let bump = 0;
+  const contend = setInterval(() => {
+    bump++;
+    const ns = store.get(NS_RESOURCE, "default", "scaled");
+    store.update(
+      NS_RESOURCE,
+      {
+        ...ns,
+        metadata: {
+          ...ns.metadata,
+          resourceVersion: undefined,
+          annotations: {
+            ...(ns.metadata.annotations as Record<string, string> | undefined),
+            "test.herald.dev/bump": String(bump),
+          },
+        },
+      },
+      true,
+    );
+    if (bump % 10 === 0) {
+      const hpa = store.get(HPA_RESOURCE, "default", "scaled-edge");
+      store.update(
+        HPA_RESOURCE,
+        { ...hpa, status: { ...hpaStatus, desiredReplicas: 4 + ((bump / 10) % 2) } },
+        false,
+      );
+    }
+  }, 2);
+  try {
+    await waitFor(
+      "a reconcile that lost an update conflict",
+      async () => ((await scrape(metricsUrl)).get(REQUEUES) ?? 0) > (before.get(REQUEUES) ?? 0),
+      60_000,
+    );
+  } finally {
+    clearInterval(contend);
+  }
+  // The HPA's status as before the contention: desired 4, current 2.
+  const hpa = store.get(HPA_RESOURCE, "default", "scaled-edge");
+  store.update(HPA_RESOURCE, { ...hpa, status: hpaStatus }, false);
+  await waitFor(
+    "the replicas gauge back at 4",
+    async () =>
+      (await scrape(metricsUrl)).get(
+        'herald_notificationservice_replicas{namespace="default",name="scaled",kind="desired"}',
+      ) === 4,
+  );
   const after = await scrape(metricsUrl);
 
+  // Both workers held: two resources whose NATS accepts the connection and never answers, so each
+  // reconcile waits out the connect timeout (5 s) while the others' keys wait in the queue.
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const silentUrl = `nats://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  for (const name of ["silent-a", "silent-b"])
+    await applyResource(cluster, name, { nats: { url: silentUrl }, stream: { replicas: 1 } });
+  const held = await waitFor(
+    "both workers busy and a key waiting",
+    async () => {
+      const samples = await scrape(metricsUrl);
+      return samples.get(ACTIVE_WORKERS) === 2 && (samples.get(QUEUE_DEPTH) ?? 0) > 0 && samples;
+    },
+    30_000,
+  );
+
   const gauges: Record<string, () => void> = {
-    controller_runtime_active_workers: () =>
-      t.true(
-        seriesOf(after, byName(documented, "controller_runtime_active_workers")).every((s) => s.value >= 0),
-      ),
+    controller_runtime_active_workers: () => {
+      t.is(before.get(ACTIVE_WORKERS), 0, "no reconcile before any resource");
+      t.is(held.get(ACTIVE_WORKERS), 2, "both workers in a reconcile");
+    },
     controller_runtime_max_concurrent_reconciles: () =>
       t.is(after.get('controller_runtime_max_concurrent_reconciles{controller="notificationservice"}'), 2),
-    workqueue_depth: () => t.true(after.has('workqueue_depth{name="notificationservice"}')),
+    workqueue_depth: () => {
+      t.is(before.get(QUEUE_DEPTH), 0, "nothing queued before any resource");
+      t.true(held.get(QUEUE_DEPTH)! > 0, "keys wait while both workers are busy");
+    },
     herald_operator_leader: () => {
       t.is(before.get("herald_operator_leader"), 1);
       t.is(after.get("herald_operator_leader"), 1);
@@ -204,6 +287,13 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
       t.true(readFileSync(join(ROOT, elsewhere[metric.name]!), "utf8").includes(metric.name));
     } else {
       t.true(total(after, metric) > total(before, metric), `${metric.name} rose`);
+      // Each label value the table lists, too (e.g. result success, error and requeue).
+      for (const [label, values] of metric.values)
+        for (const value of values)
+          t.true(
+            total(after, metric, { [label]: value }) > total(before, metric, { [label]: value }),
+            `${metric.name}{${label}="${value}"} rose`,
+          );
     }
   });
   const undocumented = undocumentedNames(
@@ -240,12 +330,14 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
   }
 });
 
-function byName(metrics: DocumentedMetric[], name: string): DocumentedMetric {
-  return metrics.find((m) => m.name === name)!;
-}
-
-function total(samples: Map<string, number>, metric: DocumentedMetric): number {
-  return seriesOf(samples, metric).reduce((sum, { value }) => sum + value, 0);
+function total(
+  samples: Map<string, number>,
+  metric: DocumentedMetric,
+  filter: Record<string, string> = {},
+): number {
+  return seriesOf(samples, metric)
+    .filter(({ labels }) => Object.entries(filter).every(([k, v]) => labels[k] === v))
+    .reduce((sum, { value }) => sum + value, 0);
 }
 
 /** Metric families a scrape declares (# TYPE), with or without samples yet. */
