@@ -2,12 +2,13 @@
 // the capped exponential), so that thousands of clients dropped at once by one edge do not come
 // back in lock-step and knock over the next one.
 
+/** Reconnect delays (HeraldClientOptions.backoff): a random delay between 0 and min(maxMs, initialMs · factor^attempt). */
 export interface BackoffOptions {
-  /** Upper bound of the first delay, ms. */
+  /** Upper bound of the first delay, ms (default 500). */
   readonly initialMs: number;
-  /** Cap on the upper bound, ms. */
+  /** Cap on the upper bound, ms (default 30000). */
   readonly maxMs: number;
-  /** Growth of the upper bound per failed attempt. */
+  /** Growth of the upper bound per failed attempt (default 2). */
   readonly factor: number;
 }
 

@@ -28,7 +28,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from "./websocket.js";
-import type { ClientFrame, EdgeFrame, ErrFrame, Limits, PubFrame, RequestId } from "./wire.js";
+import type { ClientFrame, EdgeFrame, ErrFrame, Limits as WireLimits, PubFrame, RequestId } from "./wire.js";
 
 /**
  * - `disconnected`: not connected and not trying (autoConnect: false before connect(), or after disconnect())
@@ -43,12 +43,29 @@ export type ClientState = "disconnected" | "connecting" | "open" | "reconnecting
 /** How the client reaches an edge. */
 export type TransportKind = "websocket" | "sse";
 
+/** The limits an edge announces in its `welcome` (docs/protocol.md "Connection"). */
+export interface Limits extends WireLimits {
+  /** The largest frame the edge reads, in UTF-8 bytes; the SDK refuses a larger publish itself (`payload_too_large`). */
+  maxFrameBytes: number;
+  /** The most subscriptions one connection may hold. */
+  maxSubscriptions: number;
+  /** Bytes the edge may hold unsent for one connection before it closes it with 4008 (slow consumer). */
+  sendBufferBytes: number;
+  /** The most frames a client may send per second (bursts of twice that). */
+  framesPerSecond: number;
+  /** The most publishes per second on one connection (beyond: `rate_limited`). */
+  publishesPerSecond: number;
+}
+
 /** What a `state` event says besides the new state. */
 export interface StateChange {
+  /** The new state. */
   readonly state: ClientState;
+  /** The state before. */
   readonly previous: ClientState;
-  /** When a connection ended: its close code (1006: cut without one) and reason. */
+  /** When a connection ended: its close code (1006: cut without one). */
   readonly code?: number;
+  /** When a connection ended: the reason that came with its close code. */
   readonly reason?: string;
   /** The error that ended the client (`closed`), or that the last attempt failed with. */
   readonly error?: Error;
@@ -56,6 +73,7 @@ export interface StateChange {
   readonly transport?: TransportKind;
 }
 
+/** What `new HeraldClient(options)` takes: only `url` is required. */
 export interface HeraldClientOptions {
   /** The edge: `https://host` or `wss://host` (paths /v1/ws and /v1/sse are added), or `wss://host/v1/ws`. */
   url: string;
@@ -86,6 +104,7 @@ export interface HeraldClientOptions {
   backoff?: Partial<BackoffOptions>;
 }
 
+/** What `client.subscribe(topic, options, handler)` takes. */
 export interface SubscribeOptions {
   /** Where to start when no position is stored: "live" (default), `{ last: K }` or `{ epoch, seq }`. */
   from?: SubscribeFrom;
@@ -97,6 +116,7 @@ export interface SubscribeOptions {
   maxPending?: number;
 }
 
+/** What `client.publish(topic, data, options)` takes. */
 export interface PublishOptions {
   /** Deduplication id: a publish repeated with the same msgId on the same topic is stored once. Generated when absent. */
   msgId?: string;

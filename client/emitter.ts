@@ -3,7 +3,7 @@
 // throws must not break the client's state machine, so errors are reported to `onListenerError`
 // instead of propagating into the code that emitted the event.
 
-/** A listener of an event whose arguments are `Args`. */
+/** A listener of an event: it gets the event's arguments (see ClientEvents, SubscriptionEvents). */
 export type Listener<Args extends unknown[]> = (...args: Args) => void;
 
 export class Emitter<Events extends { [K in keyof Events]: unknown[] }> {

@@ -5,6 +5,7 @@ export type {
   ClientEvents,
   ClientState,
   HeraldClientOptions,
+  Limits,
   PublishOptions,
   StateChange,
   SubscribeOptions,
@@ -30,4 +31,4 @@ export type { TokenSource } from "./token.js";
 export type { BackoffOptions } from "./backoff.js";
 export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";
 export type { FetchLike } from "./sse.js";
-export type { Limits } from "./wire.js";
+export type { Listener } from "./emitter.js";

@@ -4,6 +4,7 @@
 import type { AckFrame, ErrFrame, PubFrame, RequestId } from "./wire.js";
 import { HeraldError } from "./errors.js";
 
+/** What `client.publish()` resolves with once the edge stored the message. */
 export interface PublishResult {
   /** The message's seq in the topic's history. */
   readonly seq: number;

@@ -23,6 +23,7 @@ import type { ClientFrame, ErrorBody, From, RequestId } from "./wire.js";
 import { checkErrorBody, checkPublishResult } from "./wire.js";
 import type { WebSocketLike } from "./websocket.js";
 
+/** A `fetch` function (the global one by default): the SSE transport's streams and publishes use it. */
 export type FetchLike = typeof fetch;
 
 const CONNECTING = 0;

@@ -2,15 +2,24 @@
 // where it stopped instead of starting live (and missing what came in between).
 import type { FromPosition } from "./wire.js";
 
-export type Position = FromPosition;
+/** Where a subscription stands on its topic: after the message `seq` of the history `epoch`. */
+export interface Position extends FromPosition {
+  /** The identity of the topic's history (docs/protocol.md "epoch"); a position of another epoch is void. */
+  epoch: string;
+  /** The seq of the last message delivered, or where the edge said delivery continues. */
+  seq: number;
+}
 
 /**
  * Where positions are kept, by topic. `load` may be asynchronous (a file, a database); `save` is
  * called after every delivered message and must not throw for a full or unavailable store.
  */
 export interface PositionStorage {
+  /** The position stored for `topic`, or undefined for none (the subscription then starts as `from` says). */
   load(topic: string): Position | undefined | Promise<Position | undefined>;
+  /** Stores the position of `topic`, after each delivered message (its handler finished). */
   save(topic: string, position: Position): void;
+  /** Forgets the position of `topic`. */
   remove(topic: string): void;
 }
 
@@ -35,8 +44,11 @@ export function parsePosition(text: string | null | undefined): Position | undef
 
 /** The subset of the Web Storage API the adapter needs (localStorage, sessionStorage). */
 export interface WebStorageLike {
+  /** The value stored under `key`, or null. */
   getItem(key: string): string | null;
+  /** Stores `value` under `key` (may throw when the storage is full or disabled: the SDK carries on). */
   setItem(key: string, value: string): void;
+  /** Removes `key`. */
   removeItem(key: string): void;
 }
 

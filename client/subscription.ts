@@ -7,17 +7,33 @@
 // before the next); a position is saved only once its handler has finished, so after an app crash
 // the message being handled is delivered again (at-least-once across restarts).
 import { ERROR_ADVICE } from "../protocol/codes.js";
-import type { ErrFrame, FromLast, MsgFrame, RequestId, SubFrame, SubOkFrame } from "./wire.js";
+import type { ErrFrame, MsgFrame, RequestId, SubFrame, SubOkFrame } from "./wire.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { Emitter, type Listener } from "./emitter.js";
 import { HeraldError } from "./errors.js";
 import type { Position, PositionStorage } from "./storage.js";
 
-/** Where a new subscription starts when no position is known (none given and none stored). */
-export type SubscribeFrom = "live" | FromLast | Position;
+/**
+ * Where a new subscription starts when no position is known (none given and none stored): "live"
+ * (new messages only), `{ last: K }` (the last K retained messages, then live), or after a Position.
+ */
+export type SubscribeFrom = "live" | { last: number } | Position;
 
-/** A delivered message: the wire `msg` frame plus the epoch of the history it belongs to. */
-export type HeraldMessage<T = unknown> = Omit<MsgFrame, "op" | "data"> & { data: T; epoch: string };
+/** A delivered message: the wire `msg` frame (docs/protocol.md) plus the epoch of the history it belongs to. */
+export interface HeraldMessage<T = unknown> extends Omit<MsgFrame, "op" | "data"> {
+  /** The topic it was published to. */
+  topic: string;
+  /** Its number in the stream's log: increasing per topic, but shared by all topics (never compare two topics' seqs). */
+  seq: number;
+  /** The seq of the topic's previous message (0 for its first): the SDK checked it is the seq it delivered before. */
+  prev: number;
+  /** When it was stored, in ms since the Unix epoch (the edge's clock): for display, never for ordering. */
+  ts: number;
+  /** The JSON value as it was published. */
+  data: T;
+  /** The history it belongs to: with `seq`, its position. */
+  epoch: string;
+}
 
 /**
  * May return a promise (any thenable): the next message of the subscription waits until it
@@ -30,6 +46,7 @@ export const DEFAULT_MAX_PENDING = 1000;
 
 /** The edge could not honour the position: messages after `lost` (if any) are not coming. */
 export interface ResyncInfo {
+  /** The subscription's topic. */
   readonly topic: string;
   /** The position the subscription stood at, or undefined if it had none yet. */
   readonly lost: Position | undefined;
@@ -42,6 +59,7 @@ export type SubscriptionState = "subscribing" | "subscribed" | "unsubscribed";
 
 /** Why a subscription is being asked for (again). */
 export interface SubscribingContext {
+  /** The subscription's topic. */
   readonly topic: string;
   /**
    * "connecting": waiting for a connection (the first one, or after one was lost); "repairing": a
@@ -55,6 +73,7 @@ export interface SubscribingContext {
 
 /** An edge confirmed the subscription (its `subok`). */
 export interface SubscribedContext {
+  /** The subscription's topic. */
   readonly topic: string;
   /** The subscription asked to continue after a position it had (stored, given, or its own). */
   readonly wasRecovering: boolean;
@@ -70,9 +89,11 @@ export interface SubscribedContext {
 
 /** The subscription ended; it receives nothing more. */
 export interface UnsubscribedContext {
+  /** The subscription's topic. */
   readonly topic: string;
   /** "unsubscribed": by unsubscribe(); "refused": the edge refused it for good (see `error`); "closed": the client was closed. */
   readonly reason: "unsubscribed" | "refused" | "closed";
+  /** With "refused": what the edge said. */
   readonly error?: HeraldError;
 }
 
@@ -258,7 +279,7 @@ export class Subscription<T = unknown> {
     this.#expectPrev = undefined;
     const frame: SubFrame = { op: "sub", topic: this.topic, id };
     if (this.#accepted) frame.from = { epoch: this.#accepted.epoch, seq: this.#accepted.seq };
-    else if (typeof this.from === "object") frame.from = { last: (this.from as FromLast).last };
+    else if (typeof this.from === "object") frame.from = { last: (this.from as { last: number }).last };
     this.#wasRecovering = this.#accepted !== undefined;
     return frame;
   }

@@ -2,6 +2,10 @@
 // payload (it never verifies; the edge does) to refresh the token on the open connection before
 // the edge closes it with 4001.
 
+/**
+ * A JWT, or a function that fetches a fresh one (from your backend): called when connecting, before
+ * the current token's `exp`, and after the edge refused a token (4001/4003).
+ */
 export type TokenSource = string | (() => Promise<string>);
 
 /** The token's `exp` in ms since the Unix epoch, or undefined when it has none or is not a JWT. */

@@ -2,16 +2,25 @@
 // it, so the core never imports a Node module (the Node entry injects `ws`).
 import { WS_PATH } from "../protocol/codes.js";
 
+/** What the SDK uses of a WebSocket: the browser's, Node's global one and the `ws` package's all have it. */
 export interface WebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed (as the WebSocket API). */
   readonly readyState: number;
+  /** Called once the connection is open. */
   onopen: ((event: unknown) => void) | null;
+  /** Called with each text frame received. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Called once the connection has closed, with its close code and reason. */
   onclose: ((event: { code: number; reason: string }) => void) | null;
+  /** Called on an error (a close follows). */
   onerror: ((event: unknown) => void) | null;
+  /** Sends one text frame. */
   send(data: string): void;
+  /** Closes the connection with a close code and reason. */
   close(code?: number, reason?: string): void;
 }
 
+/** A WebSocket class (`new (url, protocols)`), e.g. `WebSocket` from the `ws` package on Node before 22. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export const OPEN = 1;

@@ -24,7 +24,7 @@ interface Export {
   readonly kind: "class" | "function" | "interface" | "type";
   readonly doc: string;
   readonly members: Member[];
-  /** For types: the type; for functions: the signature. */
+  /** The declaration as TypeScript: a type's definition, a function's signature, a generic interface's head. */
   readonly text?: string;
 }
 
@@ -100,6 +100,7 @@ function analyse(): Export[] {
         text: `${name}${checker.signatureToString(signature, undefined, flags)}`,
       });
     } else if (ts.isInterfaceDeclaration(declaration)) {
+      const parameters = typeParameters(declaration);
       const type = checker.getDeclaredTypeOfSymbol(symbol);
       const members = checker.getPropertiesOfType(type).map((property) => {
         const propertyDeclaration = property.declarations![0]!;
@@ -115,13 +116,31 @@ function analyse(): Export[] {
           doc: docOf(property),
         };
       });
-      exports.push({ name, kind: "interface", doc: docOf(symbol), members });
+      exports.push({
+        name,
+        kind: "interface",
+        doc: docOf(symbol),
+        members,
+        ...(parameters ? { text: `interface ${name}${parameters}` } : {}),
+      });
     } else if (ts.isTypeAliasDeclaration(declaration)) {
-      exports.push({ name, kind: "type", doc: docOf(symbol), members: [], text: declaration.type.getText() });
+      exports.push({
+        name,
+        kind: "type",
+        doc: docOf(symbol),
+        members: [],
+        text: `type ${name}${typeParameters(declaration)} = ${declaration.type.getText()}`,
+      });
     }
   }
   const order = { class: 0, function: 1, interface: 2, type: 3 };
   return exports.sort((a, b) => order[a.kind] - order[b.kind] || a.name.localeCompare(b.name));
+}
+
+/** A generic declaration's type parameters as written (`<T = unknown>`), or "". */
+function typeParameters(declaration: ts.InterfaceDeclaration | ts.TypeAliasDeclaration): string {
+  const parameters = declaration.typeParameters;
+  return parameters ? `<${parameters.map((parameter) => parameter.getText()).join(", ")}>` : "";
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -143,7 +162,7 @@ export function renderApiReference(): string {
   ];
   for (const e of exports) {
     lines.push(`## ${e.name}`, "", `*${e.kind}*${e.doc ? ` — ${e.doc}` : ""}`, "");
-    if (e.text) lines.push("```ts", e.kind === "type" ? `type ${e.name} = ${e.text}` : e.text, "```", "");
+    if (e.text) lines.push("```ts", e.text, "```", "");
     if (e.members.length > 0) {
       lines.push("| member | description |", "|---|---|");
       for (const m of e.members) lines.push(`| ${code(m.signature)} | ${cell(m.doc)} |`);
