@@ -39,10 +39,78 @@ export async function applyObject(client: KubeClient, desired: Manifest): Promis
     desired.metadata.namespace,
     desired.metadata.name,
   );
-  if (existing) await handOverReplicas(client, desired, existing);
+  const current = existing && (await takeOverLegacyFields(client, existing));
+  if (current) await handOverReplicas(client, desired, current);
   const applied = await client.apply(desired as KubeObject);
   if (!existing) return "created";
   return applied.metadata?.resourceVersion === existing.metadata?.resourceVersion ? "unchanged" : "updated";
+}
+
+/**
+ * The field manager of the operator's writes before it used server-side apply: it created and
+ * replaced whole objects through @kubernetes/client-node without naming a manager, so the API
+ * server named it after the user agent (node-fetch), with operation Update.
+ */
+export const LEGACY_MANAGER = "node-fetch";
+
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  fieldsV1?: unknown;
+  [field: string]: unknown;
+}
+
+/** The union of FieldsV1 sets (nested objects of f:/k:/v: keys, `{}` for a leaf, "." for an item). */
+export function unionFields(a: unknown, b: unknown): Record<string, unknown> {
+  const result: Record<string, unknown> = { ...(a as Record<string, unknown> | undefined) };
+  for (const [key, value] of Object.entries((b as Record<string, unknown> | undefined) ?? {}))
+    result[key] = key in result ? unionFields(result[key], value) : value;
+  return result;
+}
+
+/**
+ * The managedFields of an object written by the operator before server-side apply, moved to its
+ * Apply manager (as client-go's csaupgrade does); undefined when there is nothing to move. Without
+ * this, every field the old operator set stays owned by its Update entry, so an apply never
+ * removes the ones it no longer renders (the old fixed runAsUser/runAsGroup/fsGroup of the edge
+ * pods would outlive an upgrade) and a field later dropped from the spec would stay too.
+ */
+export function migratedManagedFields(
+  entries: readonly ManagedFieldsEntry[],
+  apiVersion: string,
+  now = new Date(),
+): ManagedFieldsEntry[] | undefined {
+  const legacy = (entry: ManagedFieldsEntry) =>
+    entry.manager === LEGACY_MANAGER && entry.operation === "Update" && !entry.subresource;
+  const mine = (entry: ManagedFieldsEntry) =>
+    entry.manager === FIELD_MANAGER && entry.operation === "Apply" && !entry.subresource;
+  if (!entries.some(legacy)) return undefined;
+  let fields: Record<string, unknown> = {};
+  for (const entry of entries) if (legacy(entry) || mine(entry)) fields = unionFields(fields, entry.fieldsV1);
+  return [
+    ...entries.filter((entry) => !legacy(entry) && !mine(entry)),
+    {
+      manager: FIELD_MANAGER,
+      operation: "Apply",
+      apiVersion,
+      // A Date, as @kubernetes/client-node reads and serializes managedFields times (whole seconds).
+      time: new Date(Math.floor(now.getTime() / 1000) * 1000),
+      fieldsType: "FieldsV1",
+      fieldsV1: fields,
+    },
+  ];
+}
+
+/** Moves the fields the operator's earlier versions own to its Apply manager (see migratedManagedFields). */
+async function takeOverLegacyFields(client: KubeClient, existing: KubeObject): Promise<KubeObject> {
+  const migrated = migratedManagedFields(
+    (existing.metadata?.managedFields ?? []) as ManagedFieldsEntry[],
+    existing.apiVersion!,
+  );
+  if (!migrated) return existing;
+  // With the resourceVersion read: a concurrent write makes this a 409, retried with a fresh read.
+  return client.replaceManagedFields(existing, migrated);
 }
 
 /** The field manager that keeps a Deployment's replica count while an HPA owns it. */

@@ -112,6 +112,30 @@ export class KubeClient {
     )) as KubeObject;
   }
 
+  /**
+   * Replaces an object's managedFields (a merge patch guarded by its resourceVersion): how field
+   * ownership moves from one manager to another. Nothing else of the object changes.
+   */
+  async replaceManagedFields(object: KubeObject, managedFields: unknown[]): Promise<KubeObject> {
+    return (await this.objects.patch(
+      {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        metadata: {
+          name: object.metadata?.name,
+          namespace: object.metadata?.namespace,
+          resourceVersion: object.metadata?.resourceVersion,
+          managedFields,
+        },
+      } as KubeObject,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      undefined,
+      PatchStrategy.MergePatch,
+    )) as KubeObject;
+  }
+
   /** Whether the API server serves this resource (e.g. the Gateway API's CRDs are installed). */
   async serves(apiVersion: string, plural: string): Promise<boolean> {
     const path = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;

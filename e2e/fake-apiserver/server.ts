@@ -845,11 +845,18 @@ export async function startFakeApiServer(
           else object.status = existing.status;
         }
         if (subresource !== "status") {
-          // A PUT without managedFields keeps the stored ones (as a real API server does).
+          // A PUT without managedFields keeps the stored ones (as a real API server does); managedFields
+          // given in the request replace them (how a client moves ownership, e.g. from Update to Apply),
+          // and the request's own changes are then recorded on top.
           if (object.metadata.managedFields === undefined)
             object.metadata.managedFields = existing.metadata.managedFields;
           const prepared = prepare(type, object, namespace, existing);
-          recordUpdate(existing, prepared, manager);
+          const given = object.metadata.managedFields;
+          const owners =
+            given === existing.metadata.managedFields
+              ? existing
+              : { ...existing, metadata: { ...existing.metadata, managedFields: given } };
+          recordUpdate(owners, prepared, manager);
           return send(response, 200, store.update(key, prepared, type.generation));
         }
         return send(
