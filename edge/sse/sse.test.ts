@@ -131,6 +131,22 @@ test("entitlement: no token or a bad one is refused before the stream with the H
   await waitFor("subok", () => query.frames("subok").length === 1);
 });
 
+test("a token that expires ends its stream with close 4001; the same URL is then refused with 401", async (t) => {
+  const edge = await startTestEdge(t, { ...TEST_EDGE_ENV, HERALD_ALLOW_ANONYMOUS: "false" });
+  const token = await signToken({ expiresIn: 2, subscribe: ["exp.>"] });
+  const url = `${edge.url}/v1/sse?topic=exp.a&token=${token}`;
+  const stream = closedOpen(t, await openSse(url));
+  t.is(stream.status, 200);
+  await stream.ended;
+  t.deepEqual(
+    stream.frames<{ code: number }>("close").map((close) => close.code),
+    [CloseCode.Unauthenticated],
+  );
+  const again = await openSse(url);
+  t.is(again.status, 401);
+  t.like(JSON.parse(again.body), { error: { code: "unauthenticated" } });
+});
+
 test("malformed streams are refused with 400 (429 past the topic limit) and say why", async (t) => {
   const edge = await startTestEdge(t, { ...TEST_EDGE_ENV, HERALD_MAX_SUBSCRIPTIONS: "3" });
   // The statuses docs/protocol.md gives: 400, and 429 for more topics than maxSubscriptions.
