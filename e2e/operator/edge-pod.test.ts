@@ -2,6 +2,7 @@
 // rendered (ConfigMap + Secret references resolved as the kubelet would), against the stream the
 // operator created. The edge must accept that configuration and serve on that stream.
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import test from "ava";
 import { spawnEdge } from "../harness/edge-process.js";
@@ -77,6 +78,7 @@ test("an edge started with the rendered environment serves on the operator's str
   }
   t.is(env.HERALD_JWT_SECRET, jwtSecret);
 
+  t.is(env.HERALD_HOST, "::", "dual-stack: the edge listens on IPv6 and IPv4");
   t.is(env.HERALD_PORT, "8080");
   delete env.HERALD_PORT; // the pod's port; here the harness picks a free one on 127.0.0.1
   const edge = await spawnEdge(t, env); // waits for /readyz
@@ -90,6 +92,17 @@ test("an edge started with the rendered environment serves on the operator's str
   t.is(accepted.status, 200, await accepted.clone().text());
   t.like(await accepted.json(), { dup: false });
   t.is((await publish("not-a-key")).status, 401);
+  // The publishes above went to 127.0.0.1 (IPv4); an IPv6 client gets in too, where the host has IPv6.
+  if (await hasIpv6Loopback()) t.is((await fetch(`http://[::1]:${edge.port}/readyz`)).status, 200);
   const stream = await streamInfo(nats.url, "herald_default_pod");
   t.is(stream?.state.messages, 1, "the message is in the operator's stream");
 });
+
+/** Whether this machine can listen on ::1 (IPv6 loopback). */
+function hasIpv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen({ port: 0, host: "::1" }, () => probe.close(() => resolve(true)));
+  });
+}

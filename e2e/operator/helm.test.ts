@@ -245,3 +245,21 @@ test("global values and name overrides reach every image and name", async (t) =>
       .every((o) => o.metadata.name.startsWith("herald-ops")),
   );
 });
+
+test("nameOverride alone renames the chart's objects after the release", async (t) => {
+  const objects = parseAllDocuments(
+    await helm("template", "herald", CHART, "--namespace", "herald-system", "--set", "nameOverride=notify"),
+  )
+    .map((d) => d.toJS() as Rendered)
+    .filter((d) => d !== null);
+  const names = objects.map((o) => o.metadata.name);
+  t.true(names.includes("herald-notify"), names.join(", "));
+  t.true(
+    names.every((name) => name.startsWith("herald-notify")),
+    names.join(", "),
+  );
+  const deployment = objects.find((o) => o.kind === "Deployment") as Rendered & {
+    spec: { template: { spec: { serviceAccountName: string } } };
+  };
+  t.is(deployment.spec.template.spec.serviceAccountName, "herald-notify");
+});

@@ -71,6 +71,7 @@ test("podTemplate, rollout, Service, Ingress and HTTPRoute land in the objects a
       limits: { "ephemeral-storage": "2Gi" },
     },
     securityContext: { fsGroup: 2000 },
+    containerSecurityContext: { seLinuxOptions: { level: "s0:c123,c456" } },
   };
   const spec = {
     nats: { url: nats.url },
@@ -128,6 +129,14 @@ test("podTemplate, rollout, Service, Ingress and HTTPRoute land in the objects a
   t.is(pod.serviceAccountName, "edge-runner");
   t.like(pod.securityContext as object, { runAsNonRoot: true, fsGroup: 2000 });
   t.false("runAsUser" in (pod.securityContext as object), "no fixed uid unless asked");
+  t.deepEqual(container.securityContext, {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+    seLinuxOptions: { level: "s0:c123,c456" },
+  });
   t.true(container.env.some((e) => e.name === "NODE_OPTIONS" && e.value === "--max-old-space-size=768"));
   t.deepEqual(container.resources, {
     requests: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "1Gi" },
