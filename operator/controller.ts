@@ -548,7 +548,9 @@ export class Controller {
       this.metrics.replicas.set({ namespace, name, kind: "desired" }, replicas.desiredReplicas);
       this.metrics.replicas.set({ namespace, name, kind: "current" }, replicas.currentReplicas);
     }
-    return { condition: autoscalingCondition(hpa, state), ...(replicas ? { replicas } : {}) };
+    const condition = autoscalingCondition(hpa, state);
+    this.metrics.setAutoscaling(namespace, name, condition);
+    return { condition, ...(replicas ? { replicas } : {}) };
   }
 
   /** Deleting: remove the stream only under deletePolicy Delete, then let the object go. */

@@ -107,6 +107,12 @@ export class OperatorMetrics {
     labelNames: ["namespace", "name", "condition"] as const,
     registers: [this.registry],
   });
+  readonly autoscaling = new Gauge({
+    name: "herald_notificationservice_autoscaling",
+    help: "The NotificationService's Autoscaling condition: 1 True (the HPA reads every metric and can scale), 0 False (it cannot scale, or a metric is missing and it never scales down); no series while Unknown or with autoscaling off.",
+    labelNames: ["namespace", "name"] as const,
+    registers: [this.registry],
+  });
   readonly replicas = new Gauge({
     name: "herald_notificationservice_replicas",
     help: "The edges' HPA's desired and current replicas.",
@@ -152,5 +158,15 @@ export class OperatorMetrics {
     for (const condition of ["AbleToScale", "ScalingActive", "ScalingLimited"])
       this.hpaCondition.remove({ namespace, name, condition });
     for (const kind of ["desired", "current"]) this.replicas.remove({ namespace, name, kind });
+    this.autoscaling.remove({ namespace, name });
+  }
+
+  /**
+   * The Autoscaling condition's series: 1 True, 0 False, none while Unknown. No reason label, so
+   * that an alert's `for` holds while the reason changes (FailedGetPodsMetric, MetricMissing, …).
+   */
+  setAutoscaling(namespace: string, name: string, condition: { status: boolean | "Unknown" }): void {
+    if (condition.status === "Unknown") this.autoscaling.remove({ namespace, name });
+    else this.autoscaling.set({ namespace, name }, condition.status ? 1 : 0);
   }
 }

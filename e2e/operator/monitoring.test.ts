@@ -99,6 +99,7 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
     status: "Unknown",
   });
   t.is(pending.reason, "HPAPending");
+  const pendingScrape = await scrape(metricsUrl);
 
   // The HPA cannot read herald_connections (no prometheus-adapter): ScalingActive False.
   await reportHpa(cluster, "scaled-edge", {
@@ -265,6 +266,12 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
       t.is(series(during, "AbleToScale"), 1);
       t.is(series(after, "ScalingActive"), 1, "0 while the metric was missing, 1 since");
       t.is(series(after, "ScalingLimited"), 0);
+    },
+    herald_notificationservice_autoscaling: () => {
+      const series = 'herald_notificationservice_autoscaling{namespace="default",name="scaled"}';
+      t.false(pendingScrape.has(series), "no series while the condition is Unknown");
+      t.is(during.get(series), 0, "False while the HPA could not read its metric");
+      t.is(after.get(series), 1, "True once it scales");
     },
     herald_notificationservice_replicas: () => {
       t.is(
