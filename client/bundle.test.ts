@@ -7,7 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
-import { BUNDLE_PATH, buildClientBundle, MAX_BUNDLE_GZIP_BYTES, renderClientBundle } from "./build-bundle.js";
+import { createRequire } from "node:module";
+import {
+  BUNDLE_PATH,
+  buildClientBundle,
+  buildPackage,
+  MAX_BUNDLE_GZIP_BYTES,
+  renderClientBundle,
+} from "./build-bundle.js";
 
 test("the bundle is one ESM module exporting the SDK, free of Node modules, code generation and TypeBox", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "herald-bundle-"));
@@ -60,4 +67,15 @@ test("the committed bundle edge/public/client.js is up to date with client/", as
     committed === (await renderClientBundle()),
     "edge/public/client.js is stale: run `npm run build:client` and commit it",
   );
+});
+
+test("the package's ES module is the very bundle the edge serves at /client.js; its CommonJS build has the same exports", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "herald-package-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await buildPackage(dir);
+  t.true(readFileSync(join(dir, "dist/esm/herald.js"), "utf8") === readFileSync(BUNDLE_PATH, "utf8"));
+  const cjs = createRequire(import.meta.url)(join(dir, "dist/cjs/herald.js")) as Record<string, unknown>;
+  const esm = (await import(pathToFileURL(join(dir, "dist/esm/herald.js")).href)) as Record<string, unknown>;
+  t.deepEqual(Object.keys(cjs).sort(), Object.keys(esm).sort());
+  t.is(typeof cjs.HeraldClient, "function");
 });

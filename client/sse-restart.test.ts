@@ -6,7 +6,7 @@ import test, { type ExecutionContext } from "ava";
 import { restartableEdge, type EdgeProcess } from "../e2e/harness/edge-process.js";
 import { publishAcross, range } from "../e2e/harness/http.js";
 import { TEST_API_KEY } from "../e2e/harness/tokens.js";
-import { waitFor } from "../e2e/harness/wait.js";
+import { sleep, waitFor } from "../e2e/harness/wait.js";
 import { HeraldClient, type TransportKind } from "./node.js";
 
 async function across(
@@ -51,6 +51,8 @@ async function across(
     () => [...values.values()].reduce((sum, list) => sum + list.length, 0) >= total,
     90_000,
   );
+  // A moment more: a late duplicate would show now.
+  await sleep(500);
   t.deepEqual(
     values.get(topics[0]!),
     range(total / 2).map((i) => i * 2),

@@ -197,6 +197,11 @@ async function exercise(
     "open at the end",
     async () => (await reports()).filter((r) => r.state).at(-1)?.state === "open",
   );
+  // Still every message once at the end: no late duplicate came meanwhile.
+  t.deepEqual(
+    (await reports()).filter((r) => r.n !== undefined).map((r) => r.n),
+    range(total + 1, 0),
+  );
 }
 
 function startConsumer(

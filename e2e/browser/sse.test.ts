@@ -10,7 +10,7 @@ import { restartableEdge, type EdgeProcess } from "../harness/edge-process.js";
 import { publishAcross, publishUntilStored, range } from "../harness/http.js";
 import { startTestEdge } from "../harness/test-edge.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../harness/tokens.js";
-import { waitFor } from "../harness/wait.js";
+import { sleep, waitFor } from "../harness/wait.js";
 
 /** A page of an application on its own origin, not the edge's. */
 const APP_ORIGIN = "http://app.herald.test";
@@ -94,6 +94,8 @@ async function streamAcross(
       throw error;
     },
   );
+  // A moment more: a late duplicate would show now.
+  await sleep(500);
   const seen = await state(page);
   t.deepEqual(seen.got, range(total));
   t.true(seen.opens >= 2, "the EventSource reconnected by itself");

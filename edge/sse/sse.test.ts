@@ -8,6 +8,7 @@ import { CloseCode } from "../../protocol/codes.js";
 import { decodeStreamPosition } from "../../protocol/sse.js";
 import { freePort } from "../../e2e/harness/free-port.js";
 import { publish, range } from "../../e2e/harness/http.js";
+import { TestClient } from "../../e2e/harness/ws-client.js";
 import { startTestEdge } from "../../e2e/harness/test-edge.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../../e2e/harness/tokens.js";
 import { waitFor } from "../../e2e/harness/wait.js";
@@ -61,6 +62,34 @@ test("a stream of two topics: welcome, a subok per topic, then every msg with th
     t.is(entries[0]?.seq, byTopic.get("sse.a") ?? 0);
     t.is(entries[1]?.seq, byTopic.get("sse.b") ?? 0);
   }
+});
+
+test("the data of every msg event is the very text the WebSocket sends for that message", async (t) => {
+  const edge = await startTestEdge(t, TEST_EDGE_ENV);
+  const ws = await TestClient.ready(edge.wsUrl);
+  t.teardown(() => ws.close());
+  await ws.subscribe("same.a");
+  const stream = closedOpen(t, await openSse(`${edge.url}/v1/sse?topic=same.a`));
+  await waitFor("subok", () => stream.frames("subok").length === 1);
+  await publish(
+    edge.url,
+    { topic: "same.a", data: { n: 1, text: "é \n \u2028", list: [1.5, null] } },
+    TEST_API_KEY,
+  );
+  await publish(edge.url, { topic: "same.a", data: null }, TEST_API_KEY);
+  await ws.waitForMessages("same.a", 2);
+  await waitFor("2 msg events", () => stream.frames().length === 2);
+  const wsLines = ws.rawFrames
+    .flatMap((text) => text.split("\n"))
+    .filter((line) => line.startsWith('{"op":"msg"'));
+  t.deepEqual(
+    stream.events.filter((event) => event.event === "message").map((event) => event.data),
+    wsLines,
+  );
+  t.is(wsLines.length, 2);
+  // Welcome: the same frame, but for its session id.
+  const welcome = (frame: Record<string, unknown>) => ({ ...frame, session: "" });
+  t.deepEqual(welcome(stream.frames("welcome")[0]!), welcome(ws.frames.find((f) => f.op === "welcome")!));
 });
 
 test("Last-Event-ID resumes every topic exactly where the stream stood: nothing missed, nothing twice", async (t) => {
@@ -234,6 +263,9 @@ test("pages on other origins may open the stream, publish and load /client.js (C
   const bundle = await fetch(`${edge.url}/client.js`, { headers: { origin } });
   t.is(bundle.status, 200);
   t.is(bundle.headers.get("access-control-allow-origin"), "*");
+  // A module script must come as JavaScript, and be the SDK's bundle.
+  t.regex(bundle.headers.get("content-type") ?? "", /^(text|application)\/javascript/);
+  t.regex(await bundle.text(), /HeraldClient/);
 
   const limited = await startTestEdge(t, { ...TEST_EDGE_ENV, HERALD_ALLOWED_ORIGINS: origin });
   const other = await openSse(`${limited.url}/v1/sse?topic=a`, { origin: "https://evil.example" });
@@ -241,6 +273,14 @@ test("pages on other origins may open the stream, publish and load /client.js (C
   const allowed = closedOpen(t, await openSse(`${limited.url}/v1/sse?topic=a`, { origin }));
   t.is(allowed.status, 200);
   t.is(allowed.headers.get("access-control-allow-origin"), origin);
+  // /client.js answers the allowed origin only, and says it varies by origin (caches).
+  const allowedBundle = await fetch(`${limited.url}/client.js`, { headers: { origin } });
+  t.is(allowedBundle.headers.get("access-control-allow-origin"), origin);
+  t.regex(allowedBundle.headers.get("vary") ?? "", /origin/i);
+  const otherBundle = await fetch(`${limited.url}/client.js`, {
+    headers: { origin: "https://evil.example" },
+  });
+  t.is(otherBundle.headers.get("access-control-allow-origin"), null);
 });
 
 test("a subscription refused for now (the log unreachable) ends the stream with 1013 and retry:, so it is asked for again", async (t) => {
