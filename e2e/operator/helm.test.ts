@@ -9,8 +9,9 @@ import { parseAllDocuments } from "yaml";
 import { ROOT, tool } from "./harness.js";
 import { validateManifest } from "./kubernetes-schemas.js";
 import { OPERATOR_VARIABLES } from "../../operator/settings.js";
-import { edgeEnvironment } from "../../operator/render.js";
-import { parseSpec, type NotificationService } from "../../operator/spec.js";
+import { edgeConfig, edgeEnvironment } from "../../operator/render.js";
+import { parseSpec, secretRefs, type NotificationService } from "../../operator/spec.js";
+import { hasNoWayIn } from "../../shared/config.js";
 
 const run = promisify(execFile);
 const CHART = join(ROOT, "charts/herald");
@@ -262,4 +263,37 @@ test("nameOverride alone renames the chart's objects after the release", async (
     spec: { template: { spec: { serviceAccountName: string } } };
   };
   t.is(deployment.spec.template.spec.serviceAccountName, "herald-notify");
+});
+
+test("the install notes suggest a NotificationService clients can reach, with the Secrets it references", async (t) => {
+  const notes = (
+    await helm("install", "herald", CHART, "--namespace", "herald-system", "--dry-run=client")
+  ).split("NOTES:")[1]!;
+  const manifest = /apply -f - <<YAML\n([\s\S]*?)\n\s*YAML\n/.exec(notes)?.[1];
+  t.truthy(manifest, notes);
+  const suggested = parseAllDocuments(manifest!.replace(/^ {2}/gm, ""))[0]!.toJS() as Rendered;
+  await t.notThrowsAsync(validateManifest(suggested), "valid against the CRD");
+  // Every Secret key it references is created by the commands above it.
+  const created = [...notes.matchAll(/create secret generic (\S+) --from-literal=(\w+)=/g)].map(
+    ([, name, key]) => `${name}/${key}`,
+  );
+  const spec = parseSpec(suggested.spec);
+  t.deepEqual(
+    secretRefs(spec).map((ref) => `${ref.name}/${ref.key}`),
+    created,
+  );
+  // The edges would let clients in: a JWT key (at least 32 characters) and API keys, no anonymous access.
+  const resource = {
+    ...suggested,
+    metadata: { ...suggested.metadata, namespace: "herald-system", uid: "u" },
+    spec,
+  } as unknown as NotificationService;
+  const config = edgeConfig(
+    resource,
+    spec,
+    new Map(created.map((key) => [key, Buffer.from("x".repeat(64)).toString("base64")])),
+  );
+  t.false(config.allowAnonymous);
+  t.false(hasNoWayIn(config), "subscribers get in with a token, publishers with an API key");
+  t.regex(notes, /openssl rand -hex 32/, "a 64-character HS256 key");
 });
