@@ -59,24 +59,38 @@ function wrap(logger: pino.Logger): Logger {
   return {
     log: (level, event, fields) => logger[level](fields ?? {}, event),
     enabled: (level) => logger.isLevelEnabled(level),
-    child: (bindings) => lazyChild(logger, bindings),
+    child: (bindings) => new LazyChild(logger, bindings),
   };
 }
 
 /**
  * A child made on its first enabled line: an edge holds one logger per connection, and a pino child
- * costs about 1 KB of heap, most of it for connections that never log above the level.
+ * costs about 1 KB of heap, most of it for connections that never log above the level. A class, so
+ * that what it holds per connection is its two fields.
  */
-function lazyChild(parent: pino.Logger, bindings: LogFields): Logger {
-  let made: Logger | undefined;
-  const child = (): Logger => (made ??= wrap(parent.child(bindings)));
-  return {
-    log: (level, event, fields) => {
-      if (parent.isLevelEnabled(level)) child().log(level, event, fields);
-    },
-    enabled: (level) => parent.isLevelEnabled(level),
-    child: (more) => child().child(more),
-  };
+class LazyChild implements Logger {
+  private real: Logger | undefined;
+
+  constructor(
+    private readonly parent: pino.Logger,
+    private readonly bindings: LogFields,
+  ) {}
+
+  log(level: EventLevel, event: string, fields?: LogFields): void {
+    if (this.parent.isLevelEnabled(level)) this.made().log(level, event, fields);
+  }
+
+  enabled(level: EventLevel): boolean {
+    return this.parent.isLevelEnabled(level);
+  }
+
+  child(more: LogFields): Logger {
+    return this.made().child(more);
+  }
+
+  private made(): Logger {
+    return (this.real ??= wrap(this.parent.child(this.bindings)));
+  }
 }
 
 /** A logger that drops everything: the default for edges started in-process by tests. */

@@ -9,7 +9,13 @@ import { BackendUnavailableError, type Backend, type ReadResult } from "../backe
 import { BudgetedQueue, HeldItems, heldMessageBytes, type MemoryBudget } from "../common/memory-budget.js";
 import type { CachedMessage } from "./cached-message.js";
 import { TopicChannel, type ChannelOptions } from "./topic-channel.js";
-import { TopicSubscription, type HubSubscription, type Subscriber } from "./subscription.js";
+import { SeqQueue } from "../common/seq-queue.js";
+import {
+  TopicSubscription,
+  type HubSubscription,
+  type Subscriber,
+  type SubscriptionOwner,
+} from "./subscription.js";
 
 export type { HubSubscription, Subscriber } from "./subscription.js";
 
@@ -32,8 +38,48 @@ export interface HubOptions {
   replayProgressMs?: number;
 }
 
+/**
+ * A topic with local subscribers: its channel and how many subscriptions (and subscribes in flight)
+ * hold it open. Its subscriptions report to it (SubscriptionOwner).
+ */
+class TopicEntry implements SubscriptionOwner {
+  interest = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly channel: TopicChannel,
+    readonly bufferLimit: number,
+    private readonly metrics: EdgeMetrics,
+    private readonly held: HeldItems<CachedMessage> | undefined,
+    /** The hub's topics, which this entry leaves when its last interest goes. */
+    private readonly topics: Map<string, TopicEntry>,
+  ) {}
+
+  detach(subscription: TopicSubscription): void {
+    if (this.channel.remove(subscription)) this.metrics.subscriptions.dec();
+    this.release();
+  }
+
+  /** Drops one unit of interest; the last one closes the topic's feed. */
+  release(): void {
+    this.interest--;
+    if (this.interest > 0 || this.topics.get(this.topic) !== this) return;
+    this.topics.delete(this.topic);
+    this.metrics.topics.dec();
+    this.channel.close();
+  }
+
+  repair(subscription: TopicSubscription): void {
+    this.channel.repair(subscription);
+  }
+
+  newBuffer(): SeqQueue<CachedMessage> {
+    return this.held ? new BudgetedQueue(this.held, "handover") : new SeqQueue();
+  }
+}
+
 export class Hub {
-  private readonly channels = new Map<string, { channel: TopicChannel; interest: number }>();
+  private readonly channels = new Map<string, TopicEntry>();
   private closed = false;
   /** Every message a ring or hand-over buffer holds, counted once against the memory budget. */
   private readonly held: HeldItems<CachedMessage> | undefined;
@@ -66,18 +112,7 @@ export class Hub {
     if (this.closed) throw new BackendUnavailableError("the edge is shutting down");
     const entry = this.acquire(topic);
     const { channel } = entry;
-    const subscription: TopicSubscription = new TopicSubscription(
-      topic,
-      subscriber,
-      id,
-      Math.max(this.options.cachePerTopic, this.options.historyLimit),
-      (closing) => {
-        if (channel.subscribers.delete(closing)) this.metrics.subscriptions.dec();
-        this.release(topic, entry);
-      },
-      (gapped) => channel.repair(gapped),
-      this.held ? () => new BudgetedQueue(this.held!, "handover") : undefined,
-    );
+    const subscription = new TopicSubscription(topic, subscriber, id, entry);
     try {
       await channel.ready;
       if (channel.isClosed) throw new BackendUnavailableError("the edge is shutting down");
@@ -87,9 +122,9 @@ export class Hub {
       if (channel.isClosed) throw new BackendUnavailableError("the edge is shutting down");
     } catch (error) {
       // Still a member unless close() of the whole hub already removed and uncounted it.
-      if (channel.subscribers.delete(subscription)) this.metrics.subscriptions.dec();
+      if (channel.remove(subscription)) this.metrics.subscriptions.dec();
       subscription.closed = true;
-      this.release(topic, entry);
+      entry.release();
       throw asUnavailable(error);
     }
     return subscription;
@@ -121,14 +156,14 @@ export class Hub {
   /** Every topic with local subscribers (for the admin endpoint; not on any delivery path). */
   *topicStats(): Iterable<TopicStats> {
     for (const [topic, { channel }] of this.channels)
-      yield { topic, subscribers: channel.subscribers.size, messages: channel.messages };
+      yield { topic, subscribers: channel.subscriberCount, messages: channel.messages };
   }
 
   /** Closes every feed; subscriptions stop receiving. */
   close(): void {
     this.closed = true;
     for (const { channel } of this.channels.values()) {
-      this.metrics.subscriptions.dec(channel.subscribers.size);
+      this.metrics.subscriptions.dec(channel.subscriberCount);
       channel.close();
     }
     this.metrics.topics.dec(this.channels.size);
@@ -136,13 +171,17 @@ export class Hub {
   }
 
   /** The topic's channel, opening its live feed for the first local subscriber. */
-  private acquire(topic: string): { channel: TopicChannel; interest: number } {
+  private acquire(topic: string): TopicEntry {
     let entry = this.channels.get(topic);
     if (!entry) {
-      entry = {
-        channel: new TopicChannel(topic, this.backend, this.metrics, this.channelOptions),
-        interest: 0,
-      };
+      entry = new TopicEntry(
+        topic,
+        new TopicChannel(topic, this.backend, this.metrics, this.channelOptions),
+        Math.max(this.options.cachePerTopic, this.options.historyLimit),
+        this.metrics,
+        this.held,
+        this.channels,
+      );
       // A failed open is reported to the waiting subscribes; it must not be an unhandled rejection.
       entry.channel.ready.catch(() => {});
       this.channels.set(topic, entry);
@@ -150,15 +189,6 @@ export class Hub {
     }
     entry.interest++;
     return entry;
-  }
-
-  /** Drops one unit of interest; the last one closes the topic's feed. */
-  private release(topic: string, entry: { channel: TopicChannel; interest: number }): void {
-    entry.interest--;
-    if (entry.interest > 0 || this.channels.get(topic) !== entry) return;
-    this.channels.delete(topic);
-    this.metrics.topics.dec();
-    entry.channel.close();
   }
 }
 

@@ -44,6 +44,21 @@ export interface HubSubscription {
   close(): void;
 }
 
+/**
+ * What a subscription reports to the topic it belongs to. One object per topic, shared by all of its
+ * subscriptions, so that a subscription holds no callbacks of its own.
+ */
+export interface SubscriptionOwner {
+  /** Live messages a hand-over buffer holds at most. */
+  readonly bufferLimit: number;
+  /** Called once, by close(): detaches the subscription from its topic. */
+  detach(subscription: TopicSubscription): void;
+  /** A live message does not follow the subscription's cursor: the topic must repair it. */
+  repair(subscription: TopicSubscription): void;
+  /** A new hand-over buffer (one whose messages count against the edge's memory budget). */
+  newBuffer(): SeqQueue<CachedMessage>;
+}
+
 export class TopicSubscription implements HubSubscription {
   /** The seq of the last message sent (or the position delivery continues from). */
   pos = 0;
@@ -59,15 +74,10 @@ export class TopicSubscription implements HubSubscription {
     readonly topic: string,
     private readonly subscriber: Subscriber,
     private readonly id: RequestId | undefined,
-    private readonly bufferLimit: number,
-    /** Called once, by close(): detaches the subscription from its topic. */
-    private readonly onClose: (subscription: TopicSubscription) => void,
-    /** Called when a live message does not follow the cursor: the topic must repair this subscription. */
-    private readonly onGap: (subscription: TopicSubscription) => void,
-    /** A new hand-over buffer (one whose messages count against the edge's memory budget). */
-    private readonly newBuffer: () => SeqQueue<CachedMessage> = () => new SeqQueue(),
+    /** The topic it belongs to (one object for all of the topic's subscriptions). */
+    private readonly owner: SubscriptionOwner,
   ) {
-    this.buffer = newBuffer();
+    this.buffer = owner.newBuffer();
   }
 
   get catchingUp(): boolean {
@@ -79,7 +89,7 @@ export class TopicSubscription implements HubSubscription {
     this.closed = true;
     this.buffer?.clear();
     this.buffer = undefined;
-    this.onClose(this);
+    this.owner.detach(this);
   }
 
   /** Sends `subok`: delivery continues after `seq`. */
@@ -153,7 +163,7 @@ export class TopicSubscription implements HubSubscription {
   /** Restarts catching up from the current cursor, holding live messages from `first` on. */
   startCatchingUp(first?: CachedMessage): void {
     this.buffer?.clear();
-    this.buffer = this.newBuffer();
+    this.buffer = this.owner.newBuffer();
     if (first) this.buffer.push(first);
   }
 
@@ -165,13 +175,13 @@ export class TopicSubscription implements HubSubscription {
       if (this.buffer.last && this.buffer.last.seq !== message.prev) this.buffer.clear();
       // Refused by the memory budget: an empty run is still a run (the replay reads the log instead).
       if (!this.buffer.push(message)) this.buffer.clear();
-      if (this.buffer.length > this.bufferLimit) this.buffer.shift();
+      if (this.buffer.length > this.owner.bufferLimit) this.buffer.shift();
       return 0;
     }
     if (message.seq <= this.pos) return 0;
     if (message.prev !== this.pos) {
       this.startCatchingUp(message);
-      this.onGap(this);
+      this.owner.repair(this);
       return 0;
     }
     this.pos = message.seq;

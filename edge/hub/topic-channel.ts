@@ -85,9 +85,18 @@ export class TopicChannel {
   private backfilled = false;
   private readonly reads = new SingleFlight<SharedPage>();
 
-  readonly subscribers = new Set<TopicSubscription>();
+  private readonly subscribers = new Set<TopicSubscription>();
   /** Live messages received since the channel opened (admin stats derive rates from it). */
   messages = 0;
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Takes a subscription out of the topic's subscribers; false when it was not among them. */
+  remove(subscription: TopicSubscription): boolean {
+    return this.subscribers.delete(subscription);
+  }
 
   constructor(
     readonly topic: string,

@@ -4,6 +4,9 @@
 // WebSocket sessions count per connection instead, with the same bucket (edge/session/session.ts).
 import { RequestError } from "./request-error.js";
 
+/** The default clock, one function for every bucket (a connection holds two). */
+const monotonic = (): number => performance.now();
+
 /**
  * A token bucket that may go into debt: a request is admitted while the bucket holds at least one
  * token and takes what it costs (a batch of 1,000 messages passes once, then the caller waits for
@@ -17,7 +20,7 @@ export class DebtBucket {
   constructor(
     private readonly rate: number,
     private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonic,
   ) {
     this.tokens = burst;
     this.last = now();

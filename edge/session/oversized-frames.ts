@@ -21,15 +21,27 @@ const TOO_BIG = new Set(["WS_ERR_UNSUPPORTED_MESSAGE_LENGTH", "WS_ERR_UNSUPPORTE
 export const oversizedReason = (maxFrameBytes: number): string =>
   `frame of more than ${wsMaxPayload(maxFrameBytes)} bytes is over the limit of ${maxFrameBytes} bytes`;
 
+/** Who hears of a frame over maxPayload; its oversized() must close the WebSocket. */
+export interface OversizedListener {
+  oversized(): void;
+}
+
+/** Where the receiver keeps its listener (one listener function for every connection). */
+const LISTENER = Symbol("herald.oversized");
+type Listened = EventEmitter & { [LISTENER]: OversizedListener };
+
+function onReceiverError(this: Listened, error: Error & { code?: string }): void {
+  if (error.code !== undefined && TOO_BIG.has(error.code)) this[LISTENER].oversized();
+}
+
 /**
- * Calls `close` (which must close the WebSocket) when ws refuses a frame over maxPayload, before ws
- * closes with 1009. Returns false, changing nothing, when this ws has no receiver to listen on.
+ * Calls `listener.oversized()` when ws refuses a frame over maxPayload, before ws closes with 1009.
+ * Returns false, changing nothing, when this ws has no receiver to listen on.
  */
-export function onOversizedFrame(ws: WebSocket, close: () => void): boolean {
+export function onOversizedFrame(ws: WebSocket, listener: OversizedListener): boolean {
   const receiver = (ws as WebSocket & { _receiver?: unknown })._receiver;
   if (!(receiver instanceof EventEmitter)) return false;
-  receiver.prependListener("error", (error: Error & { code?: string }) => {
-    if (error.code !== undefined && TOO_BIG.has(error.code)) close();
-  });
+  (receiver as Listened)[LISTENER] = listener;
+  receiver.prependListener("error", onReceiverError);
   return true;
 }

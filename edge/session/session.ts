@@ -30,8 +30,8 @@ import { toRequestError } from "../requests/request-error.js";
 import { DebtBucket } from "../requests/rate-limits.js";
 import { oversizedReason } from "./oversized-frames.js";
 import { SendQueue, type FlushScheduler } from "./send-queue.js";
-import { SessionSubscriptions } from "./subscriptions.js";
-import type { SessionTransport } from "./transport.js";
+import { SessionSubscriptions, type SubscriptionConnection } from "./subscriptions.js";
+import type { SessionTransport, TransportHandlers } from "./transport.js";
 
 /** What every session of one edge shares. */
 export interface SessionContext {
@@ -66,10 +66,17 @@ const INFO_CLOSES: ReadonlySet<number> = new Set([
 /** WebSocket close reasons are limited to 123 bytes. */
 const MAX_REASON_BYTES = 123;
 
-export class Session {
+/**
+ * The session is itself what its transport reports to (TransportHandlers) and what its subscriptions
+ * send over (SubscriptionConnection): methods on one object instead of a dozen closures per
+ * connection, which an edge holds by the hundred thousand.
+ */
+export class Session implements TransportHandlers, SubscriptionConnection {
   readonly id = randomUUID();
   /** Cleared by the heartbeat before each ping, set by any sign of life. */
-  alive = true;
+  responsive = true;
+  /** What this connection may make the edge read from the log: 16 send buffers a second. */
+  readonly reads: ReadBudget;
   private grants: Grants | null = null;
   private grantedBy: "token" | "anonymous" | null = null;
   /** Frames received while the first auth frame is verified; dispatched in order afterwards. */
@@ -96,41 +103,15 @@ export class Session {
     const { config } = ctx;
     this.log = ctx.log.child({ session: this.id });
     this.queue = new SendQueue(transport, config.sendBufferBytes, ctx.scheduler);
-    this.subscriptions = new SessionSubscriptions(ctx.hub, {
-      send: (frame) => this.enqueue(frame),
-      room: () => this.queue.room(),
-      idle: () => this.queue.idle(),
-      drained: (bytes) => this.queue.drained(bytes),
-      // What this connection may make the edge read from the log: 16 send buffers a second.
-      reads: new ReadBudget(
-        READS_PER_SECOND * config.sendBufferBytes,
-        2 * READS_PER_SECOND * config.sendBufferBytes,
-      ),
-      slow: () =>
-        this.close(
-          CloseCode.SlowConsumer,
-          "a replay cannot catch up with its topic: read faster, then reconnect and resume",
-        ),
-    });
+    this.reads = new ReadBudget(
+      READS_PER_SECOND * config.sendBufferBytes,
+      2 * READS_PER_SECOND * config.sendBufferBytes,
+    );
+    this.subscriptions = new SessionSubscriptions(ctx.hub, this);
     this.frameBucket = new DebtBucket(config.framesPerSecond, 2 * config.framesPerSecond);
     this.publishBucket = new DebtBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
 
-    const guarded = transport.attach({
-      frame: (data, isBinary) => this.onMessage(data, isBinary),
-      // Every frame counts, before it is parsed: data frames and their fragments, pings (ws answers
-      // each with a pong outside the send queue), pongs and close frames. Over the rate: 4009, and
-      // the transport reads nothing more.
-      input: () => {
-        if (this.ended) return false;
-        this.alive = true;
-        return this.withinFrameRate();
-      },
-      alive: () => (this.alive = true),
-      closed: () => this.end(),
-      error: (message) => this.log.log("debug", "ws_error", { error: message }),
-      oversized: () =>
-        this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, oversizedReason(config.maxFrameBytes)),
-    });
+    const guarded = transport.attach(this);
     if (!guarded)
       this.log.log("warn", "oversized_frame_guard_missing", {
         detail: "this ws version closes such frames with 1009",
@@ -197,6 +178,85 @@ export class Session {
     if (!this.ended) this.transport.ping();
   }
 
+  // ---- what the transport reports (TransportHandlers) ----
+
+  /**
+   * Every frame counts, before it is parsed: data frames and their fragments, pings (ws answers each
+   * with a pong outside the send queue), pongs and close frames. Over the rate: 4009, and the
+   * transport reads nothing more.
+   */
+  input(): boolean {
+    if (this.ended) return false;
+    this.responsive = true;
+    return this.withinFrameRate();
+  }
+
+  alive(): void {
+    this.responsive = true;
+  }
+
+  closed(): void {
+    this.end();
+  }
+
+  error(message: string): void {
+    this.log.log("debug", "ws_error", { error: message });
+  }
+
+  oversized(): void {
+    const { maxFrameBytes } = this.ctx.config;
+    this.refuseFrame("payload_too_large", CloseCode.LimitExceeded, oversizedReason(maxFrameBytes));
+  }
+
+  frame(data: RawData, isBinary: boolean): void {
+    if (this.ended) return;
+    this.responsive = true;
+    const { config } = this.ctx;
+    if (isBinary) {
+      this.refuseFrame(
+        "invalid_frame",
+        CloseCode.Malformed,
+        "binary frames are not accepted; send JSON text frames",
+      );
+      return;
+    }
+    const bytes = rawLength(data);
+    if (bytes > config.maxFrameBytes) {
+      this.refuseFrame(
+        "payload_too_large",
+        CloseCode.LimitExceeded,
+        `frame of ${bytes} bytes is over the limit of ${config.maxFrameBytes} bytes`,
+      );
+      return;
+    }
+    if (this.held) {
+      this.hold(data, bytes);
+      return;
+    }
+    this.dispatch(rawText(data));
+  }
+
+  // ---- what the subscriptions send over (SubscriptionConnection) ----
+
+  room(): number {
+    return this.queue.room();
+  }
+
+  idle(): boolean {
+    return this.queue.idle();
+  }
+
+  drained(bytes: number): Promise<void> {
+    return this.queue.drained(bytes);
+  }
+
+  slowReplay(): void {
+    this.close(
+      CloseCode.SlowConsumer,
+      "a replay cannot catch up with its topic: read faster, then reconnect and resume",
+    );
+  }
+
   /**
    * A client frame from a codec whose transport carries none (SSE: the subscriptions its URL asks
    * for), dispatched as a frame received on the connection would be.
@@ -245,35 +305,6 @@ export class Session {
   private ack(id: RequestId | undefined, extra: { seq?: number; dup?: boolean } = {}): void {
     // An ack needs an id to be matched to its request; a request without one expects no reply.
     if (id !== undefined) this.sendFrame({ op: "ack", id, ...extra });
-  }
-
-  private onMessage(data: RawData, isBinary: boolean): void {
-    if (this.ended) return;
-    this.alive = true;
-    const { config } = this.ctx;
-    if (isBinary) {
-      this.refuseFrame(
-        "invalid_frame",
-        CloseCode.Malformed,
-        "binary frames are not accepted; send JSON text frames",
-      );
-      return;
-    }
-    const bytes = rawLength(data);
-    if (bytes > config.maxFrameBytes) {
-      this.refuseFrame(
-        "payload_too_large",
-        CloseCode.LimitExceeded,
-        `frame of ${bytes} bytes is over the limit of ${config.maxFrameBytes} bytes`,
-      );
-      return;
-    }
-    if (this.held) {
-      this.hold(data, bytes);
-      return;
-    }
-    const text = rawText(data);
-    this.dispatch(text);
   }
 
   private dispatch(text: string): void {

@@ -15,11 +15,11 @@ export class Sessions {
     // TCP connection would otherwise hold its subscriptions and buffers forever.
     this.heartbeat = setInterval(() => {
       for (const session of [...this.open]) {
-        if (!session.alive) {
+        if (!session.responsive) {
           session.terminate();
           continue;
         }
-        session.alive = false;
+        session.responsive = false;
         session.ping();
       }
     }, heartbeatMs);

@@ -3,13 +3,60 @@
 // it ended before the hub answered (the hub subscription is then closed as soon as it arrives).
 import type { From, RequestId } from "../../protocol/index.js";
 import type { Hub, HubSubscription, Subscriber } from "../hub/hub.js";
+import type { ReadBudget } from "../hub/read-budget.js";
 
-interface Entry {
+/** The connection a session's subscriptions send over: the session, with its bounded send queue. */
+export interface SubscriptionConnection {
+  /** Queues one encoded edge frame. */
+  enqueue(frame: string): void;
+  room(): number;
+  idle(): boolean;
+  drained(bytes: number): Promise<void>;
+  /** What the connection may make the edge read from the log (shared by its subscriptions). */
+  readonly reads: ReadBudget;
+  /** A replay cannot catch up with its topic: the connection is closed as a slow consumer. */
+  slowReplay(): void;
+}
+
+/**
+ * One subscription of the connection, as the hub sees its subscriber: it forwards to the connection
+ * while active and drops what the hub still sends once it ended. (Methods, not closures: an edge
+ * holds one per subscription.)
+ */
+class Entry implements Required<Subscriber> {
   /** false once the subscription ended: late frames from the hub are dropped. */
-  active: boolean;
-  /** The id of the `sub` request, echoed in the err frame if the subscription is ended for it. */
-  readonly id: RequestId | undefined;
-  hub?: HubSubscription;
+  active = true;
+  hub: HubSubscription | undefined;
+
+  constructor(
+    private readonly connection: SubscriptionConnection,
+    /** The id of the `sub` request, echoed in the err frame if the subscription is ended for it. */
+    readonly id: RequestId | undefined,
+  ) {}
+
+  send(frame: string): void {
+    if (this.active) this.connection.enqueue(frame);
+  }
+
+  room(): number {
+    return this.connection.room();
+  }
+
+  idle(): boolean {
+    return this.connection.idle();
+  }
+
+  drained(bytes: number): Promise<void> {
+    return this.connection.drained(bytes);
+  }
+
+  get reads(): ReadBudget {
+    return this.connection.reads;
+  }
+
+  slow(): void {
+    if (this.active) this.connection.slowReplay();
+  }
 }
 
 export interface EndedSubscription {
@@ -23,7 +70,7 @@ export class SessionSubscriptions {
   constructor(
     private readonly hub: Hub,
     /** The connection's send path: queues encoded frames, paces replays. */
-    private readonly connection: Required<Subscriber>,
+    private readonly connection: SubscriptionConnection,
   ) {}
 
   get size(): number {
@@ -39,19 +86,11 @@ export class SessionSubscriptions {
    * with the hub's error when the subscription failed while still wanted; resolves otherwise.
    */
   async open(topic: string, from: From | undefined, id: RequestId | undefined): Promise<void> {
-    const entry: Entry = { active: true, id };
+    const entry = new Entry(this.connection, id);
     this.entries.set(topic, entry);
     let subscription: HubSubscription;
     try {
-      const subscriber: Subscriber = {
-        send: (frame) => entry.active && this.connection.send(frame),
-        room: () => this.connection.room(),
-        idle: () => this.connection.idle(),
-        drained: (bytes) => this.connection.drained(bytes),
-        reads: this.connection.reads,
-        slow: () => entry.active && this.connection.slow(),
-      };
-      subscription = await this.hub.subscribe(topic, subscriber, from, id);
+      subscription = await this.hub.subscribe(topic, entry, from, id);
     } catch (error) {
       if (!entry.active) return;
       this.end(topic, entry);

@@ -69,7 +69,7 @@ test("on a real ws connection every frame is counted, and after a refusal nothin
   const pings: number[] = [];
   wss.on("connection", (ws) => {
     t.truthy(
-      meterFrames(ws, () => counted.push(1) <= allowed),
+      meterFrames(ws, { input: () => counted.push(1) <= allowed }),
       "ws still has the receiver the meter sits in front of",
     );
     ws.on("message", (data) => messages.push(data.toString()));

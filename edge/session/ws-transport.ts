@@ -4,7 +4,7 @@
 // close frame and destroyed shortly after what was queued for it has gone out, instead of ws's 30 s
 // wait for the client's own close frame.
 import type { Socket } from "node:net";
-import type { WebSocket } from "ws";
+import type { RawData, WebSocket } from "ws";
 import { onOversizedFrame } from "./oversized-frames.js";
 import type { SessionTransport, TransportHandlers } from "./transport.js";
 import { meterFrames, type FrameMeter } from "./ws-input.js";
@@ -12,7 +12,38 @@ import { meterFrames, type FrameMeter } from "./ws-input.js";
 /** After the close frame and everything before it are written, the peer has this long to close. */
 const CLOSE_LINGER_MS = 1000;
 
+/**
+ * The listeners are the same four functions for every connection, finding their transport on the
+ * WebSocket (ws calls a listener with the WebSocket as `this`): no closures per connection.
+ */
+const TRANSPORT = Symbol("herald.transport");
+type Carrier = WebSocket & { [TRANSPORT]: WsTransport };
+const transportOf = (ws: WebSocket): WsTransport => (ws as Carrier)[TRANSPORT];
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  transportOf(this).message(data, isBinary);
+}
+
+function onPong(this: WebSocket): void {
+  transportOf(this).handlers!.alive();
+}
+
+function onClose(this: WebSocket): void {
+  transportOf(this).handlers!.closed();
+}
+
+function onError(this: WebSocket, error: Error): void {
+  const transport = transportOf(this);
+  transport.handlers!.error(error.message);
+  transport.finish();
+}
+
+function onControlFrame(this: WebSocket): void {
+  transportOf(this).handlers!.input();
+}
+
 export class WsTransport implements SessionTransport {
+  handlers: TransportHandlers | undefined;
   private meter: FrameMeter | undefined;
   private finishing = false;
 
@@ -35,26 +66,29 @@ export class WsTransport implements SessionTransport {
   }
 
   attach(handlers: TransportHandlers): boolean {
-    const { ws } = this;
-    this.meter = meterFrames(ws, () => handlers.input());
+    const ws = this.ws as Carrier;
+    this.handlers = handlers;
+    ws[TRANSPORT] = this;
+    this.meter = meterFrames(ws, handlers);
     if (this.meter === undefined) {
       // A ws without the receiver this counts at: count what it reports (fragments go uncounted).
-      ws.on("ping", () => void handlers.input());
-      ws.on("pong", () => void handlers.input());
+      ws.on("ping", onControlFrame);
+      ws.on("pong", onControlFrame);
     }
-    ws.on("message", (data, isBinary) => {
-      if (this.meter !== undefined || handlers.input()) handlers.frame(data, isBinary);
-    });
-    ws.on("pong", () => handlers.alive());
-    ws.on("close", () => handlers.closed());
+    ws.on("message", onMessage);
+    ws.on("pong", onPong);
+    ws.on("close", onClose);
     // ws closes the socket itself on protocol errors (bad UTF-8, bad framing): log, and let go of
     // the socket as after any other close.
-    ws.on("error", (error) => {
-      handlers.error(error.message);
-      this.finish();
-    });
+    ws.on("error", onError);
     // Frames beyond what ws reads at all: 4009 with a reason, as for any frame over the limit.
-    return onOversizedFrame(ws, () => handlers.oversized());
+    return onOversizedFrame(ws, handlers);
+  }
+
+  /** A data frame: with the meter in front, it was counted already. */
+  message(data: RawData, isBinary: boolean): void {
+    const handlers = this.handlers!;
+    if (this.meter !== undefined || handlers.input()) handlers.frame(data, isBinary);
   }
 
   close(code: number, reason: string): void {
@@ -71,7 +105,7 @@ export class WsTransport implements SessionTransport {
   }
 
   /** Discards all further input, ends the socket after the close frame, destroys it soon after. */
-  private finish(): void {
+  finish(): void {
     if (this.finishing) return;
     this.finishing = true;
     this.meter?.discard();
