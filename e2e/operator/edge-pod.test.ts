@@ -7,6 +7,9 @@ import { join } from "node:path";
 import test from "ava";
 import { spawnEdge } from "../harness/edge-process.js";
 import { startNats } from "../harness/nats-server.js";
+import { TestClient } from "../harness/ws-client.js";
+import { edgeEnvironment } from "../../operator/render.js";
+import { parseSpec, type NotificationService } from "../../operator/spec.js";
 import { DEPLOYMENTS, notificationService, startCluster, streamInfo, waitFor } from "./harness.js";
 import type { KubeObject } from "../fake-apiserver/store.js";
 
@@ -106,3 +109,41 @@ function hasIpv6Loopback(): Promise<boolean> {
     probe.listen({ port: 0, host: "::1" }, () => probe.close(() => resolve(true)));
   });
 }
+
+test("an edge started with the rendered rollout settings drains at drainRate connections per second, within the window", async (t) => {
+  const nats = await startNats(t);
+  // 20 connections at 10 per second: about 2 s, far less than the 30 s window (without a rate the
+  // closes would be spread over all of it).
+  const ns = {
+    apiVersion: "herald.dev/v1alpha1",
+    kind: "NotificationService",
+    metadata: { name: "drain", namespace: "default", uid: "u-drain" },
+    spec: parseSpec({
+      nats: { url: nats.url },
+      stream: { replicas: 1 },
+      edge: { drainSeconds: 30, rollout: { drainRate: 10 } },
+      auth: { allowAnonymous: true },
+    }),
+  } as NotificationService;
+  const { configData } = edgeEnvironment(ns, ns.spec);
+  t.is(configData.HERALD_DRAIN_RATE, "10");
+  t.is(configData.HERALD_DRAIN_SECONDS, "30");
+  const { HERALD_PORT: _port, HERALD_METRICS_PORT: _metrics, ...env } = configData;
+  const edge = await spawnEdge(t, env);
+  const clients = await Promise.all(Array.from({ length: 20 }, () => TestClient.ready(edge.wsUrl)));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  const closedAt = clients.map(
+    (c) => new Promise<number>((resolve) => c.ws.once("close", () => resolve(performance.now()))),
+  );
+  const started = performance.now();
+  edge.kill("SIGTERM");
+  const times = (await Promise.all(closedAt)).map((at) => at - started);
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  t.true(
+    last - first >= 1000,
+    `spread over about 2 s, not at once: ${first.toFixed(0)}-${last.toFixed(0)} ms`,
+  );
+  t.true(last < 15_000, `done at the rate, long before the 30 s window: ${last.toFixed(0)} ms`);
+  t.is(await edge.exited, 0);
+});
