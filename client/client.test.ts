@@ -10,6 +10,7 @@ import {
   type ClientState,
   type HeraldMessage,
   type ResyncInfo,
+  type StateChange,
 } from "./node.js";
 import { publish, range, storedMessages } from "../e2e/harness/http.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
@@ -279,8 +280,13 @@ test("a fixed token refused by the edge closes the client instead of retrying fo
     url: proxy.wsUrl,
     token: await signToken({ expiresIn: -10, publish: [">"] }),
   });
+  const ended: StateChange[] = [];
+  client.on("state", (state, change) => state === "closed" && ended.push(change));
   await waitFor("closed", () => client.state === "closed");
   t.deepEqual(states, ["connecting", "closed"]);
+  // The state event says why: the close code, and the error the application can branch on.
+  t.like(ended[0], { previous: "connecting", code: 4001, error: { code: "unauthenticated" } });
+  await t.throwsAsync(client.ready(), { message: /4001/ });
   t.throws(() => client.subscribe("a.b", () => undefined), { message: /the client is closed/ });
   await t.throwsAsync(client.publish("a.b", 1), { message: /closed/ });
   t.is(proxy.connectionsAccepted(), 1);

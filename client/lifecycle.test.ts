@@ -163,7 +163,13 @@ test("a refused subscription is unsubscribed with the refusal; ready() of a clos
   sub.on("unsubscribed", ({ reason, error }) => ended.push(`${reason} ${error?.code}`));
   await t.throwsAsync(sub.ready(), { message: /subscription to denied\.a refused/ });
   t.deepEqual(ended, ["refused forbidden"]);
+  const { sub: allowed } = numbers(client, "allowed.a");
+  await allowed.ready();
+  const closed: string[] = [];
+  allowed.on("unsubscribed", ({ reason, error }) => closed.push(`${reason} ${error?.code}`));
   client.close();
+  t.deepEqual(closed, ["closed undefined"]);
+  t.is(allowed.state, "unsubscribed");
   t.like(changes.at(-1), { state: "closed" });
   await t.throwsAsync(client.ready(), { message: /closed/ });
   t.throws(() => client.connect(), { message: /closed/ });

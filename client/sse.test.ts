@@ -10,7 +10,13 @@ import { startTestEdge } from "../e2e/harness/test-edge.js";
 import { signToken, TEST_API_KEY, TEST_EDGE_ENV } from "../e2e/harness/tokens.js";
 import { sleep, waitFor } from "../e2e/harness/wait.js";
 import type { RunningEdge } from "../edge/server.js";
-import { HeraldClient, type ClientState, type HeraldClientOptions, type HeraldMessage } from "./node.js";
+import {
+  HeraldClient,
+  type ClientState,
+  type HeraldClientOptions,
+  type HeraldMessage,
+  type StateChange,
+} from "./node.js";
 
 function newClient(t: ExecutionContext, options: HeraldClientOptions) {
   const client = new HeraldClient({ backoff: { initialMs: 50, maxMs: 500 }, ...options });
@@ -83,9 +89,12 @@ test("a proxy that refuses WebSocket upgrades: the client falls back to SSE by i
   const proxy = await startHttpProxy(t, { port: edge.port });
   proxy.refuseUpgrades(true);
   const { client, states } = newClient(t, { url: proxy.url });
+  const opened: StateChange[] = [];
+  client.on("state", (state, change) => state === "open" && opened.push(change));
   const { sub, values } = received(client, "fallback.a");
   await sub.ready();
   t.is(client.transport, "sse");
+  t.like(opened, [{ previous: "connecting", transport: "sse" }]);
   const { refused } = proxy.upgrades();
   t.true(refused >= 2 && refused <= 4, `${refused} refused upgrades, then SSE`);
   await publishRange(edge, "fallback.a", range(10));
