@@ -100,12 +100,16 @@ export function registerSseRoute(app: FastifyInstance, deps: SseDeps): void {
     return reply;
   });
 
-  // A page on another origin that sends Authorization or Last-Event-ID asks first.
+  // A page on another origin that sends Authorization or Last-Event-ID asks first. The SDK opens a
+  // new stream on every change of subscriptions and every token refresh: the answer is cached.
   app.options(SSE_PATH, async (request, reply) => {
     const cors = corsHeaders(request.headers.origin, config.allowedOrigins);
     if (cors === undefined)
       throw new RequestError("forbidden", `origin ${request.headers.origin} is not allowed`);
-    return reply.status(204).headers(cors).send();
+    return reply
+      .status(204)
+      .headers({ ...cors, "access-control-allow-methods": "GET", "access-control-max-age": "600" })
+      .send();
   });
 }
 

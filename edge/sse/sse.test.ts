@@ -257,6 +257,7 @@ test("pages on other origins may open the stream, publish and load /client.js (C
   t.is(preflight.status, 204);
   t.is(preflight.headers.get("access-control-allow-origin"), "*");
   t.regex(preflight.headers.get("access-control-allow-headers") ?? "", /authorization.*last-event-id/);
+  t.is(preflight.headers.get("access-control-max-age"), "600", "browsers cache the preflight");
   const publishPreflight = await fetch(`${edge.url}/v1/publish`, { method: "OPTIONS", headers: { origin } });
   t.is(publishPreflight.status, 204);
   t.regex(publishPreflight.headers.get("access-control-allow-headers") ?? "", /content-type/);
