@@ -69,4 +69,14 @@ test("the previous operator's Update entry is moved into the operator's Apply en
     },
   });
   t.is(migratedManagedFields([apply, restart, status], "apps/v1"), undefined, "nothing to move: no write");
+  const service = migratedManagedFields(
+    [entry(LEGACY_MANAGER, "Update", { "f:spec": { "f:clusterIP": {}, "f:clusterIPs": {}, "f:type": {} } })],
+    "v1",
+    now,
+  )!;
+  t.deepEqual(
+    service[0]!.fieldsV1,
+    { "f:spec": { "f:type": {} } },
+    "a Service's allocated addresses stay unowned",
+  );
 });

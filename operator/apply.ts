@@ -87,7 +87,10 @@ export function migratedManagedFields(
     entry.manager === FIELD_MANAGER && entry.operation === "Apply" && !entry.subresource;
   if (!entries.some(legacy)) return undefined;
   let fields: Record<string, unknown> = {};
-  for (const entry of entries) if (legacy(entry) || mine(entry)) fields = unionFields(fields, entry.fieldsV1);
+  for (const entry of entries) {
+    if (mine(entry)) fields = unionFields(fields, entry.fieldsV1);
+    if (legacy(entry)) fields = unionFields(fields, withoutAllocated(entry.fieldsV1));
+  }
   return [
     ...entries.filter((entry) => !legacy(entry) && !mine(entry)),
     {
@@ -100,6 +103,20 @@ export function migratedManagedFields(
       fieldsV1: fields,
     },
   ];
+}
+
+/**
+ * A Service's addresses are the API server's, immutable once allocated: never taken over (an apply
+ * that owned them and left them out would ask for their removal, which the API server refuses).
+ */
+function withoutAllocated(fields: unknown): Record<string, unknown> {
+  const copy = { ...(fields as Record<string, unknown> | undefined) };
+  const spec = copy["f:spec"] as Record<string, unknown> | undefined;
+  if (spec && ("f:clusterIP" in spec || "f:clusterIPs" in spec)) {
+    const { "f:clusterIP": _ip, "f:clusterIPs": _ips, ...rest } = spec;
+    copy["f:spec"] = rest;
+  }
+  return copy;
 }
 
 /** Moves the fields the operator's earlier versions own to its Apply manager (see migratedManagedFields). */
