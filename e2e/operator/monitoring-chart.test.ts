@@ -36,13 +36,19 @@ test("on: PodMonitor, PrometheusRule, dashboard and adapter ConfigMaps, each val
     objects.find((o) => o.kind === kind && name.test(o.metadata.name));
 
   const podMonitor = find("PodMonitor", /herald/) as Rendered & {
-    spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string }[] };
+    spec: {
+      selector: { matchLabels: Record<string, string> };
+      podMetricsEndpoints: { port: string; honorLabels?: boolean }[];
+    };
   };
   t.is(podMonitor.metadata.labels?.release, "kube-prometheus-stack");
   t.deepEqual(
     podMonitor.spec.podMetricsEndpoints.map((e) => e.port),
     ["metrics"],
   );
+  // herald_notificationservice_*{namespace, name} name the resource's namespace, which alerts and
+  // the dashboard select by: Prometheus must keep it rather than the operator pod's.
+  t.true(podMonitor.spec.podMetricsEndpoints[0]!.honorLabels);
   const operator = objects.find((o) => o.kind === "Deployment") as Rendered & {
     spec: { template: { metadata: { labels: Record<string, string> } } };
   };
