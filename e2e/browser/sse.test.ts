@@ -1,8 +1,9 @@
 // GET /v1/sse from a plain EventSource in real Chromium, no SDK, from a page on another origin (so
 // CORS is part of what is tested): every message once, in order, across an edge SIGKILL and an edge
-// drain (JetStream keeps the log; the EventSource reconnects by itself with Last-Event-ID); and the
-// entitlement refusals a page can see: a stream refused before it starts (the EventSource stops; the
-// same request shows 401 with the JSON error) and a forbidden topic's `err` event.
+// drain (JetStream keeps the log; the EventSource reconnects by itself with Last-Event-ID); the same
+// with the SDK (loaded from the edge's /client.js) over SSE only; and the entitlement refusals a page
+// can see: a stream refused before it starts (the EventSource stops; the same request shows 401 with
+// the JSON error) and a forbidden topic's `err` event.
 import test, { type ExecutionContext } from "ava";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../harness/chromium.js";
@@ -108,6 +109,79 @@ test("a plain EventSource gets every message once, in order, across an edge SIGK
 
 test("a plain EventSource gets every message once, in order, across an edge drain (it honours retry:)", async (t) => {
   await streamAcross(t, "es.drained", "1", (edge) => edge.kill("SIGTERM"));
+});
+
+/** The SDK on a page of another origin, loaded from the edge's /client.js, over SSE only. */
+const SDK_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>SDK over SSE</title></head><body>
+<script type="module">
+  const params = new URLSearchParams(location.search);
+  const edge = params.get("edge");
+  const { HeraldClient } = await import(edge + "/client.js");
+  window.sdk = { got: [], prevs: [], seqs: [], opens: [] };
+  const client = new HeraldClient({ url: edge, transports: ["sse"], backoff: { initialMs: 100, maxMs: 1000 } });
+  client.on("state", (state, change) => state === "open" && sdk.opens.push(change.transport));
+  client.subscribe(params.get("topic"), (message) => {
+    sdk.got.push(message.data.n);
+    sdk.prevs.push(message.prev);
+    sdk.seqs.push(message.seq);
+  });
+</script>
+</body></html>`;
+
+async function sdkAcross(
+  t: ExecutionContext,
+  topic: string,
+  drainSeconds: string,
+  interrupt: (edge: EdgeProcess) => void,
+): Promise<void> {
+  const edges = await restartableEdge(t, {
+    HERALD_DRAIN_SECONDS: drainSeconds,
+    HERALD_ALLOW_ANONYMOUS: "true",
+  });
+  const context = await launchChromium(t);
+  await context.route(`${APP_ORIGIN}/**`, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: SDK_PAGE }),
+  );
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(`${APP_ORIGIN}/?edge=${encodeURIComponent(edges.edge().url)}&topic=${topic}`);
+  type Seen = { got: number[]; prevs: number[]; seqs: number[]; opens: string[] };
+  const seen = () => page.evaluate(() => (window as unknown as { sdk?: Seen }).sdk);
+  await waitFor("open over SSE", async () => ((await seen())?.opens.length ?? 0) >= 1);
+  const total = 60;
+  await publishAcross(
+    () => edges.edge().url,
+    total,
+    () => topic,
+    TEST_API_KEY,
+    async () => {
+      interrupt(edges.edge());
+      await edges.edge().exited;
+      await edges.respawn();
+    },
+  );
+  await waitFor(`${total} messages`, async () => (await seen())!.got.length >= total, 90_000);
+  // A moment more: a late duplicate would show now.
+  await sleep(500);
+  const state = (await seen())!;
+  t.deepEqual(state.got, range(total));
+  for (let i = 1; i < state.got.length; i++) t.is(state.prevs[i], state.seqs[i - 1]);
+  t.true(state.opens.length >= 2, "it reconnected");
+  t.true(
+    state.opens.every((transport) => transport === "sse"),
+    state.opens.join(","),
+  );
+  t.deepEqual(errors, []);
+}
+
+test("the SDK in Chromium over SSE gets every message once, in order, across an edge SIGKILL", async (t) => {
+  await sdkAcross(t, "sdk-sse.killed", "0", (edge) => edge.kill("SIGKILL"));
+});
+
+test("the SDK in Chromium over SSE gets every message once, in order, across an edge drain", async (t) => {
+  await sdkAcross(t, "sdk-sse.drained", "1", (edge) => edge.kill("SIGTERM"));
 });
 
 test("entitlement: a stream refused before it starts stops the EventSource (401 with the JSON error); a forbidden topic gets an err event", async (t) => {
