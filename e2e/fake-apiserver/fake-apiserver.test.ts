@@ -234,3 +234,46 @@ test("metadata-only lists and watches (PartialObjectMetadata) carry no data; kub
   t.is(event.object.kind, "PartialObjectMetadata");
   t.false("data" in event.object);
 });
+
+test("managedFields given in a request replace the stored ones: ownership moves, the next apply prunes", async (t) => {
+  const api = await startFakeApiServer();
+  t.teardown(() => api.stop());
+  const created = await call(api, "POST", CONFIGMAPS, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "moved" },
+    data: { OLD: "1", KEPT: "2" },
+  });
+  t.is(created.status, 201);
+  type Entry = { manager: string; operation: string; fieldsV1: Record<string, unknown> };
+  const entries = (answer: Answer) =>
+    (answer.metadata as unknown as { managedFields: Entry[] }).managedFields;
+  const [old] = entries(created.body);
+  t.like(old, { manager: "node", operation: "Update" });
+  // The old Update entry becomes the Apply entry of manager "new".
+  const moved = await call(
+    api,
+    "PATCH",
+    `${CONFIGMAPS}/moved`,
+    {
+      metadata: {
+        resourceVersion: created.body.metadata.resourceVersion,
+        managedFields: [{ ...old, manager: "new", operation: "Apply" }],
+      },
+    },
+    "application/merge-patch+json",
+  );
+  t.is(moved.status, 200);
+  t.deepEqual(
+    entries(moved.body).map((e) => `${e.manager}/${e.operation}`),
+    ["new/Apply"],
+  );
+  const applied = await call(
+    api,
+    "PATCH",
+    `${CONFIGMAPS}/moved?fieldManager=new`,
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "moved" }, data: { KEPT: "2" } },
+    "application/apply-patch+yaml",
+  );
+  t.deepEqual((applied.body as unknown as { data: Record<string, string> }).data, { KEPT: "2" });
+});
