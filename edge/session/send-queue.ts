@@ -91,7 +91,8 @@ export class SendQueue {
   /** The queued frames, already encoded (shared with every other socket sending the same frame). */
   private frames: Buffer[] = [];
   /** Replays waiting for the socket to take what was queued (see drained()). */
-  private drainWaiters: { bytes: number; wake: () => void }[] = [];
+  /** Replays waiting for room (made when one first waits: most connections never do). */
+  private drainWaiters: { bytes: number; wake: () => void }[] | undefined;
   private drainPoll: NodeJS.Timeout | undefined;
   /** UTF-8 bytes of the queued frames: what they will add to ws.bufferedAmount once flushed. */
   private queuedBytes = 0;
@@ -151,7 +152,7 @@ export class SendQueue {
     if (this.closed) return new Promise(() => {});
     if (this.hasDrained(bytes)) return Promise.resolve();
     return new Promise((resolve) => {
-      this.drainWaiters.push({ bytes, wake: resolve });
+      (this.drainWaiters ??= []).push({ bytes, wake: resolve });
       // ws has no drain event of its own; a short poll runs only while a replay waits.
       this.drainPoll ??= setInterval(() => this.wakeDrainWaiters(), DRAIN_POLL_MS);
     });
@@ -163,7 +164,7 @@ export class SendQueue {
     this.frames = [];
     this.queuedBytes = 0;
     clearInterval(this.drainPoll);
-    this.drainWaiters = [];
+    this.drainWaiters = undefined;
   }
 
   private pending(): number {
@@ -175,9 +176,10 @@ export class SendQueue {
   }
 
   private wakeDrainWaiters(): void {
-    const ready = this.drainWaiters.filter((waiter) => this.hasDrained(waiter.bytes));
+    const waiters = this.drainWaiters ?? [];
+    const ready = waiters.filter((waiter) => this.hasDrained(waiter.bytes));
     if (ready.length === 0) return;
-    this.drainWaiters = this.drainWaiters.filter((waiter) => !ready.includes(waiter));
+    this.drainWaiters = waiters.filter((waiter) => !ready.includes(waiter));
     if (this.drainWaiters.length === 0) {
       clearInterval(this.drainPoll);
       this.drainPoll = undefined;

@@ -75,8 +75,9 @@ export class Session implements TransportHandlers, SubscriptionConnection {
   readonly id = randomUUID();
   /** Cleared by the heartbeat before each ping, set by any sign of life. */
   responsive = true;
-  /** What this connection may make the edge read from the log: 16 send buffers a second. */
-  readonly reads: ReadBudget;
+  /** Made on first use: most connections never replay, and most subscribers never publish. */
+  private readBudget: ReadBudget | undefined;
+  private publishBucket: DebtBucket | undefined;
   private grants: Grants | null = null;
   private grantedBy: "token" | "anonymous" | null = null;
   /** Frames received while the first auth frame is verified; dispatched in order afterwards. */
@@ -87,7 +88,6 @@ export class Session implements TransportHandlers, SubscriptionConnection {
   private readonly subscriptions: SessionSubscriptions;
   private readonly queue: SendQueue;
   private readonly frameBucket: DebtBucket;
-  private readonly publishBucket: DebtBucket;
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -103,13 +103,8 @@ export class Session implements TransportHandlers, SubscriptionConnection {
     const { config } = ctx;
     this.log = ctx.log.child({ session: this.id });
     this.queue = new SendQueue(transport, config.sendBufferBytes, ctx.scheduler);
-    this.reads = new ReadBudget(
-      READS_PER_SECOND * config.sendBufferBytes,
-      2 * READS_PER_SECOND * config.sendBufferBytes,
-    );
     this.subscriptions = new SessionSubscriptions(ctx.hub, this);
     this.frameBucket = new DebtBucket(config.framesPerSecond, 2 * config.framesPerSecond);
-    this.publishBucket = new DebtBucket(config.publishesPerSecond, 2 * config.publishesPerSecond);
 
     const guarded = transport.attach(this);
     if (!guarded)
@@ -237,6 +232,15 @@ export class Session implements TransportHandlers, SubscriptionConnection {
   }
 
   // ---- what the subscriptions send over (SubscriptionConnection) ----
+
+  /** What this connection may make the edge read from the log: 16 send buffers a second. */
+  get reads(): ReadBudget {
+    const { sendBufferBytes } = this.ctx.config;
+    return (this.readBudget ??= new ReadBudget(
+      READS_PER_SECOND * sendBufferBytes,
+      2 * READS_PER_SECOND * sendBufferBytes,
+    ));
+  }
 
   room(): number {
     return this.queue.room();
@@ -469,6 +473,8 @@ export class Session implements TransportHandlers, SubscriptionConnection {
     const { publisher } = this.ctx;
     try {
       publisher.checkAllowed(this.grants!, frame.topic);
+      const { publishesPerSecond } = this.ctx.config;
+      this.publishBucket ??= new DebtBucket(publishesPerSecond, 2 * publishesPerSecond);
       if (this.publishBucket.take(1) > 0) {
         this.sendError(
           frame.id,

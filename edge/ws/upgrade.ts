@@ -76,11 +76,16 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
 
   return (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // A reset during the handshake must not become an uncaught error.
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroyOnError);
     handle(request, socket, head).catch(() =>
       refuse(socket, "bad_request", "malformed WebSocket upgrade request"),
     );
   };
+}
+
+/** One listener for every socket (it stays on the socket for the connection's life). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 async function authenticateUpgrade(authenticator: Authenticator, token: string | null): Promise<UpgradeAuth> {
