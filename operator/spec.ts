@@ -542,7 +542,11 @@ export const PodTemplateSpec = Type.Object(
           { name: Type.String({ ...NAME_253, description: "Secret name." }) },
           { description: "A pull Secret." },
         ),
-        { maxItems: 16, description: "Secrets to pull the edge image with (added to the operator's own)." },
+        {
+          maxItems: 16,
+          description:
+            "Secrets in this namespace to pull the edge image with (the chart's global.imagePullSecrets reach only the operator).",
+        },
       ),
     ),
     serviceAccountName: Type.Optional(
