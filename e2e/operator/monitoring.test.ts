@@ -218,6 +218,16 @@ test("the Autoscaling condition and the operator's metrics follow the HPA: a mis
   );
   const after = await scrape(metricsUrl);
 
+  // A resource deleted: its series go with it.
+  await cluster.kubectl("delete", "notificationservice", "unreachable", "--wait=false");
+  await waitFor(
+    "the deleted resource's ready series to go",
+    async () =>
+      !(await scrape(metricsUrl)).has(
+        'herald_notificationservice_ready{namespace="default",name="unreachable"}',
+      ),
+  );
+
   // Both workers held: two resources whose NATS accepts the connection and never answers, so each
   // reconcile waits out the connect timeout (5 s) while the others' keys wait in the queue.
   const sockets = new Set<Socket>();
