@@ -2,10 +2,11 @@
 // rendered object validated against the Kubernetes API schemas (the NotificationService against
 // the generated CRD's own schema).
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import test from "ava";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { ROOT, tool } from "./harness.js";
 import { validateManifest } from "./kubernetes-schemas.js";
 import { OPERATOR_VARIABLES } from "../../operator/settings.js";
@@ -296,4 +297,15 @@ test("the install notes suggest a NotificationService clients can reach, with th
   t.false(config.allowAnonymous);
   t.false(hasNoWayIn(config), "subscribers get in with a token, publishers with an API key");
   t.regex(notes, /openssl rand -hex 32/, "a 64-character HS256 key");
+});
+
+test("docs/operator.md's values table names every top-level value (monitoring.*: docs/operations.md)", (t) => {
+  const values = parse(readFileSync(join(CHART, "values.yaml"), "utf8")) as Record<string, unknown>;
+  const docs = readFileSync(join(ROOT, "docs/operator.md"), "utf8");
+  const table = docs.slice(
+    docs.indexOf("| value | default | meaning |"),
+    docs.indexOf("The operator's RBAC"),
+  );
+  for (const key of Object.keys(values).filter((k) => k !== "monitoring"))
+    t.true(table.includes(`\`${key}`), `${key} is in the values table`);
 });
