@@ -153,6 +153,14 @@ export const HistoryResponse = Type.Object({
 export const ErrorBody = Type.Object({
   error: Type.Object({ code: ErrorCodeSchema, message: Type.String() }),
 });
+// ---- Server-Sent Events (GET /v1/sse, protocol/sse.ts) ----
+/** Data of the `close` event the edge sends before it ends a stream: the WebSocket close code and reason. */
+export const SseClose = Type.Object({
+  code: Type.Integer({ minimum: 1000, maximum: 4999 }),
+  reason: Type.String(),
+});
+export type SseClose = Static<typeof SseClose>;
+
 export type PublishItem = Static<typeof PublishItem>;
 export type PublishBody = Static<typeof PublishBody>;
 export type PublishResult = Static<typeof PublishResult>;

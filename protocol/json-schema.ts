@@ -50,6 +50,8 @@ const DESCRIPTIONS: Record<string, string> = {
   HistoryMessage: "One message of GET /v1/topics/:topic/messages.",
   HistoryResponse: "GET /v1/topics/:topic/messages answer.",
   ErrorBody: "Every HTTP error response.",
+  SseClose:
+    "GET /v1/sse: data of the `close` event the edge sends before it ends a stream (the WebSocket close code and reason).",
   ClientFrame: "Any client → edge frame, by op.",
   EdgeFrame: "Any edge → client frame, by op.",
 };

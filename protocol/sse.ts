@@ -16,11 +16,7 @@ export const SSE_PATH = "/v1/sse";
 /** The SSE event type of each edge frame other than `msg` (msg frames are unnamed "message" events). */
 export const SSE_CLOSE_EVENT = "close";
 
-/** Data of the `close` event the edge sends before it ends a stream: the WebSocket close code and reason. */
-export interface SseClose {
-  readonly code: number;
-  readonly reason: string;
-}
+export type { SseClose } from "./frames.js";
 
 export interface StreamPositionEntry {
   readonly epoch: string;
