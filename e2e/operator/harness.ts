@@ -58,8 +58,9 @@ export interface Cluster {
   startOperator(name: string, env?: Record<string, string>): Promise<OperatorProcess>;
 }
 
-export async function startCluster(t: Teardown): Promise<Cluster> {
-  const api = await startFakeApiServer();
+/** `gatewayApi: false`: a cluster without the Gateway API's CRDs (no HTTPRoutes served). */
+export async function startCluster(t: Teardown, options: { gatewayApi?: boolean } = {}): Promise<Cluster> {
+  const api = await startFakeApiServer(options);
   const dir = mkdtempSync(join(tmpdir(), "herald-operator-"));
   const kubeconfig = writeKubeconfig(join(dir, "kubeconfig"), api.url);
   /** How to kill each operator process still running, and wait until it is gone. */

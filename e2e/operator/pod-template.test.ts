@@ -9,6 +9,7 @@ import {
   applyResource as apply,
   createSecret,
   DEPLOYMENTS,
+  events,
   NS_PATH,
   startCluster,
   waitFor,
@@ -282,4 +283,23 @@ test("the CRD refuses podTemplate settings the operator owns, at kubectl apply",
     /set at most one of credentialsSecret, nkeySecret and userPasswordSecret/,
   );
   await apply(cluster, "good", { ...base, edge: { rollout: { maxSurge: 2 } } });
+});
+
+test("spec.gateway on a cluster without the Gateway API: a Warning Event says so, everything else is deployed", async (t) => {
+  const nats = await startNats(t);
+  const cluster = await startCluster(t, { gatewayApi: false });
+  await cluster.startOperator("op-1");
+  await apply(cluster, "gw", {
+    nats: { url: nats.url },
+    stream: { replicas: 1 },
+    auth: { allowAnonymous: true },
+    gateway: { parentRefs: [{ name: "public" }], hostnames: ["live.example.com"] },
+  });
+  const warning = await waitFor("the GatewayApiMissing Event", async () =>
+    (await events(cluster)).find((e) => e.reason === "GatewayApiMissing" && e.involvedObject.name === "gw"),
+  );
+  t.is(warning.type, "Warning");
+  t.regex(warning.message, /install the Gateway API CRDs/);
+  t.truthy(await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/gw-edge`)));
+  t.truthy(await cluster.get("/api/v1/namespaces/default/services/gw"));
 });
