@@ -4,7 +4,14 @@
 // condition read from an HPA's status.
 import test from "ava";
 import { validateAny, type Rendered as Manifest } from "../e2e/operator/monitoring-kit.js";
-import { hpaName, METRICS_PORT, renderAll, renderPodMonitor, renderScaledObject } from "./render.js";
+import {
+  hpaName,
+  METRICS_PORT,
+  renderAll,
+  renderHTTPRoute,
+  renderPodMonitor,
+  renderScaledObject,
+} from "./render.js";
 import { parseSpec } from "./spec.js";
 import { resource } from "./test/resource.js";
 import { autoscalingCondition } from "./status.js";
@@ -15,7 +22,15 @@ interface Rendered {
   spec?: {
     ports?: { name: string; port: number; targetPort: string }[];
     template?: { spec: { containers: { ports: { name: string; containerPort: number }[] }[] } };
-    rules?: { http: { paths: { backend: { service: { port: { name?: string; number?: number } } } }[] } }[];
+    rules?: {
+      http: {
+        paths: {
+          path: string;
+          pathType: string;
+          backend: { service: { port: { name?: string; number?: number } } };
+        }[];
+      };
+    }[];
   };
 }
 
@@ -42,6 +57,41 @@ test("the internal port is the edge container's named port metrics, set in the C
   );
   for (const rule of byKind("Ingress").spec!.rules!)
     for (const path of rule.http.paths) t.deepEqual(path.backend.service.port, { name: "http" });
+});
+
+test("by default the Ingress and the HTTPRoute route only what clients use: /v1, /client.js and /readyz", (t) => {
+  const ns = resource(withIngress);
+  const ingress = (renderAll(ns, ns.spec) as unknown as Rendered[]).find((o) => o.kind === "Ingress")!;
+  t.deepEqual(
+    ingress.spec!.rules!.flatMap((rule) => rule.http.paths.map(({ path, pathType }) => [path, pathType])),
+    [
+      ["/v1", "Prefix"],
+      ["/client.js", "Exact"],
+      ["/readyz", "Exact"],
+    ],
+  );
+  const routed = resource({
+    nats: { url: "nats://nats.nats:4222" },
+    gateway: { parentRefs: [{ name: "public" }] },
+  });
+  const route = renderHTTPRoute(routed, routed.spec) as unknown as {
+    spec: { rules: { matches: { path: { type: string; value: string } }[] }[] };
+  };
+  t.deepEqual(
+    route.spec.rules[0]!.matches.map(({ path }) => [path.value, path.type]),
+    [
+      ["/v1", "PathPrefix"],
+      ["/client.js", "Exact"],
+      ["/readyz", "Exact"],
+    ],
+  );
+  const prefixed = resource({
+    nats: { url: "nats://nats.nats:4222" },
+    gateway: { parentRefs: [{ name: "public" }], pathPrefix: "/herald" },
+  });
+  t.deepEqual((renderHTTPRoute(prefixed, prefixed.spec) as unknown as typeof route).spec.rules[0]!.matches, [
+    { path: { type: "PathPrefix", value: "/herald" } },
+  ]);
 });
 
 const keda = {

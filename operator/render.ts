@@ -5,6 +5,7 @@ import { EDGE_VARIABLES, loadConfig, type EdgeConfig, type VariableSpec } from "
 import { DEFAULT_EDGE_IMAGE } from "./settings.js";
 import {
   API_VERSION,
+  CLIENT_PATHS,
   KIND,
   durationSeconds,
   edgeSettings as specSettings,
@@ -608,7 +609,12 @@ export function renderHTTPRoute(
       ...(gateway.hostnames ? { hostnames: gateway.hostnames } : {}),
       rules: [
         {
-          matches: [{ path: { type: "PathPrefix", value: gateway.pathPrefix } }],
+          matches:
+            gateway.pathPrefix === undefined
+              ? CLIENT_PATHS.map(({ path, pathType }) => ({
+                  path: { type: pathType === "Exact" ? "Exact" : "PathPrefix", value: path },
+                }))
+              : [{ path: { type: "PathPrefix", value: gateway.pathPrefix } }],
           backendRefs: [{ group: "", kind: "Service", name: names(ns).service, port: EDGE_PORT, weight: 1 }],
           ...(gateway.requestTimeout ? { timeouts: { request: gateway.requestTimeout } } : {}),
         },

@@ -827,6 +827,13 @@ const HOSTNAME = {
   pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
 };
 
+/** What clients reach on the public port; nothing else is routed by default (docs/operator.md). */
+export const CLIENT_PATHS = [
+  { path: "/v1", pathType: "Prefix" as const },
+  { path: "/client.js", pathType: "Exact" as const },
+  { path: "/readyz", pathType: "Exact" as const },
+];
+
 export const IngressSpec = Type.Object(
   {
     className: Type.Optional(Type.String({ minLength: 1, description: "IngressClass name." })),
@@ -853,8 +860,9 @@ export const IngressSpec = Type.Object(
       {
         minItems: 1,
         maxItems: 16,
-        default: [{ path: "/", pathType: "Prefix" }],
-        description: "Paths routed to the edges (the WebSocket is /v1/ws, publishing /v1/publish).",
+        default: CLIENT_PATHS,
+        description:
+          "Paths routed to the edges. The default is what clients use: /v1 (the WebSocket /v1/ws, SSE /v1/sse, publish and history), /client.js (the SDK bundle) and /readyz (the SDK asks it before falling back to SSE). Add / (Exact) for the demo page when HERALD_DEMO is on.",
       },
     ),
   },
@@ -889,12 +897,14 @@ export const GatewaySpec = Type.Object(
       }),
     ),
     annotations: Type.Optional(StringMap("HTTPRoute annotations.")),
-    pathPrefix: Type.String({
-      pattern: "^/",
-      maxLength: 1024,
-      default: "/",
-      description: "Path prefix routed to the edges.",
-    }),
+    pathPrefix: Type.Optional(
+      Type.String({
+        pattern: "^/",
+        maxLength: 1024,
+        description:
+          "Path prefix routed to the edges. Unset: what clients use, as spec.ingress.paths by default (/v1, /client.js, /readyz).",
+      }),
+    ),
     requestTimeout: Type.Optional(
       Type.String({
         pattern: "^([0-9]{1,5}(h|m|s|ms)){1,4}$",
