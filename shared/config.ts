@@ -62,7 +62,7 @@ export const EDGE_VARIABLES = {
   demo: {
     env: "HERALD_DEMO",
     kind: "boolean",
-    doc: "Serve the demo page and the SDK bundle at / on the public port. Default: true with the embedded backend, false with NATS.",
+    doc: "Serve the demo page at / on the public port (the SDK bundle at /client.js is served either way). Default: true with the embedded backend, false with NATS.",
   },
   natsUrl: {
     env: "HERALD_NATS_URL",
