@@ -51,6 +51,7 @@ export default tseslint.config(
       "dist/**",
       "client/dist/**",
       ".tools/**",
+      "bench/results/**",
       "edge/public/**",
       "charts/**",
       "crds/**",

@@ -7,7 +7,7 @@
 //   npm run bench:full                     full loads (10,000 subscribers, 15,000 topics, ...)
 //   node --import tsx bench/suite.ts [--quick] [--only fanout,own-topic,many-topics,publish,scale,storm]
 //        [--targets ws,socketio,nats,herald-embedded,herald-jetstream] [--subscribers N]
-//        [--seconds S] [--profile DIR]
+//        [--seconds S] [--profile DIR] [--storm-rate MSGS_PER_SECOND]
 import { parseArgs } from "node:util";
 import { boundRun } from "./lib/children.js";
 import { machine, printTable, writeResults, type Row } from "./lib/report.js";
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     subscribers: { type: "string" },
     seconds: { type: "string" },
     profile: { type: "string" },
+    "storm-rate": { type: "string" },
   },
 });
 
@@ -120,16 +121,19 @@ async function main(): Promise<void> {
     );
   }
   if (only.includes("storm")) {
+    // The issue's load: 100,000 subscribers on 1,000 topics; 7 edges, so that the six left after the
+    // kill hold them all (19,500 connections each at most).
     const options = {
-      edges: quick ? 3 : 6,
-      subscribers: quick ? 600 : 8_000,
-      topics: quick ? 12 : 80,
-      perWorker: quick ? 300 : 3_000,
+      edges: quick ? 3 : 7,
+      subscribers: quick ? 600 : 100_000,
+      topics: quick ? 12 : 1_000,
+      perWorker: quick ? 300 : 5_000,
       seconds: Math.max(seconds, 6),
+      rate: Number(args["storm-rate"] ?? (quick ? 12 : 200)),
     };
     show(
       "storm",
-      `reconnect storm: ${options.edges} JetStream edges behind the TCP balancer, ${options.subscribers} subscribers on ${options.topics} topics, one edge SIGKILLed while publishing`,
+      `reconnect storm: ${options.edges} JetStream edges behind the TCP balancer, ${options.subscribers} subscribers on ${options.topics} topics, ${options.rate} msg/s, one edge SIGKILLed while publishing`,
       await storm(options),
     );
   }

@@ -1,7 +1,7 @@
-// Scale and reconnect storm, scaled down to what this machine holds: `edges` JetStream edges on one
-// nats-server behind the TCP balancer (round robin, as a cloud L4 balancer), `subscribers`
-// connections over several load processes on `topics` topics, each topic published at 1 message/s
-// through the first edge. Phase 1 (scale): every delivery counted, total memory and CPU of the
+// Scale and reconnect storm: `edges` JetStream edges on one nats-server behind the TCP balancer
+// (round robin, as a cloud L4 balancer; in several processes sharing its port when the connections
+// do not fit in one), `subscribers` connections over several load processes on `topics` topics,
+// `rate` messages per second spread over the topics, published through the first edge. Phase 1 (scale): every delivery counted, total memory and CPU of the
 // servers and of the load. Phase 2 (storm): the last edge is SIGKILLed while publishing goes on;
 // its subscribers reconnect through the balancer (random pause up to 1 s, as the SDK's backoff)
 // and resume from their positions. Reported: how many resumed, close-to-subok times, losses, and
@@ -10,11 +10,11 @@
 import type { ExecutionContext } from "ava";
 import { spawnEdge, type EdgeProcess } from "../../e2e/harness/edge-process.js";
 import { startNats } from "../../e2e/harness/nats-server.js";
-import { startTcpBalancer } from "../../e2e/harness/tcp-balancer.js";
 import { Cleanup } from "../cleanup.js";
 import { Driver } from "../lib/drive.js";
 import { cpuPercent, sampleAll } from "../lib/proc.js";
 import { round, type Row } from "../lib/report.js";
+import { startSharedBalancer, CONNECTIONS_PER_BALANCER } from "../lib/balancers.js";
 import { builtEdge } from "../lib/build.js";
 import { HERALD_BENCH_ENV, heraldPublisher } from "../lib/targets.js";
 import { LoadPool } from "../load/pool.js";
@@ -25,7 +25,12 @@ export interface StormOptions {
   readonly topics: number;
   readonly perWorker: number;
   readonly seconds: number;
+  /** Messages per second over all topics. */
+  readonly rate: number;
 }
+
+/** Connections one edge takes (HERALD_MAX_CONNECTIONS of the bench, under 20,000 open files). */
+const PER_EDGE = Number(HERALD_BENCH_ENV.HERALD_MAX_CONNECTIONS);
 
 const RESUME_JITTER_MS = 1000;
 
@@ -41,6 +46,11 @@ async function reads(edges: readonly EdgeProcess[]): Promise<Record<string, numb
 }
 
 export async function storm(options: StormOptions): Promise<Row[]> {
+  // After the kill, the surviving edges hold every subscriber.
+  if (options.subscribers > (options.edges - 1) * PER_EDGE)
+    throw new Error(
+      `${options.subscribers} subscribers do not fit on ${options.edges - 1} edges of ${PER_EDGE} connections once one is killed`,
+    );
   const cleanup = new Cleanup();
   try {
     const nats = await startNats(cleanup);
@@ -54,9 +64,10 @@ export async function storm(options: StormOptions): Promise<Row[]> {
         ),
       );
     }
-    const balancer = await startTcpBalancer(
+    const balancer = await startSharedBalancer(
       cleanup,
       edges.map((e) => e.port),
+      Math.ceil(options.subscribers / CONNECTIONS_PER_BALANCER),
     );
     const topics = Array.from({ length: options.topics }, (_, i) => `bench.storm-${i}`);
     const pool = await LoadPool.start({
@@ -86,8 +97,9 @@ export async function storm(options: StormOptions): Promise<Row[]> {
     // Phase 1: everyone subscribed, 1 message/s per topic.
     let server = sampleAll(serverPids);
     let load = pool.sample();
+    let balancing = sampleAll(balancer.pids);
     let t0 = performance.now();
-    await driver.openLoop(options.topics, options.seconds);
+    await driver.openLoop(options.rate, options.seconds);
     await driver.drain();
     let secs = (performance.now() - t0) / 1000;
     const scale = await pool.phase();
@@ -96,7 +108,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
       edges: options.edges,
       subscribers: options.subscribers,
       topics: options.topics,
-      "msg/s": options.topics,
+      "msg/s": options.rate,
       delivered: scale.delivered,
       lost: driver.expected - scale.delivered,
       "p50 ms": round(scale.histogram.quantile(0.5), 1),
@@ -105,6 +117,8 @@ export async function storm(options: StormOptions): Promise<Row[]> {
       "servers CPU %": cpuPercent(server, sampleAll(serverPids), secs),
       "load RSS MiB": round(pool.sample().rssBytes / 2 ** 20),
       "load CPU %": cpuPercent(load, pool.sample(), secs),
+      "balancer RSS MiB": round(sampleAll(balancer.pids).rssBytes / 2 ** 20),
+      "balancer CPU %": cpuPercent(balancing, sampleAll(balancer.pids), secs),
       "out of order": scale.outOfOrder,
       "prev breaks": scale.chainBreaks,
     };
@@ -112,13 +126,14 @@ export async function storm(options: StormOptions): Promise<Row[]> {
     // Phase 2: kill the last edge a third into the publishing.
     const before = await reads(edges.slice(0, -1));
     const victim = edges.at(-1)!;
-    const affected = balancer.connectionsTo(victim.port);
+    const affected = await balancer.connectionsTo(victim.port);
     const expectedBefore = driver.expected;
     const survivors = serverPids.filter((pid) => pid !== victim.pid);
     server = sampleAll(survivors);
     load = pool.sample();
+    balancing = sampleAll(balancer.pids);
     t0 = performance.now();
-    const publishing = driver.openLoop(options.topics, options.seconds);
+    const publishing = driver.openLoop(options.rate, options.seconds);
     await new Promise((resolve) => setTimeout(resolve, (options.seconds * 1000) / 3));
     victim.kill("SIGKILL");
     balancer.remove(victim.port);
@@ -128,6 +143,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
     const after = await reads(edges.slice(0, -1));
     const serverAfter = sampleAll(survivors);
     const loadAfter = pool.sample();
+    const balancingAfter = sampleAll(balancer.pids);
     const stormStats = await pool.stop();
     const rangeReads =
       (after.resume ?? 0) - (before.resume ?? 0) + (after.backfill ?? 0) - (before.backfill ?? 0);
@@ -138,7 +154,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
         edges: `${options.edges} (1 killed)`,
         subscribers: options.subscribers,
         topics: options.topics,
-        "msg/s": options.topics,
+        "msg/s": options.rate,
         delivered: stormStats.delivered,
         lost: driver.expected - expectedBefore - stormStats.delivered,
         "p50 ms": round(stormStats.histogram.quantile(0.5), 1),
@@ -147,6 +163,8 @@ export async function storm(options: StormOptions): Promise<Row[]> {
         "servers CPU %": cpuPercent(server, serverAfter, secs),
         "load RSS MiB": round(loadAfter.rssBytes / 2 ** 20),
         "load CPU %": cpuPercent(load, loadAfter, secs),
+        "balancer RSS MiB": round(balancingAfter.rssBytes / 2 ** 20),
+        "balancer CPU %": cpuPercent(balancing, balancingAfter, secs),
         "out of order": stormStats.outOfOrder,
         "prev breaks": stormStats.chainBreaks,
         "affected (open on killed edge)": affected,

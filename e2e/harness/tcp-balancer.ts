@@ -30,7 +30,20 @@ export interface TcpBalancer {
   close(): Promise<void>;
 }
 
-export async function startTcpBalancer(t: Teardown, backendPorts: number[]): Promise<TcpBalancer> {
+export interface BalancerOptions {
+  /**
+   * Listen on this port of 127.0.0.1 with SO_REUSEPORT, so that several balancer processes share it
+   * and the kernel spreads new connections over them (one process may hold 20,000 open files here,
+   * two per balanced connection). Default: a free port of its own.
+   */
+  readonly sharedPort?: number;
+}
+
+export async function startTcpBalancer(
+  t: Teardown,
+  backendPorts: number[],
+  options: BalancerOptions = {},
+): Promise<TcpBalancer> {
   const backends = [...backendPorts];
   let next = 0;
   let accepted = 0;
@@ -95,7 +108,15 @@ export async function startTcpBalancer(t: Teardown, backendPorts: number[]): Pro
     client.once("close", () => open.delete(client));
     route(client, new Set());
   });
-  const port = await listenOnLoopback(server);
+  const port =
+    options.sharedPort === undefined
+      ? await listenOnLoopback(server)
+      : await new Promise<number>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen({ host: "127.0.0.1", port: options.sharedPort, reusePort: true }, () =>
+            resolve(options.sharedPort!),
+          );
+        });
 
   let closing: Promise<void> | undefined;
   const close = () =>

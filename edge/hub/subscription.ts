@@ -6,7 +6,7 @@ import { encodeEdgeFrame } from "../../protocol/edge-frames.js";
 import type { RequestId } from "../../protocol/frames.js";
 import type { CachedMessage } from "./cached-message.js";
 import type { ReadBudget } from "./read-budget.js";
-import { SeqQueue } from "../common/seq-queue.js";
+import type { SeqQueue } from "../common/seq-queue.js";
 
 export interface Subscriber {
   /** Queue one already-encoded edge frame (text, one JSON object) for this subscriber's socket. */
