@@ -132,6 +132,8 @@ export class LoadPool {
   }
 
   private next(worker: ChildProcess, type: FromWorker["type"]): Promise<FromWorker> {
+    // "close", not "exit": a worker that answers and exits at once (stop) may have its exit seen
+    // before the answer still in the IPC channel; close comes after the channel has been read.
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) => {
         worker.off("message", onMessage);
@@ -139,17 +141,17 @@ export class LoadPool {
       };
       const onMessage = (message: FromWorker) => {
         if (message.type === "error") {
-          worker.off("exit", onExit);
+          worker.off("close", onExit);
           worker.off("message", onMessage);
           reject(new Error(`load worker failed: ${message.message}`));
         } else if (message.type === type) {
           worker.off("message", onMessage);
-          worker.off("exit", onExit);
+          worker.off("close", onExit);
           resolve(message);
         }
       };
       worker.on("message", onMessage);
-      worker.once("exit", onExit);
+      worker.once("close", onExit);
     });
   }
 }

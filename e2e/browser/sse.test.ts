@@ -63,17 +63,22 @@ function state(page: Page): Promise<PageState> {
   });
 }
 
+/** An edge that lets anyone subscribe and can be killed or drained and restarted, and Chromium. */
+async function anonymousEdgeAndBrowser(t: ExecutionContext, drainSeconds: string) {
+  const edges = await restartableEdge(t, {
+    HERALD_DRAIN_SECONDS: drainSeconds,
+    HERALD_ALLOW_ANONYMOUS: "true",
+  });
+  return { edges, context: await launchChromium(t) };
+}
+
 async function streamAcross(
   t: ExecutionContext,
   topic: string,
   drainSeconds: string,
   interrupt: (edge: EdgeProcess) => void,
 ): Promise<void> {
-  const edges = await restartableEdge(t, {
-    HERALD_DRAIN_SECONDS: drainSeconds,
-    HERALD_ALLOW_ANONYMOUS: "true",
-  });
-  const context = await launchChromium(t);
+  const { edges, context } = await anonymousEdgeAndBrowser(t, drainSeconds);
   const page = await openPage(context, `${edges.edge().url}/v1/sse?topic=${topic}`);
   await waitFor("the stream's subok", async () => (await state(page)).suboks >= 1);
 
@@ -135,11 +140,7 @@ async function sdkAcross(
   drainSeconds: string,
   interrupt: (edge: EdgeProcess) => void,
 ): Promise<void> {
-  const edges = await restartableEdge(t, {
-    HERALD_DRAIN_SECONDS: drainSeconds,
-    HERALD_ALLOW_ANONYMOUS: "true",
-  });
-  const context = await launchChromium(t);
+  const { edges, context } = await anonymousEdgeAndBrowser(t, drainSeconds);
   await context.route(`${APP_ORIGIN}/**`, (route) =>
     route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: SDK_PAGE }),
   );

@@ -8,7 +8,7 @@ import { startEdge } from "../../edge/server.js";
 import { publish } from "../harness/http.js";
 import { scrape } from "../harness/metrics-doc.js";
 import { waitFor } from "../harness/wait.js";
-import { TestClient } from "../harness/ws-client.js";
+import { TestClients } from "../harness/ws-client.js";
 
 const KEY = "metrics-exact-test-key-0123456789";
 const TOPIC = "exact.live";
@@ -37,13 +37,8 @@ test("every edge counter moves by exactly what its traffic is; 4008 and 4009 clo
   });
   const edge = await startEdge(config, { log: createLogger("info", { write: (line) => lines.push(line) }) });
   t.teardown(() => edge.close());
-  const clients: TestClient[] = [];
-  t.teardown(() => clients.forEach((c) => c.close()));
-  const connect = async () => {
-    const client = await TestClient.ready(edge.wsUrl);
-    clients.push(client);
-    return client;
-  };
+  const clients = new TestClients(t, edge.wsUrl);
+  const connect = () => clients.open();
 
   // Every scrape is itself a request on the internal port, counted once it is answered.
   let scrapes = 0;

@@ -2,6 +2,7 @@
 // edge frame (split on "\n" and checked against the protocol schemas), and waits for conditions
 // with a deadline. Shared by the edge, hub, backend and auth tests.
 import WebSocket from "ws";
+import type { Teardown } from "./nats-server.js";
 import { decodeEdgeFrames, SUBPROTOCOL, type EdgeFrame, type MsgFrame } from "../../protocol/index.js";
 
 export interface ConnectOptions {
@@ -155,6 +156,24 @@ export class TestClient {
 
   private wake(): void {
     for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** The clients one test opens on an edge, each welcomed when open() resolves, all closed at its end. */
+export class TestClients {
+  readonly all: TestClient[] = [];
+
+  constructor(
+    t: Teardown,
+    private readonly wsUrl: string,
+  ) {
+    t.teardown(() => this.all.forEach((client) => client.close()));
+  }
+
+  async open(options: ConnectOptions = {}): Promise<TestClient> {
+    const client = await TestClient.ready(this.wsUrl, options);
+    this.all.push(client);
+    return client;
   }
 }
 

@@ -20,7 +20,7 @@ import { startNats } from "../harness/nats-server.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 import { TEST_API_KEY } from "../harness/tokens.js";
 import { waitFor } from "../harness/wait.js";
-import { TestClient } from "../harness/ws-client.js";
+import { TestClient, TestClients } from "../harness/ws-client.js";
 import { spawnNatsEdge } from "./fault-kit.js";
 
 const CACHE = 3;
@@ -41,13 +41,8 @@ test("every documented edge metric moves as docs/operations.md says, and none is
     HERALD_MEMORY_BUDGET_BYTES: String(MEMORY_BUDGET),
   });
   const before = await scrape(edge.metricsUrl);
-  const clients: TestClient[] = [];
-  t.teardown(() => clients.forEach((c) => c.close()));
-  const connect = async () => {
-    const client = await TestClient.ready(edge.wsUrl);
-    clients.push(client);
-    return client;
-  };
+  const clients = new TestClients(t, edge.wsUrl);
+  const connect = () => clients.open();
 
   // Live traffic: HTTP and WebSocket publishes to a live subscriber.
   const live = await connect();
@@ -161,7 +156,7 @@ test("every documented edge metric moves as docs/operations.md says, and none is
     history_limit: 1000,
     max_pending_upgrades: 1000,
   };
-  const open = clients.filter((c) => !c.closed).length;
+  const open = clients.all.filter((c) => !c.closed).length;
   const gauges: Record<string, () => void> = {
     herald_connections: () => t.is(after.get("herald_connections"), open),
     // live: doc.metrics and doc.backfill; three resumers: doc.metrics.
