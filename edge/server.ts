@@ -25,6 +25,12 @@ import { guardPendingConnections } from "./ws/pending-connections.js";
 import { createUpgradeHandler } from "./ws/upgrade.js";
 import { wsMaxPayload } from "./session/oversized-frames.js";
 
+/**
+ * Connections the kernel queues before the edge accepts them (capped by net.core.somaxconn). Node's
+ * default of 511 drops the SYNs of a reconnect storm beyond it, and a dropped SYN is retried only
+ * after 1, 3, 7, 15 s...: every client of a killed edge arrives at once.
+ */
+const ACCEPT_BACKLOG = 4096;
 export interface RunningEdge {
   readonly port: number;
   /** http://127.0.0.1:<port> */
@@ -188,7 +194,7 @@ export async function startEdge(config: EdgeConfig, options: StartOptions = {}):
   try {
     // `::` is dual-stack (IPv4 too); a node without IPv6 cannot bind it: fall back to 0.0.0.0.
     const host = await listenHost(config.host);
-    await app.listen({ port: config.port, host });
+    await app.listen({ port: config.port, host, backlog: ACCEPT_BACKLOG });
     await internal.listen({ port: config.metricsPort, host });
     // Throws only on a definite refusal (an incompatible stream); an unreachable backend is retried.
     await backend.start();

@@ -5,7 +5,9 @@ import { createServer, type Server } from "node:net";
 export async function listenOnLoopback(server: Server): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    // A backlog as large as the kernel allows (net.core.somaxconn): a burst of connections (a
+    // reconnect storm through the balancer) must not lose SYNs to Node's default of 511.
+    server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, () => {
       server.off("error", reject);
       resolve();
     });

@@ -113,7 +113,7 @@ export async function startTcpBalancer(
       ? await listenOnLoopback(server)
       : await new Promise<number>((resolve, reject) => {
           server.once("error", reject);
-          server.listen({ host: "127.0.0.1", port: options.sharedPort, reusePort: true }, () =>
+          server.listen({ host: "127.0.0.1", port: options.sharedPort, reusePort: true, backlog: 4096 }, () =>
             resolve(options.sharedPort!),
           );
         });
