@@ -123,14 +123,15 @@ const SDK_PAGE = `<!doctype html>
   const params = new URLSearchParams(location.search);
   const edge = params.get("edge");
   const { HeraldClient } = await import(edge + "/client.js");
-  window.sdk = { got: [], prevs: [], seqs: [], opens: [] };
+  window.sdk = { got: [], prevs: [], seqs: [], opens: [], subscribed: 0 };
   const client = new HeraldClient({ url: edge, transports: ["sse"], backoff: { initialMs: 100, maxMs: 1000 } });
   client.on("state", (state, change) => state === "open" && sdk.opens.push(change.transport));
-  client.subscribe(params.get("topic"), (message) => {
+  const subscription = client.subscribe(params.get("topic"), (message) => {
     sdk.got.push(message.data.n);
     sdk.prevs.push(message.prev);
     sdk.seqs.push(message.seq);
   });
+  subscription.on("subscribed", () => sdk.subscribed++);
 </script>
 </body></html>`;
 
@@ -148,9 +149,11 @@ async function sdkAcross(
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   await page.goto(`${APP_ORIGIN}/?edge=${encodeURIComponent(edges.edge().url)}&topic=${topic}`);
-  type Seen = { got: number[]; prevs: number[]; seqs: number[]; opens: string[] };
+  type Seen = { got: number[]; prevs: number[]; seqs: number[]; opens: string[]; subscribed: number };
   const seen = () => page.evaluate(() => (window as unknown as { sdk?: Seen }).sdk);
-  await waitFor("open over SSE", async () => ((await seen())?.opens.length ?? 0) >= 1);
+  // Subscribed live: what is published before the edge confirmed the subscription is not for it
+  // (the stream opens before it carries the topic).
+  await waitFor("subscribed over SSE", async () => ((await seen())?.subscribed ?? 0) >= 1);
   const total = 60;
   await publishAcross(
     () => edges.edge().url,
