@@ -5,7 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startNats, startNatsCluster } from "../../../e2e/harness/nats-server.js";
 import { startTcpProxy } from "../../../e2e/harness/tcp-proxy.js";
-import { BackendUnavailableError } from "../backend.js";
+import { BackendUnavailableError, type StoredMessage } from "../backend.js";
 import { TopicFeed, type FeedContext } from "./live-feed.js";
 import { desiredStreamConfig } from "../../../shared/stream-config.js";
 import { chainProblem, Recorder, startBackend } from "../../../e2e/harness/jetstream-support.js";
@@ -264,6 +264,44 @@ test("a re-created stream has a new epoch and live feeds restart from it", async
     Array.from({ length: 8 }, (_, i) => `new-${i}`),
   );
   t.is(chainProblem(recorder.messages().slice(5), 0), undefined);
+});
+
+test("a live copy the old stream republished, arriving after the stream was re-created, is not delivered in the new epoch", async (t) => {
+  const nats = await startNats(t);
+  const { backend } = await startBackend(t, nats.url);
+  const context = (backend as unknown as { feedContext: FeedContext }).feedContext;
+  let held: { copy: StoredMessage; deliver: (m: StoredMessage) => void } | undefined;
+  const holding: FeedContext = {
+    ...context,
+    subscribe: (topic, onMessage) =>
+      context.subscribe(topic, (m) => {
+        if (m?.data === "42" && held === undefined) held = { copy: m, deliver: onMessage };
+        else onMessage(m);
+      }),
+  };
+  const recorder = new Recorder();
+  const feed = await TopicFeed.open("g", recorder, holding);
+  t.teardown(() => feed.close());
+  for (let i = 0; i < 3; i++) await backend.publish({ topic: "other", data: String(i) });
+  // The old stream's seq 4, the topic's first message (prev 0): its live copy is held back.
+  await backend.publish({ topic: "g", data: "42" });
+  await waitFor("the held copy", () => held !== undefined);
+
+  const nc = await connect({ servers: nats.url });
+  t.teardown(() => nc.close());
+  await (await jetstreamManager(nc)).streams.delete("HERALD");
+  const { backend: fresh } = await startBackend(t, nats.url);
+  await fresh.publish({ topic: "g", data: "1" });
+  await waitFor("the new stream's first message", () => recorder.messages().at(-1)?.data === "1");
+  // Now the old copy arrives: seq 4 with prev 0, beyond anything the new stream has stored.
+  held!.deliver(held!.copy);
+  await fresh.publish({ topic: "g", data: "2" });
+  await waitFor("the new stream's second message", () => recorder.messages().at(-1)?.data === "2");
+  t.deepEqual(
+    recorder.messages().map((m) => m.data),
+    ["1", "2"],
+  );
+  t.is(chainProblem(recorder.messages(), 0), undefined);
 });
 
 test("the epoch survives a restart of a file-backed nats-server", async (t) => {

@@ -278,8 +278,11 @@ export class TopicFeed implements LiveFeed {
             // message's prev (confirmed in this epoch), the message follows. Otherwise the missing
             // messages are not readable yet (a lagging replica answered): never skip them; the
             // item stays first in the queue and is tried again.
-            if (!(await this.ctx.reader.removedThrough(message.prev)))
+            if (!(await this.ctx.reader.removedThrough(message.prev))) {
+              // A copy from a stream since re-created is dropped; one of this stream is retried.
+              if (!(await this.heldByStream(message))) return;
               throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
+            }
             await this.ctx.confirmEpoch();
             if (generation !== this.generation) return;
             this.resetTo(message.prev, generation);
@@ -292,18 +295,32 @@ export class TopicFeed implements LiveFeed {
           // proves that no message was lost between `last` and it (continuity is proven by
           // equality only): the chain restarts at its prev, the message follows.
           await this.ctx.confirmEpoch();
-          if (generation !== this.generation) return;
+          if (generation !== this.generation || !(await this.heldByStream(message))) return;
           this.resetTo(message.prev, generation);
         } else if (message.prev === 0) {
           // A topic's first message continues a chain at 0, and so does a re-created stream's
           // first message of it: the epoch is confirmed before it is delivered.
           await this.ctx.confirmEpoch();
-          if (generation !== this.generation) return;
+          if (generation !== this.generation || !(await this.heldByStream(message))) return;
         }
         this.deliver(message, generation);
         return;
       }
     }
+  }
+
+  /**
+   * Whether this live copy can be the stream's as it is now. A copy republished by a stream that
+   * was since re-created can still arrive after the feed adopted the new epoch (the live subject
+   * outlives the stream), and by its seq and prev it may pass for the new stream's first message,
+   * or for one after a gap. It is foreign when the stream's leader has not reached its seq, or holds
+   * another message there; a message retention already removed is given the benefit of the doubt
+   * (as before this check). Asked only where the chain cannot place a message by itself.
+   */
+  private async heldByStream(message: StoredMessage): Promise<boolean> {
+    const stored = await this.ctx.reader.leaderAt(this.topic, message.seq);
+    if (stored === "gone") return true;
+    return stored !== "beyond" && stored !== undefined && stored.ts === message.ts;
   }
 
   /**

@@ -100,6 +100,23 @@ export class StreamReader {
   }
 
   /**
+   * What the stream's leader (which holds every message stored so far) has at `seq`: the message,
+   * as the topic's or undefined for another subject's; "gone" when it was there and was removed
+   * (retention, a limit); "beyond" when the stream has not stored that seq yet.
+   */
+  async leaderAt(topic: string, seq: number): Promise<ReadMessage | undefined | "gone" | "beyond"> {
+    try {
+      const msg = await this.jsm().streams.getMessage(this.stream, { seq });
+      if (msg)
+        return msg.subject === storedSubject(this.prefix, topic) ? fromDirectGet(topic, msg) : undefined;
+      const { state } = await this.jsm().streams.info(this.stream);
+      return state.last_seq < seq ? "beyond" : "gone";
+    } catch (err) {
+      throw unavailable(err, `reading ${topic} at ${seq} from the stream leader`);
+    }
+  }
+
+  /**
    * The topic's retained messages with after < seq <= through, in order, at most `limit`. They are
    * consecutive in the topic's history except that the first one may not follow `after` directly
    * (retention removed what was between): callers check its prev. `through` is a seq the caller
