@@ -72,17 +72,13 @@ async function anonymousEdgeAndBrowser(t: ExecutionContext, drainSeconds: string
   return { edges, context: await launchChromium(t) };
 }
 
-async function streamAcross(
-  t: ExecutionContext,
+/** Publishes `total` messages to `topic` while the edge is interrupted (killed or drained) and respawned. */
+async function publishAcrossRestart(
+  edges: Awaited<ReturnType<typeof restartableEdge>>,
   topic: string,
-  drainSeconds: string,
+  total: number,
   interrupt: (edge: EdgeProcess) => void,
 ): Promise<void> {
-  const { edges, context } = await anonymousEdgeAndBrowser(t, drainSeconds);
-  const page = await openPage(context, `${edges.edge().url}/v1/sse?topic=${topic}`);
-  await waitFor("the stream's subok", async () => (await state(page)).suboks >= 1);
-
-  const total = 60;
   await publishAcross(
     () => edges.edge().url,
     total,
@@ -94,6 +90,20 @@ async function streamAcross(
       await edges.respawn();
     },
   );
+}
+
+async function streamAcross(
+  t: ExecutionContext,
+  topic: string,
+  drainSeconds: string,
+  interrupt: (edge: EdgeProcess) => void,
+): Promise<void> {
+  const { edges, context } = await anonymousEdgeAndBrowser(t, drainSeconds);
+  const page = await openPage(context, `${edges.edge().url}/v1/sse?topic=${topic}`);
+  await waitFor("the stream's subok", async () => (await state(page)).suboks >= 1);
+
+  const total = 60;
+  await publishAcrossRestart(edges, topic, total, interrupt);
   await waitFor(`${total} messages`, async () => (await state(page)).got.length >= total, 90_000).catch(
     async (error: unknown) => {
       t.log(JSON.stringify(await state(page)));
@@ -155,17 +165,7 @@ async function sdkAcross(
   // (the stream opens before it carries the topic).
   await waitFor("subscribed over SSE", async () => ((await seen())?.subscribed ?? 0) >= 1);
   const total = 60;
-  await publishAcross(
-    () => edges.edge().url,
-    total,
-    () => topic,
-    TEST_API_KEY,
-    async () => {
-      interrupt(edges.edge());
-      await edges.edge().exited;
-      await edges.respawn();
-    },
-  );
+  await publishAcrossRestart(edges, topic, total, interrupt);
   await waitFor(`${total} messages`, async () => (await seen())!.got.length >= total, 90_000);
   // A moment more: a late duplicate would show now.
   await sleep(500);
