@@ -278,11 +278,11 @@ export class TopicFeed implements LiveFeed {
             // message's prev (confirmed in this epoch), the message follows. Otherwise the missing
             // messages are not readable yet (a lagging replica answered): never skip them; the
             // item stays first in the queue and is tried again.
-            if (!(await this.ctx.reader.removedThrough(message.prev))) {
-              // A copy from a stream since re-created is dropped; one of this stream is retried.
-              if (!(await this.heldByStream(message))) return;
+            const stream = await this.ctx.reader.bounds();
+            // A copy from a stream since re-created (this one has not stored that seq) is dropped.
+            if (stream.last < message.seq) return;
+            if (stream.first <= message.prev)
               throw new Error(`${this.topic}: gap ${this.last}..${message.prev} not readable yet`);
-            }
             await this.ctx.confirmEpoch();
             if (generation !== this.generation) return;
             this.resetTo(message.prev, generation);

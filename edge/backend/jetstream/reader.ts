@@ -82,8 +82,14 @@ export class StreamReader {
    * them (its first seq is beyond). A gap that ends there can never be read.
    */
   async removedThrough(seq: number): Promise<boolean> {
+    return (await this.bounds()).first > seq;
+  }
+
+  /** The first and last seq the stream's leader holds (one stream info request). */
+  async bounds(): Promise<{ first: number; last: number }> {
     try {
-      return (await this.jsm().streams.info(this.stream)).state.first_seq > seq;
+      const { state } = await this.jsm().streams.info(this.stream);
+      return { first: state.first_seq, last: state.last_seq };
     } catch (err) {
       throw unavailable(err, `reading the state of stream ${this.stream}`);
     }
@@ -109,11 +115,10 @@ export class StreamReader {
       const msg = await this.jsm().streams.getMessage(this.stream, { seq });
       if (msg)
         return msg.subject === storedSubject(this.prefix, topic) ? fromDirectGet(topic, msg) : undefined;
-      const { state } = await this.jsm().streams.info(this.stream);
-      return state.last_seq < seq ? "beyond" : "gone";
     } catch (err) {
       throw unavailable(err, `reading ${topic} at ${seq} from the stream leader`);
     }
+    return (await this.bounds()).last < seq ? "beyond" : "gone";
   }
 
   /**
