@@ -301,5 +301,6 @@ test("spec.gateway on a cluster without the Gateway API: a Warning Event says so
   t.is(warning.type, "Warning");
   t.regex(warning.message, /install the Gateway API CRDs/);
   t.truthy(await waitFor("the Deployment", () => cluster.get(`${DEPLOYMENTS}/gw-edge`)));
-  t.truthy(await cluster.get("/api/v1/namespaces/default/services/gw"));
+  // The Service is applied after the Deployment, in the same reconcile.
+  t.truthy(await waitFor("the Service", () => cluster.get("/api/v1/namespaces/default/services/gw")));
 });
