@@ -6,6 +6,7 @@ import { forkTracked, kill } from "../lib/children.js";
 import { Histogram } from "../lib/histogram.js";
 import { sampleAll, type ProcSample } from "../lib/proc.js";
 import type { Kind } from "./protocols.js";
+import { CONNECTIONS_PER_ADDRESS, freshAddresses } from "./source-addresses.js";
 import type { FromWorker, PhaseStats, ToWorker, WorkerArgs } from "./worker.js";
 
 export interface PoolOptions {
@@ -17,8 +18,6 @@ export interface PoolOptions {
   readonly maxSeconds: number;
   /** Herald: reconnect and resume on close (see WorkerArgs.resumeJitterMs). */
   readonly resumeJitterMs?: number;
-  /** The first worker's source address is 127.0.0.<firstAddress> (several pools at once). */
-  readonly firstAddress?: number;
 }
 
 export interface MergedStats extends Omit<PhaseStats, "histogram" | "resumeHistogram"> {
@@ -42,13 +41,14 @@ export class LoadPool {
     const started = performance.now();
     const ready: Promise<unknown>[] = [];
     for (let offset = 0, i = 0; offset < options.connections; offset += options.perWorker, i++) {
+      const count = Math.min(options.perWorker, options.connections - offset);
       const args: WorkerArgs = {
         kind: options.kind,
         url: options.url,
-        count: Math.min(options.perWorker, options.connections - offset),
+        count,
         topics: options.topics,
         offset,
-        localAddress: `127.0.0.${(options.firstAddress ?? 10) + i}`,
+        localAddresses: freshAddresses(Math.ceil(count / CONNECTIONS_PER_ADDRESS)),
         concurrency: 100,
         maxSeconds: options.maxSeconds,
         ...(options.resumeJitterMs === undefined ? {} : { resumeJitterMs: options.resumeJitterMs }),

@@ -1,6 +1,6 @@
 // One load-generating process: opens `count` subscriber connections to the server under test
 // (one process may hold at most 20,000 open files here, so a run spreads its connections over
-// several of these), from its own loopback source address, each subscribed to one topic; then
+// several of these), from loopback source addresses of its own, each subscribed to one topic; then
 // counts every delivery, its latency (send time in the payload, same machine clock) and whether
 // it continues its topic (payload number n, and for Herald the prev chain). Talks to the parent
 // over IPC; exits when told to, when the parent goes away, or at its own time bound.
@@ -16,7 +16,8 @@ export interface WorkerArgs {
   topics: string[];
   /** Connection i subscribes to topics[(offset + i) % topics.length]. */
   offset: number;
-  localAddress: string;
+  /** Loopback source addresses, used in turn (see source-addresses.ts). */
+  localAddresses: string[];
   /** Connections being opened at once. */
   concurrency: number;
   /** The worker ends itself after this long, whatever happens. */
@@ -65,6 +66,8 @@ setTimeout(() => process.exit(3), args.maxSeconds * 1000).unref();
 
 interface State extends Connection {
   ws: WebSocket;
+  /** Its source address: a reconnect binds the same one. */
+  localAddress: string;
   nextN: number;
   lastSeq: number;
   epoch: string;
@@ -123,7 +126,16 @@ function open(index: number): Promise<void> {
   const topic = args.topics[(args.offset + index) % args.topics.length]!;
   // nextN -1: the first delivery sets where this connection's count starts (a live subscriber
   // starts wherever its topic stands); every later one must follow it.
-  const c = { topic, pending: "", nextN: -1, lastSeq: -1, epoch: "", subscribed: false } as State;
+  const localAddress = args.localAddresses[index % args.localAddresses.length]!;
+  const c = {
+    topic,
+    localAddress,
+    pending: "",
+    nextN: -1,
+    lastSeq: -1,
+    epoch: "",
+    subscribed: false,
+  } as State;
   connections.push(c);
   return new Promise((resolve, reject) => {
     c.whenReady = (error) => {
@@ -138,7 +150,7 @@ function open(index: number): Promise<void> {
 function connect(c: State): void {
   const ws = new WebSocket(protocol.url(args.url, c.topic), protocol.subprotocols, {
     perMessageDeflate: false,
-    localAddress: args.localAddress,
+    localAddress: c.localAddress,
   });
   c.ws = ws;
   c.pending = "";

@@ -41,7 +41,7 @@ export async function scale(options: ScaleOptions): Promise<Row[]> {
     const topics = Array.from({ length: options.topics }, (_, i) => `bench.scale-${i}`);
     const started = performance.now();
     const pools: LoadPool[] = [];
-    for (const [i, edge] of edges.entries()) {
+    for (const edge of edges) {
       // Each edge's connections cover every topic, so every edge subscribes to every topic.
       const pool = await LoadPool.start({
         kind: "herald",
@@ -50,7 +50,6 @@ export async function scale(options: ScaleOptions): Promise<Row[]> {
         topics,
         perWorker: 5_000,
         maxSeconds: 900,
-        firstAddress: 10 + i * 4,
       });
       cleanup.teardown(() => pool.kill());
       pools.push(pool);
