@@ -5,7 +5,7 @@ import { Cleanup } from "../cleanup.js";
 import { startTcpBalancer, type TcpBalancer } from "../../e2e/harness/tcp-balancer.js";
 
 export type ToBalancer =
-  | { type: "start"; port: number; backends: number[] }
+  | { type: "start"; port: number; backends: number[]; sourceAddresses: string[] }
   | { type: "remove"; backend: number }
   | { type: "count"; backend: number; id: number };
 export type FromBalancer = { type: "listening" } | { type: "count"; id: number; connections: number };
@@ -17,7 +17,10 @@ const reply = (message: FromBalancer) => process.send!(message);
 process.on("message", (message: ToBalancer) => {
   switch (message.type) {
     case "start":
-      void startTcpBalancer(cleanup, message.backends, { sharedPort: message.port }).then((started) => {
+      void startTcpBalancer(cleanup, message.backends, {
+        sharedPort: message.port,
+        sourceAddresses: message.sourceAddresses,
+      }).then((started) => {
         balancer = started;
         reply({ type: "listening" });
       });

@@ -7,6 +7,7 @@ import { freePort } from "../../e2e/harness/free-port.js";
 import { forkTracked, kill } from "./children.js";
 import type { Cleanup } from "../cleanup.js";
 import type { FromBalancer, ToBalancer } from "./balancer-process.js";
+import { CONNECTIONS_PER_ADDRESS, freshAddresses } from "../load/source-addresses.js";
 
 /** Balanced connections one process takes at most (two open files each, under 20,000). */
 export const CONNECTIONS_PER_BALANCER = 8_000;
@@ -38,7 +39,9 @@ export async function startSharedBalancer(
       child.on("message", (message: FromBalancer) => message.type === "listening" && resolve());
       child.once("exit", (code) => reject(new Error(`balancer process exited with ${code}`)));
     });
-    send(child, { type: "start", port, backends });
+    // Its upstream connections come from addresses of their own, as the load's do (source-addresses.ts).
+    const sourceAddresses = freshAddresses(Math.ceil(CONNECTIONS_PER_BALANCER / CONNECTIONS_PER_ADDRESS));
+    send(child, { type: "start", port, backends, sourceAddresses });
     await listening;
   }
   const countOn = (child: ChildProcess, backend: number) =>
