@@ -8,6 +8,7 @@
 //   node --import tsx bench/suite.ts [--quick] [--only fanout,own-topic,many-topics,publish,scale,storm]
 //        [--targets ws,socketio,nats,herald-embedded,herald-jetstream] [--subscribers N]
 //        [--seconds S] [--profile DIR] [--storm-rate MSGS_PER_SECOND]
+//        [--scale-edges N] [--scale-rate MSGS_PER_SECOND] [--storm-edges N] [--storm-subscribers N]
 import { parseArgs } from "node:util";
 import { boundRun } from "./lib/children.js";
 import { machine, printTable, writeResults, type Row } from "./lib/report.js";
@@ -27,6 +28,10 @@ const { values: args } = parseArgs({
     seconds: { type: "string" },
     profile: { type: "string" },
     "storm-rate": { type: "string" },
+    "scale-edges": { type: "string" },
+    "scale-rate": { type: "string" },
+    "storm-edges": { type: "string" },
+    "storm-subscribers": { type: "string" },
   },
 });
 
@@ -108,25 +113,28 @@ async function main(): Promise<void> {
     );
   }
   if (only.includes("scale")) {
+    const topics = quick ? 20 : 600;
     const options = {
-      edges: quick ? 2 : 4,
+      edges: Number(args["scale-edges"] ?? (quick ? 2 : 4)),
       perEdge: quick ? 1_000 : 15_000,
-      topics: quick ? 20 : 600,
+      topics,
+      rate: Number(args["scale-rate"] ?? topics),
       seconds,
     };
     show(
       "scale",
-      `${options.edges} JetStream edges x ${options.perEdge} connections on ${options.topics} topics, 1 msg/s per topic`,
+      `${options.edges} JetStream edges x ${options.perEdge} connections on ${options.topics} topics, ${options.rate} msg/s over them`,
       await scale(options),
     );
   }
   if (only.includes("storm")) {
     // The issue's load: 100,000 subscribers on 1,000 topics; 7 edges, so that the six left after the
-    // kill hold them all (19,500 connections each at most).
+    // kill hold them all (19,500 connections each at most). Scaled by --storm-subscribers, 100 per topic.
+    const stormSubscribers = Number(args["storm-subscribers"] ?? (quick ? 600 : 100_000));
     const options = {
-      edges: quick ? 3 : 7,
-      subscribers: quick ? 600 : 100_000,
-      topics: quick ? 12 : 1_000,
+      edges: Number(args["storm-edges"] ?? (quick ? 3 : 7)),
+      subscribers: stormSubscribers,
+      topics: quick ? 12 : Math.ceil(stormSubscribers / 100),
       perWorker: quick ? 300 : 5_000,
       seconds: Math.max(seconds, 6),
       rate: Number(args["storm-rate"] ?? (quick ? 12 : 200)),

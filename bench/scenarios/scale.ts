@@ -1,7 +1,7 @@
 // Many connections over several edges, scaled down to what this shared machine holds: `edges`
 // JetStream edges on one nats-server, each with its own load processes connecting to it directly
 // (up to 15,000 per edge and 5,000 per load process: one process may hold at most 20,000 open
-// files), every connection on one of `topics` topics published at 1 message/s each. Reported:
+// files), every connection on one of `topics` topics, `rate` messages/s spread over them. Reported:
 // every delivery counted (0 lost is the bar), latency, and total RSS and CPU of the servers and of
 // the load processes.
 import type { ExecutionContext } from "ava";
@@ -20,6 +20,8 @@ export interface ScaleOptions {
   readonly edges: number;
   readonly perEdge: number;
   readonly topics: number;
+  /** Messages per second over all topics. */
+  readonly rate: number;
   readonly seconds: number;
 }
 
@@ -81,7 +83,7 @@ export async function scale(options: ScaleOptions): Promise<Row[]> {
     const server = sampleAll(serverPids);
     const load = all.sample();
     const t0 = performance.now();
-    await driver.openLoop(options.topics, options.seconds);
+    await driver.openLoop(options.rate, options.seconds);
     await driver.drain();
     const secs = (performance.now() - t0) / 1000;
     const serverAfter = sampleAll(serverPids);
@@ -104,7 +106,7 @@ export async function scale(options: ScaleOptions): Promise<Row[]> {
         edges: options.edges,
         connections: total,
         topics: options.topics,
-        "msg/s": options.topics,
+        "msg/s": options.rate,
         "connect/s": Math.round(total / connectSeconds),
         delivered,
         lost: driver.expected - delivered,
@@ -118,6 +120,7 @@ export async function scale(options: ScaleOptions): Promise<Row[]> {
         "out of order": outOfOrder,
         "prev breaks": chainBreaks,
         "closed early": closedEarly,
+        "publish errors": target.errors(),
       },
     ];
   } finally {

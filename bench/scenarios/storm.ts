@@ -121,6 +121,8 @@ export async function storm(options: StormOptions): Promise<Row[]> {
       "balancer CPU %": cpuPercent(balancing, sampleAll(balancer.pids), secs),
       "out of order": scale.outOfOrder,
       "prev breaks": scale.chainBreaks,
+      // Refused publishes are counted in lost and leave a gap in the payload numbers (out of order).
+      "publish errors": target.errors(),
     };
 
     // Phase 2: kill the last edge a third into the publishing.
@@ -167,6 +169,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
         "balancer CPU %": cpuPercent(balancing, balancingAfter, secs),
         "out of order": stormStats.outOfOrder,
         "prev breaks": stormStats.chainBreaks,
+        "publish errors": target.errors() - Number(scaleRow["publish errors"]),
         "affected (open on killed edge)": affected,
         resumed: stormStats.resumed,
         "not recovered": stormStats.notRecovered,
