@@ -1,9 +1,9 @@
 // The pure parts of the SDK: reconnect delays (full jitter under a capped exponential) and when a
-// token is refreshed (read from the JWT's exp).
+// token is refreshed or replaced before connecting (read from the JWT's exp).
 import test from "ava";
 import { Backoff } from "./backoff.js";
 import { signToken } from "../e2e/harness/tokens.js";
-import { refreshDelay, tokenExpiry } from "./token.js";
+import { refreshDelay, tokenExpiry, TokenProvider } from "./token.js";
 
 test("backoff: full jitter between 0 and a doubling ceiling, capped, and reset after a success", (t) => {
   const highest = new Backoff({ initialMs: 100, maxMs: 1000, factor: 2 }, () => 0.999999);
@@ -29,6 +29,25 @@ test("token: exp is read from the JWT payload; refresh comes before it, at most 
   // A short-lived token is refreshed when three quarters of its remaining life are gone.
   t.is(refreshDelay(short, now), (shortExpiry - now) * 0.75);
   t.is(refreshDelay(short, shortExpiry + 5000), 0);
+});
+
+test("token: a connection is opened with the current token until three quarters of its life are gone, then with a fresh one", async (t) => {
+  let fetched = 0;
+  const tokens = new TokenProvider(async () => {
+    fetched++;
+    return signToken({ expiresIn: 8, publish: [">"] });
+  });
+  const first = await tokens.fetch();
+  const now = Date.now();
+  // exp has whole seconds: 7 to 8 s left, due after 5.25 to 6 s.
+  t.is(await tokens.forConnect(now + 1000), first);
+  t.is(fetched, 1);
+  t.true(tokens.refreshDelay(now)! > 5000);
+  // Less than a second before its exp: an edge would close the new connection with 4001 before
+  // any refresh on it could land.
+  const fresh = await tokens.forConnect(now + 7000);
+  t.is(fetched, 2);
+  t.is(fresh, tokens.current);
 });
 
 test("token: no exp, or not a JWT, means no refresh", (t) => {

@@ -19,7 +19,7 @@ import {
   type SubscribeFrom,
   type SubscriptionHost,
 } from "./subscription.js";
-import { refreshDelay, TokenProvider, type TokenSource } from "./token.js";
+import { TokenProvider, type TokenSource } from "./token.js";
 import {
   defaultWebSocket,
   httpUrl,
@@ -704,7 +704,7 @@ export class HeraldClient {
     clearTimeout(this.#timers.refresh);
     const token = this.#tokens.current;
     if (!this.#tokens.refreshable || token === undefined) return;
-    const delay = refreshDelay(token, Date.now());
+    const delay = this.#tokens.refreshDelay(Date.now());
     if (delay === undefined) return;
     this.#timers.refresh = setTimeout(() => void this.#refresh(), Math.max(MIN_REFRESH_MS, delay));
   }

@@ -39,9 +39,15 @@ export function refreshDelay(token: string, now: number): number | undefined {
 /** Holds the current token and fetches new ones from the source. */
 export class TokenProvider {
   #current: string | undefined;
+  /**
+   * When the current token is due for a refresh, fixed when it was obtained (undefined: never
+   * expires). Judged from the time left then, not now: judged from the time left, a token would
+   * never be due, since a quarter of what is left always is.
+   */
+  #refreshAt: number | undefined;
 
   constructor(private readonly source: TokenSource | undefined) {
-    if (typeof source === "string") this.#current = source;
+    if (typeof source === "string") this.#take(source);
   }
 
   /** Whether new tokens can be fetched (a function), as opposed to one fixed string. */
@@ -53,9 +59,17 @@ export class TokenProvider {
     return this.#current;
   }
 
-  /** The token to connect with: the current one while it is still valid for a while, else a fresh one. */
+  /** ms from `now` until the current token is due for a refresh, or undefined when it never expires. */
+  refreshDelay(now: number): number | undefined {
+    return this.#refreshAt === undefined ? undefined : Math.max(0, this.#refreshAt - now);
+  }
+
+  /**
+   * The token to connect with: the current one until it is due for a refresh, else a fresh one (a
+   * connection opened with a token about to expire would be closed with 4001 before its refresh).
+   */
   async forConnect(now: number): Promise<string | undefined> {
-    if (this.#current !== undefined && (!this.refreshable || (refreshDelay(this.#current, now) ?? 1) > 0)) {
+    if (this.#current !== undefined && (!this.refreshable || this.refreshDelay(now) !== 0)) {
       return this.#current;
     }
     return this.fetch();
@@ -67,7 +81,14 @@ export class TokenProvider {
     const token = await this.source();
     if (typeof token !== "string" || token.length === 0)
       throw new Error("herald: the token function must return a non-empty string");
-    this.#current = token;
+    this.#take(token);
     return token;
+  }
+
+  #take(token: string): void {
+    this.#current = token;
+    const now = Date.now();
+    const delay = refreshDelay(token, now);
+    this.#refreshAt = delay === undefined ? undefined : now + delay;
   }
 }
