@@ -121,7 +121,11 @@ export async function startCluster(t: Teardown, options: { gatewayApi?: boolean 
           POD_NAME: name,
           POD_NAMESPACE: "default",
           HERALD_OPERATOR_PORT: "0",
-          HERALD_OPERATOR_LEASE_SECONDS: "3",
+          // Short enough for the takeover tests; long enough that its renew deadline (2/3 of it)
+          // survives a CI machine that starves the process for a few seconds: an operator that
+          // misses it exits (as client-go controllers do). With 3 s, the operators of one test
+          // file reconciled nothing for 60 s in three CI runs, as operators that exited would.
+          HERALD_OPERATOR_LEASE_SECONDS: "10",
           ...env,
         },
         stdio: ["ignore", "pipe", "pipe"],
