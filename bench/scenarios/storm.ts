@@ -103,6 +103,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
     await driver.drain();
     let secs = (performance.now() - t0) / 1000;
     const scale = await pool.phase();
+    const scaleErrors = target.errors();
     const scaleRow: Row = {
       phase: "scale",
       edges: options.edges,
@@ -122,7 +123,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
       "out of order": scale.outOfOrder,
       "prev breaks": scale.chainBreaks,
       // Refused publishes are counted in lost and leave a gap in the payload numbers (out of order).
-      "publish errors": target.errors(),
+      "publish errors": scaleErrors,
     };
 
     // Phase 2: kill the last edge a third into the publishing.
@@ -169,7 +170,7 @@ export async function storm(options: StormOptions): Promise<Row[]> {
         "balancer CPU %": cpuPercent(balancing, balancingAfter, secs),
         "out of order": stormStats.outOfOrder,
         "prev breaks": stormStats.chainBreaks,
-        "publish errors": target.errors() - Number(scaleRow["publish errors"]),
+        "publish errors": target.errors() - scaleErrors,
         "affected (open on killed edge)": affected,
         resumed: stormStats.resumed,
         "not recovered": stormStats.notRecovered,
